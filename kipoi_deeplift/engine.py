@@ -1,0 +1,401 @@
+"""The DeepLIFT engine: one forward pass over inputs and references, one backward pass per task.
+
+The model is walked layer by layer (``graph.build_plan``) and every layer call is replaced by
+its rule (``rules.LAYER_RULES``). The backward pass of ``tf.GradientTape`` then yields DeepLIFT
+multipliers for the reference rows, all references and sequences of a batch at once, inside one
+``tf.function`` that runs on whatever device TensorFlow places it on.
+"""
+from __future__ import annotations
+
+import sys
+import warnings
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from . import references as refs
+from .graph import Plan, build_plan
+from .result import Explanation
+from .rules import Context, check_layer
+
+#: rule name -> (pass mode, nonlinearity rule)
+RULES = {
+    "rescale": ("deeplift", "rescale"),
+    "grad-input": ("gradient", "gradient"),
+    "gradient": ("gradient", "gradient"),
+}
+_BATCH_ELEMENTS = 2 ** 21   # input elements (inputs + references) per batch by default
+
+
+@dataclass(frozen=True)
+class Task:
+    """One scalar output unit to explain."""
+
+    name: str
+    output: int   # index into the model's outputs
+    unit: int     # flat index within that output (batch axis excluded)
+
+
+class DeepLift:
+    """DeepLIFT for a Keras 3 or tf_keras model.
+
+    ``rule`` is one of ``rescale``, ``grad-input`` (gradient x (input - reference)) or
+    ``gradient`` (saliency). ``task_names`` names the output units (a list over all units of
+    all outputs in order); by default a one-unit output is named after the output and the units
+    of a multi-unit output by their index. ``tolerance`` is the summation-to-delta error (scaled
+    by max(1, |delta|)) above which :meth:`explain` warns.
+    """
+
+    def __init__(self, model, rule: str = "rescale", task_names: Sequence[str] | None = None,
+                 tolerance: float = 1e-3, eps: float = 1e-7):
+        if rule not in RULES:
+            raise ValueError(f"unknown rule {rule!r}: use one of {', '.join(RULES)}")
+        if not hasattr(model, "inputs") and hasattr(model, "model"):  # a Kipoi model wrapper
+            model = model.model
+        self.model = model
+        self.rule = rule
+        self.mode, self.nonlinear_rule = RULES[rule]
+        self.tolerance = tolerance
+        self.eps = eps
+        self.plan: Plan = build_plan(model)
+        outs = set(self.plan.output_keys)
+        self._is_output = [bool(outs & set(s.out_keys)) for s in self.plan.steps]
+        self._rules = [check_layer(s.layer, s.name, o) for s, o in zip(self.plan.steps,
+                                                                    self._is_output)]
+        self.tasks = self._make_tasks(task_names)
+        self._fns: dict[tuple, Any] = {}
+
+    # -- public ---------------------------------------------------------------------------
+    @property
+    def input_names(self) -> list[str]:
+        return list(self.plan.input_names)
+
+    @property
+    def task_names(self) -> list[str]:
+        return [t.name for t in self.tasks]
+
+    def explain(self, x, references: Any = "dinuc-shuffle", n_references: int = 20,
+                seed: int = 0, tasks: Sequence[int | str] | None = None,
+                layers: Sequence[str] = (), hypothetical: bool = False,
+                batch_size: int | None = None, progress: bool | None = None) -> Explanation:
+        """Contributions of every input position to each task, for every sequence of ``x``.
+
+        ``x`` is an array for a one-input model, else a dict by input name or a list in model
+        order. ``references`` is a name (``dinuc-shuffle``, ``shuffle``, ``zeros``, ``uniform``,
+        ``gc:FRACTION``) applied to the DNA inputs (others get zeros), an array ((L, 4) one,
+        (K, L, 4) shared, (N, K, L, 4) per sequence), or a dict by input name of either.
+        ``layers`` names hidden layers whose per-neuron contributions to return.
+        """
+        xs = self._inputs(x)
+        n = xs[0].shape[0]
+        if not isinstance(n_references, (int, np.integer)) or n_references < 1:
+            raise ValueError(f"n_references must be a positive integer, got {n_references!r}")
+        specs = self._reference_specs(references, xs)
+        k = self._reference_count(specs, n_references, xs)
+        task_list = self._select_tasks(tasks)
+        layers = list(layers)
+        for name in layers:
+            if name not in self.plan.layer_outputs:
+                raise ValueError(f"unknown layer {name!r}; layers: "
+                                 f"{', '.join(self.plan.layer_outputs)}")
+        dna = [refs.is_one_hot(v) and v.ndim == 3 for v in xs]
+        hyp_inputs = tuple(i for i, d in enumerate(dna) if d) if hypothetical else ()
+        if hypothetical and not hyp_inputs:
+            raise ValueError("hypothetical=True needs a one-hot DNA input of shape (N, L, 4)")
+        fn = self._function(tuple(task_list), tuple(layers), hyp_inputs)
+
+        if batch_size is None:
+            per_seq = (k + 1) * sum(int(np.prod(v.shape[1:])) for v in xs)
+            batch_size = max(1, min(n, _BATCH_ELEMENTS // max(per_seq, 1)))
+        if progress is None:
+            progress = sys.stderr.isatty() and n > batch_size
+        chunks: list[dict] = []
+        bar = _progress(n, progress)
+        for start in range(0, n, batch_size):
+            stop = min(n, start + batch_size)
+            index = range(start, stop)
+            xb = [v[start:stop] for v in xs]
+            rb = [self._batch_refs(spec, v, n_references, seed, index, name, k)
+                  for spec, v, name in zip(specs, xb, self.plan.input_names)]
+            out = fn([tf.constant(v) for v in xb], [tf.constant(r) for r in rb])
+            chunks.append(tf.nest.map_structure(lambda t: t.numpy(), out))
+            bar.update(stop - start)
+        bar.close()
+        res = self._collect(chunks, task_list, layers, hyp_inputs, references, k, seed)
+        if self.mode == "deeplift":
+            self._check_convergence(res)
+        return res
+
+    # -- inputs, references, tasks ---------------------------------------------------------
+    def _inputs(self, x) -> list[np.ndarray]:
+        names = self.plan.input_names
+        if isinstance(x, Mapping):
+            missing = [k for k in names if k not in x]
+            extra = [k for k in x if k not in names]
+            if missing or extra:
+                raise ValueError(f"inputs by name must be exactly {names}; missing {missing}, "
+                                 f"unknown {extra}")
+            values = [x[k] for k in names]
+        elif isinstance(x, (list, tuple)):
+            if len(x) != len(names):
+                raise ValueError(f"the model has {len(names)} inputs {names}, got {len(x)} arrays")
+            values = list(x)
+        else:
+            if len(names) != 1:
+                raise ValueError(f"the model has {len(names)} inputs {names}: pass a dict by "
+                                 "input name or a list in that order")
+            values = [x]
+        out = []
+        for name, v, shape in zip(names, values, self.plan.input_shapes):
+            v = np.asarray(v)
+            if v.dtype.kind not in "biuf":
+                raise TypeError(f"input {name!r} has dtype {v.dtype}; expected numbers "
+                                "(e.g. one-hot float32)")
+            if v.ndim != len(shape) or any(d is not None and d != s
+                                           for d, s in zip(shape[1:], v.shape[1:])):
+                want = "(N, " + ", ".join("?" if d is None else str(d) for d in shape[1:]) + ")"
+                raise ValueError(f"input {name!r} has shape {v.shape}; the model expects {want}")
+            v = v.astype(np.float32)
+            bad = ~np.isfinite(v)
+            if bad.any():
+                first = int(np.argwhere(bad)[0][0])
+                raise ValueError(f"input {name!r} contains NaN or inf (first at sequence {first})")
+            out.append(v)
+        if len({v.shape[0] for v in out}) != 1:
+            raise ValueError(f"inputs differ in number of sequences: "
+                             f"{ {n: v.shape[0] for n, v in zip(names, out)} }")
+        if out[0].shape[0] == 0:
+            raise ValueError("no sequences to explain (the input is empty)")
+        return out
+
+    def _reference_specs(self, references, xs) -> list:
+        names = self.plan.input_names
+        if isinstance(references, Mapping):
+            unknown = [k for k in references if k not in names]
+            if unknown:
+                raise ValueError(f"references given for unknown inputs {unknown}; inputs: {names}")
+            given = dict(references)
+        elif isinstance(references, (list, tuple)) and len(names) > 1:
+            if len(references) != len(names):
+                raise ValueError(f"references: the model has {len(names)} inputs, got "
+                                 f"{len(references)}")
+            given = dict(zip(names, references))
+        elif isinstance(references, str):
+            refs.validate_reference_name(references)
+            given = {n: references for n, v in zip(names, xs)
+                     if refs.is_one_hot(v) and v.ndim == 3}
+            if not given and len(names) == 1:
+                given = {names[0]: references}   # let the input check explain the failure
+        else:
+            if len(names) != 1:
+                raise ValueError("reference arrays for a model with several inputs must be a "
+                                 "dict by input name")
+            given = {names[0]: references}
+        return [given.get(n, "zeros") for n in names]
+
+    def _reference_count(self, specs, n_references, xs) -> int:
+        counts = set()
+        for spec, v, name in zip(specs, xs, self.plan.input_names):
+            c = refs.reference_count(spec, n_references, v.shape[1:])
+            if c < 1:
+                # Shape errors get their full message from make_references.
+                refs.make_references(spec, v[:1], n_references, 0, [0], name)
+            if not isinstance(spec, str) and np.ndim(spec) == v.ndim + 1 \
+                    and np.shape(spec)[0] != v.shape[0]:
+                raise ValueError(f"per-sequence references for input {name!r} cover "
+                                 f"{np.shape(spec)[0]} sequences, the input has {v.shape[0]}")
+            if isinstance(spec, str) and spec == "dinuc-shuffle" and not (
+                    refs.is_one_hot(v) and v.ndim == 3):
+                raise ValueError(f"input {name!r} is not one-hot DNA of shape (N, L, 4): "
+                                 "dinuc-shuffle needs one; pass references='zeros' or an array")
+            counts.add(c)
+        if len(counts - {1}) > 1:
+            raise ValueError(f"inputs have different numbers of references {sorted(counts)}")
+        return max(counts)
+
+    @staticmethod
+    def _batch_refs(spec, xb, n_references, seed, index, name, k) -> np.ndarray:
+        r = refs.make_references(spec, xb, n_references, seed, index, name)
+        r = np.broadcast_to(r, (xb.shape[0], k) + xb.shape[1:])
+        return np.ascontiguousarray(r.reshape((-1,) + xb.shape[1:]), dtype=np.float32)
+
+    def _make_tasks(self, task_names) -> list[Task]:
+        tasks = []
+        single = len(self.plan.output_names) == 1
+        for o, (name, shape) in enumerate(zip(self.plan.output_names, self.plan.output_shapes)):
+            units = int(np.prod([d for d in shape[1:]])) if len(shape) > 1 else 1
+            for u in range(units):
+                if units == 1:
+                    label = name
+                else:
+                    label = str(u) if single else f"{name}_{u}"
+                tasks.append(Task(label, o, u))
+        if task_names is not None:
+            task_names = list(task_names)
+            if len(task_names) != len(tasks):
+                raise ValueError(f"task_names has {len(task_names)} names; the model has "
+                                 f"{len(tasks)} output units")
+            tasks = [Task(str(nm), t.output, t.unit) for nm, t in zip(task_names, tasks)]
+        return tasks
+
+    def _select_tasks(self, tasks) -> list[Task]:
+        if tasks is None:
+            return list(self.tasks)
+        if isinstance(tasks, (str, int, np.integer)):
+            tasks = [tasks]
+        by_name = {t.name: t for t in self.tasks}
+        chosen = []
+        for t in tasks:
+            if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+                if not -len(self.tasks) <= t < len(self.tasks):
+                    raise ValueError(f"task index {t} out of range: the model has "
+                                     f"{len(self.tasks)} tasks")
+                chosen.append(self.tasks[t])
+            elif str(t) in by_name:
+                chosen.append(by_name[str(t)])
+            else:
+                shown = ", ".join(list(by_name)[:20]) + (" ..." if len(by_name) > 20 else "")
+                raise ValueError(f"unknown task {t!r}; tasks: {shown}")
+        if not chosen:
+            raise ValueError("no tasks selected")
+        return chosen
+
+    # -- the compiled pass ------------------------------------------------------------------
+    def _function(self, tasks: tuple, layers: tuple, hyp_inputs: tuple):
+        key = (tasks, layers, hyp_inputs)
+        if key not in self._fns:
+            spec = [tf.TensorSpec((None,) + tuple(s[1:]), tf.float32)
+                    for s in self.plan.input_shapes]
+            self._fns[key] = tf.function(
+                lambda xs, rs: self._pass(xs, rs, tasks, layers, hyp_inputs),
+                input_signature=[spec, spec], reduce_retracing=True)
+        return self._fns[key]
+
+    def _forward(self, ctx: Context, zs: list) -> dict:
+        plan = self.plan
+        vals = dict(zip(plan.input_keys, zs))
+        for step, rule, is_out in zip(plan.steps, self._rules, self._is_output):
+            ctx.is_output_step = is_out
+            ctx.current_out_keys = step.out_keys
+            args, kwargs = step.bind([vals[k] for k in step.in_keys])
+            out = rule.fn(ctx, step.layer, args, kwargs)
+            for key, value in zip(step.out_keys, tf.nest.flatten(out)):
+                vals[key] = value
+        return vals
+
+    def _pass(self, xs, rs, tasks, layers, hyp_inputs):
+        n = tf.shape(xs[0])[0]
+        k = tf.shape(rs[0])[0] // n
+        deeplift = self.mode == "deeplift"
+        ctx = Context(self.mode, n, k, self.nonlinear_rule, self.eps)
+        zs = [tf.concat([x, r], 0) for x, r in zip(xs, rs)]
+
+        def by_ref(t):  # (N*K, ...) -> (N, K, ...)
+            return tf.reshape(t, tf.concat([[n, k], tf.shape(t)[1:]], 0))
+
+        with tf.GradientTape(persistent=len(tasks) > 1) as tape:
+            tape.watch(zs)
+            vals = self._forward(ctx, zs)
+            targets = []
+            for task in tasks:
+                key = self.plan.output_keys[task.output]
+                z, act = ctx.logits.get(key, (vals[key], None))
+                flat = tf.reshape(z, [tf.shape(z)[0], -1])
+                t = flat[:, task.unit]
+                if act == "softmax":   # the paper's normalisation for softmax outputs
+                    t = t - tf.reduce_mean(flat, axis=1)
+                objective = tf.reduce_sum(t[n:] if deeplift else t[:n])
+                targets.append((t, flat[:, task.unit], objective))
+        hidden = [vals[self.plan.layer_outputs[name][0]] for name in layers]
+
+        results = []
+        for t, raw, objective in targets:
+            grads = tape.gradient(objective, zs + hidden,
+                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            res = {"contrib": [], "hyp": [], "neuron": []}
+            total = 0.0
+            for i, (x, r, g) in enumerate(zip(xs, rs, grads)):
+                rr = by_ref(r)
+                m = by_ref(g[n:]) if deeplift else g[:n][:, None]
+                pairs = m * (x[:, None] - rr)
+                total += tf.reduce_sum(tf.reshape(pairs, [n, k, -1]), axis=2)
+                res["contrib"].append(g[:n] if self.rule == "gradient"
+                                      else tf.reduce_mean(pairs, axis=1))
+                if i in hyp_inputs:
+                    # What each base would contribute if it were present (TF-MoDISco's form).
+                    hyp = m - tf.reduce_sum(m * rr, axis=-1, keepdims=True)
+                    res["hyp"].append(tf.reduce_mean(hyp * tf.ones_like(rr), axis=1))
+            for h, g in zip(hidden, grads[len(zs):]):
+                hx, hr = h[:n][:, None], by_ref(h[n:])
+                m = by_ref(g[n:]) if deeplift else g[:n][:, None]
+                res["neuron"].append(tf.reduce_mean(m * (hx - hr), axis=1))
+            delta_pairs = t[:n][:, None] - by_ref(t[n:])
+            res["delta"] = tf.reduce_mean(delta_pairs, axis=1)
+            res["convergence"] = tf.reduce_max(tf.abs(total - delta_pairs), axis=1)
+            res["pred"] = raw[:n]
+            results.append(res)
+        del tape
+        return results
+
+    # -- results ----------------------------------------------------------------------------
+    def _collect(self, chunks, tasks, layers, hyp_inputs, references, k, seed) -> Explanation:
+        names = self.plan.input_names
+
+        def cat(get):
+            return np.concatenate([get(c) for c in chunks], axis=0)
+
+        contrib, hyp, neuron = {}, {}, {}
+        delta, conv, preds = {}, {}, {}
+        for j, task in enumerate(tasks):
+            for i, name in enumerate(names):
+                contrib.setdefault(name, {})[task.name] = cat(lambda c: c[j]["contrib"][i])
+            for h, i in enumerate(hyp_inputs):
+                hyp.setdefault(names[i], {})[task.name] = cat(lambda c: c[j]["hyp"][h])
+            for h, layer in enumerate(layers):
+                neuron.setdefault(layer, {})[task.name] = cat(lambda c: c[j]["neuron"][h])
+            delta[task.name] = cat(lambda c: c[j]["delta"])
+            conv[task.name] = cat(lambda c: c[j]["convergence"])
+            preds[task.name] = cat(lambda c: c[j]["pred"])
+        return Explanation(contrib=contrib, delta=delta, convergence=conv, preds=preds,
+                           hyp_contrib=hyp, neuron_contrib=neuron, rule=self.rule,
+                           references=references if isinstance(references, str) else "array",
+                           n_references=k, seed=seed, tasks=[t.name for t in tasks])
+
+    def _check_convergence(self, res: Explanation) -> None:
+        worst, worst_task = 0.0, None
+        for task, err in res.convergence.items():
+            scaled = err / np.maximum(1.0, np.abs(res.delta[task]))
+            if scaled.size and scaled.max() > worst:
+                worst, worst_task = float(scaled.max()), task
+        if worst <= self.tolerance:
+            return
+        inexact = sorted({type(s.layer).__name__ + f" ({r.note})"
+                          for s, r in zip(self.plan.steps, self._rules) if not r.exact})
+        blame = ("most likely " + "; ".join(inexact)) if inexact else \
+            "no layer here uses an inexact rule: most likely float32 round-off"
+        warnings.warn(
+            f"summation-to-delta error {worst:.3g} (relative) exceeds tolerance "
+            f"{self.tolerance:g} for task {worst_task!r}; {blame}",
+            ConvergenceWarning, stacklevel=3)
+
+
+class ConvergenceWarning(UserWarning):
+    """Contributions do not add up to f(x) - f(reference) within the tolerance."""
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(total: int, show: bool):
+    if not show:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="seq", desc="DeepLIFT", file=sys.stderr)

@@ -1,0 +1,156 @@
+"""Flatten a Keras 3 or tf_keras model into a list of layer calls (the graph walk's plan).
+
+Nested models are inlined, so shared sub-models and shared layers become one step per call.
+Tensors are named by integer keys; each step reads its inputs from and writes its outputs to a
+dict keyed by them.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import tensorflow as tf
+
+
+@dataclass
+class Step:
+    """One call of one layer."""
+
+    layer: Any
+    in_keys: list[int]
+    out_keys: list[int]
+    bind: Callable[[list], tuple[tuple, dict]]  # input values -> (args, kwargs) of the call
+    name: str = ""                              # layer name, '#i' appended for repeat calls
+
+
+@dataclass
+class Plan:
+    """A model as a sequence of steps, with its named inputs and outputs."""
+
+    steps: list[Step]
+    input_keys: list[int]
+    input_names: list[str]
+    input_shapes: list[tuple]
+    output_keys: list[int]
+    output_names: list[str]
+    output_shapes: list[tuple]
+    layer_outputs: dict[str, list[int]] = field(default_factory=dict)
+
+
+def flavour(model) -> str:
+    """'keras3' or 'tf_keras'; ``TypeError`` for anything else."""
+    import keras
+
+    if isinstance(model, keras.Model):
+        return "keras3"
+    try:
+        import tf_keras
+    except ImportError:  # pragma: no cover - tf_keras is a declared dependency
+        tf_keras = None
+    if tf_keras is not None and isinstance(model, tf_keras.Model):
+        return "tf_keras"
+    raise TypeError(
+        f"expected a Keras 3 or tf_keras model, got {type(model).__name__}; load Kipoi models "
+        "with kipoi_deeplift's loader or pass model.model"
+    )
+
+
+def build_plan(model) -> Plan:
+    """Walk ``model`` (Sequential or Functional, either Keras) into a :class:`Plan`."""
+    kind = flavour(model)
+    counter = itertools.count()
+    steps: list[Step] = []
+    calls: dict[str, int] = {}
+    layer_outputs: dict[str, list[int]] = {}
+    if not model.inputs:
+        raise ValueError("the model has no defined inputs: build it with an Input layer first")
+    input_keys = [next(counter) for _ in model.inputs]
+
+    def add(layer, in_keys, bind, n_out):
+        out_keys = [next(counter) for _ in range(n_out)]
+        i = calls.get(layer.name, 0)
+        calls[layer.name] = i + 1
+        name = layer.name if i == 0 else f"{layer.name}#{i}"
+        steps.append(Step(layer, in_keys, out_keys, bind, name))
+        layer_outputs[name] = out_keys
+        return out_keys
+
+    def single(values):
+        return (values[0],), {}
+
+    if kind == "keras3":
+        import keras
+
+        def walk(m, in_keys):
+            if isinstance(m, keras.Sequential):
+                keys = in_keys
+                for layer in m.layers:
+                    keys = walk(layer, keys) if isinstance(layer, keras.Model) else \
+                        add(layer, keys, single, 1)
+                return keys
+            env = {id(t): k for t, k in zip(m.inputs, in_keys)}
+            for depth in sorted(m._nodes_by_depth, reverse=True):
+                for node in m._nodes_by_depth[depth]:
+                    if node.is_input or any(id(t) not in env for t in node.input_tensors):
+                        continue
+                    keys = [env[id(t)] for t in node.input_tensors]
+                    if isinstance(node.operation, keras.Model):
+                        outs = walk(node.operation, keys)
+                    else:
+                        ids = [id(t) for t in node.input_tensors]
+                        bind = (lambda values, ids=ids, a=node.arguments:
+                                a.fill_in(dict(zip(ids, values))))
+                        outs = add(node.operation, keys, bind, len(node.outputs))
+                    env.update({id(t): k for t, k in zip(node.outputs, outs)})
+            return [env[id(t)] for t in m.outputs]
+
+        output_keys = walk(model, input_keys)
+        input_names = [t.name for t in model.inputs]
+        output_names = list(getattr(model, "output_names", None) or [model.layers[-1].name])
+    else:
+        import tf_keras
+        from tf_keras.src.engine.keras_tensor import KerasTensor
+
+        def walk(m, in_keys):
+            if isinstance(m, tf_keras.Sequential):
+                keys = in_keys
+                for layer in m.layers:
+                    keys = walk(layer, keys) if isinstance(layer, tf_keras.Model) else \
+                        add(layer, keys, single, 1)
+                return keys
+            env = {id(t): k for t, k in zip(m.inputs, in_keys)}
+            for depth in sorted(m._nodes_by_depth, reverse=True):
+                for node in m._nodes_by_depth[depth]:
+                    if node.is_input or any(id(t) not in env for t in node.keras_inputs):
+                        continue
+                    keys = [env[id(t)] for t in node.keras_inputs]
+                    flat_out = tf.nest.flatten(node.outputs)
+                    if isinstance(node.layer, tf_keras.Model):
+                        outs = walk(node.layer, keys)
+                    else:
+                        ids = [id(t) for t in node.keras_inputs]
+
+                        def bind(values, ids=ids, node=node):
+                            lookup = dict(zip(ids, values))
+                            return tf.nest.map_structure(
+                                lambda t: lookup[id(t)] if isinstance(t, KerasTensor) else t,
+                                (tuple(node.call_args), dict(node.call_kwargs)))
+
+                        outs = add(node.layer, keys, bind, len(flat_out))
+                    env.update({id(t): k for t, k in zip(flat_out, outs)})
+            return [env[id(t)] for t in m.outputs]
+
+        output_keys = walk(model, input_keys)
+        input_names = list(model.input_names)
+        output_names = list(model.output_names)
+    return Plan(
+        steps=steps,
+        input_keys=input_keys,
+        input_names=input_names,
+        input_shapes=[tuple(t.shape) for t in model.inputs],
+        output_keys=output_keys,
+        output_names=output_names,
+        output_shapes=[tuple(t.shape) for t in model.outputs],
+        layer_outputs=layer_outputs,
+    )

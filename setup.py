@@ -1,0 +1,31 @@
+"""Packaging for kipoi_deeplift (setup.py is what the project contract asks for)."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+version = {}
+exec((HERE / "kipoi_deeplift" / "_version.py").read_text(), version)
+
+setup(
+    name="kipoi_deeplift",
+    version=version["__version__"],
+    description="DeepLIFT importance scores for Kipoi models on TensorFlow 2 / Keras 3",
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["kipoi_deeplift", "kipoi_deeplift.*"]),
+    python_requires=">=3.10,<3.13",
+    install_requires=[
+        "tensorflow-cpu>=2.21,<2.22; platform_machine != 'arm64'",
+        "keras>=3.10,<4",
+        "tf_keras>=2.21,<2.22",
+        "numpy>=1.26,<3",
+        "h5py>=3.10,<4",
+        "tqdm>=4.66,<5",
+    ],
+    extras_require={
+        "test": ["pytest>=8,<10", "shap>=0.51,<0.60"],
+        "bench": ["shap>=0.51,<0.60"],
+    },
+    entry_points={"console_scripts": ["kipoi-deeplift=kipoi_deeplift.cli:main"]},
+)

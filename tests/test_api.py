@@ -1,0 +1,137 @@
+"""The Python API: bad input caught before work, hypothetical and per-neuron scores, tasks."""
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import _models as M
+import kipoi_deeplift as kd
+
+
+@pytest.fixture(scope="module")
+def bpnet():
+    return M.bpnet_like(keras, length=80)[0]
+
+
+def test_layer_without_rule_is_named(monkeypatch):
+    i = keras.Input((20, 4), name="seq")
+    h = keras.layers.Lambda(lambda t: t * t, name="square")(i)
+    model = keras.Model(i, keras.layers.Dense(1)(keras.layers.Flatten()(h)))
+    with pytest.raises(ValueError, match=r"layer 'square' \(Lambda\) has no DeepLIFT rule"):
+        kd.DeepLift(model)
+    # A registered rule makes it work: square is monotone on [0, inf) here; Rescale applies.
+    monkeypatch.setitem(kd.rules.LAYER_RULES, "Lambda", kd.rules.LayerRule(
+        lambda ctx, layer, args, kwargs: ctx.nonlinear(lambda z: z * z, args[0])))
+    x = M.one_hot(3, 20)
+    res = kd.DeepLift(model).explain(x, references="uniform")
+    assert res.max_convergence_error < 1e-5
+
+
+def test_register_rule_by_class():
+    class Doubler(keras.layers.Layer):
+        def call(self, t):
+            return 2.0 * t
+
+    i = keras.Input((10, 4), name="seq")
+    model = keras.Model(i, keras.layers.Dense(1)(keras.layers.Flatten()(Doubler()(i))))
+    with pytest.raises(ValueError, match="Doubler"):
+        kd.DeepLift(model)
+    kd.register_rule(Doubler, lambda ctx, layer, args, kwargs: layer(*args))
+    try:
+        res = kd.DeepLift(model, rule="rescale").explain(M.one_hot(2, 10), references="zeros")
+        assert res.max_convergence_error < 1e-5
+    finally:
+        kd.rules._USER_RULES.pop(Doubler)
+
+
+def test_softmax_inside_the_model_is_refused():
+    i = keras.Input((10,), name="x")
+    h = keras.layers.Dense(4, activation="softmax", name="inner")(i)
+    model = keras.Model(i, keras.layers.Dense(1, name="o")(h))
+    with pytest.raises(ValueError, match="'inner'.*softmax"):
+        kd.DeepLift(model)
+
+
+@pytest.mark.parametrize("x, exc, msg", [
+    (np.zeros((2, 79, 4), np.float32), ValueError, r"input 'seq' has shape \(2, 79, 4\); the model expects \(N, 80, 4\)"),
+    (np.zeros((2, 80), np.float32), ValueError, "has shape"),
+    (np.full((2, 80, 4), "A"), TypeError, "input 'seq' has dtype <U1"),
+    ({"sequence": np.zeros((1, 80, 4))}, ValueError, "missing \\['seq'\\]"),
+    (np.zeros((0, 80, 4), np.float32), ValueError, "no sequences"),
+])
+def test_bad_inputs(bpnet, x, exc, msg):
+    with pytest.raises(exc, match=msg):
+        kd.DeepLift(bpnet).explain(x, references="zeros")
+
+
+def test_nan_and_inf_named_with_sequence(bpnet):
+    x = M.one_hot(4, 80)
+    x[2, 5, 1] = np.nan
+    with pytest.raises(ValueError, match="input 'seq' contains NaN or inf \\(first at sequence 2\\)"):
+        kd.DeepLift(bpnet).explain(x)
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(references=np.zeros((3, 81, 4))), r"references for input 'seq' have shape \(3, 81, 4\)"),
+    (dict(references=np.zeros((5, 2, 80, 4))), "cover 5 sequences, the input has 4"),
+    (dict(references="dinucleotide"), "unknown reference 'dinucleotide'"),
+    (dict(tasks=["nope"]), "unknown task 'nope'; tasks: 0, 1"),
+    (dict(tasks=[7]), "task index 7 out of range"),
+    (dict(layers=["conv9"]), "unknown layer 'conv9'"),
+    (dict(n_references=0), "n_references must be a positive integer"),
+])
+def test_bad_options(bpnet, kwargs, msg):
+    with pytest.raises(ValueError, match=msg):
+        kd.DeepLift(bpnet).explain(M.one_hot(4, 80), **kwargs)
+
+
+def test_unknown_rule_and_not_a_model():
+    with pytest.raises(ValueError, match="unknown rule 'deepshap'"):
+        kd.DeepLift(M.bpnet_like(keras, length=30)[0], rule="deepshap")
+    with pytest.raises(TypeError, match="expected a Keras 3 or tf_keras model"):
+        kd.DeepLift(object())
+
+
+def test_hypothetical_contributions_project_onto_actual(bpnet):
+    x = M.one_hot(5, 80, seed=3)
+    res = kd.DeepLift(bpnet).explain(x, n_references=4, hypothetical=True, tasks=[0])
+    hyp, act = res.hyp_contrib["seq"]["0"], res.contrib["seq"]["0"]
+    assert hyp.shape == x.shape
+    # The observed base's hypothetical score is the position's actual (summed) contribution.
+    np.testing.assert_allclose((hyp * x).sum(-1), act.sum(-1), atol=1e-6)
+    # Other bases get scores of their own, not zeros.
+    assert np.abs(hyp * (1 - x)).max() > 1e-4
+
+
+def test_per_neuron_contributions_sum_to_delta_on_a_cut(bpnet):
+    x = M.one_hot(4, 80, seed=5)
+    res = kd.DeepLift(bpnet).explain(x, n_references=3, layers=["bn", "fc", "c0"])
+    for task in res.tasks:
+        for layer in ("bn", "fc"):   # each cuts the graph: everything passes through it
+            per = res.neuron_contrib[layer][task]
+            np.testing.assert_allclose(per.reshape(4, -1).sum(1), res.delta[task],
+                                       rtol=1e-4, atol=1e-5)
+        assert res.neuron_contrib["fc"][task].shape == (4, 8)
+        assert res.neuron_contrib["c0"][task].shape == (4, 80, 16)
+
+
+def test_task_names_and_selection(bpnet):
+    dl = kd.DeepLift(bpnet, task_names=["CTCF", "GATA1"])
+    res = dl.explain(M.one_hot(2, 80), references="zeros", tasks=["GATA1"])
+    assert res.tasks == ["GATA1"] and list(res.contrib["seq"]) == ["GATA1"]
+    with pytest.raises(ValueError, match="task_names has 1 names; the model has 2"):
+        kd.DeepLift(bpnet, task_names=["x"])
+
+
+def test_convergence_warning_names_the_inexact_layer():
+    model, _ = M.maxpool_model(keras, global_pool=True)
+    with pytest.warns(kd.ConvergenceWarning, match="GlobalMaxPooling1D"):
+        kd.DeepLift(model).explain(M.one_hot(6, 40, seed=2), n_references=5)
+
+
+def test_exact_models_do_not_warn(bpnet):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", kd.ConvergenceWarning)
+        res = kd.DeepLift(bpnet).explain(M.one_hot(3, 80), n_references=3)
+    assert res.max_convergence_error < 1e-4
