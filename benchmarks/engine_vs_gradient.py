@@ -3,7 +3,7 @@
 One run, one model, one set of inputs: a 1 kb, 7-layer convolutional model, N sequences, K
 shared dinucleotide-shuffled references. Prints seconds and ratios and writes them to JSON.
 
-    python benchmarks/engine_vs_gradient.py [--n 16] [--k 20] [--repeats 3] [--json out.json]
+    python benchmarks/engine_vs_gradient.py [--n 32] [--filters 64] [--k 20] [--repeats 3] [--json out.json]
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def best_of(fn, repeats):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, default=16, help="sequences")
+    p.add_argument("--n", type=int, default=32, help="sequences")
     p.add_argument("--k", type=int, default=20, help="references per sequence")
     p.add_argument("--length", type=int, default=1000)
     p.add_argument("--filters", type=int, default=64)

@@ -1,0 +1,27 @@
+# Every target sets up its own .venv (Python 3.11) on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
+
+.PHONY: demo test bench clean
+
+$(STAMP): setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip "setuptools<81" wheel
+	$(BIN)/python -m pip install -q -e ".[test]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py --out examples/out
+
+test: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q tests
+
+bench: $(STAMP)
+	mkdir -p benchmarks/out
+	$(BIN)/python benchmarks/engine_vs_gradient.py --json benchmarks/out/engine_vs_gradient.json
+
+clean:
+	rm -rf $(VENV) examples/out benchmarks/out
