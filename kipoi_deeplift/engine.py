@@ -15,16 +15,26 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
+from . import maxima
 from . import references as refs
+from .context import Context, activation_name, LINEAR_ACTIVATIONS
 from .graph import Plan, build_plan
+from .nonlinear import NONLINEAR_RULES
 from .result import Explanation
-from .rules import Context, check_layer
+from .rules import KERNEL_TYPES, activation_layer, check_layer, elementwise_layer
 
-#: rule name -> (pass mode, nonlinearity rule)
+#: rule name -> (pass mode, nonlinearity rule after Dense / after Conv / anywhere else).
+#: RevealCancel needs the linear layer right before the nonlinearity; elsewhere it is Rescale.
 RULES = {
-    "rescale": ("deeplift", "rescale"),
-    "grad-input": ("gradient", "gradient"),
-    "gradient": ("gradient", "gradient"),
+    "rescale": ("deeplift", {"dense": "rescale", "conv": "rescale", "other": "rescale"}),
+    "reveal-cancel": ("deeplift", {"dense": "reveal-cancel", "conv": "reveal-cancel",
+                                   "other": "rescale"}),
+    # The authors' recommendation for genomics: RevealCancel on fully connected layers,
+    # Rescale on convolutions.
+    "genomics-default": ("deeplift", {"dense": "reveal-cancel", "conv": "rescale",
+                                      "other": "rescale"}),
+    "grad-input": ("gradient", {"dense": "gradient", "conv": "gradient", "other": "gradient"}),
+    "gradient": ("gradient", {"dense": "gradient", "conv": "gradient", "other": "gradient"}),
 }
 _BATCH_ELEMENTS = 2 ** 21   # input elements (inputs + references) per batch by default
 
@@ -34,29 +44,38 @@ class Task:
     """One scalar output unit to explain."""
 
     name: str
-    output: int   # index into the model's outputs
-    unit: int     # flat index within that output (batch axis excluded)
+    key: int      # the plan's tensor: a model output or a hidden layer's output
+    unit: int     # flat index within that tensor (batch axis excluded)
 
 
 class DeepLift:
     """DeepLIFT for a Keras 3 or tf_keras model.
 
-    ``rule`` is one of ``rescale``, ``grad-input`` (gradient x (input - reference)) or
-    ``gradient`` (saliency). ``task_names`` names the output units (a list over all units of
-    all outputs in order); by default a one-unit output is named after the output and the units
-    of a multi-unit output by their index. ``tolerance`` is the summation-to-delta error (scaled
-    by max(1, |delta|)) above which :meth:`explain` warns.
+    ``rule`` is one of ``rescale``, ``reveal-cancel``, ``genomics-default`` (RevealCancel after
+    Dense layers, Rescale after convolutions), ``grad-input`` (gradient x (input - reference))
+    or ``gradient`` (saliency). ``maxpool`` is how multipliers pass max pooling and
+    ``Maximum``/``Minimum`` merges: ``gradient`` (through the input's max, as the original
+    DeepLIFT code does; not exact) or ``exact`` (the pooled difference is carried by one
+    position, so summation-to-delta holds); see :mod:`kipoi_deeplift.maxima`. ``task_names``
+    names the output units (a list over all units of all outputs in order); by default a
+    one-unit output is named after the output and the units of a multi-unit output by their
+    index. ``tolerance`` is the summation-to-delta error (scaled by max(1, |delta|)) above
+    which :meth:`explain` warns.
     """
 
     def __init__(self, model, rule: str = "rescale", task_names: Sequence[str] | None = None,
-                 tolerance: float = 1e-3, eps: float = 1e-7):
+                 tolerance: float = 1e-3, eps: float = 1e-7, maxpool: str = "gradient"):
         if rule not in RULES:
             raise ValueError(f"unknown rule {rule!r}: use one of {', '.join(RULES)}")
+        if maxpool not in maxima.MODES:
+            raise ValueError(f"unknown maxpool mode {maxpool!r}: use one of "
+                             f"{', '.join(maxima.MODES)}")
         if not hasattr(model, "inputs") and hasattr(model, "model"):  # a Kipoi model wrapper
             model = model.model
         self.model = model
         self.rule = rule
-        self.mode, self.nonlinear_rule = RULES[rule]
+        self.maxpool = maxpool
+        self.mode, by_kind = RULES[rule]
         self.tolerance = tolerance
         self.eps = eps
         self.plan: Plan = build_plan(model)
@@ -64,8 +83,47 @@ class DeepLift:
         self._is_output = [bool(outs & set(s.out_keys)) for s in self.plan.steps]
         self._rules = [check_layer(s.layer, s.name, o) for s, o in zip(self.plan.steps,
                                                                     self._is_output)]
+        self._fused = self._fuse_activations()
+        self._step_rules = [by_kind[self._kind(i)] for i in range(len(self.plan.steps))]
+        # Only RevealCancel needs an activation layer to see the Dense/Conv layer before it.
+        self._fused = {i: p for i, p in self._fused.items()
+                       if self._step_rules[i] == "reveal-cancel"}
+        self._readout = {self.plan.steps[p].out_keys[0]: self.plan.steps[i].out_keys[0]
+                         for i, p in self._fused.items()}
         self.tasks = self._make_tasks(task_names)
         self._fns: dict[tuple, Any] = {}
+        self._shapes: dict[int, tuple] | None = None
+
+    def _fuse_activations(self) -> dict[int, int]:
+        """Activation layers that directly follow a Dense/Conv layer with no activation of its
+        own, whose output goes nowhere else: activation step -> that layer's step."""
+        steps = self.plan.steps
+        producer, uses = {}, {}
+        for i, s in enumerate(steps):
+            producer.update({k: i for k in s.out_keys})
+            for k in s.in_keys:
+                uses.setdefault(k, []).append(i)
+        fused = {}
+        for i, (s, r) in enumerate(zip(steps, self._rules)):
+            if r.fn not in (activation_layer, elementwise_layer) or len(s.in_keys) != 1:
+                continue
+            k = s.in_keys[0]
+            p = producer.get(k)
+            if p is None or uses.get(k) != [i] or k in self.plan.output_keys:
+                continue
+            layer = steps[p].layer
+            if type(layer).__name__ in KERNEL_TYPES and \
+                    activation_name(getattr(layer, "activation", None)) in LINEAR_ACTIVATIONS:
+                fused[i] = p
+        return fused
+
+    def _kind(self, i: int) -> str:
+        """'dense', 'conv' or 'other': the linear layer before step i's nonlinearity."""
+        layer = self.plan.steps[self._fused.get(i, i)].layer
+        name = type(layer).__name__
+        if name not in KERNEL_TYPES:
+            return "other"
+        return "dense" if name == "Dense" else "conv"
 
     # -- public ---------------------------------------------------------------------------
     @property
@@ -79,7 +137,8 @@ class DeepLift:
     def explain(self, x, references: Any = "dinuc-shuffle", n_references: int = 20,
                 seed: int = 0, tasks: Sequence[int | str] | None = None,
                 layers: Sequence[str] = (), hypothetical: bool = False,
-                batch_size: int | None = None, progress: bool | None = None) -> Explanation:
+                batch_size: int | None = None, progress: bool | None = None,
+                target_layer: str | None = None, target_neuron: Any = None) -> Explanation:
         """Contributions of every input position to each task, for every sequence of ``x``.
 
         ``x`` is an array for a one-input model, else a dict by input name or a list in model
@@ -87,6 +146,9 @@ class DeepLift:
         ``gc:FRACTION``) applied to the DNA inputs (others get zeros), an array ((L, 4) one,
         (K, L, 4) shared, (N, K, L, 4) per sequence), or a dict by input name of either.
         ``layers`` names hidden layers whose per-neuron contributions to return.
+        ``target_layer`` with ``target_neuron`` (a flat index, an index tuple within the
+        layer's output such as ``(position, filter)``, or a list of them) explains hidden
+        neurons instead of the model's outputs: e.g. which bases drive one first-layer filter.
         """
         xs = self._inputs(x)
         n = xs[0].shape[0]
@@ -94,12 +156,17 @@ class DeepLift:
             raise ValueError(f"n_references must be a positive integer, got {n_references!r}")
         specs = self._reference_specs(references, xs)
         k = self._reference_count(specs, n_references, xs)
-        task_list = self._select_tasks(tasks)
+        if target_layer is not None:
+            if tasks is not None:
+                raise ValueError("give tasks= or target_layer=, not both")
+            task_list = self._hidden_tasks(target_layer, target_neuron, xs)
+        elif target_neuron is not None:
+            raise ValueError("target_neuron= needs target_layer= (the layer it belongs to)")
+        else:
+            task_list = self._select_tasks(tasks)
         layers = list(layers)
         for name in layers:
-            if name not in self.plan.layer_outputs:
-                raise ValueError(f"unknown layer {name!r}; layers: "
-                                 f"{', '.join(self.plan.layer_outputs)}")
+            self._layer_key(name)
         dna = [refs.is_one_hot(v) and v.ndim == 3 for v in xs]
         hyp_inputs = tuple(i for i, d in enumerate(dna) if d) if hypothetical else ()
         if hypothetical and not hyp_inputs:
@@ -224,21 +291,65 @@ class DeepLift:
     def _make_tasks(self, task_names) -> list[Task]:
         tasks = []
         single = len(self.plan.output_names) == 1
-        for o, (name, shape) in enumerate(zip(self.plan.output_names, self.plan.output_shapes)):
+        for key, name, shape in zip(self.plan.output_keys, self.plan.output_names,
+                                    self.plan.output_shapes):
             units = int(np.prod([d for d in shape[1:]])) if len(shape) > 1 else 1
             for u in range(units):
                 if units == 1:
                     label = name
                 else:
                     label = str(u) if single else f"{name}_{u}"
-                tasks.append(Task(label, o, u))
+                tasks.append(Task(label, key, u))
         if task_names is not None:
             task_names = list(task_names)
             if len(task_names) != len(tasks):
                 raise ValueError(f"task_names has {len(task_names)} names; the model has "
                                  f"{len(tasks)} output units")
-            tasks = [Task(str(nm), t.output, t.unit) for nm, t in zip(task_names, tasks)]
+            tasks = [Task(str(nm), t.key, t.unit) for nm, t in zip(task_names, tasks)]
         return tasks
+
+    def _layer_key(self, name: str) -> int:
+        if name not in self.plan.layer_outputs:
+            raise ValueError(f"unknown layer {name!r}; layers: "
+                             f"{', '.join(self.plan.layer_outputs)}")
+        return self.plan.layer_outputs[name][0]
+
+    def _tensor_shapes(self, xs) -> dict[int, tuple]:
+        """Shapes (batch axis excluded) of every tensor of the plan, from one plain pass."""
+        if self._shapes is None:
+            ctx = Context("gradient", 1, 0, dispatch=NONLINEAR_RULES, step_rule="gradient")
+            vals = self._forward(ctx, [tf.constant(v[:1]) for v in xs])
+            self._shapes = {key: tuple(v.shape[1:]) for key, v in vals.items()}
+        return self._shapes
+
+    def _hidden_tasks(self, layer: str, neuron, xs) -> list[Task]:
+        key = self._layer_key(layer)
+        shape = self._tensor_shapes(xs)[key]
+        size = int(np.prod(shape))
+        if neuron is None:
+            raise ValueError(f"target_layer={layer!r} needs target_neuron= (a flat index < "
+                             f"{size} or an index tuple within shape {shape})")
+        many = isinstance(neuron, list) or (isinstance(neuron, np.ndarray) and neuron.ndim > 0
+                                            and not isinstance(neuron, tuple))
+        chosen = []
+        for idx in (list(neuron) if many else [neuron]):
+            if isinstance(idx, (tuple, np.ndarray)) and len(idx) == len(shape):
+                idx = tuple(int(i) for i in idx)
+                if any(not 0 <= i < d for i, d in zip(idx, shape)):
+                    raise ValueError(f"target_neuron {idx} is outside layer {layer!r}'s output "
+                                     f"shape {shape}")
+                flat = int(np.ravel_multi_index(idx, shape))
+            elif isinstance(idx, (int, np.integer)) and not isinstance(idx, bool):
+                if not 0 <= int(idx) < size:
+                    raise ValueError(f"target_neuron {int(idx)} out of range: layer {layer!r} "
+                                     f"has {size} neurons (shape {shape})")
+                flat = int(idx)
+            else:
+                raise ValueError(f"target_neuron {idx!r}: give a flat index or an index tuple "
+                                 f"of length {len(shape)} (layer {layer!r} has shape {shape})")
+            label = ",".join(map(str, np.unravel_index(flat, shape)))
+            chosen.append(Task(f"{layer}[{label}]", key, flat))
+        return chosen
 
     def _select_tasks(self, tasks) -> list[Task]:
         if tasks is None:
@@ -276,9 +387,14 @@ class DeepLift:
     def _forward(self, ctx: Context, zs: list) -> dict:
         plan = self.plan
         vals = dict(zip(plan.input_keys, zs))
-        for step, rule, is_out in zip(plan.steps, self._rules, self._is_output):
+        for i, (step, rule, is_out) in enumerate(zip(plan.steps, self._rules, self._is_output)):
             ctx.is_output_step = is_out
             ctx.current_out_keys = step.out_keys
+            if ctx.mode == "deeplift":
+                ctx.step_rule = self._step_rules[i]
+            p = self._fused.get(i)
+            ctx.linear_source = None if p is None else \
+                (plan.steps[p].layer, vals[plan.steps[p].in_keys[0]])
             args, kwargs = step.bind([vals[k] for k in step.in_keys])
             out = rule.fn(ctx, step.layer, args, kwargs)
             for key, value in zip(step.out_keys, tf.nest.flatten(out)):
@@ -289,7 +405,9 @@ class DeepLift:
         n = tf.shape(xs[0])[0]
         k = tf.shape(rs[0])[0] // n
         deeplift = self.mode == "deeplift"
-        ctx = Context(self.mode, n, k, self.nonlinear_rule, self.eps)
+        ctx = Context(self.mode, n, k, dispatch=NONLINEAR_RULES,
+                      step_rule="gradient" if not deeplift else "rescale",
+                      maxpool=self.maxpool, eps=self.eps)
         zs = [tf.concat([x, r], 0) for x, r in zip(xs, rs)]
 
         def by_ref(t):  # (N*K, ...) -> (N, K, ...)
@@ -300,15 +418,17 @@ class DeepLift:
             vals = self._forward(ctx, zs)
             targets = []
             for task in tasks:
-                key = self.plan.output_keys[task.output]
-                z, act = ctx.logits.get(key, (vals[key], None))
+                z, act = ctx.logits.get(task.key, (vals[task.key], None))
                 flat = tf.reshape(z, [tf.shape(z)[0], -1])
                 t = flat[:, task.unit]
                 if act == "softmax":   # the paper's normalisation for softmax outputs
                     t = t - tf.reduce_mean(flat, axis=1)
                 objective = tf.reduce_sum(t[n:] if deeplift else t[:n])
                 targets.append((t, flat[:, task.unit], objective))
-        hidden = [vals[self.plan.layer_outputs[name][0]] for name in layers]
+        # A layer whose output feeds a RevealCancel unit is read at that unit's output: its
+        # neurons' contributions are m_y * Δy there (the same as m * Δz under Rescale).
+        hidden = [vals[self._readout.get(k, k)]
+                  for k in (self.plan.layer_outputs[name][0] for name in layers)]
 
         results = []
         for t, raw, objective in targets:
@@ -372,7 +492,8 @@ class DeepLift:
         if worst <= self.tolerance:
             return
         inexact = sorted({type(s.layer).__name__ + f" ({r.note})"
-                          for s, r in zip(self.plan.steps, self._rules) if not r.exact})
+                          for s, r in zip(self.plan.steps, self._rules)
+                          if not r.exact or (r.max_like and self.maxpool == "gradient")})
         blame = ("most likely " + "; ".join(inexact)) if inexact else \
             "no layer here uses an inexact rule: most likely float32 round-off"
         warnings.warn(

@@ -1,22 +1,23 @@
 """The DeepLIFT rules: a table from layer type to one small function.
 
-Every tensor in a DeepLIFT pass holds the N inputs followed by their N*K references in one
-batch. A rule is ``fn(ctx, layer, args, kwargs) -> outputs``: it computes the layer's forward
-output for the whole batch and, through ``tf.custom_gradient``, makes the backward pass carry
-DeepLIFT multipliers instead of gradients. Linear layers need nothing special (their gradient is
-their multiplier); nonlinear ones pair each reference row with its input row.
+A rule is ``fn(ctx, layer, args, kwargs) -> outputs``: it computes the layer's forward output for
+the whole batch (inputs, then references; see :mod:`kipoi_deeplift.context`) and makes the
+backward pass carry DeepLIFT multipliers. Linear layers need nothing special (their gradient is
+their multiplier); nonlinearities go through ``ctx.nonlinear`` (Rescale, RevealCancel, ...);
+maxima through :mod:`kipoi_deeplift.maxima`.
 
 Adding a layer type means adding a row to ``LAYER_RULES`` (or calling :func:`register_rule`).
 """
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
-import tensorflow as tf
+from . import maxima
+from .context import LINEAR_ACTIVATIONS, Context, activation_name
 
-Rule = Callable[["Context", Any, tuple, dict], Any]
+Rule = Callable[[Context, Any, tuple, dict], Any]
 
 #: Activations applied elementwise: each gets the nonlinearity rule (Rescale, ...).
 ELEMENTWISE_ACTIVATIONS = frozenset({
@@ -24,171 +25,12 @@ ELEMENTWISE_ACTIVATIONS = frozenset({
     "exponential", "hard_sigmoid", "hard_silu", "hard_swish", "relu6", "leaky_relu", "mish",
     "celu", "log_sigmoid",
 })
-#: Activations scored before they are applied when they end the model.
-FINAL_ACTIVATIONS = frozenset({"sigmoid", "softmax"})
-_LINEAR_ACTIVATIONS = frozenset({"linear", "identity", None})
+#: Layers whose nonlinearity RevealCancel can treat (it needs their weights and input).
+KERNEL_TYPES = frozenset({"Dense", "Conv1D", "Conv2D", "Conv3D"})
+RECURRENT_TYPES = frozenset({"LSTM", "GRU", "SimpleRNN", "Bidirectional", "RNN", "ConvLSTM1D",
+                             "ConvLSTM2D", "CuDNNLSTM", "CuDNNGRU"})
 
 
-def activation_name(act) -> str | None:
-    """The registered name of a Keras activation function (``None`` for no activation)."""
-    if act is None:
-        return None
-    return getattr(act, "__name__", type(act).__name__).lower()
-
-
-@dataclass
-class Context:
-    """State of one pass through the model, handed to every rule.
-
-    ``mode`` is ``"deeplift"`` (rows paired as inputs then references; the backward pass carries
-    multipliers into the reference rows) or ``"gradient"`` (plain autodiff).
-    """
-
-    mode: str
-    n: Any                     # number of input rows (scalar tensor)
-    k: Any                     # references per input (scalar tensor)
-    nonlinear_rule: str = "rescale"
-    eps: float = 1e-7
-    is_output_step: bool = False
-    logits: dict = field(default_factory=dict)
-    current_out_keys: list = field(default_factory=list)
-
-    # -- row bookkeeping -------------------------------------------------------------------
-    def pair(self, z):
-        """Split a batch into inputs (N, 1, ...) and references (N, K, ...)."""
-        zx = z[: self.n][:, None]
-        zr = tf.reshape(z[self.n:], tf.concat([[self.n, self.k], tf.shape(z)[1:]], 0))
-        return zx, zr
-
-    def paired_op(self, forward: Callable, grad: Callable, z):
-        """``forward(z)`` whose backward pass is ``grad(z, y, upstream)`` (all rows).
-
-        ``grad`` must give the input rows zero gradient: they are the point the multipliers
-        are taken at, not a path to the target. :func:`refs_only` builds such a ``grad`` from
-        a function of the reference rows alone.
-        """
-        if self.mode == "gradient":
-            return forward(z)
-
-        @tf.custom_gradient
-        def op(z):
-            y = forward(z)
-
-            def backward(up, variables=None):
-                dz = grad(z, y, up)
-                if variables:
-                    return dz, [tf.zeros_like(v) for v in variables]
-                return dz
-
-            return y, backward
-
-        return op(z)
-
-    def refs_only(self, grad_refs: Callable) -> Callable:
-        """Turn ``grad_refs(z, y, upstream of reference rows)`` into a ``paired_op`` grad."""
-        n = self.n
-
-        def grad(z, y, up):
-            return tf.concat([tf.zeros_like(z[:n]), grad_refs(z, y, up[n:])], 0)
-
-        return grad
-
-    # -- nonlinearities --------------------------------------------------------------------
-    def nonlinear(self, f: Callable, z, name: str | None = None):
-        """Apply an elementwise nonlinearity ``f`` (activation ``name``) with the pass's rule."""
-        return NONLINEAR_RULES[self.nonlinear_rule](self, f, z, name)
-
-    def activate(self, act, pre):
-        """Apply a layer's activation to its pre-activation ``pre``.
-
-        When this layer ends the model with a sigmoid or softmax, ``pre`` is recorded as the
-        logit that scores are taken against.
-        """
-        name = activation_name(act)
-        if name in _LINEAR_ACTIVATIONS:
-            return pre
-        if self.is_output_step and name in FINAL_ACTIVATIONS:
-            for key in self.current_out_keys:
-                self.logits[key] = (pre, name)
-            if name == "softmax":
-                return act(pre)
-        return self.nonlinear(act, pre, name)
-
-
-# -- nonlinearity rules ---------------------------------------------------------------------
-#: Piecewise-linear activations: their secant is exact in float32, straight from the forward
-#: values (y_x - y_r and z_x - z_r carry the same rounding on a linear piece).
-PIECEWISE_LINEAR = frozenset({"relu", "relu6", "leaky_relu", "prelu", "thresholded_relu"})
-
-
-def _split(t, n):
-    """(N + N*K, ...) -> inputs (N, 1, ...), references (N, K, ...); shapes stay static in XLA."""
-    k = (tf.shape(t)[0] - n) // n
-    return t[:n][:, None], tf.reshape(t[n:], tf.concat([[n, k], tf.shape(t)[1:]], 0))
-
-
-def _apply(m, z, up, n):
-    """Upstream times multipliers on the reference rows, zeros on the input rows."""
-    _, up_r = _split(up, n)
-    g = tf.reshape(up_r * tf.cast(m, up.dtype), tf.shape(up[n:]))
-    return tf.concat([tf.zeros_like(z[:n]), g], 0)
-
-
-def _secant(dz, dy, slope, eps):
-    small = tf.abs(dz) < eps
-    return tf.where(small, slope, dy / tf.where(small, tf.ones_like(dz), dz))
-
-
-# XLA fuses the slicing and the few elementwise ops of each secant into one pass over memory;
-# unfused they cost more than the layer's own backward pass.
-@tf.function(jit_compile=True)
-def _rescale_f32(z, y, up, slope, eps):
-    n = tf.shape(slope)[0]
-    zx, zr = _split(z, n)
-    yx, yr = _split(y, n)
-    return _apply(_secant(zx - zr, yx - yr, slope[:, None], eps), z, up, n)
-
-
-def _rescale_f64(f, z, up, slope, eps):
-    n = tf.shape(slope)[0]
-    zx, zr = _split(tf.cast(z, tf.float64), n)
-    dy = tf.cast(f(zx), tf.float64) - tf.cast(f(zr), tf.float64)
-    return _apply(_secant(zx - zr, dy, tf.cast(slope[:, None], tf.float64), eps), z, up, n)
-
-
-def rescale(ctx: Context, f: Callable, z, name: str | None = None):
-    """Rescale: multiplier (f(x) - f(r)) / (x - r), or f'(x) where |x - r| < eps.
-
-    For smooth activations the secant is taken in float64: in float32, f(x) - f(r) loses its
-    digits when x and r are close, and a wrong multiplier at one neuron spreads to every input
-    behind it. Piecewise-linear ones (ReLU) are exact in float32 from the forward values.
-    """
-    def grad(z, y, up):
-        x_rows = z[: ctx.n]
-        with tf.GradientTape() as tape:
-            tape.watch(x_rows)
-            fx = f(x_rows)
-        slope = tape.gradient(fx, x_rows)
-        if name in PIECEWISE_LINEAR:
-            return _rescale_f32(z, y, up, slope, ctx.eps)
-        fused = tf.function(lambda *a: _rescale_f64(f, *a), jit_compile=True)
-        return fused(z, up, slope, ctx.eps)
-
-    return ctx.paired_op(f, grad, z)
-
-
-def _plain(ctx: Context, f: Callable, z, name=None):
-    return f(z)
-
-
-#: Rule name -> how an elementwise nonlinearity passes multipliers.
-NONLINEAR_RULES: dict[str, Callable] = {
-    "rescale": rescale,
-    "gradient": _plain,
-}
-
-
-# -- layer rules ----------------------------------------------------------------------------
 def _identity(x):
     return x
 
@@ -214,13 +56,14 @@ def linear(ctx: Context, layer, args, kwargs):
     """Affine layers (and reshapes, merges by sum, inference-mode noise): the gradient is exact.
 
     A fused activation (``Dense(..., activation="relu")``) is split off and handled by its own
-    nonlinearity rule.
+    nonlinearity rule, which learns the layer and its input (RevealCancel needs both).
     """
     act = getattr(layer, "activation", None)
-    if activation_name(act) in _LINEAR_ACTIVATIONS:
+    if activation_name(act) in LINEAR_ACTIVATIONS:
         return _call(layer, args, kwargs)
     with _without_activation(layer):
         pre = _call(layer, args, kwargs)
+    ctx.linear_source = (layer, args[0]) if type(layer).__name__ in KERNEL_TYPES else None
     return ctx.activate(act, pre)
 
 
@@ -246,26 +89,40 @@ def softmax_layer(ctx: Context, layer, args, kwargs):
     return _call(layer, args, {})
 
 
-def max_pool_gradient(ctx: Context, layer, args, kwargs):
-    """Max pooling, multipliers routed as the gradient of the max at the input (original DeepLIFT).
+def _lambda_linear(ctx: Context, layer, args, kwargs):
+    return _call(layer, args, kwargs)
 
-    Not exact for summation-to-delta when the reference's max sits elsewhere in the window.
-    """
-    def grad_refs(z, y, up_r):
-        x_rows = tf.repeat(z[: ctx.n], ctx.k, axis=0)
-        with tf.GradientTape() as tape:
-            tape.watch(x_rows)
-            yx = _call(layer, (x_rows,), {})
-        return tape.gradient(yx, x_rows, output_gradients=up_r)
 
-    return ctx.paired_op(lambda z: _call(layer, (z,), kwargs), ctx.refs_only(grad_refs), args[0])
+def _lambda_max(ctx: Context, layer, args, kwargs):
+    return maxima.max_op(ctx, lambda t: layer(t), args[0])
+
+
+def _lambda_min(ctx: Context, layer, args, kwargs):
+    return maxima.min_op(ctx, lambda t: layer(t), args[0])
 
 
 @dataclass(frozen=True)
 class LayerRule:
+    """A rule and what is known of it: whether summation-to-delta holds exactly through it."""
+
     fn: Rule
-    exact: bool = True      # summation-to-delta holds exactly through this rule
+    exact: bool = True
     note: str = ""
+    max_like: bool = False   # exact only with maxpool="exact"
+    resolve: Callable | None = None   # (layer, name) -> LayerRule, for rules chosen per layer
+
+
+def _resolve_lambda(layer, name: str) -> "LayerRule":
+    kind, found = maxima.classify_lambda(layer)
+    if kind == "linear":
+        return LayerRule(_lambda_linear)
+    if kind in ("max", "min"):
+        return LayerRule(_lambda_max if kind == "max" else _lambda_min, max_like=True,
+                         note="max-like Lambda")
+    raise ValueError(
+        f"layer {name!r} (Lambda) has no DeepLIFT rule: it computes {found} (linear ops and "
+        "single max/min reductions are recognised); register one with "
+        "kipoi_deeplift.register_rule(...)")
 
 
 _LINEAR_TYPES = (
@@ -282,6 +139,7 @@ _LINEAR_TYPES = (
 )
 _MAX_POOL_TYPES = ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "GlobalMaxPooling1D",
                    "GlobalMaxPooling2D", "GlobalMaxPooling3D")
+_MAX_NOTE = "multipliers follow the max at the input (gradient rule); maxpool='exact' is exact"
 
 #: Layer class name -> rule. One row per layer type.
 LAYER_RULES: dict[str, LayerRule] = {
@@ -290,9 +148,10 @@ LAYER_RULES: dict[str, LayerRule] = {
     **{name: LayerRule(elementwise_layer) for name in
        ("ReLU", "LeakyReLU", "ELU", "PReLU", "ThresholdedReLU")},
     "Softmax": LayerRule(softmax_layer),
-    **{name: LayerRule(max_pool_gradient, exact=False,
-                       note="multipliers follow the max at the input (gradient rule)")
-       for name in _MAX_POOL_TYPES},
+    **{name: LayerRule(maxima.pooling, max_like=True, note=_MAX_NOTE) for name in _MAX_POOL_TYPES},
+    "Maximum": LayerRule(maxima.maximum_merge, max_like=True, note=_MAX_NOTE),
+    "Minimum": LayerRule(maxima.minimum_merge, max_like=True, note=_MAX_NOTE),
+    "Lambda": LayerRule(_lambda_linear, resolve=_resolve_lambda),
 }
 _USER_RULES: dict[type, LayerRule] = {}
 
@@ -302,8 +161,9 @@ def register_rule(layer_type: type | str, fn: Rule, exact: bool = True) -> None:
 
     ``layer_type`` is a layer class (matched exactly, before the built-in table) or a class
     name. Inside ``fn``, ``ctx.nonlinear(f, z)`` applies the active nonlinearity rule to an
-    elementwise function ``f``, ``ctx.paired_op(forward, ctx.refs_only(grad_refs), z)`` builds
-    a custom multiplier, and a layer that is linear needs only ``return layer(*args, **kwargs)``.
+    elementwise function ``f``, ``kipoi_deeplift.maxima.max_op(ctx, f, z)`` a max-like one,
+    ``ctx.paired_op(forward, ctx.refs_only(grad_refs), z)`` builds a custom multiplier, and a
+    layer that is linear needs only ``return layer(*args, **kwargs)``.
     """
     rule = LayerRule(fn, exact)
     if isinstance(layer_type, str):
@@ -321,17 +181,24 @@ def check_layer(layer, name: str, is_output: bool) -> LayerRule:
     """The rule for one layer call, or a ``ValueError`` that names the layer and the fix."""
     rule = rule_for(layer)
     kind = type(layer).__name__
+    if rule is None and kind in RECURRENT_TYPES:
+        raise ValueError(
+            f"layer {name!r} ({kind}) is recurrent: kipoi_deeplift has no DeepLIFT rule for "
+            "LSTM, GRU or Bidirectional layers yet (convolutional, dense, pooling and merge "
+            "layers are supported). Register a rule with kipoi_deeplift.register_rule(...)")
     if rule is None:
         raise ValueError(
             f"layer {name!r} ({kind}) has no DeepLIFT rule; supported layer types: "
             f"{', '.join(sorted(LAYER_RULES))}. Register one with "
             "kipoi_deeplift.register_rule(...)"
         )
+    if rule.resolve is not None:
+        rule = rule.resolve(layer, name)
     act = activation_name(getattr(layer, "activation", None))
     if kind == "Softmax" and not is_output:
         raise ValueError(f"layer {name!r} (Softmax) inside the model has no DeepLIFT rule; "
                          "softmax is supported only as the final activation")
-    if act in _LINEAR_ACTIVATIONS or act in ELEMENTWISE_ACTIVATIONS:
+    if act in LINEAR_ACTIVATIONS or act in ELEMENTWISE_ACTIVATIONS:
         return rule
     if act == "softmax" and is_output:
         return rule

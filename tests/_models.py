@@ -151,3 +151,101 @@ def maxpool_model(K, seed=4, global_pool=False):
 def one_hot(n, length, seed=0):
     rng = np.random.default_rng(seed)
     return np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, length))]
+
+
+def mlp(K, seed=5):
+    """Dense layers with fused and separate activations (ReLU layer, Activation('tanh'))."""
+    L = K.layers
+    i = K.Input((24,), name="x")
+    h = L.Dense(10, activation="relu", name="h1")(i)
+    a = L.ReLU(name="r2")(L.Dense(6, name="h2")(h))
+    t = L.Activation("tanh", name="t3")(L.Dense(4, name="h3")(a))
+    o = L.Dense(2, activation="sigmoid", name="out")(t)
+    model = randomise(K.Model(i, o), seed, scale=0.5)
+
+    def forward(inputs, hk):
+        get = model.get_layer
+        h = hk.lin_nl("relu", inputs[0], get("h1"), "dense")
+        a = hk.lin_nl("relu", h, get("h2"), "dense")
+        t = hk.lin_nl("tanh", a, get("h3"), "dense")
+        return [dense(t, get("out"))]
+
+    return model, forward
+
+
+def conv_dense(K, seed=6):
+    """Dilated, strided and causal Conv1D (fused and separate activations), then dense layers."""
+    L = K.layers
+    i = K.Input((50, 4), name="seq")
+    c = L.Conv1D(6, 5, padding="same", dilation_rate=2, activation="relu", name="c1")(i)
+    c = L.Activation("elu", name="e2")(L.Conv1D(4, 3, strides=2, padding="valid", name="c2")(c))
+    c = L.Conv1D(3, 3, padding="causal", activation="softplus", name="c3")(c)
+    d = L.Dense(5, activation="relu", name="d")(L.Flatten(name="flat")(c))
+    o = L.Dense(1, name="o")(d)
+    model = randomise(K.Model(i, o), seed, scale=0.4)
+
+    def forward(inputs, hk):
+        get = model.get_layer
+        c = hk.lin_nl("relu", inputs[0], get("c1"), "conv", padding="SAME", dilation=2)
+        c = hk.lin_nl("elu", c, get("c2"), "conv", padding="VALID", stride=2)
+        c = hk.lin_nl("softplus", c, get("c3"), "conv", padding="CAUSAL")
+        d = hk.lin_nl("relu", tf.reshape(c, (-1, 72)), get("d"), "dense")
+        return [dense(d, get("o"))]
+
+    return model, forward
+
+
+def min_network(K):
+    """The paper's figure: o = i1 - ReLU(i1 - i2) = min(i1, i2)."""
+    L = K.layers
+    i = K.Input((2,), name="i")
+    h1 = L.Dense(1, use_bias=False, name="h1")(i)
+    h2 = L.ReLU(name="h2")(h1)
+    o = L.Dense(1, use_bias=False, name="o")(L.Concatenate(name="cat")([i, h2]))
+    model = K.Model(i, o)
+    model.get_layer("h1").set_weights([np.array([[1.0], [-1.0]], np.float32)])
+    model.get_layer("o").set_weights([np.array([[1.0], [0.0], [-1.0]], np.float32)])
+    return model
+
+
+def merges_model(K, seed=7):
+    """Maximum and Minimum merges of two conv branches, then global max pooling."""
+    L = K.layers
+    seq = K.Input((40, 4), name="seq")
+    a = L.Conv1D(4, 5, activation="relu", name="ca")(seq)
+    b = L.Conv1D(4, 5, activation="relu", name="cb")(seq)
+    s = L.Concatenate(name="cat")([L.Maximum(name="mx")([a, b]), L.Minimum(name="mn")([a, b])])
+    o = L.Dense(1, name="o")(L.GlobalMaxPooling1D(name="gmp")(s))
+    model = randomise(K.Model(seq, o), seed)
+
+    def forward(inputs, hk):
+        get = model.get_layer
+        a = hk.nl("relu", conv(inputs[0], get("ca"), "VALID"))
+        b = hk.nl("relu", conv(inputs[0], get("cb"), "VALID"))
+        s = tf.concat([hk.maximum([a, b]), -hk.maximum([-a, -b])], axis=2)
+        return [dense(hk.global_max(s), get("o"))]
+
+    return model, forward
+
+
+def deepbind_lambdas(K, seed=8):
+    """DeepBind's shape: a shared conv on both strands (reverse complement by a Lambda), max
+    over positions by a Lambda, a shared dense layer, the strands merged by Maximum."""
+    L = K.layers
+    seq = K.Input((30, 4), name="seq")
+    conv_layer = L.Conv1D(4, 5, activation="relu", name="conv")
+    pool = L.Lambda(lambda t: tf.reduce_max(t, axis=1), name="maxpos")
+    head = L.Dense(1, name="d")
+    rc = L.Lambda(lambda t: t[:, ::-1, ::-1], name="rc")(seq)
+    outs = [head(pool(conv_layer(s))) for s in (seq, rc)]
+    o = L.Activation("sigmoid", name="p")(L.Maximum(name="strands")(outs))
+    model = randomise(K.Model(seq, o), seed)
+
+    def forward(inputs, hk):
+        get = model.get_layer
+        x = inputs[0]
+        branch = [dense(hk.global_max(hk.nl("relu", conv(s, get("conv"), "VALID"))), get("d"))
+                  for s in (x, x[:, ::-1, ::-1])]
+        return [hk.maximum(branch)]
+
+    return model, forward

@@ -28,11 +28,47 @@ ACTIVATIONS = {
 }
 
 
+def terms(z, layer, kind, padding="SAME", stride=1, dilation=1):
+    """Every term w * z of a Dense or Conv1D layer, before the sum: (R, ..., inputs, units).
+
+    Written out from the definition (one slice per kernel offset), so that the reference does
+    not share the engine's way of splitting weights by sign.
+    """
+    w, _ = weights(layer)
+    if kind == "dense":
+        return z[:, :, None] * w[None]
+    k, _, _ = w.shape
+    length = z.shape[1]
+    span = dilation * (k - 1) + 1
+    if padding == "SAME":
+        out = -(-length // stride)
+        total = max((out - 1) * stride + span - length, 0)
+        left = total // 2
+    elif padding == "CAUSAL":
+        out, total, left = -(-length // stride), span - 1, span - 1
+    else:
+        out, total, left = -(-(length - span + 1) // stride), 0, 0
+    zp = tf.pad(z, [[0, 0], [left, total - left], [0, 0]])
+    parts = [zp[:, j * dilation: j * dilation + (out - 1) * stride + 1: stride]
+             for j in range(k)]                                   # k x (R, P, C)
+    return tf.stack([p[..., None] * w[j][None, None] for j, p in enumerate(parts)], axis=2)
+
+
+def linear_of_terms(t):
+    """Sum of the terms over the inputs: (R, units) for Dense, (R, P, units) for Conv1D."""
+    return tf.reduce_sum(t, axis=[1] if t.shape.rank == 3 else [2, 3])
+
+
 class Plain:
     """Hooks for the ordinary forward pass."""
 
     def nl(self, name, z):
         return ACTIVATIONS[name](z)
+
+    def lin_nl(self, name, z, layer, kind, **conv):
+        """f(layer(z)) for a Dense or Conv1D layer with activation ``name``."""
+        _, b = weights(layer)
+        return self.nl(name, linear_of_terms(terms(z, layer, kind, **conv)) + b)
 
     def global_max(self, z):
         return tf.reduce_max(z, axis=1)
@@ -40,12 +76,20 @@ class Plain:
     def max_pool1d(self, z, size):
         return tf.nn.max_pool1d(z, size, size, "VALID")
 
+    def maximum(self, zs):
+        return tf.reduce_max(tf.stack(zs, axis=1), axis=1)
+
 
 class Recorder(Plain):
     """Plain forward that keeps every nonlinearity's input and every max pool's input."""
 
     def __init__(self):
         self.seen = []
+
+    def lin_nl(self, name, z, layer, kind, **conv):
+        # The linear layer's input (for RevealCancel), then, through nl, its output.
+        self.seen.append(z)
+        return super().lin_nl(name, z, layer, kind, **conv)
 
     def nl(self, name, z):
         self.seen.append(z)
@@ -59,17 +103,52 @@ class Recorder(Plain):
         self.seen.append(z)
         return super().max_pool1d(z, size)
 
+    def maximum(self, zs):
+        self.seen.append(tf.stack(zs, axis=1))
+        return super().maximum(zs)
+
 
 class Linearised(Plain):
-    """The network with each nonlinearity replaced by its secant through the x and r passes."""
+    """The network with each nonlinearity replaced by its secant through the x and r passes.
 
-    def __init__(self, at_x, at_r):
+    ``rules`` maps the kind of layer before a nonlinearity ('dense', 'conv') to 'rescale' or
+    'reveal-cancel'; ``maxpool`` is 'gradient' or 'exact'.
+    """
+
+    def __init__(self, at_x, at_r, rules=None, maxpool="gradient"):
         self.at_x, self.at_r, self.i = at_x, at_r, 0
+        self.rules = rules or {}
+        self.maxpool = maxpool
 
     def _next(self):
         zx, zr = self.at_x[self.i], self.at_r[self.i]
         self.i += 1
         return zx, zr
+
+    def lin_nl(self, name, z, layer, kind, **conv):
+        zx, zr = self._next()
+        if self.rules.get(kind, "rescale") == "rescale":
+            _, b = weights(layer)
+            return self.nl(name, linear_of_terms(terms(z, layer, kind, **conv)) + b)
+        return self._reveal_cancel(name, z, zx, zr, layer, kind, conv)
+
+    def _reveal_cancel(self, name, z, zx, zr, layer, kind, conv):
+        """y_r + sum over terms of w * (z - z_r), each term weighted by m+ when w * Δz > 0,
+        m- when < 0 and (m+ + m-)/2 when Δz = 0: linear in z, masks fixed by (x, r)."""
+        f = ACTIVATIONS[name]
+        t = terms(zx - zr, layer, kind, **conv)
+        dxp = linear_of_terms(tf.nn.relu(t))
+        dxn = linear_of_terms(tf.minimum(t, 0.0))
+        xx, x0 = self._next()   # the pre-activations the recorder saw next
+        dyp = 0.5 * (f(x0 + dxp) - f(x0)) + 0.5 * (f(xx) - f(x0 + dxn))
+        dyn = 0.5 * (f(x0 + dxn) - f(x0)) + 0.5 * (f(xx) - f(x0 + dxp))
+        mp = tf.where(dxp > 1e-12, dyp / tf.where(dxp > 1e-12, dxp, 1.0), 0.0)
+        mn = tf.where(dxn < -1e-12, dyn / tf.where(dxn < -1e-12, dxn, -1.0), 0.0)
+        per_term = (slice(None), None) if kind == "dense" else (slice(None), slice(None), None,
+                                                                 None)
+        mp_t, mn_t = mp[per_term], mn[per_term]
+        weight = tf.where(t > 0, mp_t, tf.where(t < 0, mn_t, 0.5 * (mp_t + mn_t)))
+        return f(x0) + linear_of_terms(terms(z - zr, layer, kind, **conv) * weight)
 
     def nl(self, name, z):
         zx, zr = self._next()
@@ -83,24 +162,53 @@ class Linearised(Plain):
         m = tf.where(near, slope, (fx - f(zr)) / tf.where(near, tf.ones_like(dz), dz))
         return f(zr) + m * (z - zr)
 
-    # Max pooling, "gradient" mode: multipliers follow the argmax at the input x.
+    # Maxima. "gradient": multipliers follow the max at the input x. "exact": the difference
+    # of the maxima is put on x's max when positive, on r's max when negative. A reduction
+    # (global max, Maximum merge) shares ties equally, as TensorFlow's gradient of a max does;
+    # max pooling windows pick the first maximum, as TensorFlow's MaxPool gradient does.
+    @staticmethod
+    def _argmax_mask(t, axis, ties):
+        if ties:
+            hit = tf.cast(t == tf.reduce_max(t, axis=axis, keepdims=True), F64)
+            return hit / tf.reduce_sum(hit, axis=axis, keepdims=True)
+        return tf.one_hot(tf.argmax(t, axis=axis), t.shape[axis], axis=axis, dtype=F64)
+
+    def _max_blocks(self, zb, zxb, zrb, axis, ties=True):
+        yx, yr = tf.reduce_max(zxb, axis=axis), tf.reduce_max(zrb, axis=axis)
+        at_x = self._argmax_mask(zxb, axis, ties)
+        if self.maxpool == "gradient":
+            return tf.reduce_sum(zb * at_x, axis=axis)
+        at_r = self._argmax_mask(zrb, axis, ties)
+        share = tf.where(tf.expand_dims(yx >= yr, axis), at_x, at_r)
+        dz = zxb - zrb
+        coef = tf.where(dz == 0, 0.0, share * tf.expand_dims(yx - yr, axis) /
+                        tf.where(dz == 0, 1.0, dz))
+        return yr + tf.reduce_sum(coef * (zb - zrb), axis=axis)
+
     def global_max(self, z):
-        zx, _ = self._next()
-        mask = tf.one_hot(tf.argmax(zx, axis=1), zx.shape[1], axis=1, dtype=F64)
-        return tf.reduce_sum(z * mask, axis=1)
+        zx, zr = self._next()
+        return self._max_blocks(z, zx, zr, 1)
 
     def max_pool1d(self, z, size):
-        zx, _ = self._next()
+        zx, zr = self._next()
         n, length, c = zx.shape
         w = length // size
-        blocks = tf.reshape(zx[:, : w * size], (n, w, size, c))
-        mask = tf.one_hot(tf.argmax(blocks, axis=2), size, axis=2, dtype=F64)
-        zb = tf.reshape(z[:, : w * size], (n, w, size, c))
-        return tf.reduce_sum(zb * mask, axis=2)
+
+        def blocks(t):
+            return tf.reshape(t[:, : w * size], (t.shape[0], w, size, c))
+
+        return self._max_blocks(blocks(z), blocks(zx), blocks(zr), 2, ties=False)
+
+    def maximum(self, zs):
+        """Elementwise max of several tensors (a Maximum merge)."""
+        zx, zr = self._next()
+        return self._max_blocks(tf.stack(zs, axis=1), zx, zr, 1)
 
 
-def deeplift_rescale(forward, x, r, task, output=0, softmax=False):
-    """Rescale contributions and per-reference deltas, all float64.
+def deeplift_rescale(forward, x, r, task, output=0, softmax=False, rules=None,
+                     maxpool="gradient"):
+    """DeepLIFT contributions and per-reference deltas, all float64 (Rescale by default;
+    ``rules`` as in :class:`Linearised` for RevealCancel).
 
     ``x`` (N, ...) inputs (a list for several inputs), ``r`` (N, K, ...) references (a list),
     ``forward(inputs, hooks)`` returns the logits of each output, (N, T) each. Returns
@@ -121,7 +229,7 @@ def deeplift_rescale(forward, x, r, task, output=0, softmax=False):
             out = out - tf.reduce_mean(out, axis=1, keepdims=True)
         return out[:, task]
 
-    lin = Linearised(rec_x.seen, rec_r.seen)
+    lin = Linearised(rec_x.seen, rec_r.seen, rules, maxpool)
     u = [tf.Variable(v) for v in rt]
     with tf.GradientTape() as tape:
         t = tf.reduce_sum(target(forward(u, lin)))

@@ -1,0 +1,122 @@
+"""What every rule sees during a pass: the row layout (inputs, then references) and the options.
+
+Every tensor in a DeepLIFT pass holds the N inputs followed by their N*K references in one batch.
+A rule computes its layer's forward output for the whole batch and, through
+``tf.custom_gradient``, makes the backward pass carry DeepLIFT multipliers into the reference
+rows instead of gradients.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import tensorflow as tf
+
+#: Activations scored before they are applied when they end the model.
+FINAL_ACTIVATIONS = frozenset({"sigmoid", "softmax"})
+LINEAR_ACTIVATIONS = frozenset({"linear", "identity", None})
+
+
+def activation_name(act) -> str | None:
+    """The registered name of a Keras activation function (``None`` for no activation)."""
+    if act is None:
+        return None
+    return getattr(act, "__name__", type(act).__name__).lower()
+
+
+def split_rows(t, n):
+    """(N + N*K, ...) -> inputs (N, 1, ...), references (N, K, ...)."""
+    k = (tf.shape(t)[0] - n) // n
+    return t[:n][:, None], tf.reshape(t[n:], tf.concat([[n, k], tf.shape(t)[1:]], 0))
+
+
+def input_rows_like_refs(t, n):
+    """The input rows of ``t`` repeated to line up with its reference rows: (N*K, ...)."""
+    k = (tf.shape(t)[0] - n) // n
+    return tf.repeat(t[:n], k, axis=0)
+
+
+def with_zero_input_rows(z, g_refs):
+    """Gradient for all rows from the reference rows' part: the input rows get zeros."""
+    return tf.concat([tf.zeros_like(z[: tf.shape(z)[0] - tf.shape(g_refs)[0]]),
+                      tf.cast(g_refs, z.dtype)], 0)
+
+
+@dataclass
+class Context:
+    """State of one pass through the model, handed to every rule.
+
+    ``mode`` is ``"deeplift"`` (rows paired as inputs then references; the backward pass carries
+    multipliers into the reference rows) or ``"gradient"`` (plain autodiff). ``step_rule`` is
+    the nonlinearity rule of the layer being called (``rescale``, ``reveal-cancel``, ...);
+    ``linear_source`` is ``(layer, its input)`` when the nonlinearity being applied follows a
+    Dense or Conv layer (RevealCancel needs that layer's input and weights).
+    """
+
+    mode: str
+    n: Any                     # number of input rows (scalar tensor)
+    k: Any                     # references per input (scalar tensor)
+    dispatch: dict = field(default_factory=dict)   # nonlinearity rule name -> function
+    step_rule: str = "rescale"
+    maxpool: str = "gradient"
+    eps: float = 1e-7
+    is_output_step: bool = False
+    logits: dict = field(default_factory=dict)
+    current_out_keys: list = field(default_factory=list)
+    linear_source: tuple | None = None
+
+    # -- row bookkeeping -------------------------------------------------------------------
+    def paired_op(self, forward: Callable, grad: Callable, *zs):
+        """``forward(*zs)`` whose backward pass is ``grad(*zs, y, upstream)``.
+
+        ``grad`` returns one gradient per input (``None`` for no path); it must give the input
+        rows zero gradient: they are the point the multipliers are taken at, not a path to the
+        target. :meth:`refs_only` builds such a ``grad`` from a function of the reference rows.
+        """
+        if self.mode == "gradient":
+            return forward(*zs)
+
+        @tf.custom_gradient
+        def op(*zs):
+            y = forward(*zs)
+
+            def backward(up, variables=None):
+                dz = grad(*zs, y, up)
+                dz = list(dz) if isinstance(dz, (list, tuple)) else [dz]
+                if variables:
+                    return dz, [tf.zeros_like(v) for v in variables]
+                return dz
+
+            return y, backward
+
+        return op(*zs)
+
+    def refs_only(self, grad_refs: Callable) -> Callable:
+        """Turn ``grad_refs(z, y, upstream of reference rows)`` into a ``paired_op`` grad."""
+        n = self.n
+
+        def grad(z, y, up):
+            return with_zero_input_rows(z, grad_refs(z, y, up[n:]))
+
+        return grad
+
+    # -- nonlinearities --------------------------------------------------------------------
+    def nonlinear(self, f: Callable, z, name: str | None = None):
+        """Apply an elementwise nonlinearity ``f`` (activation ``name``) with the step's rule."""
+        return self.dispatch[self.step_rule](self, f, z, name)
+
+    def activate(self, act, pre):
+        """Apply a layer's activation to its pre-activation ``pre``.
+
+        When this layer ends the model with a sigmoid or softmax, ``pre`` is recorded as the
+        logit that scores are taken against.
+        """
+        name = activation_name(act)
+        if name in LINEAR_ACTIVATIONS:
+            return pre
+        if self.is_output_step and name in FINAL_ACTIVATIONS:
+            for key in self.current_out_keys:
+                self.logits[key] = (pre, name)
+            if name == "softmax":
+                return act(pre)
+        return self.nonlinear(act, pre, name)

@@ -1,0 +1,176 @@
+"""How multipliers pass an elementwise nonlinearity: Rescale, RevealCancel, or the plain gradient.
+
+Each rule is ``fn(ctx, f, z, name) -> f(z)`` with a backward pass that carries multipliers.
+``NONLINEAR_RULES`` maps the rule names that ``Context.step_rule`` takes to these functions.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import tensorflow as tf
+
+from .context import Context, input_rows_like_refs, split_rows, with_zero_input_rows
+
+F64 = tf.float64
+
+#: Piecewise-linear activations: their secant is exact in float32, straight from the forward
+#: values (y_x - y_r and z_x - z_r carry the same rounding on a linear piece).
+PIECEWISE_LINEAR = frozenset({"relu", "relu6", "leaky_relu", "prelu", "thresholded_relu"})
+
+
+def _apply(m, z, up, n):
+    """Upstream times multipliers on the reference rows, zeros on the input rows."""
+    _, up_r = split_rows(up, n)
+    return with_zero_input_rows(z, tf.reshape(up_r * tf.cast(m, up.dtype), tf.shape(up[n:])))
+
+
+def _secant(dz, dy, slope, eps):
+    small = tf.abs(dz) < eps
+    return tf.where(small, slope, dy / tf.where(small, tf.ones_like(dz), dz))
+
+
+def _slope(f, z):
+    """f'(z) elementwise."""
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        fz = f(z)
+    return tape.gradient(fz, z)
+
+
+# XLA fuses the slicing and the few elementwise ops of each secant into one pass over memory;
+# unfused they cost more than the layer's own backward pass.
+@tf.function(jit_compile=True)
+def _rescale_f32(z, y, up, slope, eps):
+    n = tf.shape(slope)[0]
+    zx, zr = split_rows(z, n)
+    yx, yr = split_rows(y, n)
+    return _apply(_secant(zx - zr, yx - yr, slope[:, None], eps), z, up, n)
+
+
+def _rescale_f64(f, z, up, slope, eps):
+    n = tf.shape(slope)[0]
+    zx, zr = split_rows(tf.cast(z, F64), n)
+    dy = tf.cast(f(zx), F64) - tf.cast(f(zr), F64)
+    return _apply(_secant(zx - zr, dy, tf.cast(slope[:, None], F64), eps), z, up, n)
+
+
+def rescale(ctx: Context, f: Callable, z, name: str | None = None):
+    """Rescale: multiplier (f(x) - f(r)) / (x - r), or f'(x) where |x - r| < eps.
+
+    For smooth activations the secant is taken in float64: in float32, f(x) - f(r) loses its
+    digits when x and r are close, and a wrong multiplier at one neuron spreads to every input
+    behind it. Piecewise-linear ones (ReLU) are exact in float32 from the forward values.
+    """
+    def grad(z, y, up):
+        slope = _slope(f, z[: ctx.n])
+        if name in PIECEWISE_LINEAR:
+            return _rescale_f32(z, y, up, slope, ctx.eps)
+        fused = tf.function(lambda *a: _rescale_f64(f, *a), jit_compile=True)
+        return fused(z, up, slope, ctx.eps)
+
+    return ctx.paired_op(f, grad, z)
+
+
+# -- RevealCancel ---------------------------------------------------------------------------
+def kernel_linear(layer) -> Callable | None:
+    """``lin(z, kernel)``: the layer's linear map without bias, for any kernel of its shape.
+
+    Dense and channels-last Conv1D/2D/3D (no groups); ``None`` for other layers, which then
+    get Rescale.
+    """
+    kind = type(layer).__name__
+    if kind == "Dense":
+        return lambda z, w: tf.tensordot(z, w, [[z.shape.rank - 1], [0]])
+    if kind not in ("Conv1D", "Conv2D", "Conv3D") or getattr(layer, "groups", 1) != 1:
+        return None
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        return None
+    padding = layer.padding.upper()
+    rank = len(layer.kernel_size)
+
+    def lin(z, w):
+        pad = "VALID" if padding == "CAUSAL" else padding
+        if padding == "CAUSAL":
+            left = layer.dilation_rate[0] * (layer.kernel_size[0] - 1)
+            z = tf.pad(z, [[0, 0], [left, 0], [0, 0]])
+        return tf.nn.convolution(z, w, strides=list(layer.strides), padding=pad,
+                                 dilations=list(layer.dilation_rate)[:rank])
+
+    return lin
+
+
+def _vjp(lin, z, w, up):
+    """Transpose of ``z -> lin(z, w)`` applied to ``up`` (the map is linear: any z will do)."""
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        out = lin(z, w)
+    return tape.gradient(out, z, output_gradients=up)
+
+
+def _reveal_cancel_multipliers(f, x0, xx, dxp, dxn, eps):
+    """The paper's m+ and m- (float64), given the reference pre-activation x0, the input's xx
+    and the positive and negative parts of their difference.
+
+    Where a part is ~0 its multiplier is 0, as in the original DeepLIFT code (which divides by
+    Δx± plus a pseudocount). It matters: a later layer's inputs with Δz = 0 pass (m+ + m-)/2.
+    """
+    x0, xx, dxp, dxn = (tf.cast(t, F64) for t in (x0, xx, dxp, dxn))
+    f0, fpos, fneg, fx = (tf.cast(v, F64) for v in
+                          tf.unstack(f(tf.stack([x0, x0 + dxp, x0 + dxn, xx]))))
+    dyp = 0.5 * (fpos - f0) + 0.5 * (fx - fneg)
+    dyn = 0.5 * (fneg - f0) + 0.5 * (fx - fpos)
+    mp = tf.where(dxp > eps, dyp / tf.where(dxp > eps, dxp, 1.0), 0.0)
+    mn = tf.where(dxn < -eps, dyn / tf.where(dxn < -eps, dxn, 1.0), 0.0)
+    return mp, mn
+
+
+def reveal_cancel(ctx: Context, f: Callable, pre, name: str | None = None):
+    """RevealCancel (section 3.5.3 of the paper) at a nonlinearity after a Dense or Conv layer.
+
+    The difference of the pre-activation is split into Δx+ (sum of the positive terms w·Δz)
+    and Δx- (the negative ones); Δy+ = ½[f(x0+Δx+) - f(x0)] + ½[f(x0+Δx-+Δx+) - f(x0+Δx-)],
+    Δy- likewise, m± = Δy±/Δx±. Each input of the linear layer inherits m+ through the terms
+    where sign(w)·sign(Δz) is positive and m- where it is negative (the mean where Δz = 0), so
+    the contributions still add up to Δy exactly. Without a linear layer before it, Rescale.
+    """
+    source = ctx.linear_source
+    lin = kernel_linear(source[0]) if source else None
+    if lin is None or ctx.mode == "gradient":
+        return rescale(ctx, f, pre, name)
+    layer, z_in = source
+    w = tf.convert_to_tensor(layer.kernel)
+    w_pos = tf.nn.relu(w)
+    w_neg = w - w_pos
+    pos_first = tf.concat([w_pos, w_neg], -1)   # lin(d, .) = [W+ d | W- d]
+    neg_first = tf.concat([w_neg, w_pos], -1)
+    n = ctx.n
+
+    def grad(z, pre, y, up):
+        dz = tf.cast(input_rows_like_refs(z, n) - z[n:], w.dtype)
+        dz_pos = tf.nn.relu(dz)
+        a_pos, a_neg = tf.split(lin(dz_pos, pos_first), 2, axis=-1)       # W+Δz+, W-Δz+
+        b_pos, b_neg = tf.split(lin(dz - dz_pos, neg_first), 2, axis=-1)  # W-Δz-, W+Δz-
+        dxp, dxn = a_pos + b_pos, a_neg + b_neg
+        mp, mn = _reveal_cancel_multipliers(f, pre[n:], input_rows_like_refs(pre, n), dxp, dxn,
+                                            ctx.eps)
+        up_r = tf.cast(up[n:], F64)
+        u = tf.cast(tf.concat([up_r * mp, up_r * mn], -1), w.dtype)
+        when_pos = _vjp(lin, dz, pos_first, u)    # W+ m+ + W- m-: where Δz > 0
+        when_neg = _vjp(lin, dz, neg_first, u)    # W- m+ + W+ m-: where Δz < 0
+        m = tf.where(dz > 0, when_pos, tf.where(dz < 0, when_neg, 0.5 * (when_pos + when_neg)))
+        # The pre-activation gets no gradient: every path to the target runs through z_in here.
+        return with_zero_input_rows(z, m), None
+
+    return ctx.paired_op(lambda z, pre: f(pre), grad, z_in, pre)
+
+
+def _plain(ctx: Context, f: Callable, z, name=None):
+    return f(z)
+
+
+#: Rule name -> how an elementwise nonlinearity passes multipliers.
+NONLINEAR_RULES: dict[str, Callable] = {
+    "rescale": rescale,
+    "reveal-cancel": reveal_cancel,
+    "gradient": _plain,
+}

@@ -1,0 +1,229 @@
+"""RevealCancel, genomics-default, max pooling (both modes), Lambdas, hidden-neuron targets,
+against the independent float64 implementation in tests/_reference.py and the paper's example."""
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tf_keras
+
+import _models as M
+import _reference as ref
+import kipoi_deeplift as kd
+from test_exactness import assert_close, check_forward, random_refs
+
+KERAS = {"keras3": keras, "tf_keras": tf_keras}
+RC = {"dense": "reveal-cancel", "conv": "reveal-cancel"}
+GENOMICS = {"dense": "reveal-cancel", "conv": "rescale"}
+
+
+def summation_error(res):
+    worst = 0.0
+    for task in res.tasks:
+        total = sum(c[task].reshape(len(c[task]), -1).sum(1) for c in res.contrib.values())
+        worst = max(worst, float(np.abs(total - res.delta[task]).max()))
+    return worst
+
+
+@pytest.mark.parametrize("flavour", ["keras3", "tf_keras"])
+def test_reveal_cancel_on_dense_layers(flavour):
+    model, forward = M.mlp(KERAS[flavour])
+    x = np.random.default_rng(0).normal(0, 1, (6, 24)).astype(np.float32)
+    check_forward(model, forward, [x])
+    r = random_refs(x, 3, 1)
+    res = kd.DeepLift(model, rule="reveal-cancel").explain(x, references=r, tasks=[0, 1])
+    for task in (0, 1):
+        want, delta = ref.deeplift_rescale(forward, x, r, task, rules=RC)
+        assert_close(res.contrib["x"][str(task)], want)
+        np.testing.assert_allclose(res.delta[str(task)], delta.mean(1), rtol=1e-5, atol=1e-5)
+        # RevealCancel is not Rescale with another name: the attributions differ.
+        resc, _ = ref.deeplift_rescale(forward, x, r, task)
+        assert np.abs(resc - want).max() > 1e-3 * np.abs(want).max()
+    assert summation_error(res) < 1e-4
+    assert res.max_convergence_error < 1e-4
+
+
+@pytest.mark.parametrize("rule, rules", [("reveal-cancel", RC), ("genomics-default", GENOMICS)])
+def test_reveal_cancel_and_genomics_default_on_convolutions(rule, rules):
+    model, forward = M.conv_dense(keras)
+    x = M.one_hot(5, 50, seed=3)
+    check_forward(model, forward, [x])
+    r = kd.references.dinuc_shuffle(x, 3, seed=2)
+    res = kd.DeepLift(model, rule=rule).explain(x, references=r)
+    want, delta = ref.deeplift_rescale(forward, x, r, 0, rules=rules)
+    assert_close(res.contrib["seq"]["o"], want)
+    np.testing.assert_allclose(res.delta["o"], delta.mean(1), rtol=1e-5, atol=1e-5)
+    assert res.max_convergence_error < 1e-4
+
+
+def test_genomics_default_equals_rescale_without_dense_nonlinearities():
+    model, _ = M.bpnet_like(keras, length=60)    # its one hidden Dense uses relu: differs
+    x = M.one_hot(3, 60, seed=1)
+    a = kd.DeepLift(model, rule="genomics-default").explain(x, n_references=3)
+    b = kd.DeepLift(model, rule="rescale").explain(x, n_references=3)
+    assert np.abs(a.contrib["seq"]["0"] - b.contrib["seq"]["0"]).max() > 0
+    conv_only, _ = M.maxpool_model(keras)
+    x = M.one_hot(3, 40, seed=1)
+    a = kd.DeepLift(conv_only, rule="genomics-default").explain(x, n_references=3)
+    b = kd.DeepLift(conv_only, rule="rescale").explain(x, n_references=3)
+    np.testing.assert_array_equal(a.contrib["seq"]["act"], b.contrib["seq"]["act"])
+
+
+@pytest.mark.parametrize("flavour", ["keras3", "tf_keras"])
+def test_paper_min_network(flavour):
+    """o = min(i1, i2) with x = (3, 1), r = (0, 0): Rescale gives everything to i2, the smaller
+    input; RevealCancel splits it evenly, as figure 3 of the paper shows."""
+    model = M.min_network(KERAS[flavour])
+    x = np.array([[3.0, 1.0]], np.float32)
+    resc = kd.DeepLift(model, rule="rescale").explain(x, references="zeros")
+    rc = kd.DeepLift(model, rule="reveal-cancel").explain(x, references="zeros")
+    gi = kd.DeepLift(model, rule="grad-input").explain(x, references="zeros")
+    np.testing.assert_allclose(resc.contrib["i"]["o"], [[0.0, 1.0]], atol=1e-6)
+    np.testing.assert_allclose(gi.contrib["i"]["o"], [[0.0, 1.0]], atol=1e-6)
+    np.testing.assert_allclose(rc.contrib["i"]["o"], [[0.5, 0.5]], atol=1e-6)
+    np.testing.assert_allclose(rc.delta["o"], [1.0], atol=1e-6)
+    # Symmetric the other way round.
+    rc2 = kd.DeepLift(model, rule="reveal-cancel").explain(x[:, ::-1].copy(), references="zeros")
+    np.testing.assert_allclose(rc2.contrib["i"]["o"], [[0.5, 0.5]], atol=1e-6)
+
+
+@pytest.mark.parametrize("global_pool", [False, True])
+def test_max_pooling_exact_mode(global_pool):
+    model, forward = M.maxpool_model(keras, global_pool=global_pool)
+    x = M.one_hot(5, 40, seed=8)
+    r = kd.references.dinuc_shuffle(x, 3, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", kd.ConvergenceWarning)
+        res = kd.DeepLift(model, maxpool="exact").explain(x, references=r)
+    want, _ = ref.deeplift_rescale(forward, x, r, 0, maxpool="exact")
+    assert_close(res.contrib["seq"]["act"], want)
+    assert res.max_convergence_error < 1e-5
+    gradient_mode = kd.DeepLift(model).explain(x, references=r)
+    assert gradient_mode.max_convergence_error > 1e-3   # what the exact mode is for
+
+
+@pytest.mark.parametrize("maxpool", ["gradient", "exact"])
+def test_maximum_and_minimum_merges(maxpool):
+    model, forward = M.merges_model(keras)
+    x = M.one_hot(4, 40, seed=5)
+    check_forward(model, forward, [x])
+    r = kd.references.dinuc_shuffle(x, 3, seed=1)
+    res = kd.DeepLift(model, maxpool=maxpool).explain(x, references=r)
+    want, _ = ref.deeplift_rescale(forward, x, r, 0, maxpool=maxpool)
+    assert_close(res.contrib["seq"]["o"], want)
+    if maxpool == "exact":
+        assert res.max_convergence_error < 1e-5
+
+
+@pytest.mark.parametrize("maxpool", ["gradient", "exact"])
+def test_deepbind_style_lambdas_are_recognised(maxpool):
+    model, forward = M.deepbind_lambdas(keras)
+    x = M.one_hot(4, 30, seed=6)
+    check_forward(model, forward, [x])
+    r = kd.references.dinuc_shuffle(x, 3, seed=4)
+    dl = kd.DeepLift(model, maxpool=maxpool)
+    res = dl.explain(x, references=r)
+    want, _ = ref.deeplift_rescale(forward, x, r, 0, maxpool=maxpool)
+    assert_close(res.contrib["seq"]["p"], want)
+    if maxpool == "exact":
+        assert res.max_convergence_error < 1e-5
+
+
+def test_lambda_classification_and_refusal():
+    i = keras.Input((20, 4), name="seq")
+    lam = keras.layers.Lambda(lambda t: tf_ops().nn.relu(t), name="lam_relu")(i)
+    model = keras.Model(i, keras.layers.Dense(1)(keras.layers.Flatten()(lam)))
+    with pytest.raises(ValueError, match=r"layer 'lam_relu' \(Lambda\) has no DeepLIFT rule: "
+                                         r"it computes ops Relu"):
+        kd.DeepLift(model)
+    both = keras.layers.Lambda(lambda t: tf_ops().reduce_max(t, 1) + tf_ops().reduce_min(t, 1),
+                               name="both")(i)
+    with pytest.raises(ValueError, match="'both'.*ops affine, max, min together"):
+        kd.DeepLift(keras.Model(i, keras.layers.Dense(1)(both)))
+    scaled = keras.layers.Lambda(lambda t: 2.0 * t[:, ::-1] - 1.0, name="scaled")(i)
+    model = keras.Model(i, keras.layers.Dense(1)(keras.layers.Flatten()(scaled)))
+    res = kd.DeepLift(model).explain(M.one_hot(2, 20), references="uniform")
+    assert res.max_convergence_error < 1e-5
+
+
+def tf_ops():
+    import tensorflow as tf
+    return tf
+
+
+def test_min_lambda_in_exact_mode_sums_to_delta():
+    i = keras.Input((30, 4), name="seq")
+    c = keras.layers.Conv1D(3, 4, name="c")(i)
+    m = keras.layers.Lambda(lambda t: tf_ops().reduce_min(t, axis=1), name="minpos")(c)
+    model = M.randomise(keras.Model(i, keras.layers.Dense(1, name="o")(m)), 3)
+    res = kd.DeepLift(model, maxpool="exact").explain(M.one_hot(5, 30, seed=2), n_references=4)
+    assert res.max_convergence_error < 1e-5
+    assert np.abs(res.contrib["seq"]["o"]).max() > 1e-3
+
+
+def test_hidden_neuron_target_matches_hand_computation():
+    """Input contributions to one first-layer filter at one position: under Rescale, the
+    secant of the ReLU times w times (x - r) over the filter's window."""
+    model, _ = M.conv_dense(keras)
+    x = M.one_hot(3, 50, seed=9)
+    r = kd.references.dinuc_shuffle(x, 4, seed=0)
+    pos, filt = 20, 2
+    res = kd.DeepLift(model).explain(x, references=r, target_layer="c1",
+                                     target_neuron=(pos, filt))
+    name = "c1[20,2]"
+    assert res.tasks == [name]
+    w, b = (v.astype(np.float64) for v in model.get_layer("c1").get_weights())
+    window = pos + 2 * np.arange(5) - 4          # 'same' padding, dilation 2, kernel 5
+    want = np.zeros(x.shape)
+    for n in range(3):
+        for k in range(4):
+            zx = sum(x[n, p] @ w[j, :, filt] for j, p in enumerate(window)) + b[filt]
+            zr = sum(r[n, k, p] @ w[j, :, filt] for j, p in enumerate(window)) + b[filt]
+            m = (max(zx, 0) - max(zr, 0)) / (zx - zr) if abs(zx - zr) > 1e-9 else float(zx > 0)
+            for j, p in enumerate(window):
+                want[n, p] += m * w[j, :, filt] * (x[n, p] - r[n, k, p]) / 4
+    assert_close(res.contrib["seq"][name], want)
+    several = kd.DeepLift(model).explain(x, references=r, target_layer="c1",
+                                         target_neuron=[(pos, filt), 20 * 6 + 2, (0, 0)])
+    assert several.tasks == [name, name, "c1[0,0]"]
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(target_layer="c1"), "needs target_neuron="),
+    (dict(target_layer="c1", target_neuron=(50, 0)), r"outside layer 'c1'.*\(50, 6\)"),
+    (dict(target_layer="c1", target_neuron=300), "300 out of range: layer 'c1' has 300"),
+    (dict(target_layer="nope", target_neuron=0), "unknown layer 'nope'"),
+    (dict(target_neuron=3), "needs target_layer="),
+    (dict(target_layer="c1", target_neuron=0, tasks=[0]), "not both"),
+])
+def test_hidden_target_errors(kwargs, msg):
+    model, _ = M.conv_dense(keras)
+    with pytest.raises(ValueError, match=msg):
+        kd.DeepLift(model).explain(M.one_hot(2, 50), references="zeros", **kwargs)
+
+
+@pytest.mark.parametrize("rule", ["rescale", "reveal-cancel", "genomics-default"])
+def test_per_neuron_contributions_sum_to_delta_for_every_rule(rule):
+    model, _ = M.mlp(keras)
+    x = np.random.default_rng(1).normal(0, 1, (4, 24)).astype(np.float32)
+    # h2 feeds a separate ReLU layer (a fused RevealCancel pair); t3 and h1 are plain cuts.
+    res = kd.DeepLift(model, rule=rule).explain(x, references=random_refs(x, 3, 2),
+                                                layers=["h1", "h2", "r2", "t3"])
+    for task in res.tasks:
+        for layer in ("h1", "h2", "r2", "t3"):
+            per = res.neuron_contrib[layer][task]
+            np.testing.assert_allclose(per.sum(1), res.delta[task], rtol=1e-4, atol=1e-5)
+
+
+def test_recurrent_layers_are_refused_by_name():
+    i = keras.Input((20, 4), name="seq")
+    h = keras.layers.Bidirectional(keras.layers.LSTM(3), name="bilstm")(i)
+    model = keras.Model(i, keras.layers.Dense(1)(h))
+    with pytest.raises(ValueError, match=r"layer 'bilstm' \(Bidirectional\) is recurrent.*"
+                                         "no DeepLIFT rule for LSTM"):
+        kd.DeepLift(model)
+
+
+def test_unknown_maxpool_mode():
+    with pytest.raises(ValueError, match="unknown maxpool mode 'exactly'"):
+        kd.DeepLift(M.maxpool_model(keras)[0], maxpool="exactly")
