@@ -1,30 +1,41 @@
-"""Quick demo: train a small CNN to find GATA sites, then ask DeepLIFT why it predicts binding.
+"""The bundled example: a GATA-site model as a Kipoi model directory, scored from a genome.
 
-    python examples/demo.py [--out examples/out]
+    python examples/demo.py [--out examples/out]      (what `make demo` runs)
 
-Simulates sequences with and without an embedded GATA motif (AGATAA), trains a two-layer CNN
-for a few seconds on the CPU, scores the positives with DeepLIFT (Rescale, 10 dinucleotide-
-shuffled references) and checks that the highest-scoring window falls on the embedded motif.
-Writes the scores to OUT/demo_scores.npz.
+1. Trains a small CNN to recognise GATA sites (AGATAA) in simulated 100 bp sequences (seconds).
+2. Writes it as a Kipoi model directory, OUT/gata_model: model.yaml, model.keras, and kipoiseq's
+   SeqIntervalDl as its dataloader.
+3. Simulates a small genome (OUT/genome.fa) with GATA sites at known places and a BED file of
+   100 bp intervals around some of them, on both strands (OUT/intervals.bed).
+4. Runs the command line a user would run:
+       kipoi-deeplift score OUT/gata_model --dataloader-args '{...}' -o OUT/scores.h5
+                            --bigwig OUT/tracks --hypothetical
+       kipoi-deeplift plot OUT/scores.h5 --region chr1:... -o OUT/logo.png
+5. Checks, from the HDF5 file, that the top-scoring 6 bp window of each interval with a site
+   lies on the embedded site in genome coordinates.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
+import h5py  # noqa: E402
 import numpy as np  # noqa: E402
-
-import kipoi_deeplift as kd  # noqa: E402
 
 MOTIF = "AGATAA"
 BASES = "ACGT"
+LENGTH = 100
+CHROMS = {"chr1": 6000, "chr2": 4000}
 
 
 def simulate(n, length, rng):
+    """One-hot sequences, half with a GATA site at a random place, labels and site starts."""
     seqs = rng.integers(0, 4, (n, length))
     labels = rng.integers(0, 2, n)
     sites = np.full(n, -1)
@@ -34,18 +45,13 @@ def simulate(n, length, rng):
     return np.eye(4, dtype=np.float32)[seqs], labels.astype(np.float32), sites
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="examples/out")
-    a = p.parse_args(argv)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
+def train(rng):
+    import keras
 
     keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    x, y, sites = simulate(4000, 100, rng)
+    x, y, _ = simulate(4000, LENGTH, rng)
     model = keras.Sequential([
-        keras.Input((100, 4), name="seq"),
+        keras.Input((LENGTH, 4), name="seq"),
         keras.layers.Conv1D(16, 6, activation="relu", name="conv"),
         keras.layers.AveragePooling1D(4, name="avg"),
         keras.layers.Flatten(name="flat"),
@@ -56,29 +62,131 @@ def main(argv=None):
     hist = model.fit(x[:3500], y[:3500], epochs=15, batch_size=64, verbose=0,
                      validation_data=(x[3500:], y[3500:]))
     print(f"trained: validation accuracy {hist.history['val_accuracy'][-1]:.3f}")
+    return model
 
-    pos = np.flatnonzero(y[3500:] == 1)[:8] + 3500
-    dl = kd.DeepLift(model, rule="rescale")
-    res = dl.explain(x[pos], references="dinuc-shuffle", n_references=10, seed=0,
-                     hypothetical=True, layers=["conv"])
-    scores = res.contrib["seq"]["gata"].sum(-1)                     # per-base score (N, L)
-    window = np.ones(len(MOTIF))
-    hits = 0
-    print(f"{'seq':>4} {'motif at':>8} {'top window':>10} {'logit':>7} {'delta':>7} "
-          f"{'sum-to-delta error':>18}")
-    for j, i in enumerate(pos):
-        win = np.convolve(scores[j], window, "valid")
-        top = int(win.argmax())
-        hits += abs(top - sites[i]) <= 2
-        seq = "".join(BASES[b] for b in x[i].argmax(-1)[top:top + len(MOTIF)])
-        print(f"{i:>4} {sites[i]:>8} {top:>6} {seq} {res.preds['gata'][j]:>7.2f} "
-              f"{res.delta['gata'][j]:>7.2f} {res.convergence['gata'][j]:>18.1e}")
-    print(f"top-scoring window on the embedded motif in {hits}/{len(pos)} sequences; "
-          f"max summation-to-delta error {res.max_convergence_error:.1e}")
-    np.savez_compressed(out / "demo_scores.npz", inputs=x[pos], sites=sites[pos],
-                        contrib=res.contrib["seq"]["gata"], hyp=res.hyp_contrib["seq"]["gata"],
-                        conv_neurons=res.neuron_contrib["conv"]["gata"], delta=res.delta["gata"])
-    print(f"wrote {out / 'demo_scores.npz'}")
+
+MODEL_YAML = f"""\
+type: keras
+args:
+  weights: model.keras
+default_dataloader:
+  defined_as: kipoiseq.dataloaders.SeqIntervalDl
+  default_args:
+    auto_resize_len: {LENGTH}
+    use_strand: true
+info:
+  authors:
+    - name: kipoi_deeplift demo
+  doc: A small CNN that recognises GATA sites (AGATAA), trained on simulated sequences.
+dependencies:
+  pip: []
+schema:
+  inputs:
+    name: seq
+    shape: ({LENGTH}, 4)
+    special_type: DNASeq
+    doc: one-hot DNA
+    associated_metadata: ranges
+  targets:
+    name: gata
+    shape: (1,)
+    doc: probability of a GATA site
+postprocessing:
+  deeplift:
+    rule: rescale
+    references: dinuc-shuffle
+    n_references: 10
+"""
+
+
+def write_genome(out: Path, rng):
+    """A random genome with GATA sites on both strands; BED intervals around 10 of them (on the
+    strand that reads AGATAA, as the model learnt it) and 4 without."""
+    genome, sites = {}, []
+    reverse = MOTIF.translate(str.maketrans(BASES, "TGCA"))[::-1]        # TTATCT
+    for chrom, size in CHROMS.items():
+        seq = list(rng.choice(list(BASES), size, p=[0.3, 0.2, 0.2, 0.3]))
+        for j, start in enumerate(range(200, size - 200, 400)):
+            strand = "+-"[j % 2]
+            seq[start:start + len(MOTIF)] = MOTIF if strand == "+" else reverse
+            sites.append((chrom, start, strand))
+        genome[chrom] = "".join(seq)
+    with open(out / "genome.fa", "w") as f:
+        for chrom, seq in genome.items():
+            f.write(f">{chrom}\n" + "\n".join(seq[i:i + 60] for i in range(0, len(seq), 60)) + "\n")
+    rows = []
+    for j, (chrom, start, strand) in enumerate(sites[::3][:10]):
+        left = start - int(rng.integers(20, 70))
+        rows.append((chrom, left, left + LENGTH, f"site{j}", 0, strand))
+    for j in range(4):   # background intervals between sites
+        rows.append(("chr2", 400 * j + 450, 400 * j + 450 + LENGTH, f"background{j}", 0, "+"))
+    with open(out / "intervals.bed", "w") as f:
+        f.writelines("\t".join(map(str, r)) + "\n" for r in rows)
+    return [(c, st) for c, st, _ in sites]
+
+
+def kipoi_deeplift(*args):
+    """The console script of this environment, as a user runs it."""
+    exe = Path(sys.executable).parent / "kipoi-deeplift"
+    cmd = [str(exe) if exe.exists() else sys.executable] + ([] if exe.exists() else
+                                                            ["-m", "kipoi_deeplift"])
+    print("$ kipoi-deeplift " + " ".join(args))
+    subprocess.run(cmd + list(args), check=True)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default="examples/out")
+    a = p.parse_args(argv)
+    out = Path(a.out)
+    (out / "gata_model").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+
+    from kipoi_deeplift.cli import quiet_tensorflow_start
+
+    quiet_tensorflow_start()
+    model = train(rng)
+    model.save(out / "gata_model" / "model.keras")
+    (out / "gata_model" / "model.yaml").write_text(MODEL_YAML)
+    sites = write_genome(out, rng)
+
+    dl_args = json.dumps({"intervals_file": str(out / "intervals.bed"),
+                          "fasta_file": str(out / "genome.fa")})
+    kipoi_deeplift("score", str(out / "gata_model"), "--dataloader-args", dl_args,
+                   "-o", str(out / "scores.h5"), "--bigwig", str(out / "tracks"),
+                   "--hypothetical")
+
+    with h5py.File(out / "scores.h5") as f:
+        scores = f["contrib/seq/gata"][:].sum(-1)
+        r = f["metadata/ranges"]
+        chrom, start, strand = r["chr"].asstr()[:], r["start"][:], r["strand"].asstr()[:]
+        ids = r["id"].asstr()[:]
+        delta = f["delta/gata"][:]
+        error = f["convergence/gata"][:].max()
+    site_set = set(sites)
+    hits = n_sites = 0
+    print(f"{'interval':<22} {'strand':>6} {'top 6 bp window':>22} {'delta':>7}  on a site?")
+    first_hit = None
+    for i in range(len(scores)):
+        s = scores[i][::-1] if strand[i] == "-" else scores[i]      # genome orientation
+        top = int(np.convolve(s, np.ones(len(MOTIF)), "valid").argmax())
+        g = int(start[i]) + top
+        on_site = any((chrom[i], g + d) in site_set for d in (-2, -1, 0, 1, 2))
+        has_site = any(c == chrom[i] and start[i] <= st <= start[i] + LENGTH - len(MOTIF)
+                       for c, st in site_set)
+        n_sites += has_site
+        hits += has_site and on_site
+        if has_site and on_site and first_hit is None:
+            first_hit = (chrom[i], g)
+        interval, window = f"{chrom[i]}:{start[i]}-{start[i] + LENGTH}", f"{chrom[i]}:{g}-{g + 6}"
+        print(f"{interval:<22} {strand[i]:>6} {window:>22} {delta[i]:>7.2f}  "
+              f"{'yes' if on_site else ('-' if not has_site else 'NO')}")
+    print(f"top-scoring window on the embedded site in {hits}/{n_sites} intervals with a site; "
+          f"max summation-to-delta error {error:.1e}")
+    c, g = first_hit
+    kipoi_deeplift("plot", str(out / "scores.h5"), "--region", f"{c}:{g - 20}-{g + 26}",
+                   "-o", str(out / "logo.png"))
+    return hits, n_sites
 
 
 if __name__ == "__main__":

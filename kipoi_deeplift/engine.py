@@ -138,7 +138,8 @@ class DeepLift:
                 seed: int = 0, tasks: Sequence[int | str] | None = None,
                 layers: Sequence[str] = (), hypothetical: bool = False,
                 batch_size: int | None = None, progress: bool | None = None,
-                target_layer: str | None = None, target_neuron: Any = None) -> Explanation:
+                target_layer: str | None = None, target_neuron: Any = None,
+                index_offset: int = 0) -> Explanation:
         """Contributions of every input position to each task, for every sequence of ``x``.
 
         ``x`` is an array for a one-input model, else a dict by input name or a list in model
@@ -149,6 +150,8 @@ class DeepLift:
         ``target_layer`` with ``target_neuron`` (a flat index, an index tuple within the
         layer's output such as ``(position, filter)``, or a list of them) explains hidden
         neurons instead of the model's outputs: e.g. which bases drive one first-layer filter.
+        ``index_offset`` is the index of ``x[0]`` in a larger data set: random references are
+        seeded by (seed, index), so a data set scored in pieces gets the same references.
         """
         xs = self._inputs(x)
         n = xs[0].shape[0]
@@ -182,9 +185,10 @@ class DeepLift:
         bar = _progress(n, progress)
         for start in range(0, n, batch_size):
             stop = min(n, start + batch_size)
-            index = range(start, stop)
+            index = range(index_offset + start, index_offset + stop)
             xb = [v[start:stop] for v in xs]
-            rb = [self._batch_refs(spec, v, n_references, seed, index, name, k)
+            rb = [self._batch_refs(spec, v, n_references, seed, index, name, k,
+                                   rows=range(start, stop))
                   for spec, v, name in zip(specs, xb, self.plan.input_names)]
             out = fn([tf.constant(v) for v in xb], [tf.constant(r) for r in rb])
             chunks.append(tf.nest.map_structure(lambda t: t.numpy(), out))
@@ -283,8 +287,8 @@ class DeepLift:
         return max(counts)
 
     @staticmethod
-    def _batch_refs(spec, xb, n_references, seed, index, name, k) -> np.ndarray:
-        r = refs.make_references(spec, xb, n_references, seed, index, name)
+    def _batch_refs(spec, xb, n_references, seed, index, name, k, rows) -> np.ndarray:
+        r = refs.make_references(spec, xb, n_references, seed, index, name, rows)
         r = np.broadcast_to(r, (xb.shape[0], k) + xb.shape[1:])
         return np.ascontiguousarray(r.reshape((-1,) + xb.shape[1:]), dtype=np.float32)
 
@@ -491,15 +495,18 @@ class DeepLift:
                 worst, worst_task = float(scaled.max()), task
         if worst <= self.tolerance:
             return
+        warnings.warn(
+            f"summation-to-delta error {worst:.3g} (relative) exceeds tolerance "
+            f"{self.tolerance:g} for task {worst_task!r}; {self.blame()}",
+            ConvergenceWarning, stacklevel=3)
+
+    def blame(self) -> str:
+        """Which layer types most likely break summation-to-delta in this model, and why."""
         inexact = sorted({type(s.layer).__name__ + f" ({r.note})"
                           for s, r in zip(self.plan.steps, self._rules)
                           if not r.exact or (r.max_like and self.maxpool == "gradient")})
-        blame = ("most likely " + "; ".join(inexact)) if inexact else \
+        return ("most likely " + "; ".join(inexact)) if inexact else \
             "no layer here uses an inexact rule: most likely float32 round-off"
-        warnings.warn(
-            f"summation-to-delta error {worst:.3g} (relative) exceeds tolerance "
-            f"{self.tolerance:g} for task {worst_task!r}; {blame}",
-            ConvergenceWarning, stacklevel=3)
 
 
 class ConvergenceWarning(UserWarning):

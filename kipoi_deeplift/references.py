@@ -137,11 +137,13 @@ def constant_reference(spec: str, shape: tuple[int, ...], dtype=np.float32) -> n
 
 
 def make_references(spec, x: np.ndarray, n_references: int, seed: int,
-                    index: Sequence[int], name: str) -> np.ndarray:
+                    index: Sequence[int], name: str,
+                    rows: Sequence[int] | None = None) -> np.ndarray:
     """References for one input batch ``x`` (N, ...) as an array (N, K, ...).
 
     ``spec`` is a reference name or an array: (...) one reference, (K, ...) shared by all
-    sequences, (N_total, K, ...) one set per sequence (rows picked by ``index``).
+    sequences, (N_total, K, ...) one set per sequence (rows picked by ``rows``, by default
+    ``index``). Random references are seeded by (``seed``, ``index``).
     """
     n, shape = x.shape[0], x.shape[1:]
     if isinstance(spec, str):
@@ -160,7 +162,7 @@ def make_references(spec, x: np.ndarray, n_references: int, seed: int,
     if ref.ndim == len(shape) + 1 and ref.shape[1:] == shape:
         return np.broadcast_to(ref, (n,) + ref.shape)
     if ref.ndim == len(shape) + 2 and ref.shape[2:] == shape:
-        return ref[np.asarray(index)]
+        return ref[np.asarray(index if rows is None else rows)]
     raise ValueError(
         f"references for input {name!r} have shape {ref.shape}; expected {shape} (one reference), "
         f"(K, {', '.join(map(str, shape))}) shared, or (N, K, {', '.join(map(str, shape))}) per sequence"

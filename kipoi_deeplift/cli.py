@@ -1,0 +1,174 @@
+"""The command line: ``kipoi-deeplift score|plot ...``, also ``python -m kipoi_deeplift`` and
+``kipoi deeplift ...`` through Kipoi's plugin protocol (:func:`cli_main`).
+
+Errors end with one line on stderr and exit status 2 (a traceback only with ``--debug``).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+RULE_CHOICES = ("rescale", "reveal-cancel", "genomics-default", "grad-input", "gradient")
+
+
+def _score_parser(sub):
+    p = sub.add_parser("score", help="DeepLIFT scores of a Kipoi model on its dataloader",
+                       description="Score MODEL (a Kipoi model name, or a model directory with "
+                                   "--source dir) on the intervals its dataloader reads, and "
+                                   "write contributions in genome coordinates.")
+    p.add_argument("model", help="Kipoi model name or model directory")
+    p.add_argument("--source", default=None,
+                   help="Kipoi source: kipoi (the zoo), dir (a model directory) or any source "
+                        "in ~/.kipoi/config.yaml (default: dir for a directory, else kipoi)")
+    p.add_argument("--dataloader-args", nargs="+", default=None, metavar="JSON_OR_FILE",
+                   help="dataloader arguments: a JSON object, a .json/.yaml file or key=value "
+                        "pairs, e.g. '{\"intervals_file\": \"x.bed\", \"fasta_file\": \"hg38.fa\"}'")
+    p.add_argument("-o", "--output", default="deeplift.h5", help="HDF5 file to write")
+    p.add_argument("--tasks", default=None, help="comma-separated task names or indices "
+                                                 "(default: all)")
+    p.add_argument("--input", default=None, help="the DNA input (default: special_type DNASeq)")
+    p.add_argument("--rule", choices=RULE_CHOICES, default=None,
+                   help="default genomics-default: RevealCancel after dense layers, Rescale "
+                        "after convolutions")
+    p.add_argument("--references", default=None,
+                   help="dinuc-shuffle (default), shuffle, zeros, uniform, gc:FRACTION or an "
+                        ".npy file of shape (K, L, 4) or (N, K, L, 4)")
+    p.add_argument("--n-references", type=int, default=None, help="default 20")
+    p.add_argument("--seed", type=int, default=None, help="default 0")
+    p.add_argument("--maxpool", choices=("gradient", "exact"), default=None,
+                   help="how max pooling passes multipliers (default gradient, as the original "
+                        "DeepLIFT; exact keeps summation-to-delta)")
+    p.add_argument("--hypothetical", action="store_true",
+                   help="also write hypothetical contributions")
+    p.add_argument("--layers", default="", help="comma-separated layers whose per-neuron "
+                                                "contributions to write")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default=None, help="cpu, gpu or gpu:K (default: GPU if "
+                                                  "TensorFlow sees one)")
+    p.add_argument("--limit", type=int, default=None, help="score only the first N sequences")
+    p.add_argument("--bigwig", metavar="PREFIX", help="write PREFIX.<task>.bw per-base tracks")
+    p.add_argument("--bedgraph", metavar="PREFIX", help="write PREFIX.<task>.bedGraph tracks")
+    p.add_argument("--modisco", metavar="PREFIX",
+                   help="write PREFIX.ohe.npz and PREFIX.hyp.npz for `modisco motifs`")
+    p.set_defaults(run=_run_score)
+
+
+def _run_score(a) -> int:
+    from .scoring import score
+
+    layers = [x for x in a.layers.split(",") if x.strip()]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = score(a.model, a.dataloader_args, a.output, source=a.source, tasks=a.tasks,
+                    input=a.input, rule=a.rule, references=a.references,
+                    n_references=a.n_references, seed=a.seed, hypothetical=a.hypothetical,
+                    layers=layers, batch_size=a.batch_size, device=a.device, limit=a.limit,
+                    bigwig=a.bigwig, bedgraph=a.bedgraph, modisco=a.modisco, maxpool=a.maxpool)
+    for w in caught:
+        if w.category.__name__ == "ConvergenceWarning":
+            print(f"warning: {w.message}", file=sys.stderr)
+    print(f"scored {res['sequences']} sequences x {len(res['tasks'])} task(s) in "
+          f"{res['seconds']:.1f} s ({res['sequences'] / max(res['seconds'], 1e-9):.1f} seq/s); "
+          f"max summation-to-delta error {res['max_convergence_error']:.2e}")
+    for f in res["files"]:
+        print(f"wrote {f}")
+    return 0
+
+
+def _plot_parser(sub):
+    p = sub.add_parser("plot", help="a sequence logo of one scored sequence")
+    p.add_argument("h5", help="a file written by `kipoi-deeplift score`")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--example", type=int, help="index of the sequence in the file")
+    where.add_argument("--region", help="CHR:START-END (the first scored interval overlapping)")
+    p.add_argument("--task", default=None, help="default: the first task in the file")
+    p.add_argument("--input", default=None, help="default: the DNA input")
+    p.add_argument("-o", "--output", required=True, help="PNG (or PDF, SVG) to write")
+    p.set_defaults(run=_run_plot)
+
+
+def _run_plot(a) -> int:
+    from .plots import plot
+
+    print(f"wrote {plot(a.h5, a.output, a.example, a.region, a.task, a.input)}")
+    return 0
+
+
+def build_parser(prog: str = "kipoi-deeplift") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="DeepLIFT importance scores for "
+                                     "Kipoi models (Keras 3 / tf_keras on TensorFlow 2).")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _score_parser(sub)
+    _plot_parser(sub)
+    return parser
+
+
+def quiet_tensorflow_start() -> None:
+    """Import TensorFlow and Keras with the native stderr closed: their C++ start-up lines
+    (oneDNN, CUDA stubs, absl) would bury the one line a user needs to read."""
+    if "tensorflow" in sys.modules:
+        return
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):   # stderr replaced (pytest capture)
+        fd = None
+    saved = os.dup(fd) if fd is not None else None
+    try:
+        if saved is not None:
+            sys.stderr.flush()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+        import tensorflow as tf
+        import keras  # noqa: F401
+        import tf_keras  # noqa: F401
+
+        tf.config.list_physical_devices("GPU")
+    finally:
+        if saved is not None:
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
+def main(argv=None, prog: str = "kipoi-deeplift") -> int:
+    """Run the command line; returns (and, as a console script, exits with) the status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(prog)
+    debug = "--debug" in argv
+    args = parser.parse_args(argv)
+    output = getattr(args, "output", None)
+    if not debug:
+        quiet_tensorflow_start()
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        where = f"; nothing was written to {output}" if output else ""
+        print(f"{prog}: interrupted{where}", file=sys.stderr)
+        return 2
+    except Exception as e:   # every failure is one line for the user
+        if debug:
+            raise
+        from .errors import UserError
+
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if not isinstance(e, UserError):
+            msg = f"{type(e).__name__}: {msg} (rerun with --debug for the traceback)"
+        print(f"{prog}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+def console() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+def cli_main(command: str, raw_args) -> None:
+    """Kipoi's plugin protocol: ``kipoi deeplift <args>`` calls this with ('deeplift', args)."""
+    sys.exit(main(list(raw_args), prog=f"kipoi {command}"))

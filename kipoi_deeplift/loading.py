@@ -1,0 +1,241 @@
+"""Loading Kipoi models: Kipoi resolves sources, downloads, model.yaml and dataloaders; the Keras
+files are read here, because Kipoi 0.8's own Keras loader fails on Keras 3.
+
+Legacy files (Keras 1/2 JSON architectures, weights-only or full HDF5) are read with tf_keras;
+native ``.keras`` files with Keras 3.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import UserError
+
+ZOO_HINT = "see `kipoi-deeplift zoo list` for rebuilt published models"
+
+
+def _keras_objects(custom_objects: str | None) -> dict:
+    """The ``OBJECTS`` dict of a model's custom_objects file (Kipoi's convention)."""
+    if not custom_objects or not os.path.exists(custom_objects):
+        return {}
+    from kipoi_utils.utils import load_module
+
+    return dict(getattr(load_module(custom_objects), "OBJECTS", {}))
+
+
+def _is_legacy_json(text: str) -> bool:
+    try:
+        cfg = json.loads(text)
+    except json.JSONDecodeError:
+        return True
+    version = str(cfg.get("keras_version", "2"))
+    return not version.startswith("3") and "module" not in cfg
+
+
+def _hdf5_keras_version(path: str) -> str:
+    """The ``keras_version`` a full-model HDF5 file was written with ('' if unknown)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            v = f.attrs.get("keras_version", "")
+    except OSError:
+        return ""
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def load_keras(weights: str, arch: str | None = None, custom_objects: str | None = None):
+    """A Keras model from Kipoi's ``keras`` model arguments (no compilation)."""
+    objects = _keras_objects(custom_objects)
+    try:
+        if arch is not None:
+            text = Path(arch).read_text()
+            if _is_legacy_json(text):
+                import tf_keras
+
+                model = tf_keras.models.model_from_json(text, custom_objects=objects)
+            else:
+                import keras
+
+                model = keras.models.model_from_json(text, custom_objects=objects)
+            model.load_weights(weights)
+            return model
+        if str(weights).endswith(".keras"):
+            import keras
+
+            return keras.saving.load_model(weights, custom_objects=objects, compile=False)
+        if _hdf5_keras_version(weights).startswith("3"):
+            import keras
+
+            return keras.models.load_model(weights, custom_objects=objects, compile=False)
+        import tf_keras
+
+        return tf_keras.models.load_model(weights, custom_objects=objects, compile=False)
+    except (ValueError, TypeError, SystemError, EOFError) as e:
+        text = str(e)
+        if "bad marshal" in text or "code" in text and "marshal" in text or \
+                isinstance(e, (SystemError, EOFError)):
+            raise UserError(f"{weights} holds Lambda layers stored as Python 2 bytecode, which "
+                            f"no Python 3 Keras can read; {ZOO_HINT}") from e
+        raise UserError(f"cannot load the Keras model from {weights}: "
+                        f"{type(e).__name__}: {text.splitlines()[0][:300]}") from e
+
+
+def _kipoi_keras_class():
+    """A kipoi BaseModel with KerasModel's arguments that loads through :func:`load_keras`."""
+    import kipoi.model
+
+    class DeepliftKerasModel(kipoi.model.BaseModel):
+        MODEL_PACKAGE = "keras"
+
+        def __init__(self, weights, arch=None, custom_objects=None, backend=None,
+                     image_dim_ordering=None):
+            self.weights, self.arch = weights, arch
+            self.model = load_keras(weights, arch, custom_objects)
+
+        def predict_on_batch(self, x):
+            return self.model.predict_on_batch(x)
+
+    return DeepliftKerasModel
+
+
+@contextlib.contextmanager
+def _keras_loader_for_kipoi():
+    import kipoi.model
+
+    cls = _kipoi_keras_class()
+    saved = kipoi.model.AVAILABLE_MODELS["keras"], kipoi.model.KerasModel
+    kipoi.model.AVAILABLE_MODELS["keras"] = cls
+    kipoi.model.KerasModel = cls
+    try:
+        yield
+    finally:
+        kipoi.model.AVAILABLE_MODELS["keras"], kipoi.model.KerasModel = saved
+
+
+@dataclass
+class KipoiModel:
+    """A Kipoi model ready for scoring: the Keras model and what Kipoi knows about it."""
+
+    name: str
+    source: str
+    keras_model: Any
+    schema: Any
+    dataloader: Any                     # the default dataloader class (a Kipoi factory)
+    source_dir: str
+    weight_files: dict = field(default_factory=dict)   # argument name -> local path
+    postprocessing: dict = field(default_factory=dict)  # model.yaml's postprocessing: deeplift:
+
+    def sha256(self) -> dict:
+        """sha256 of each weight/architecture file, for provenance."""
+        out = {}
+        for arg, path in self.weight_files.items():
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            out[arg] = h.hexdigest()
+        return out
+
+
+@contextlib.contextmanager
+def _captured_stderr(into: list):
+    """Native stderr (Kipoi's git clone/pull runs as a subprocess) collected into ``into``
+    rather than printed: what matters of it goes into the one-line error."""
+    import sys
+    import tempfile
+
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            tmp.seek(0)
+            into.extend(tmp.read().decode(errors="replace").splitlines())
+
+
+def looks_like_path(model: str) -> bool:
+    """A model given as a path (absolute, ./, ../, ~) rather than a zoo name."""
+    return model.startswith(("/", "./", "../", "~")) or os.path.isdir(model)
+
+
+def _source_name(model: str, source: str) -> str:
+    if source == "dir":
+        path = Path(model)
+        if not path.is_dir():
+            raise UserError(f"model directory {model!r} does not exist")
+        if not (path / "model.yaml").exists():
+            raise UserError(f"{model!r} has no model.yaml: give a Kipoi model directory")
+    return source
+
+
+def _postprocessing(source_dir: str) -> dict:
+    """The ``postprocessing: deeplift:`` block of model.yaml (Kipoi 0.8 dropped the field)."""
+    path = Path(source_dir) / "model.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    block = (raw.get("postprocessing") or {}).get("deeplift") or {}
+    return dict(block) if isinstance(block, dict) else {}
+
+
+def load_kipoi_model(model: str, source: str = "kipoi") -> KipoiModel:
+    """Load a Kipoi model (zoo name with ``source='kipoi'``, or a directory with ``'dir'``).
+
+    Kipoi pulls the model, downloads its files (Zenodo URLs in model.yaml), parses model.yaml
+    and resolves the default dataloader; the Keras files are read by :func:`load_keras`.
+    """
+    import kipoi
+
+    _source_name(model, source)
+    noise: list[str] = []
+    try:
+        with _captured_stderr(noise):
+            descr = kipoi.get_model_descr(model, source=source)
+    except UserError:
+        raise
+    except Exception as e:
+        git = [line for line in noise if line.startswith("fatal:")]
+        where = f" ({git[-1]})" if git else ""
+        what = "read the model.yaml of" if source == "dir" else "find"
+        raise UserError(f"cannot {what} model {model!r} in Kipoi source {source!r}{where}: "
+                        f"{_first_line(e)}") from e
+    kind = descr.type or descr.defined_as
+    if kind not in ("keras", "kipoi.model.KerasModel"):
+        raise UserError(f"model {model!r} is of type {kind!r}; kipoi_deeplift scores Keras "
+                        f"models (type: keras); {ZOO_HINT}")
+    try:
+        with _keras_loader_for_kipoi(), _captured_stderr(noise):
+            mod = kipoi.get_model(model, source=source, with_dataloader=True)
+    except UserError:
+        raise
+    except Exception as e:
+        raise UserError(f"cannot load model {model!r}: {_first_line(e)}") from e
+    files = {k: os.path.join(mod.source_dir, v) if not os.path.isabs(v) else v
+             for k, v in mod.args.items() if k in ("weights", "arch") and isinstance(v, str)}
+    return KipoiModel(name=model, source=source, keras_model=mod.model, schema=mod.schema,
+                      dataloader=mod.default_dataloader, source_dir=mod.source_dir,
+                      weight_files=files, postprocessing=_postprocessing(mod.source_dir))
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:300]}" if text else type(e).__name__

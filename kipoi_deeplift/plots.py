@@ -1,0 +1,112 @@
+"""Pictures of one result: sequence logos of per-base contributions (logomaker), by example or
+by genome region."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .errors import UserError
+from .writers import h5_key
+
+BASES = list("ACGT")
+_REGION = re.compile(r"^(?P<chr>[^:]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")
+
+
+def parse_region(region: str) -> tuple[str, int, int]:
+    """'chr1:1,000-2,000' -> ('chr1', 1000, 2000) (0-based, end exclusive, as in BED)."""
+    m = _REGION.match(region.strip())
+    if not m:
+        raise UserError(f"region {region!r}: write it as CHR:START-END, e.g. chr1:1000-1100")
+    start, end = int(m["start"].replace(",", "")), int(m["end"].replace(",", ""))
+    if end <= start:
+        raise UserError(f"region {region!r}: the end must be after the start")
+    return m["chr"], start, end
+
+
+def _pick(h5: h5py.File, example: int | None, region: str | None):
+    """(example index, first and last position to show, genome start or None, label)."""
+    n = h5["preds"][next(iter(h5["preds"]))].shape[0]
+    if region is None:
+        if example is None:
+            raise UserError("give --example I or --region CHR:START-END")
+        if not 0 <= example < n:
+            raise UserError(f"--example {example} out of range: the file holds {n} sequences")
+        return example, 0, None, None, f"example {example}"
+    if "metadata/ranges/chr" not in h5:
+        raise UserError("--region needs genomic ranges in the file; use --example I")
+    chrom, start, end = parse_region(region)
+    r = h5["metadata/ranges"]
+    chroms, starts, ends = r["chr"].asstr()[:], r["start"][:], r["end"][:]
+    hits = np.flatnonzero((chroms == chrom) & (starts < end) & (ends > start))
+    if not hits.size:
+        raise UserError(f"no scored interval overlaps {region}")
+    i = int(hits[0])
+    return i, max(start, int(starts[i])), int(starts[i]), min(end, int(ends[i])), \
+        f"{chrom}:{max(start, int(starts[i]))}-{min(end, int(ends[i]))}"
+
+
+def plot(h5_path: str, output: str, example: int | None = None, region: str | None = None,
+         task: str | None = None, input_name: str | None = None) -> str:
+    """A logo of the contributions of one sequence (and its hypothetical contributions when
+    the file has them) for one task; returns the path written."""
+    import logomaker
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    if not Path(h5_path).exists():
+        raise UserError(f"{h5_path!r} does not exist")
+    with h5py.File(h5_path, "r") as h5:
+        inputs = list(h5["contrib"])
+        input_name = input_name or h5.attrs.get("dna_input", inputs[0])
+        tasks = list(h5[f"contrib/{h5_key(input_name)}"])
+        task = tasks[0] if task is None else h5_key(task)
+        if task not in tasks:
+            raise UserError(f"task {task!r} is not in {h5_path}; tasks: {', '.join(tasks)}")
+        i, lo, g0, hi, label = _pick(h5, example, region)
+        contrib = h5[f"contrib/{h5_key(input_name)}/{task}"][i].astype(float)
+        if f"inputs/{h5_key(input_name)}" in h5:
+            # The position's total, drawn on the base that is there: per channel, m * (x - r)
+            # is also non-zero on the references' bases, which are not in the sequence.
+            onehot = h5[f"inputs/{h5_key(input_name)}"][i].astype(float)
+            contrib = contrib.sum(-1, keepdims=True) * onehot
+        hyp = h5[f"hyp_contrib/{h5_key(input_name)}/{task}"][i].astype(float) \
+            if f"hyp_contrib/{h5_key(input_name)}/{task}" in h5 else None
+        strand = h5["metadata/ranges/strand"].asstr()[i] if "metadata/ranges/strand" in h5 \
+            else "."
+        delta = float(h5[f"delta/{task}"][i])
+        pred = float(h5[f"preds/{task}"][i])
+        model = h5.attrs.get("model", "")
+        rule = h5.attrs.get("rule", "")
+    if g0 is not None:              # genome coordinates -> positions in the sequence
+        a, b = lo - g0, hi - g0
+        if strand == "-":
+            a, b = len(contrib) - b, len(contrib) - a
+    else:
+        a, b = 0, len(contrib)
+    rows = [("contribution", contrib[a:b])] + ([("hypothetical", hyp[a:b])] if hyp is not None
+                                               else [])
+    fig, axes = plt.subplots(len(rows), 1, figsize=(min(24, 2 + 0.12 * (b - a)), 2.2 * len(rows)),
+                             squeeze=False)
+    for ax, (name, values) in zip(axes[:, 0], rows):
+        df = pd.DataFrame(values, columns=BASES)
+        df.index = np.arange(a, b) if g0 is None else np.arange(lo, hi)
+        logomaker.Logo(df, ax=ax, color_scheme="classic")
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_ylabel(name)
+    axes[0, 0].set_title(f"{model}  task {task}  {label}  ({rule}; logit {pred:.3g}, "
+                         f"delta {delta:.3g})", fontsize=9)
+    axes[-1, 0].set_xlabel("genome position" if g0 is not None else "position in sequence")
+    fig.tight_layout()
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(out)
+    return str(out)

@@ -1,0 +1,103 @@
+"""Checks of a dataloader's arguments before any work: names, files, intervals vs the FASTA.
+
+Kipoi dataloaders fail late and obscurely on bad input (kipoiseq even returns a shorter sequence
+for an interval past a chromosome end), so the common mistakes are caught here, each with one
+line that says what is wrong and what to do.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Mapping
+
+from .errors import UserError
+
+_PATHLIKE = re.compile(r"(file|fasta|bed|path|fa)$|^(fasta|intervals|bed|gtf|bigwig)", re.I)
+
+
+def _unspecified(v) -> bool:
+    return type(v).__name__ == "UNSPECIFIED" or v is None
+
+
+def check_arguments(factory, args: Mapping[str, Any]) -> dict:
+    """``args`` checked against the dataloader's declared arguments."""
+    declared = dict(getattr(factory, "args", None) or {})
+    if declared:
+        unknown = [k for k in args if k not in declared]
+        if unknown:
+            raise UserError(f"the dataloader has no argument {unknown[0]!r}; its arguments: "
+                            f"{', '.join(declared)}")
+        missing = [k for k, a in declared.items() if not getattr(a, "optional", False)
+                   and _unspecified(getattr(a, "default", None)) and k not in args]
+        if missing:
+            doc = getattr(declared[missing[0]], "doc", "") or ""
+            raise UserError(f"the dataloader needs argument {missing[0]!r} ({doc.strip()[:80]}); "
+                            "give it in --dataloader-args")
+    for k, v in args.items():
+        if isinstance(v, str) and _PATHLIKE.search(k) and not os.path.exists(v):
+            what = "FASTA file" if "fasta" in k.lower() else "file"
+            raise UserError(f"dataloader argument {k!r}: {what} {v!r} does not exist")
+    return dict(args)
+
+
+def _find(args: Mapping[str, Any], *words) -> str | None:
+    for k, v in args.items():
+        if isinstance(v, str) and any(w in k.lower() for w in words):
+            return v
+    return None
+
+
+def read_intervals(path: str) -> list[tuple[str, int, int]]:
+    """(chrom, start, end) of each line of a BED-like file (comments and headers skipped)."""
+    out = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip() or line.startswith(("#", "track", "browser")):
+                continue
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 3:
+                raise UserError(f"{path} line {n}: expected chrom, start, end separated by tabs")
+            try:
+                out.append((parts[0], int(parts[1]), int(parts[2])))
+            except ValueError:
+                if n == 1:      # a header line
+                    continue
+                raise UserError(f"{path} line {n}: start and end must be integers") from None
+    return out
+
+
+def check_intervals(args: Mapping[str, Any], length: int | None) -> int:
+    """Every interval on a chromosome of the FASTA and inside it (after the dataloader centres
+    it on ``length`` bases); returns the number of intervals."""
+    bed = _find(args, "interval", "bed")
+    fasta = _find(args, "fasta")
+    if bed is None:
+        return -1
+    intervals = read_intervals(bed)
+    if not intervals:
+        raise UserError(f"the intervals file {bed!r} has no intervals")
+    if fasta is None:
+        return len(intervals)
+    import pyfaidx
+
+    try:
+        fa = pyfaidx.Fasta(fasta)
+        sizes = {name: len(rec) for name, rec in fa.records.items()}
+        fa.close()
+    except Exception as e:
+        raise UserError(f"cannot read the FASTA file {fasta!r}: {type(e).__name__}: "
+                        f"{str(e).splitlines()[0][:200] if str(e) else ''}") from e
+    for i, (chrom, start, end) in enumerate(intervals, 1):
+        where = f"interval {i} ({chrom}:{start}-{end})"
+        if chrom not in sizes:
+            shown = ", ".join(list(sizes)[:10]) + (" ..." if len(sizes) > 10 else "")
+            raise UserError(f"{where}: chromosome {chrom!r} is not in the FASTA {fasta!r} "
+                            f"(it has {shown})")
+        if length and end - start != length:      # the dataloader centres it (kipoiseq)
+            centre = (start + end) // 2
+            start, end = centre - length // 2, centre + length // 2 + length % 2
+        if start < 0 or end > sizes[chrom]:
+            raise UserError(f"{where} runs past the end of {chrom} ({sizes[chrom]} bp)"
+                            + (f" once centred on the model's {length} bp" if length else "")
+                            + "; remove or move it")
+    return len(intervals)

@@ -1,0 +1,212 @@
+"""From a Kipoi model schema to the engine's view: input names, which input is DNA and in what
+layout, and the names of the tasks.
+
+Per-base outputs are always (N, L, 4). A model that takes DNA in another layout (alphabet axis
+first, dummy axes as in DeepSEA/CpGenie's (4, 1, L)) is wrapped in a model that takes (L, 4) and
+permutes/reshapes it into place with Keras layers, which the engine passes exactly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .errors import UserError
+
+ALPHABET = 4
+
+
+@dataclass(frozen=True)
+class DnaLayout:
+    """Where the length and alphabet axes sit in an input's shape (batch axis excluded)."""
+
+    shape: tuple
+    length_axis: int
+    alphabet_axis: int
+
+    @property
+    def length(self) -> int:
+        return int(self.shape[self.length_axis])
+
+    @property
+    def canonical(self) -> bool:
+        return self.shape == (self.length, ALPHABET)
+
+    def to_canonical(self, x: np.ndarray) -> np.ndarray:
+        """(N, *shape) -> (N, L, 4)."""
+        x = np.asarray(x)
+        order = sorted((self.length_axis, self.alphabet_axis))
+        squeezed = x.reshape((x.shape[0],) + tuple(self.shape[a] for a in order))
+        if self.alphabet_axis < self.length_axis:
+            squeezed = squeezed.transpose(0, 2, 1)
+        return squeezed
+
+
+def dna_layout(shape: Sequence) -> DnaLayout | None:
+    """The layout of a DNA input of ``shape`` (batch excluded), or ``None`` if it is not one:
+    one axis of 4 (the alphabet), one longer axis (the sequence), any number of axes of 1."""
+    shape = tuple(int(s) if s is not None else -1 for s in shape)
+    if len(shape) < 2 or any(s == -1 for s in shape):
+        return None
+    fours = [i for i, s in enumerate(shape) if s == ALPHABET]
+    others = [i for i, s in enumerate(shape) if s not in (1,)]
+    if not fours:
+        return None
+    alphabet = fours[-1] if shape[-1] == ALPHABET else fours[0]
+    rest = [i for i in others if i != alphabet]
+    if len(rest) != 1:
+        return None
+    return DnaLayout(shape, rest[0], alphabet)
+
+
+def canonical_model(model, names: Sequence[str], layouts: Mapping[str, DnaLayout]):
+    """``model`` (inputs ``names`` in order) taking (L, 4) for each DNA input in ``layouts``;
+    the model itself when every DNA input is already (L, 4)."""
+    if all(lay.canonical for lay in layouts.values()):
+        return model
+    from .graph import flavour
+
+    if flavour(model) == "keras3":
+        import keras as K
+    else:
+        import tf_keras as K
+    new_inputs, fed = [], []
+    for name, tensor in zip(names, model.inputs):
+        lay = layouts.get(name)
+        if lay is None or lay.canonical:
+            inp = K.Input(tuple(tensor.shape[1:]), name=name)
+            new_inputs.append(inp)
+            fed.append(inp)
+            continue
+        inp = K.Input((lay.length, ALPHABET), name=name)
+        h = inp
+        if lay.alphabet_axis < lay.length_axis:
+            h = K.layers.Permute((2, 1), name=f"{name}_alphabet_first")(h)
+        h = K.layers.Reshape(lay.shape, name=f"{name}_model_layout")(h)
+        new_inputs.append(inp)
+        fed.append(h)
+    out = model(fed if len(fed) > 1 else fed[0])
+    return K.Model(new_inputs, out, name=f"{model.name}_canonical")
+
+
+@dataclass
+class InputPlan:
+    """How a dataloader's inputs feed the model."""
+
+    names: list[str]                    # model input names, in model order
+    layouts: dict[str, DnaLayout]       # DNA inputs only
+    dna: str                            # the main DNA input (for tracks and TF-MoDISco files)
+
+    def to_arrays(self, inputs: Any) -> dict[str, np.ndarray]:
+        """A dataloader's ``inputs`` (array, list or dict) as canonical arrays by name."""
+        if isinstance(inputs, Mapping):
+            missing = [n for n in self.names if n not in inputs]
+            if missing:
+                raise UserError(f"the dataloader gives inputs {sorted(inputs)}, the model needs "
+                                f"{self.names}")
+            values = [inputs[n] for n in self.names]
+        elif isinstance(inputs, (list, tuple)):
+            if len(inputs) != len(self.names):
+                raise UserError(f"the dataloader gives {len(inputs)} inputs, the model needs "
+                                f"{len(self.names)} ({self.names})")
+            values = list(inputs)
+        else:
+            if len(self.names) != 1:
+                raise UserError(f"the dataloader gives one array, the model needs "
+                                f"{self.names}")
+            values = [inputs]
+        out = {}
+        for name, v in zip(self.names, values):
+            v = np.asarray(v)
+            lay = self.layouts.get(name)
+            if lay is not None:
+                if tuple(v.shape[1:]) != lay.shape:
+                    raise UserError(
+                        f"the dataloader gave input {name!r} of shape {tuple(v.shape[1:])} but "
+                        f"the model needs {lay.shape}: an interval shorter than the model's "
+                        "input (one that runs past a chromosome end?) or the wrong dataloader")
+                v = lay.to_canonical(v)
+            out[name] = v.astype(np.float32, copy=False)
+        return out
+
+
+def _entries(schema_part) -> list:
+    if schema_part is None:
+        return []
+    if isinstance(schema_part, Mapping):
+        return [v if getattr(v, "name", None) else _named(v, k) for k, v in schema_part.items()]
+    if isinstance(schema_part, (list, tuple)):
+        return list(schema_part)
+    return [schema_part]
+
+
+def _named(entry, name):
+    try:
+        entry.name = name
+    except AttributeError:
+        pass
+    return entry
+
+
+def plan_inputs(schema, names: Sequence[str], shapes: Sequence[tuple],
+                dna_input: str | None = None) -> InputPlan:
+    """Which model inputs (``names`` with ``shapes``, batch axis excluded) are DNA
+    (``special_type: DNASeq`` in the schema, or the one named) and in what layout."""
+    names = list(names)
+    shapes = dict(zip(names, (tuple(s) for s in shapes)))
+    entries = _entries(getattr(schema, "inputs", None))
+    by_name = {getattr(e, "name", None): e for e in entries}
+    if len(entries) == len(names):    # schema names may differ from the Keras input names
+        by_name = {n: e for n, e in zip(names, entries)}
+    if dna_input is not None and dna_input not in names:
+        raise UserError(f"--input {dna_input!r} is not an input of the model; inputs: {names}")
+    layouts = {}
+    for n in names:
+        entry = by_name.get(n)
+        special = str(getattr(getattr(entry, "special_type", None), "value", "") or "")
+        if dna_input is not None and n != dna_input:
+            continue
+        if dna_input is None and special != "DNASeq":
+            continue
+        lay = dna_layout(shapes[n])
+        if lay is None:
+            raise UserError(f"input {n!r} of shape {shapes[n]} is not DNA in any layout known "
+                            "here (one axis of 4, one sequence axis, axes of 1)")
+        layouts[n] = lay
+    if not layouts:
+        guess = [n for n in names if dna_layout(shapes[n]) is not None]
+        if len(guess) != 1:
+            raise UserError(f"no input is marked special_type: DNASeq in the schema; name the "
+                            f"DNA input with --input (inputs: {names})")
+        layouts[guess[0]] = dna_layout(shapes[guess[0]])
+    dna = dna_input or next(iter(layouts))
+    return InputPlan(names, layouts, dna)
+
+
+def task_names(schema, n_units: int, source_dir: str | None = None) -> list[str] | None:
+    """Names of the output units from the schema's ``column_labels`` (a list or a file in the
+    model directory, one name a line); ``None`` when the schema does not name them all."""
+    labels: list[str] = []
+    for entry in _entries(getattr(schema, "targets", None)):
+        cl = getattr(entry, "column_labels", None)
+        if isinstance(cl, str) and source_dir:
+            path = Path(source_dir) / cl
+            if path.exists():
+                cl = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        shape = tuple(getattr(entry, "shape", ()) or ())
+        if not cl and getattr(entry, "name", None) and int(np.prod(shape or (1,))) == 1:
+            cl = [entry.name]                    # a one-unit target is named by the schema
+        if not cl:
+            return None
+        labels.extend(str(c) for c in cl)
+    return labels if len(labels) == n_units else None
+
+
+def input_labels(schema, names: Sequence[str]) -> dict[str, str]:
+    """Keras input name -> the schema's name for it (used in output files)."""
+    entries = _entries(getattr(schema, "inputs", None))
+    if len(entries) != len(names):
+        return {n: n for n in names}
+    return {n: str(getattr(e, "name", None) or n) for n, e in zip(names, entries)}

@@ -1,0 +1,370 @@
+"""``score``: a Kipoi model, its dataloader and DeepLIFT, streamed batch by batch into files.
+
+Data flows one way: dataloader batch -> model inputs (schema) -> engine -> arrays -> writers.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from . import preflight
+from ._version import __version__
+from .engine import ConvergenceWarning, DeepLift
+from .errors import UserError
+from .loading import KipoiModel, load_kipoi_model, looks_like_path
+from .schema import InputPlan, canonical_model, input_labels, plan_inputs, task_names
+from .writers import (H5Writer, Staged, chrom_sizes_from, h5_key, modisco_arrays,
+                      write_bedgraph, write_bigwig, write_npz)
+
+DEFAULTS = {"rule": "genomics-default", "references": "dinuc-shuffle", "n_references": 20,
+            "seed": 0, "maxpool": "gradient"}
+
+
+def parse_dataloader_args(value: Any) -> dict:
+    """A dict, a JSON string, a .json/.yaml file, or ``key=value`` strings, as a dict."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, str):
+        value = [value]
+    value = list(value)
+    if len(value) == 1 and str(value[0]).endswith((".yaml", ".yml")):
+        import yaml
+
+        if not os.path.exists(value[0]):
+            raise UserError(f"--dataloader-args file {value[0]!r} does not exist")
+        return dict(yaml.safe_load(Path(value[0]).read_text()) or {})
+    if len(value) == 1 and str(value[0]).endswith(".json") and not os.path.exists(value[0]):
+        raise UserError(f"--dataloader-args file {value[0]!r} does not exist")
+    from kipoi_utils.utils import parse_json_file_str_or_arglist
+
+    try:
+        return dict(parse_json_file_str_or_arglist(value))
+    except Exception as e:
+        raise UserError(f"cannot parse --dataloader-args {' '.join(value)!r}: give a JSON "
+                        "object, a .json/.yaml file or key=value pairs") from e
+
+
+def _device_scope(device: str | None):
+    """A ``tf.device`` scope for 'cpu', 'gpu' or 'gpu:K' (None: TensorFlow's own placement)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if device is None:
+        return contextlib.nullcontext(), ("GPU:0" if gpus else "CPU")
+    d = device.lower()
+    if d == "cpu":
+        return tf.device("/CPU:0"), "CPU"
+    if d == "gpu" or d.startswith("gpu:"):
+        k = int(d.split(":")[1]) if ":" in d else 0
+        if k >= len(gpus):
+            raise UserError(f"--device {device}: TensorFlow sees {len(gpus)} GPU(s); use "
+                            "--device cpu or install a GPU build of TensorFlow")
+        return tf.device(f"/GPU:{k}"), f"GPU:{k}"
+    raise UserError(f"--device {device!r}: use cpu, gpu or gpu:K")
+
+
+def _output_submodel(model, layer: str | None):
+    """The model cut at ``layer`` (model.yaml's ``postprocessing: deeplift: output_layer``)."""
+    if not layer:
+        return model
+    try:
+        out = model.get_layer(layer).output
+    except ValueError as e:
+        raise UserError(f"output_layer {layer!r} (model.yaml postprocessing) is not a layer of "
+                        "the model") from e
+    return _functional(model)(model.inputs, out)
+
+
+def _functional(model):
+    from .graph import flavour
+
+    if flavour(model) == "keras3":
+        import keras
+
+        return keras.Model
+    import tf_keras
+
+    return tf_keras.Model
+
+
+def _tasks_arg(tasks, names: Sequence[str]):
+    """--tasks values: names where they name a task, indices where they are integers."""
+    if tasks is None:
+        return None
+    if isinstance(tasks, str):
+        tasks = [t for t in tasks.split(",") if t.strip()]
+    out = []
+    for t in tasks:
+        if isinstance(t, str) and t not in names and t.lstrip("-").isdigit():
+            t = int(t)
+        out.append(t)
+    return out
+
+
+def _references_arg(references):
+    if isinstance(references, str) and references.endswith(".npy"):
+        if not os.path.exists(references):
+            raise UserError(f"--references file {references!r} does not exist")
+        return np.load(references)
+    return references
+
+
+def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "deeplift.h5",
+          *, source: str | None = None, tasks=None, input: str | None = None,
+          rule: str | None = None, references: Any = None, n_references: int | None = None,
+          seed: int | None = None, hypothetical: bool = False, layers: Sequence[str] = (),
+          batch_size: int = 32, device: str | None = None, limit: int | None = None,
+          bigwig: str | None = None, bedgraph: str | None = None, modisco: str | None = None,
+          maxpool: str | None = None, progress: bool | None = None) -> dict:
+    """Score a Kipoi model on its own dataloader and write the HDF5 file of the contract.
+
+    ``model`` is a Kipoi model name (``source='kipoi'``, the default unless ``model`` is a
+    directory) or a model directory (``source='dir'``). Options left ``None`` come from the
+    model.yaml ``postprocessing: deeplift:`` block, then from :data:`DEFAULTS`. Returns a
+    summary (sequences, seconds, max summation-to-delta error, files written).
+    """
+    started = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    if isinstance(model, KipoiModel):
+        km = model
+    else:
+        src = source or ("dir" if looks_like_path(str(model)) else "kipoi")
+        km = load_kipoi_model(str(model), src)
+    pp = km.postprocessing
+    opt = {k: v for k, v in DEFAULTS.items()}
+    opt.update({k: pp[k] for k in DEFAULTS if k in pp})
+    given = dict(rule=rule, references=references, n_references=n_references, seed=seed,
+                 maxpool=maxpool)
+    opt.update({k: v for k, v in given.items() if v is not None})
+    input = input or pp.get("input")
+    if modisco:
+        hypothetical = True
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
+
+    keras_model = _output_submodel(km.keras_model, pp.get("output_layer"))
+    from .graph import build_plan
+
+    plan = build_plan(keras_model)
+    labels = input_labels(km.schema, plan.input_names)     # Keras name -> schema name
+    by_label = {v: k for k, v in labels.items()}
+    inputs = plan_inputs(km.schema, plan.input_names, [s[1:] for s in plan.input_shapes],
+                         by_label.get(input, input))
+    scoring_model = canonical_model(keras_model, plan.input_names, inputs.layouts)
+    n_units = sum(int(np.prod(s[1:])) if len(s) > 1 else 1 for s in plan.output_shapes)
+    try:
+        dl = DeepLift(scoring_model, rule=opt["rule"], maxpool=opt["maxpool"],
+                      task_names=task_names(km.schema, n_units, km.source_dir))
+        chosen = dl._select_tasks(_tasks_arg(tasks, dl.task_names))
+        for layer in layers:
+            dl._layer_key(layer)
+    except ValueError as e:
+        raise UserError(str(e)) from e
+    refs = _references_arg(opt["references"])
+
+    args = preflight.check_arguments(km.dataloader, parse_dataloader_args(dataloader_args))
+    preflight.check_intervals(args, inputs.layouts[inputs.dna].length)
+    try:
+        dataset = km.dataloader(**args)
+    except UserError:
+        raise
+    except Exception as e:
+        raise UserError(f"the dataloader failed to start: {type(e).__name__}: "
+                        f"{str(e).splitlines()[0][:300] if str(e) else ''}") from e
+    total = len(dataset) if hasattr(dataset, "__len__") else None
+    if limit is not None:
+        total = min(total, limit) if total is not None else limit
+    scope, device_name = _device_scope(device)
+
+    staged = Staged()
+    out_path = Path(output)
+    attrs = {
+        "kipoi_deeplift_version": __version__, "model": km.name, "source": km.source,
+        "weights_sha256": json.dumps(km.sha256()), "rule": opt["rule"],
+        "references": opt["references"] if isinstance(opt["references"], str) else "array",
+        "n_references": int(opt["n_references"]), "seed": int(opt["seed"]),
+        "maxpool": opt["maxpool"], "tasks": json.dumps([t.name for t in chosen]),
+        "dna_input": labels[inputs.dna], "dataloader_args": json.dumps(args, default=str),
+        **_versions(), "device": device_name, "start_time": started.isoformat(),
+    }
+    worst = 0.0
+    try:
+        h5_tmp = staged.path(out_path)
+        writer = H5Writer(h5_tmp, attrs)
+        try:
+            with scope, _bar(total, progress) as bar:
+                worst = _stream(dataset, batch_size, limit, inputs, labels, dl, chosen, refs,
+                                opt, layers, hypothetical, writer, bar)
+            writer.file.attrs["end_time"] = datetime.now(timezone.utc).isoformat()
+            n = writer.n
+        finally:
+            writer.close()
+        if n == 0:
+            raise UserError("the dataloader gave no sequences: nothing to score")
+        written = _derived_files(staged, h5_tmp, labels[inputs.dna], chosen, args,
+                                 bigwig, bedgraph, modisco)
+        files = staged.commit()
+    except BaseException:
+        staged.discard()
+        raise
+    seconds = time.perf_counter() - t0
+    if worst > 1e-3:
+        warnings.warn(f"summation-to-delta error up to {worst:.3g} (see /convergence in "
+                      f"{out_path}); {dl.blame()}", ConvergenceWarning, stacklevel=2)
+    return {"output": str(out_path), "files": [str(f) for f in files], "sequences": n,
+            "tasks": [t.name for t in chosen], "seconds": seconds,
+            "max_convergence_error": worst, "derived": written}
+
+
+def _versions() -> dict:
+    import keras
+    import tensorflow as tf
+
+    return {"tensorflow_version": tf.__version__, "keras_version": keras.__version__}
+
+
+class _bar:
+    """A tqdm progress bar (sequences/s) on a terminal, nothing elsewhere."""
+
+    def __init__(self, total, show):
+        self.total, self.show = total, show
+
+    def __enter__(self):
+        from tqdm.auto import tqdm
+
+        show = sys.stderr.isatty() if self.show is None else self.show
+        self.bar = tqdm(total=self.total, unit="seq", desc="DeepLIFT", disable=not show,
+                        file=sys.stderr, smoothing=0.1)
+        return self.bar
+
+    def __exit__(self, *exc):
+        self.bar.close()
+        return False
+
+
+def _stream(dataset, batch_size, limit, inputs: InputPlan, labels, dl: DeepLift, chosen, refs,
+            opt, layers, hypothetical, writer: H5Writer, bar) -> float:
+    """Score batch after batch, appending each to the file; returns the largest error."""
+    worst = 0.0
+    done = 0
+    try:
+        batches = dataset.batch_iter(batch_size=batch_size, num_workers=0)
+    except TypeError:
+        batches = dataset.batch_iter(batch_size=batch_size)
+    for batch in _guard(batches):
+        x = inputs.to_arrays(batch["inputs"])
+        n = len(next(iter(x.values())))
+        if limit is not None:
+            n = min(n, limit - done)
+            x = {k: v[:n] for k, v in x.items()}
+        if n <= 0:
+            break
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)   # summed up at the end
+            try:
+                res = dl.explain(x, references=refs, n_references=int(opt["n_references"]),
+                                 seed=int(opt["seed"]), tasks=[t.name for t in chosen],
+                                 layers=layers, hypothetical=hypothetical,
+                                 batch_size=batch_size, progress=False, index_offset=done)
+            except ValueError as e:
+                raise UserError(f"sequences {done}-{done + n - 1}: {e}") from e
+        writer.append(_batch_arrays(res, x, batch, n, labels))
+        worst = max(worst, res.max_convergence_error)
+        done += n
+        bar.update(n)
+        if limit is not None and done >= limit:
+            break
+    return worst
+
+
+def _guard(batches):
+    """The dataloader's batches, its failures as one-line errors."""
+    it = iter(batches)
+    i = 0
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except UserError:
+            raise
+        except Exception as e:
+            raise UserError(f"the dataloader failed on batch {i}: {type(e).__name__}: "
+                            f"{str(e).splitlines()[0][:300] if str(e) else ''}") from e
+        i += 1
+        yield batch
+
+
+def _batch_arrays(res, x: Mapping[str, np.ndarray], batch, n: int, labels) -> dict:
+    out = {}
+    for name, by_task in res.contrib.items():
+        for task, a in by_task.items():
+            out[f"contrib/{h5_key(labels[name])}/{h5_key(task)}"] = a.astype(np.float32)
+    for name, by_task in res.hyp_contrib.items():
+        for task, a in by_task.items():
+            out[f"hyp_contrib/{h5_key(labels[name])}/{h5_key(task)}"] = a.astype(np.float32)
+    for layer, by_task in res.neuron_contrib.items():
+        for task, a in by_task.items():
+            out[f"neuron_contrib/{h5_key(layer)}/{h5_key(task)}"] = a.astype(np.float32)
+    for name, v in x.items():
+        out[f"inputs/{h5_key(labels[name])}"] = v
+    for task in res.tasks:
+        out[f"preds/{h5_key(task)}"] = res.preds[task]
+        out[f"delta/{h5_key(task)}"] = res.delta[task]
+        out[f"convergence/{h5_key(task)}"] = res.convergence[task]
+    ranges = (batch.get("metadata") or {}).get("ranges") if isinstance(batch, Mapping) else None
+    if isinstance(ranges, Mapping):
+        for key in ("chr", "start", "end", "id", "strand"):
+            if key in ranges:
+                v = np.asarray(ranges[key])[:n]
+                out[f"metadata/ranges/{key}"] = v.astype(str) if key in ("chr", "id", "strand") \
+                    else v.astype(np.int64)
+    return out
+
+
+def _derived_files(staged: Staged, h5_path, dna: str, chosen, args, bigwig, bedgraph,
+                   modisco) -> list[str]:
+    """bigWig/bedGraph tracks and TF-MoDISco inputs from the finished (staged) HDF5 file."""
+    import h5py
+
+    if not (bigwig or bedgraph or modisco):
+        return []
+    written = []
+    with h5py.File(h5_path, "r") as h5:
+        if (bigwig or bedgraph) and "metadata/ranges/chr" not in h5:
+            raise UserError("--bigwig/--bedgraph need genomic ranges, and the dataloader gives "
+                            "no metadata.ranges")
+        fasta = preflight._find(args, "fasta")
+        sizes = chrom_sizes_from(h5, fasta) if bigwig else {}
+        for task in chosen:
+            key = h5_key(task.name)
+            if bigwig:
+                p = f"{bigwig}.{key}.bw"
+                write_bigwig(h5, dna, task.name, staged.path(p), sizes)
+                written.append(p)
+            if bedgraph:
+                p = f"{bedgraph}.{key}.bedGraph"
+                write_bedgraph(h5, dna, task.name, staged.path(p))
+                written.append(p)
+        if modisco:
+            for j, task in enumerate(chosen):
+                ohe, hyp = modisco_arrays(h5, dna, task.name)
+                if j == 0:
+                    write_npz(staged.path(f"{modisco}.ohe.npz"), ohe)
+                    written.append(f"{modisco}.ohe.npz")
+                p = f"{modisco}.hyp.npz" if len(chosen) == 1 else \
+                    f"{modisco}.{h5_key(task.name)}.hyp.npz"
+                write_npz(staged.path(p), hyp)
+                written.append(p)
+    return written
