@@ -170,7 +170,7 @@ def main(argv=None):
                          "auPRC": average_precision_score(truth, scores.ravel()),
                          "max_sum_to_delta_error": err, "seconds": time.time() - t0})
             r = rows[-1]
-            print(f"{task:5} {method:17} auROC {r['auROC']:.3f}  auPRC {r['auPRC']:.3f}  "
+            print(f"{task:5} {method:27} auROC {r['auROC']:.3f}  auPRC {r['auPRC']:.3f}  "
                   f"({r['seconds']:.1f} s)")
     with open(out / "rule_comparison.tsv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t")

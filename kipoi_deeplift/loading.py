@@ -10,6 +10,8 @@ import contextlib
 import hashlib
 import json
 import os
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,18 @@ def _hdf5_keras_version(path: str) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def _load_keras_archive(path: str, objects: dict):
+    """Keras 3 reads archives only under a .keras name; Kipoi stores downloads by md5."""
+    import keras
+
+    if str(path).endswith(".keras"):
+        return keras.saving.load_model(path, custom_objects=objects, compile=False)
+    with tempfile.TemporaryDirectory() as d:
+        link = Path(d) / "model.keras"
+        link.symlink_to(Path(path).resolve())
+        return keras.saving.load_model(link, custom_objects=objects, compile=False)
+
+
 def load_keras(weights: str, arch: str | None = None, custom_objects: str | None = None):
     """A Keras model from Kipoi's ``keras`` model arguments (no compilation)."""
     objects = _keras_objects(custom_objects)
@@ -67,10 +81,8 @@ def load_keras(weights: str, arch: str | None = None, custom_objects: str | None
                 model = keras.models.model_from_json(text, custom_objects=objects)
             model.load_weights(weights)
             return model
-        if str(weights).endswith(".keras"):
-            import keras
-
-            return keras.saving.load_model(weights, custom_objects=objects, compile=False)
+        if zipfile.is_zipfile(weights):       # a native .keras archive
+            return _load_keras_archive(weights, objects)
         if _hdf5_keras_version(weights).startswith("3"):
             import keras
 
@@ -150,7 +162,6 @@ def _captured_stderr(into: list):
     """Native stderr (Kipoi's git clone/pull runs as a subprocess) collected into ``into``
     rather than printed: what matters of it goes into the one-line error."""
     import sys
-    import tempfile
 
     try:
         fd = sys.stderr.fileno()

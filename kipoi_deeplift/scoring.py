@@ -136,6 +136,7 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     """
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
+    scope, device_name = _device_scope(device)
     if isinstance(model, KipoiModel):
         km = model
     else:
@@ -185,7 +186,6 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     total = len(dataset) if hasattr(dataset, "__len__") else None
     if limit is not None:
         total = min(total, limit) if total is not None else limit
-    scope, device_name = _device_scope(device)
 
     staged = Staged()
     out_path = Path(output)
@@ -198,6 +198,10 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
         "dna_input": labels[inputs.dna], "dataloader_args": json.dumps(args, default=str),
         **_versions(), "device": device_name, "start_time": started.isoformat(),
     }
+    attrs["command"] = _command(km, args, out_path, tasks=[t.name for t in chosen],
+                                input=labels[inputs.dna], layers=list(layers),
+                                hypothetical=hypothetical, batch_size=batch_size, limit=limit,
+                                opt=opt, bigwig=bigwig, bedgraph=bedgraph, modisco=modisco)
     worst = 0.0
     try:
         h5_tmp = staged.path(out_path)
@@ -225,6 +229,29 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     return {"output": str(out_path), "files": [str(f) for f in files], "sequences": n,
             "tasks": [t.name for t in chosen], "seconds": seconds,
             "max_convergence_error": worst, "derived": written}
+
+
+def _command(km: KipoiModel, args: dict, out_path: Path, tasks, input, layers, hypothetical,
+             batch_size, limit, opt, bigwig, bedgraph, modisco) -> str:
+    """The `kipoi-deeplift score` command that reproduces this run (for the record)."""
+    import shlex
+
+    words = ["kipoi-deeplift", "score", km.name, "--source", km.source, "--dataloader-args",
+             json.dumps(args, default=str), "-o", str(out_path), "--tasks", ",".join(tasks),
+             "--input", input, "--rule", opt["rule"],
+             "--references", opt["references"] if isinstance(opt["references"], str)
+             else "ARRAY.npy", "--n-references", str(opt["n_references"]),
+             "--seed", str(opt["seed"]), "--maxpool", opt["maxpool"],
+             "--batch-size", str(batch_size)]
+    if hypothetical:
+        words.append("--hypothetical")
+    if layers:
+        words += ["--layers", ",".join(layers)]
+    for flag, value in (("--limit", limit), ("--bigwig", bigwig), ("--bedgraph", bedgraph),
+                        ("--modisco", modisco)):
+        if value is not None:
+            words += [flag, str(value)]
+    return shlex.join(words)
 
 
 def _versions() -> dict:

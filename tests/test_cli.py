@@ -89,6 +89,21 @@ def test_console_script_writes_the_contract_layout(world, scored):
     for key in ("kipoi_deeplift_version", "model", "source", "tensorflow_version",
                 "keras_version", "device", "start_time", "end_time"):
         assert attrs[key]
+    # The recorded command reruns the same scoring.
+    import shlex
+    words = shlex.split(attrs["command"])
+    assert words[:3] == ["kipoi-deeplift", "score", str(world["model"])]
+    assert json.loads(words[words.index("--dataloader-args") + 1]) == json.loads(world["args"])
+    rerun = world["d"] / "rerun.h5"
+    words[words.index("-o") + 1] = str(rerun)
+    for flag in ("--bigwig", "--bedgraph", "--modisco"):
+        i = words.index(flag)
+        words[i + 1] = str(world["d"] / f"rerun_{flag[2:]}")
+    assert cli.main(words[1:]) == 0
+    with h5py.File(out) as a, h5py.File(rerun) as b:
+        np.testing.assert_array_equal(a["contrib/seq/GATA1"][:], b["contrib/seq/GATA1"][:])
+        np.testing.assert_array_equal(a["neuron_contrib/conv/CTCF"][:],
+                                      b["neuron_contrib/conv/CTCF"][:])
 
 
 def test_inputs_are_the_genome_in_model_orientation(world, scored):
@@ -207,6 +222,35 @@ def test_alphabet_first_layout_is_written_as_l_by_4(world, tmp_path):
                                    rtol=1e-4, atol=1e-6)
 
 
+def test_zoo_name_from_a_kipoi_source_with_weights_kipoi_downloads(world, tmp_path):
+    """A model named as in the zoo, from a Kipoi LocalSource; its weights are a URL with an md5
+    in model.yaml, fetched by Kipoi's own download code (a file:// URL here, Zenodo in the zoo)."""
+    import hashlib
+    import shutil
+
+    import kipoi
+    import yaml
+
+    d = K.write_model_dir(tmp_path / "zoo" / "GATA" / "demo")
+    weights = tmp_path / "published.keras"
+    shutil.move(d / "model.keras", weights)
+    spec = yaml.safe_load((d / "model.yaml").read_text())
+    spec["args"]["weights"] = {"url": weights.as_uri(),
+                               "md5": hashlib.md5(weights.read_bytes()).hexdigest()}
+    (d / "model.yaml").write_text(yaml.safe_dump(spec))
+    kipoi.config.add_source("kd_test_zoo", kipoi.sources.LocalSource(str(tmp_path / "zoo")))
+    out = tmp_path / "zoo.h5"
+    res = kd.score("GATA/demo", json.loads(world["args"]), str(out), source="kd_test_zoo",
+                   n_references=2, limit=3)
+    assert res["sequences"] == 3
+    downloaded = list((d / "downloaded").rglob("*"))
+    assert any(p.is_file() for p in downloaded), "Kipoi did not download the weights"
+    with h5py.File(out) as f:
+        assert f.attrs["model"] == "GATA/demo" and f.attrs["source"] == "kd_test_zoo"
+        assert json.loads(f.attrs["weights_sha256"])["weights"] == \
+            hashlib.sha256(weights.read_bytes()).hexdigest()
+
+
 def test_tal1_example_model_with_its_own_dataloader(tmp_path):
     d = fixture_path("kipoi_tal1_model")
     ex = d / "example_files"
@@ -259,6 +303,9 @@ def test_broken_model_yaml(capsys, world, tmp_path):
     ("bad_task", "unknown task 'CTCF2'"),
     ("bad_layer", "unknown layer 'conv9'"),
     ("bad_json", "cannot parse --dataloader-args"),
+    ("unreadable_fasta", "cannot read the FASTA file"),
+    ("bad_device", "--device 'tpu': use cpu, gpu or gpu:K"),
+    ("absent_gpu", "--device gpu:99: TensorFlow sees"),
 ])
 def test_bad_input_is_one_line(capsys, world, tmp_path, case, message):
     args = {"intervals_file": str(world["bed"]), "fasta_file": str(world["fasta"])}
@@ -277,6 +324,12 @@ def test_bad_input_is_one_line(capsys, world, tmp_path, case, message):
         extra = ["--tasks", "CTCF2"]
     elif case == "bad_layer":
         extra = ["--layers", "conv9"]
+    elif case == "unreadable_fasta":
+        bad = tmp_path / "bad.fa"
+        bad.write_bytes(b"\x00\x01 this is not a FASTA file\n\xff\xfe")
+        args["fasta_file"] = str(bad)
+    elif case in ("bad_device", "absent_gpu"):
+        extra = ["--device", "tpu" if case == "bad_device" else "gpu:99"]
     out = tmp_path / "o.h5"
     dl_args = "{not json" if case == "bad_json" else json.dumps(args)
     fails(capsys, ["score", str(world["model"]), "--dataloader-args", dl_args, "-o", str(out),
