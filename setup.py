@@ -42,5 +42,8 @@ setup(
         "bench": ["shap>=0.51,<0.60"],
         "examples": ["pyjaspar>=4,<5", "scikit-learn>=1.4,<2"],
     },
+    # The zoo configs live beside the package (model_zoo_configs/); installed copies go here.
+    data_files=[("share/kipoi_deeplift/model_zoo_configs",
+                 [str(p) for p in sorted(Path("model_zoo_configs").glob("*.yaml"))])],
     entry_points={"console_scripts": ["kipoi-deeplift=kipoi_deeplift.cli:console"]},
 )

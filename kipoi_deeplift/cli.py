@@ -98,6 +98,23 @@ def _run_plot(a) -> int:
     return 0
 
 
+def _zoo_parser(sub):
+    p = sub.add_parser("zoo", help="DeepLIFT-ready configs for published Kipoi models")
+    zsub = p.add_subparsers(dest="zoo_command", required=True, metavar="list|show")
+    zsub.add_parser("list", help="the configs: what loads, what scores, what was tested")
+    show = zsub.add_parser("show", help="one config (by name, or a Kipoi model it covers)")
+    show.add_argument("name")
+    p.set_defaults(run=_run_zoo)
+
+
+def _run_zoo(a) -> int:
+    from . import zoo
+
+    configs = zoo.load_configs()
+    print(zoo.table(configs) if a.zoo_command == "list" else zoo.show(a.name, configs))
+    return 0
+
+
 def build_parser(prog: str = "kipoi-deeplift") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="DeepLIFT importance scores for "
                                      "Kipoi models (Keras 3 / tf_keras on TensorFlow 2).")
@@ -105,6 +122,7 @@ def build_parser(prog: str = "kipoi-deeplift") -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _score_parser(sub)
     _plot_parser(sub)
+    _zoo_parser(sub)
     return parser
 
 

@@ -385,7 +385,7 @@ class DeepLift:
                     for s in self.plan.input_shapes]
             self._fns[key] = tf.function(
                 lambda xs, rs: self._pass(xs, rs, tasks, layers, hyp_inputs),
-                input_signature=[spec, spec], reduce_retracing=True)
+                input_signature=[spec, spec], reduce_retracing=True, autograph=False)
         return self._fns[key]
 
     def _forward(self, ctx: Context, zs: list) -> dict:

@@ -65,12 +65,30 @@ def _load_keras_archive(path: str, objects: dict):
         return keras.saving.load_model(link, custom_objects=objects, compile=False)
 
 
+def _refuse_keras1(text: str, arch: str) -> None:
+    """Keras 1 configs (FactorNet) are read by no Keras on this stack: say so by name."""
+    try:
+        cfg = json.loads(text)
+    except json.JSONDecodeError:
+        return
+    version = str(cfg.get("keras_version", ""))
+    if not version.startswith("1"):
+        return
+    kinds = {layer.get("class_name", "") for layer in cfg.get("config", {}).get("layers", [])}
+    recurrent = sorted(k for k in kinds if any(r in k for r in ("LSTM", "GRU", "Bidirectional")))
+    also = (f"; its recurrent layers ({', '.join(recurrent)}) have no DeepLIFT rule yet"
+            if recurrent else "")
+    raise UserError(f"{arch} is a Keras {version} architecture, which neither tf_keras nor "
+                    f"Keras 3 can read{also}; {ZOO_HINT}")
+
+
 def load_keras(weights: str, arch: str | None = None, custom_objects: str | None = None):
     """A Keras model from Kipoi's ``keras`` model arguments (no compilation)."""
     objects = _keras_objects(custom_objects)
     try:
         if arch is not None:
             text = Path(arch).read_text()
+            _refuse_keras1(text, arch)
             if _is_legacy_json(text):
                 import tf_keras
 
@@ -90,6 +108,8 @@ def load_keras(weights: str, arch: str | None = None, custom_objects: str | None
         import tf_keras
 
         return tf_keras.models.load_model(weights, custom_objects=objects, compile=False)
+    except UserError:
+        raise
     except (ValueError, TypeError, SystemError, EOFError) as e:
         text = str(e)
         if "bad marshal" in text or "code" in text and "marshal" in text or \
@@ -100,8 +120,9 @@ def load_keras(weights: str, arch: str | None = None, custom_objects: str | None
                         f"{type(e).__name__}: {text.splitlines()[0][:300]}") from e
 
 
-def _kipoi_keras_class():
-    """A kipoi BaseModel with KerasModel's arguments that loads through :func:`load_keras`."""
+def _kipoi_keras_class(rebuild=None):
+    """A kipoi BaseModel with KerasModel's arguments that loads through :func:`load_keras`, or
+    through a zoo config's ``rebuild(weights)`` for files no Python 3 Keras can read."""
     import kipoi.model
 
     class DeepliftKerasModel(kipoi.model.BaseModel):
@@ -110,7 +131,8 @@ def _kipoi_keras_class():
         def __init__(self, weights, arch=None, custom_objects=None, backend=None,
                      image_dim_ordering=None):
             self.weights, self.arch = weights, arch
-            self.model = load_keras(weights, arch, custom_objects)
+            self.model = rebuild(weights) if rebuild else \
+                load_keras(weights, arch, custom_objects)
 
         def predict_on_batch(self, x):
             return self.model.predict_on_batch(x)
@@ -119,10 +141,10 @@ def _kipoi_keras_class():
 
 
 @contextlib.contextmanager
-def _keras_loader_for_kipoi():
+def _keras_loader_for_kipoi(rebuild=None):
     import kipoi.model
 
-    cls = _kipoi_keras_class()
+    cls = _kipoi_keras_class(rebuild)
     saved = kipoi.model.AVAILABLE_MODELS["keras"], kipoi.model.KerasModel
     kipoi.model.AVAILABLE_MODELS["keras"] = cls
     kipoi.model.KerasModel = cls
@@ -208,11 +230,12 @@ def _postprocessing(source_dir: str) -> dict:
     return dict(block) if isinstance(block, dict) else {}
 
 
-def load_kipoi_model(model: str, source: str = "kipoi") -> KipoiModel:
+def load_kipoi_model(model: str, source: str = "kipoi", rebuild=None) -> KipoiModel:
     """Load a Kipoi model (zoo name with ``source='kipoi'``, or a directory with ``'dir'``).
 
     Kipoi pulls the model, downloads its files (Zenodo URLs in model.yaml), parses model.yaml
-    and resolves the default dataloader; the Keras files are read by :func:`load_keras`.
+    and resolves the default dataloader; the Keras files are read by :func:`load_keras`, or by
+    ``rebuild(weights_path)`` where a zoo config names one.
     """
     import kipoi
 
@@ -234,7 +257,7 @@ def load_kipoi_model(model: str, source: str = "kipoi") -> KipoiModel:
         raise UserError(f"model {model!r} is of type {kind!r}; kipoi_deeplift scores Keras "
                         f"models (type: keras); {ZOO_HINT}")
     try:
-        with _keras_loader_for_kipoi(), _captured_stderr(noise):
+        with _keras_loader_for_kipoi(rebuild), _captured_stderr(noise):
             mod = kipoi.get_model(model, source=source, with_dataloader=True)
     except UserError:
         raise

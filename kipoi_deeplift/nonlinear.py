@@ -38,8 +38,9 @@ def _slope(f, z):
 
 
 # XLA fuses the slicing and the few elementwise ops of each secant into one pass over memory;
-# unfused they cost more than the layer's own backward pass.
-@tf.function(jit_compile=True)
+# unfused they cost more than the layer's own backward pass. (Inlined, they also make the
+# graph larger, which an unrolled LSTM pays for in start-up time.)
+@tf.function(jit_compile=True, autograph=False)
 def _rescale_f32(z, y, up, slope, eps):
     n = tf.shape(slope)[0]
     zx, zr = split_rows(z, n)
@@ -54,6 +55,18 @@ def _rescale_f64(f, z, up, slope, eps):
     return _apply(_secant(zx - zr, dy, tf.cast(slope[:, None], F64), eps), z, up, n)
 
 
+_FUSED: dict = {}
+
+
+def _fused_f64(f: Callable):
+    """One XLA-compiled float64 secant per activation function (an unrolled LSTM applies the
+    same one hundreds of times; each new function would compile again)."""
+    if f not in _FUSED:
+        _FUSED[f] = tf.function(lambda *a: _rescale_f64(f, *a), jit_compile=True,
+                                autograph=False)
+    return _FUSED[f]
+
+
 def rescale(ctx: Context, f: Callable, z, name: str | None = None):
     """Rescale: multiplier (f(x) - f(r)) / (x - r), or f'(x) where |x - r| < eps.
 
@@ -65,8 +78,7 @@ def rescale(ctx: Context, f: Callable, z, name: str | None = None):
         slope = _slope(f, z[: ctx.n])
         if name in PIECEWISE_LINEAR:
             return _rescale_f32(z, y, up, slope, ctx.eps)
-        fused = tf.function(lambda *a: _rescale_f64(f, *a), jit_compile=True)
-        return fused(z, up, slope, ctx.eps)
+        return _fused_f64(f)(z, up, slope, ctx.eps)
 
     return ctx.paired_op(f, grad, z)
 

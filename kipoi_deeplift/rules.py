@@ -14,7 +14,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import maxima
+from . import maxima, recurrent
 from .context import LINEAR_ACTIVATIONS, Context, activation_name
 
 Rule = Callable[[Context, Any, tuple, dict], Any]
@@ -27,8 +27,8 @@ ELEMENTWISE_ACTIVATIONS = frozenset({
 })
 #: Layers whose nonlinearity RevealCancel can treat (it needs their weights and input).
 KERNEL_TYPES = frozenset({"Dense", "Conv1D", "Conv2D", "Conv3D"})
-RECURRENT_TYPES = frozenset({"LSTM", "GRU", "SimpleRNN", "Bidirectional", "RNN", "ConvLSTM1D",
-                             "ConvLSTM2D", "CuDNNLSTM", "CuDNNGRU"})
+RECURRENT_TYPES = frozenset({"GRU", "SimpleRNN", "RNN", "ConvLSTM1D", "ConvLSTM2D",
+                             "CuDNNLSTM", "CuDNNGRU"})
 
 
 def _identity(x):
@@ -101,6 +101,19 @@ def _lambda_min(ctx: Context, layer, args, kwargs):
     return maxima.min_op(ctx, lambda t: layer(t), args[0])
 
 
+def softmax_weighted_sum(ctx: Context, layer, args, kwargs):
+    """BPNet's profile objective with the weights held constant: in a DeepLIFT pass every
+    reference is weighted by the softmax of its input sequence, so the objective is linear in
+    the logits and summation-to-delta holds."""
+    import tensorflow as tf
+
+    z = args[0]
+    w = tf.nn.softmax(z[: ctx.n] if ctx.mode == "deeplift" else z, axis=1)
+    if ctx.mode == "deeplift":
+        w = tf.concat([w, tf.repeat(w, ctx.k, axis=0)], 0)
+    return tf.reduce_sum(tf.stop_gradient(w) * z, axis=[1, 2])[:, None]
+
+
 @dataclass(frozen=True)
 class LayerRule:
     """A rule and what is known of it: whether summation-to-delta holds exactly through it."""
@@ -110,6 +123,14 @@ class LayerRule:
     note: str = ""
     max_like: bool = False   # exact only with maxpool="exact"
     resolve: Callable | None = None   # (layer, name) -> LayerRule, for rules chosen per layer
+
+
+def _resolve_recurrent(layer, name: str) -> "LayerRule":
+    if type(layer).__name__ == "Bidirectional":
+        recurrent.check_bidirectional(layer)
+        return LayerRule(recurrent.bidirectional)
+    recurrent._check(layer)
+    return LayerRule(recurrent.lstm)
 
 
 def _resolve_lambda(layer, name: str) -> "LayerRule":
@@ -136,6 +157,8 @@ _LINEAR_TYPES = (
     "UpSampling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
     "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
     "Add", "Subtract", "Average", "Concatenate",
+    # kipoi_deeplift.zoo_layers, for rebuilt published architectures
+    "ConstantPadding1D", "ReverseComplement",
 )
 _MAX_POOL_TYPES = ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "GlobalMaxPooling1D",
                    "GlobalMaxPooling2D", "GlobalMaxPooling3D")
@@ -152,6 +175,9 @@ LAYER_RULES: dict[str, LayerRule] = {
     "Maximum": LayerRule(maxima.maximum_merge, max_like=True, note=_MAX_NOTE),
     "Minimum": LayerRule(maxima.minimum_merge, max_like=True, note=_MAX_NOTE),
     "Lambda": LayerRule(_lambda_linear, resolve=_resolve_lambda),
+    "SoftmaxWeightedSum": LayerRule(softmax_weighted_sum),
+    "LSTM": LayerRule(recurrent.lstm, resolve=_resolve_recurrent),
+    "Bidirectional": LayerRule(recurrent.bidirectional, resolve=_resolve_recurrent),
 }
 _USER_RULES: dict[type, LayerRule] = {}
 
@@ -183,9 +209,9 @@ def check_layer(layer, name: str, is_output: bool) -> LayerRule:
     kind = type(layer).__name__
     if rule is None and kind in RECURRENT_TYPES:
         raise ValueError(
-            f"layer {name!r} ({kind}) is recurrent: kipoi_deeplift has no DeepLIFT rule for "
-            "LSTM, GRU or Bidirectional layers yet (convolutional, dense, pooling and merge "
-            "layers are supported). Register a rule with kipoi_deeplift.register_rule(...)")
+            f"layer {name!r} ({kind}) is recurrent: kipoi_deeplift has a DeepLIFT rule for "
+            "LSTM (and Bidirectional LSTM) only, none yet for GRU or SimpleRNN. Register one "
+            "with kipoi_deeplift.register_rule(...)")
     if rule is None:
         raise ValueError(
             f"layer {name!r} ({kind}) has no DeepLIFT rule; supported layer types: "

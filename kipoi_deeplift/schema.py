@@ -27,8 +27,15 @@ class DnaLayout:
     alphabet_axis: int
 
     @property
-    def length(self) -> int:
-        return int(self.shape[self.length_axis])
+    def length(self) -> int | None:
+        """The sequence length (``None`` for a model that takes any length)."""
+        n = self.shape[self.length_axis]
+        return None if n is None else int(n)
+
+    def fits(self, shape: tuple) -> bool:
+        """Whether an array of ``shape`` (batch excluded) is in this layout."""
+        return len(shape) == len(self.shape) and all(
+            want is None or int(got) == want for got, want in zip(shape, self.shape))
 
     @property
     def canonical(self) -> bool:
@@ -38,7 +45,7 @@ class DnaLayout:
         """(N, *shape) -> (N, L, 4)."""
         x = np.asarray(x)
         order = sorted((self.length_axis, self.alphabet_axis))
-        squeezed = x.reshape((x.shape[0],) + tuple(self.shape[a] for a in order))
+        squeezed = x.reshape((x.shape[0],) + tuple(x.shape[1 + a] for a in order))
         if self.alphabet_axis < self.length_axis:
             squeezed = squeezed.transpose(0, 2, 1)
         return squeezed
@@ -47,16 +54,15 @@ class DnaLayout:
 def dna_layout(shape: Sequence) -> DnaLayout | None:
     """The layout of a DNA input of ``shape`` (batch excluded), or ``None`` if it is not one:
     one axis of 4 (the alphabet), one longer axis (the sequence), any number of axes of 1."""
-    shape = tuple(int(s) if s is not None else -1 for s in shape)
-    if len(shape) < 2 or any(s == -1 for s in shape):
+    shape = tuple(None if s is None else int(s) for s in shape)
+    if len(shape) < 2:
         return None
     fours = [i for i, s in enumerate(shape) if s == ALPHABET]
-    others = [i for i, s in enumerate(shape) if s not in (1,)]
     if not fours:
         return None
     alphabet = fours[-1] if shape[-1] == ALPHABET else fours[0]
-    rest = [i for i in others if i != alphabet]
-    if len(rest) != 1:
+    rest = [i for i, s in enumerate(shape) if s != 1 and i != alphabet]
+    if len(rest) != 1:     # one sequence axis (of any length, or None); the others are 1
         return None
     return DnaLayout(shape, rest[0], alphabet)
 
@@ -122,7 +128,7 @@ class InputPlan:
             v = np.asarray(v)
             lay = self.layouts.get(name)
             if lay is not None:
-                if tuple(v.shape[1:]) != lay.shape:
+                if not lay.fits(tuple(v.shape[1:])):
                     raise UserError(
                         f"the dataloader gave input {name!r} of shape {tuple(v.shape[1:])} but "
                         f"the model needs {lay.shape}: an interval shorter than the model's "

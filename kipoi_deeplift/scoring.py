@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import preflight
+from . import preflight, zoo
 from ._version import __version__
 from .engine import ConvergenceWarning, DeepLift
 from .errors import UserError
@@ -138,11 +138,14 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     t0 = time.perf_counter()
     scope, device_name = _device_scope(device)
     if isinstance(model, KipoiModel):
-        km = model
+        km, config = model, None
     else:
+        config = zoo.find(str(model))
+        rebuild = zoo.function(config["rebuild"]) if config and config.get("rebuild") else None
         src = source or ("dir" if looks_like_path(str(model)) else "kipoi")
-        km = load_kipoi_model(str(model), src)
-    pp = km.postprocessing
+        km = load_kipoi_model(str(model), src, rebuild)
+    # Options: flags, then model.yaml's postprocessing block, then the zoo config, then DEFAULTS.
+    pp = {**zoo.score_defaults(config), **km.postprocessing}
     opt = {k: v for k, v in DEFAULTS.items()}
     opt.update({k: pp[k] for k in DEFAULTS if k in pp})
     given = dict(rule=rule, references=references, n_references=n_references, seed=seed,
@@ -195,6 +198,7 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
         "references": opt["references"] if isinstance(opt["references"], str) else "array",
         "n_references": int(opt["n_references"]), "seed": int(opt["seed"]),
         "maxpool": opt["maxpool"], "tasks": json.dumps([t.name for t in chosen]),
+        "zoo_config": config["name"] if config else "",
         "dna_input": labels[inputs.dna], "dataloader_args": json.dumps(args, default=str),
         **_versions(), "device": device_name, "start_time": started.isoformat(),
     }

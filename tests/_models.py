@@ -249,3 +249,27 @@ def deepbind_lambdas(K, seed=8):
         return [hk.maximum(branch)]
 
     return model, forward
+
+
+def lstm_model(K, seed=9):
+    """Conv, Bidirectional LSTM (sequences, concat), a backwards LSTM (last state), dense."""
+    from _reference import lstm as lstm_ref
+
+    L = K.layers
+    i = K.Input((12, 4), name="seq")
+    c = L.Conv1D(5, 3, activation="relu", name="c")(i)
+    bi = L.Bidirectional(L.LSTM(4, return_sequences=True), name="bi")(c)
+    last = L.LSTM(3, go_backwards=True, name="back")(bi)
+    o = L.Dense(2, name="o")(L.Concatenate(name="cat")([L.Flatten(name="flat")(bi), last]))
+    model = randomise(K.Model(i, o), seed, scale=0.5)
+
+    def forward(inputs, hk):
+        get = model.get_layer
+        h = hk.nl("relu", conv(inputs[0], get("c"), "VALID"))
+        bil = get("bi")
+        seq = tf.concat([lstm_ref(h, bil.forward_layer, hk),
+                         lstm_ref(h, bil.backward_layer, hk, reverse=True)], axis=-1)
+        last = lstm_ref(seq, get("back"), hk, reverse=True)[:, 0]
+        return [dense(tf.concat([tf.reshape(seq, (-1, 80)), last], axis=1), get("o"))]
+
+    return model, forward

@@ -79,6 +79,9 @@ class Plain:
     def maximum(self, zs):
         return tf.reduce_max(tf.stack(zs, axis=1), axis=1)
 
+    def prod(self, a, b):
+        return a * b
+
 
 class Recorder(Plain):
     """Plain forward that keeps every nonlinearity's input and every max pool's input."""
@@ -106,6 +109,10 @@ class Recorder(Plain):
     def maximum(self, zs):
         self.seen.append(tf.stack(zs, axis=1))
         return super().maximum(zs)
+
+    def prod(self, a, b):
+        self.seen.append(tf.stack([a, b]))
+        return super().prod(a, b)
 
 
 class Linearised(Plain):
@@ -199,6 +206,12 @@ class Linearised(Plain):
 
         return self._max_blocks(blocks(z), blocks(zx), blocks(zr), 2, ties=False)
 
+    def prod(self, a, b):
+        """a * b linearised at the pair: each factor weighted by the mean of the other."""
+        at_x, at_r = self._next()
+        (ax, bx), (ar, br) = tf.unstack(at_x), tf.unstack(at_r)
+        return ar * br + 0.5 * (bx + br) * (a - ar) + 0.5 * (ax + ar) * (b - br)
+
     def maximum(self, zs):
         """Elementwise max of several tensors (a Maximum merge)."""
         zx, zr = self._next()
@@ -268,3 +281,24 @@ def dense(z, layer):
 def batchnorm(z, layer, eps):
     gamma, beta, mean, var = weights(layer)
     return (z - mean) / tf.sqrt(var + eps) * gamma + beta
+
+
+def lstm(z, layer, hk, reverse=False):
+    """One Keras LSTM written out step by step (gates i, f, c, o; sigmoid and tanh): the
+    outputs of every step, in the order of the input positions."""
+    w, u, b = weights(layer)
+    units = u.shape[0]
+    h = tf.zeros((z.shape[0], units), F64)
+    c = tf.zeros_like(h)
+    steps = range(z.shape[1] - 1, -1, -1) if reverse else range(z.shape[1])
+    outs = {}
+    for t in steps:
+        pre = z[:, t] @ w + h @ u + b
+        i = hk.nl("sigmoid", pre[:, :units])
+        f = hk.nl("sigmoid", pre[:, units:2 * units])
+        g = hk.nl("tanh", pre[:, 2 * units:3 * units])
+        o = hk.nl("sigmoid", pre[:, 3 * units:])
+        c = hk.prod(f, c) + hk.prod(i, g)
+        h = hk.prod(o, hk.nl("tanh", c))
+        outs[t] = h
+    return tf.stack([outs[t] for t in range(z.shape[1])], axis=1)

@@ -211,15 +211,31 @@ def test_per_neuron_contributions_sum_to_delta_for_every_rule(rule):
             np.testing.assert_allclose(per.sum(1), res.delta[task], rtol=1e-4, atol=1e-5)
 
 
-def test_recurrent_layers_are_refused_by_name():
-    i = keras.Input((20, 4), name="seq")
-    h = keras.layers.Bidirectional(keras.layers.LSTM(3), name="bilstm")(i)
-    model = keras.Model(i, keras.layers.Dense(1)(h))
-    with pytest.raises(ValueError, match=r"layer 'bilstm' \(Bidirectional\) is recurrent.*"
-                                         "no DeepLIFT rule for LSTM"):
-        kd.DeepLift(model)
-
-
 def test_unknown_maxpool_mode():
     with pytest.raises(ValueError, match="unknown maxpool mode 'exactly'"):
         kd.DeepLift(M.maxpool_model(keras)[0], maxpool="exactly")
+
+
+@pytest.mark.parametrize("flavour", ["keras3", "tf_keras"])
+def test_lstm_and_bidirectional_against_reference(flavour):
+    model, forward = M.lstm_model(KERAS[flavour])
+    x = M.one_hot(4, 12, seed=3)
+    check_forward(model, forward, [x])
+    r = kd.references.dinuc_shuffle(x, 3, seed=5)
+    res = kd.DeepLift(model).explain(x, references=r, tasks=[0, 1])
+    for task in (0, 1):
+        want, delta = ref.deeplift_rescale(forward, x, r, task)
+        assert_close(res.contrib["seq"][str(task)], want)
+        np.testing.assert_allclose(res.delta[str(task)], delta.mean(1), rtol=1e-5, atol=1e-5)
+    assert res.max_convergence_error < 1e-4
+    # The unrolled recurrence in gradient mode is the layer's own gradient.
+    grad = ref.gradient(forward, x, 1)
+    sal = kd.DeepLift(model, rule="gradient").explain(x, references="zeros", tasks=[1])
+    assert_close(sal.contrib["seq"]["1"], grad)
+
+
+def test_gru_is_refused_by_name():
+    i = keras.Input((20, 4), name="seq")
+    model = keras.Model(i, keras.layers.Dense(1)(keras.layers.GRU(3, name="gru")(i)))
+    with pytest.raises(ValueError, match=r"'gru' \(GRU\) is recurrent.*LSTM"):
+        kd.DeepLift(model)

@@ -1,0 +1,135 @@
+"""DeepLIFT-ready configs for published Kipoi models (``model_zoo_configs/*.yaml``).
+
+A config names the Kipoi models it covers (glob patterns), the DNA input and its layout, what
+to score, the recommended references and rule, how the model treats the two strands, and, where
+the published file cannot be read on Python 3, a ``rebuild:`` function that builds the published
+architecture in Keras 3 and loads the published weights.
+"""
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import sys
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from .errors import UserError
+
+REQUIRED = ("name", "kipoi", "input", "output", "references", "rule", "reverse_complement",
+            "status")
+
+
+def config_dir() -> Path:
+    """``model_zoo_configs/`` of the source tree, or where ``pip install`` put it."""
+    here = Path(__file__).resolve().parents[1] / "model_zoo_configs"
+    if here.is_dir():
+        return here
+    return Path(sys.prefix) / "share" / "kipoi_deeplift" / "model_zoo_configs"
+
+
+def load_configs(directory: Path | None = None) -> dict[str, dict]:
+    """Every config by name, each checked by :func:`validate`."""
+    directory = directory or config_dir()
+    out = {}
+    for path in sorted(Path(directory).glob("*.yaml")):
+        try:
+            cfg = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise UserError(f"{path.name}: not valid YAML ({str(e).splitlines()[0]})") from e
+        validate(cfg, path.name)
+        cfg["_file"] = str(path)
+        out[cfg["name"]] = cfg
+    return out
+
+
+def validate(cfg: dict, where: str = "config") -> None:
+    """Raise ``UserError`` naming what is missing or wrong in one config."""
+    from .engine import RULES
+    from .maxima import MODES
+    from .references import validate_reference_name
+
+    if not isinstance(cfg, dict):
+        raise UserError(f"{where}: not a mapping")
+    missing = [k for k in REQUIRED if k not in cfg]
+    if missing:
+        raise UserError(f"{where}: missing {', '.join(missing)}")
+    if cfg["rule"] not in RULES:
+        raise UserError(f"{where}: rule {cfg['rule']!r} is not one of {', '.join(RULES)}")
+    if cfg.get("maxpool", "gradient") not in MODES:
+        raise UserError(f"{where}: maxpool {cfg['maxpool']!r} is not one of {MODES}")
+    refs = cfg["references"]
+    try:
+        validate_reference_name(refs.get("kind", ""))
+    except ValueError as e:
+        raise UserError(f"{where}: references: {e}") from e
+    if int(refs.get("n", 0)) < 1:
+        raise UserError(f"{where}: references.n must be at least 1")
+    if "name" not in cfg["input"] or "layout" not in cfg["input"]:
+        raise UserError(f"{where}: input needs name and layout")
+    for spec in (cfg.get("rebuild"), cfg.get("build_from_counts"),
+                 cfg["output"].get("profile_head")):
+        if spec:
+            function(spec)      # importable
+    for key in ("loads", "scores", "tested_on_real_weights"):
+        if key not in cfg["status"]:
+            raise UserError(f"{where}: status.{key} is missing")
+
+
+def function(spec: str) -> Callable:
+    """``package.module:function`` -> the function."""
+    module, _, name = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as e:
+        raise UserError(f"cannot import {spec!r}: {e}") from e
+
+
+def find(model: str, configs: dict | None = None) -> dict | None:
+    """The config whose Kipoi patterns match the model name (``None`` when none does)."""
+    configs = configs if configs is not None else load_configs()
+    for cfg in configs.values():
+        patterns = cfg["kipoi"] if isinstance(cfg["kipoi"], list) else [cfg["kipoi"]]
+        if any(fnmatch.fnmatch(model, p) for p in patterns):
+            return cfg
+    return None
+
+
+def score_defaults(cfg: dict | None) -> dict:
+    """The options a config recommends, in :func:`kipoi_deeplift.score`'s terms."""
+    if not cfg:
+        return {}
+    out = {"rule": cfg["rule"], "references": cfg["references"]["kind"],
+           "n_references": int(cfg["references"]["n"]),
+           "seed": int(cfg["references"].get("seed", 0))}
+    if cfg.get("maxpool"):
+        out["maxpool"] = cfg["maxpool"]
+    if cfg["input"].get("name"):
+        out["input"] = cfg["input"]["name"]
+    if cfg["output"].get("layer"):
+        out["output_layer"] = cfg["output"]["layer"]
+    return out
+
+
+def table(configs: dict) -> str:
+    """The `zoo list` table: what loads, what scores, what was tested on real weights."""
+    rows = [("name", "Kipoi models", "loads", "scores", "tested on real weights", "rule")]
+    for cfg in configs.values():
+        pats = cfg["kipoi"] if isinstance(cfg["kipoi"], list) else [cfg["kipoi"]]
+        st = cfg["status"]
+        rows.append((cfg["name"], ", ".join(pats), str(st["loads"]), str(st["scores"]),
+                     str(st["tested_on_real_weights"]), cfg["rule"]))
+    widths = [min(48, max(len(r[i]) for r in rows)) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c[:w].ljust(w) for c, w in zip(r, widths)).rstrip()
+                     for r in rows)
+
+
+def show(name: str, configs: dict | None = None) -> str:
+    """One config as written (by config name or by a Kipoi model name it covers)."""
+    configs = configs if configs is not None else load_configs()
+    cfg = configs.get(name) or find(name, configs)
+    if cfg is None:
+        raise UserError(f"no config named or matching {name!r}; configs: "
+                        f"{', '.join(configs)}")
+    return Path(cfg["_file"]).read_text()

@@ -1,0 +1,52 @@
+"""Keras 3 layers that rebuilt zoo architectures need in place of the published Lambda layers
+(which cannot be deserialized on Python 3). Both are linear: their rows in the rule table pass
+multipliers as the gradient."""
+from __future__ import annotations
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="kipoi_deeplift")
+class ConstantPadding1D(keras.layers.Layer):
+    """Pad the sequence axis with ``padding`` positions of ``value`` on each side (DeepBind pads
+    with N = 0.25 in every channel)."""
+
+    def __init__(self, padding: int, value: float = 0.25, **kwargs):
+        super().__init__(**kwargs)
+        self.padding, self.value = int(padding), float(value)
+
+    def call(self, x):
+        p = self.padding
+        return keras.ops.pad(x, [[0, 0], [p, p], [0, 0]], constant_values=self.value)
+
+    def compute_output_shape(self, shape):
+        length = None if shape[1] is None else shape[1] + 2 * self.padding
+        return (shape[0], length, shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding, "value": self.value}
+
+
+@keras.saving.register_keras_serializable(package="kipoi_deeplift")
+class ReverseComplement(keras.layers.Layer):
+    """One-hot DNA (ACGT order) read on the other strand: reverse positions and channels."""
+
+    def call(self, x):
+        return keras.ops.flip(keras.ops.flip(x, axis=1), axis=2)
+
+    def compute_output_shape(self, shape):
+        return shape
+
+
+@keras.saving.register_keras_serializable(package="kipoi_deeplift")
+class SoftmaxWeightedSum(keras.layers.Layer):
+    """BPNet's profile-head objective: sum over positions and strands of the profile logits,
+    each weighted by its softmax over positions, the weights held constant (no gradient through
+    them). Input (N, L, strands), output (N, 1)."""
+
+    def call(self, z):
+        w = keras.ops.stop_gradient(keras.ops.softmax(z, axis=1))
+        return keras.ops.sum(w * z, axis=(1, 2))[:, None]
+
+    def compute_output_shape(self, shape):
+        return (shape[0], 1)

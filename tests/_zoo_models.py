@@ -1,0 +1,91 @@
+"""Architectures of published zoo models, rebuilt with random weights for the groups whose files
+are not at hand (layer types and wiring as published; sizes shrunk to keep the tests fast)."""
+from __future__ import annotations
+
+import keras
+
+import _models as M
+
+L = keras.layers
+
+
+def mpra_dragonn_conv(length=145):
+    """MPRA-DragoNN ConvModel: conv-BN-ReLU blocks, dense, 12 linear MPRA readouts."""
+    i = keras.Input((length, 4), name="seq")
+    h = i
+    for j in range(3):
+        h = L.Conv1D(12, 5, padding="same", name=f"conv{j}")(h)
+        h = L.Activation("relu", name=f"relu{j}")(L.BatchNormalization(name=f"bn{j}")(h))
+    h = L.Dense(16, activation="relu", name="fc")(L.Flatten(name="flat")(h))
+    return M.randomise(keras.Model(i, L.Dense(12, name="readouts")(h)), 11, 0.2)
+
+
+def cpgenie(length=500):
+    """CpGenie: conv/max-pool blocks, dense layers, a two-class softmax."""
+    i = keras.Input((length, 4), name="seq")
+    h = i
+    for j, f in enumerate((16, 24, 32)):
+        h = L.MaxPooling1D(5, name=f"pool{j}")(L.Conv1D(f, 5, activation="relu",
+                                                        name=f"conv{j}")(h))
+    h = L.Dropout(0.5, name="drop")(L.Dense(16, activation="relu", name="fc")(L.Flatten()(h)))
+    return M.randomise(keras.Model(i, L.Dense(2, activation="softmax", name="methyl")(h)), 12,
+                       0.2)
+
+
+def deepstarr(length=249):
+    """DeepSTARR: four conv-BN-ReLU-max-pool blocks, two dense layers, Dev and Hk outputs."""
+    i = keras.Input((length, 4), name="seq")
+    h = i
+    for j, (f, k) in enumerate(((16, 7), (12, 3), (12, 5), (12, 3))):
+        h = L.Conv1D(f, k, padding="same", name=f"conv{j}")(h)
+        h = L.Activation("relu")(L.BatchNormalization(name=f"bn{j}")(h))
+        h = L.MaxPooling1D(2, name=f"pool{j}")(h)
+    h = L.Flatten()(h)
+    for j in range(2):
+        h = L.Dropout(0.4)(L.Activation("relu")(L.BatchNormalization(name=f"fbn{j}")(
+            L.Dense(16, name=f"fc{j}")(h))))
+    return M.randomise(keras.Model(i, [L.Dense(1, name="Dev")(h), L.Dense(1, name="Hk")(h)]),
+                       13, 0.2)
+
+
+def divergent421(length=1000):
+    """Divergent421-style multi-task chromatin model: conv/max-pool, dense, sigmoid tasks."""
+    i = keras.Input((length, 4), name="seq")
+    h = L.MaxPooling1D(8, name="pool0")(L.Conv1D(16, 9, activation="relu", name="conv0")(i))
+    h = L.MaxPooling1D(8, name="pool1")(L.Conv1D(16, 5, activation="relu", name="conv1")(h))
+    h = L.Dense(32, activation="relu", name="fc")(L.Flatten()(h))
+    return M.randomise(keras.Model(i, L.Dense(6, activation="sigmoid", name="tasks")(h)), 14,
+                       0.2)
+
+
+def bpnet(length=200, tasks=("Oct4", "Sox2")):
+    """BPNet: dilated residual convolutions; per task a profile head (L, 2 strands) and a
+    count head (log total count)."""
+    i = keras.Input((length, 4), name="seq")
+    h = L.Conv1D(16, 25, padding="same", activation="relu", name="first")(i)
+    for j in range(1, 5):
+        h = L.Add(name=f"res{j}")([h, L.Conv1D(16, 3, padding="same", dilation_rate=2 ** j,
+                                               activation="relu", name=f"dil{j}")(h)])
+    outs = []
+    for t in tasks:
+        outs.append(L.Conv1D(2, 25, padding="same", name=f"{t}_profile")(h))
+        outs.append(L.Dense(2, name=f"{t}_counts")(L.GlobalAveragePooling1D()(h)))
+    return M.randomise(keras.Model(i, outs), 15, 0.15)
+
+
+def deepmel(length=500):
+    """DeepMEL: forward and reverse-complement inputs through shared conv and BiLSTM layers."""
+    fwd, rc = keras.Input((length, 4), name="input_1"), keras.Input((length, 4), name="input_2")
+    conv = L.Conv1D(8, 20, activation="relu", name="conv")
+    lstm = L.Bidirectional(L.LSTM(4), name="bilstm")
+    h = L.Concatenate()([lstm(L.MaxPooling1D(10)(conv(x))) for x in (fwd, rc)])
+    return keras.Model([fwd, rc], L.Dense(3, activation="sigmoid", name="topics")(h))
+
+
+#: config name -> (builder, DNA input length)
+TEST_ARCHITECTURES = {
+    "MPRA-DragoNN": (mpra_dragonn_conv, 145),
+    "CpGenie": (cpgenie, 500),
+    "DeepSTARR": (deepstarr, 249),
+    "Divergent421": (divergent421, 1000),
+}

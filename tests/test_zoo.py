@@ -1,0 +1,242 @@
+"""model_zoo_configs: every config valid; the DeepBind and HOCOMOCO rebuilds against the
+published files; DeepLIFT on real weights; test architectures for the other groups."""
+import json
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+import _kipoi_dirs as K
+import _models as M
+import _zoo_models as Z
+import kipoi_deeplift as kd
+from conftest import fixture_path
+from kipoi_deeplift import cli, zoo
+from kipoi_deeplift.errors import UserError
+from kipoi_deeplift.rebuild import bpnet, deepbind, hocomoco
+from kipoi_deeplift.schema import dna_layout
+
+GROUPS = {"DeepBind", "pwm_HOCOMOCO", "tal1_model", "MPRA-DragoNN", "FactorNet", "BPNet-OSKN",
+          "CpGenie", "Divergent421", "DeepSTARR", "DeepMEL"}
+DEEPBIND_2018 = {"D00317.009_CEBPB": "D00317.009", "D00328.018_CTCF": "D00328.018",
+                 "D00765.001_GATA1": "D00765.001", "D00817.001_TBP": "D00817.001"}
+
+
+def onehot(seq):
+    return np.stack([np.eye(4, dtype=np.float32)["ACGT".index(c)]
+                     for c in seq.upper().replace("U", "T")])
+
+
+@pytest.fixture(scope="module")
+def configs():
+    return zoo.load_configs()
+
+
+def test_every_group_has_a_valid_config(configs):
+    assert set(configs) == GROUPS
+    for cfg in configs.values():
+        zoo.validate(cfg, cfg["name"])
+        layout = cfg["input"]["layout"]
+        if layout.startswith("("):
+            assert dna_layout(eval(layout)) is not None or not cfg["input"].get("dna"), layout
+    assert zoo.find("DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF")["name"] == "DeepBind"
+    assert zoo.find("pwm_HOCOMOCO/human/CTCF")["name"] == "pwm_HOCOMOCO"
+    assert zoo.find("Basset") is None
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c.pop("rule"), "missing rule"),
+    (lambda c: c.update(rule="deep-shap"), "rule 'deep-shap'"),
+    (lambda c: c["references"].update(kind="dinuc"), "unknown reference 'dinuc'"),
+    (lambda c: c.update(rebuild="kipoi_deeplift.rebuild.deepbind:nope"), "cannot import"),
+    (lambda c: c["status"].pop("loads"), "status.loads"),
+])
+def test_validation_names_the_problem(configs, change, message):
+    cfg = json.loads(json.dumps({k: v for k, v in configs["DeepBind"].items()}))
+    change(cfg)
+    with pytest.raises(UserError, match=message):
+        zoo.validate(cfg, "deepbind.yaml")
+
+
+@pytest.mark.parametrize("group, model_yaml", [
+    ("tal1_model", ("kipoi_tal1_model", "model.yaml")),
+    ("DeepBind", ("deepbind", "kipoi_2018_h5", "template_model.yaml")),
+    ("pwm_HOCOMOCO", ("hocomoco", "kipoi_model-template.yaml")),
+])
+def test_configs_match_the_published_schemas(configs, group, model_yaml):
+    text = fixture_path(*model_yaml).read_text()
+    # Kipoi's templates hold Jinja placeholders: the schema does not.
+    text = "\n".join(line for line in text.splitlines() if "{%" not in line and "{{" not in line)
+    schema = yaml.safe_load(text)["schema"]
+    cfg = configs[group]
+    assert schema["inputs"]["name"] == cfg["input"]["name"]
+    assert schema["inputs"]["special_type"] == "DNASeq"
+    assert eval(schema["inputs"]["shape"]) == eval(cfg["input"]["layout"])
+    assert cfg["tasks"] == [schema["targets"]["name"]]
+
+
+def test_factornet_schema_and_refusal(configs):
+    d = fixture_path("factornet", "EGR1_onePeak_DGF")
+    schema = yaml.safe_load((d / "kipoi" / "model.yaml").read_text())["schema"]
+    names = [i["name"] for i in schema["inputs"]] if isinstance(schema["inputs"], list) \
+        else list(schema["inputs"])
+    assert configs["FactorNet"]["input"]["name"] in names
+    from kipoi_deeplift.loading import load_keras
+    with pytest.raises(UserError, match="Keras 1.1.1 architecture.*Bidirectional"):
+        load_keras(str(d / "best_model.hdf5"), str(d / "model.json"))
+
+
+# -- DeepBind -------------------------------------------------------------------------------
+def test_deepbind_params_reproduce_the_published_example_scores():
+    """README.TXT's table (the version whose windows see adjacent sequence) to 1e-4."""
+    readme = fixture_path("deepbind", "README.TXT").read_text().splitlines()
+    ids = ["D00210.001", "D00120.001", "D00410.003", "D00328.003"]
+    seqs = ["AGGUAAUAAUUUGCAUGAAAUAACUUGGAGAGGAUAGC", "AGACAGAGCUUCCAUCAGCGCUAGCAGCAGAGACCAUU",
+            "GAGGTTACGCGGCAAGATAA", "TACCACTAGGGGGCGCCACC"]
+    header = next(i for i, line in enumerate(readme) if line.split() == ids)
+    want = np.array([[float(v) for v in readme[header + 1 + k].split()] for k in range(4)])
+    for j, model_id in enumerate(ids):
+        for k, s in enumerate(seqs):
+            model = deepbind.from_params(fixture_path("deepbind", "params", f"{model_id}.txt"),
+                                         length=len(s))
+            got = model.predict(onehot(s)[None], verbose=0)[0, 0]
+            assert abs(got - want[k, j]) < 1e-4, (model_id, k, got, want[k, j])
+
+
+@pytest.mark.parametrize("name", sorted(DEEPBIND_2018))
+def test_deepbind_2018_hdf5_rebuild_matches_the_parameter_file(name):
+    h5 = fixture_path("deepbind", "kipoi_2018_h5", name, "model.h5")
+    params = deepbind.read_params(fixture_path("deepbind", "params",
+                                               f"{DEEPBIND_2018[name]}.txt"))
+    from_h5, length = deepbind.params_from_kipoi_h5(h5)
+    assert length == 101
+    np.testing.assert_allclose(from_h5.detectors, params.detectors, rtol=1e-6, atol=1e-7)
+    rebuilt = deepbind.from_kipoi_h5(h5)
+    raw = deepbind.from_params(fixture_path("deepbind", "params", f"{DEEPBIND_2018[name]}.txt"))
+    x = M.one_hot(8, 101, seed=3)
+    prob = rebuilt.predict(x, verbose=0)[:, 0]
+    logit = raw.predict(x, verbose=0)[:, 0]
+    np.testing.assert_allclose(prob, 1 / (1 + np.exp(-logit)), rtol=1e-5, atol=1e-7)
+    res = kd.DeepLift(rebuilt, rule="genomics-default", maxpool="exact").explain(
+        x, n_references=10)
+    assert res.max_convergence_error < 1e-4
+    np.testing.assert_allclose(res.preds["binding_prob"], logit, rtol=1e-5, atol=1e-5)
+
+
+def test_ctcf_deepbind_top_bases_fall_inside_an_embedded_ctcf_site():
+    pcms = hocomoco.read_pcms(fixture_path("hocomoco", "HOCOMOCOv10_pcms_HUMAN_mono.txt"))
+    site = pcms[hocomoco.motif_for(pcms, "human/CTCF")].argmax(1)
+    seqs = np.random.default_rng(0).integers(0, 4, (6, 101))
+    start = 40
+    seqs[:, start:start + len(site)] = site
+    x = np.eye(4, dtype=np.float32)[seqs]
+    model = deepbind.from_kipoi_h5(fixture_path("deepbind", "kipoi_2018_h5", "D00328.018_CTCF",
+                                                "model.h5"))
+    res = kd.DeepLift(model, rule="genomics-default", maxpool="exact").explain(x,
+                                                                               n_references=20)
+    for per_base in res.contrib["seq"]["binding_prob"].sum(-1):
+        top = np.argsort(-per_base)[:10]
+        assert np.mean((top >= start) & (top < start + len(site))) >= 0.9, sorted(top)
+
+
+def test_deepbind_zoo_name_scores_end_to_end_through_kipoi(tmp_path):
+    """A Kipoi source holding DeepBind's CTCF model as the zoo names it: Kipoi resolves it and
+    its dataloader, the config's rebuild reads the Python 2 HDF5 file, `score` uses the
+    config's rule, references and exact max pooling."""
+    import kipoi
+
+    name = "DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF"
+    d = tmp_path / "zoo" / name
+    d.mkdir(parents=True)
+    shutil.copy(fixture_path("deepbind", "kipoi_2018_h5", "D00328.018_CTCF", "model.h5"),
+                d / "model.h5")
+    spec = yaml.safe_load(fixture_path("deepbind", "kipoi_2018_h5", "template_model.yaml")
+                          .read_text())
+    spec["args"] = {"weights": "model.h5"}
+    spec["default_dataloader"] = {"defined_as": "kipoiseq.dataloaders.SeqIntervalDl",
+                                  "default_args": {"auto_resize_len": 101}}
+    (d / "model.yaml").write_text(yaml.safe_dump(spec))
+    kipoi.config.add_source("kd_deepbind", kipoi.sources.LocalSource(str(tmp_path / "zoo")))
+    fasta = K.write_genome(tmp_path)
+    bed = K.write_bed(tmp_path, [("chr1", 100, 201), ("chr2", 50, 151)])
+    out = tmp_path / "ctcf.h5"
+    res = kd.score(name, {"intervals_file": str(bed), "fasta_file": str(fasta)}, str(out),
+                   source="kd_deepbind", n_references=5)
+    assert res["sequences"] == 2
+    with h5py.File(out) as f:
+        assert f.attrs["zoo_config"] == "DeepBind"
+        assert (f.attrs["rule"], f.attrs["maxpool"]) == ("genomics-default", "exact")
+        assert f["contrib/seq/binding_prob"].shape == (2, 101, 4)
+        assert f["convergence/binding_prob"][:].max() < 1e-4
+
+
+# -- pwm_HOCOMOCO ---------------------------------------------------------------------------
+@pytest.mark.parametrize("tf", ["CTCF", "GATA1", "TAL1", "SP1"])
+def test_hocomoco_deeplift_recovers_the_pwm_log_odds_at_the_best_site(tf):
+    pcms = hocomoco.read_pcms(fixture_path("hocomoco", "HOCOMOCOv10_pcms_HUMAN_mono.txt"))
+    counts = pcms[hocomoco.motif_for(pcms, f"human/{tf}")]
+    kernel = hocomoco.log_odds(counts)
+    site = kernel.argmax(1)                        # the best-scoring sequence of the PWM
+    seqs = np.random.default_rng(1).integers(0, 4, (3, 60))
+    start = 17
+    seqs[:, start:start + len(site)] = site
+    x = np.eye(4, dtype=np.float32)[seqs]
+    model = hocomoco.build(counts)
+    res = kd.DeepLift(model, maxpool="exact").explain(x, references="zeros")
+    per_base = res.contrib["seq"]["pwm_match"].sum(-1)
+    want = kernel[np.arange(len(site)), site]      # the PWM's own log-odds of each base
+    for row in per_base:
+        np.testing.assert_allclose(row[start:start + len(site)], want, rtol=1e-5, atol=1e-5)
+        assert np.abs(np.delete(row, np.s_[start:start + len(site)])).max() < 1e-6
+    np.testing.assert_allclose(res.preds["pwm_match"], want.sum(), rtol=1e-5)
+
+
+# -- groups whose files are not at hand ----------------------------------------------------
+@pytest.mark.parametrize("group", sorted(Z.TEST_ARCHITECTURES))
+def test_config_rule_is_exact_on_the_published_architecture(configs, group):
+    builder, length = Z.TEST_ARCHITECTURES[group]
+    cfg = configs[group]
+    model = builder(length)
+    x = M.one_hot(3, length, seed=2)
+    res = kd.DeepLift(model, rule=cfg["rule"], maxpool=cfg["maxpool"]).explain(
+        x, references=cfg["references"]["kind"], n_references=4)
+    assert res.max_convergence_error < 1e-3 * max(1.0, max(np.abs(d).max()
+                                                          for d in res.delta.values()))
+    assert all(np.abs(c).max() > 0 for c in res.contrib["seq"].values())
+
+
+def test_bpnet_profile_heads_are_scored_as_bpnet_does(configs):
+    model = Z.bpnet()
+    scoring = bpnet.profile_scoring_model(model)
+    x = M.one_hot(3, 200, seed=4)
+    r = kd.references.dinuc_shuffle(x, 4, seed=0)
+    res = kd.DeepLift(scoring, maxpool=configs["BPNet-OSKN"]["maxpool"]).explain(x, references=r)
+    assert res.max_convergence_error < 1e-3
+    # The objective: softmax(profile logits at x) held constant, applied to x and each reference.
+    profile = model.predict(x, verbose=0)[0].astype(np.float64)          # Oct4 profile
+    ref_profile = model.predict(r.reshape(-1, 200, 4), verbose=0)[0].reshape(3, 4, 200, 2)
+    w = np.exp(profile) / np.exp(profile).sum(1, keepdims=True)
+    task = res.tasks[0]
+    np.testing.assert_allclose(res.preds[task], (w * profile).sum((1, 2)), rtol=1e-4)
+    np.testing.assert_allclose(res.delta[task], (w * profile).sum((1, 2)) -
+                               (w[:, None] * ref_profile).sum((2, 3)).mean(1), rtol=1e-3,
+                               atol=1e-4)
+    assert res.contrib["seq"][task].shape == (3, 200, 4)
+
+
+def test_deepmel_bilstm_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"'bilstm' \(Bidirectional\) is recurrent"):
+        kd.DeepLift(Z.deepmel())
+
+
+def test_zoo_command_line(capsys):
+    assert cli.main(["zoo", "list"]) == 0
+    out = capsys.readouterr().out
+    for group in GROUPS:
+        assert group in out
+    assert cli.main(["zoo", "show", "pwm_HOCOMOCO/human/CTCF"]) == 0
+    assert "name: pwm_HOCOMOCO" in capsys.readouterr().out
+    assert cli.main(["zoo", "show", "Basset"]) == 2
+    assert "no config named or matching 'Basset'" in capsys.readouterr().err
