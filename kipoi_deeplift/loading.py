@@ -131,8 +131,10 @@ def _kipoi_keras_class(rebuild=None):
         def __init__(self, weights, arch=None, custom_objects=None, backend=None,
                      image_dim_ordering=None):
             self.weights, self.arch = weights, arch
-            self.model = rebuild(weights) if rebuild else \
-                load_keras(weights, arch, custom_objects)
+            if rebuild:
+                self.model = rebuild(weights, **({"arch": arch} if arch else {}))
+            else:
+                self.model = load_keras(weights, arch, custom_objects)
 
         def predict_on_batch(self, x):
             return self.model.predict_on_batch(x)

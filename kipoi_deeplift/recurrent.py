@@ -35,30 +35,30 @@ def _unrolled(ctx: Context, cell_owner, z, reverse: bool):
     bias = tf.convert_to_tensor(cell.bias) if getattr(cell, "use_bias", True) else 0.0
     units = int(recurrent.shape[0])
     act, rec_act = cell.activation, cell.recurrent_activation
-    steps = z.shape[1]
-    if steps is None:
-        raise ValueError(f"layer {cell_owner.name!r}: recurrent layers need a fixed sequence "
-                         "length to be unrolled")
     saved = ctx.linear_source
     ctx.linear_source = None       # RevealCancel needs a Dense/Conv input: gates get Rescale
     xs = tf.tensordot(z, kernel, [[2], [0]]) + bias
-    h = tf.zeros_like(xs[:, 0, :units])
-    c = tf.zeros_like(h)
-    outputs = []
-    order = range(steps - 1, -1, -1) if reverse else range(steps)
-    for t in order:
-        pre = xs[:, t] + tf.matmul(h, recurrent)
+    xs = tf.transpose(xs, [1, 0, 2])                   # (time, batch, 4 units)
+    if reverse:
+        xs = xs[::-1]
+
+    def step(carry, x_t):
+        h, c = carry
+        pre = x_t + tf.matmul(h, recurrent)
         i = ctx.nonlinear(rec_act, pre[:, :units])
         f = ctx.nonlinear(rec_act, pre[:, units:2 * units])
         g = ctx.nonlinear(act, pre[:, 2 * units:3 * units])
         o = ctx.nonlinear(rec_act, pre[:, 3 * units:])
         c = product(ctx, f, c) + product(ctx, i, g)
-        h = product(ctx, o, ctx.nonlinear(act, c))
-        outputs.append(h)
+        return product(ctx, o, ctx.nonlinear(act, c)), c
+
+    # A graph loop rather than unrolling in Python: tracing does not grow with the length.
+    h0 = tf.zeros_like(xs[0, :, :units])
+    hs, _ = tf.scan(step, xs, initializer=(h0, tf.zeros_like(h0)))
     ctx.linear_source = saved
     if reverse:
-        outputs = outputs[::-1]
-    return tf.stack(outputs, axis=1)
+        hs = hs[::-1]
+    return tf.transpose(hs, [1, 0, 2])
 
 
 def _check(layer) -> None:

@@ -103,7 +103,7 @@ class InputPlan:
 
     names: list[str]                    # model input names, in model order
     layouts: dict[str, DnaLayout]       # DNA inputs only
-    dna: str                            # the main DNA input (for tracks and TF-MoDISco files)
+    dna: str | None                     # the main DNA input (for tracks and TF-MoDISco files)
 
     def to_arrays(self, inputs: Any) -> dict[str, np.ndarray]:
         """A dataloader's ``inputs`` (array, list or dict) as canonical arrays by name."""
@@ -183,11 +183,14 @@ def plan_inputs(schema, names: Sequence[str], shapes: Sequence[tuple],
         layouts[n] = lay
     if not layouts:
         guess = [n for n in names if dna_layout(shapes[n]) is not None]
-        if len(guess) != 1:
+        if len(guess) > 1:
             raise UserError(f"no input is marked special_type: DNASeq in the schema; name the "
                             f"DNA input with --input (inputs: {names})")
-        layouts[guess[0]] = dna_layout(shapes[guess[0]])
-    dna = dna_input or next(iter(layouts))
+        if guess:
+            layouts[guess[0]] = dna_layout(shapes[guess[0]])
+    # No DNA input at all (FactorNet's sequence + signal channels): every input is scored as
+    # it is; genome tracks and TF-MoDISco files, which need one-hot DNA, are refused.
+    dna = dna_input or next(iter(layouts), None)
     return InputPlan(names, layouts, dna)
 
 

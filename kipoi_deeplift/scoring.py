@@ -178,7 +178,11 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     refs = _references_arg(opt["references"])
 
     args = preflight.check_arguments(km.dataloader, parse_dataloader_args(dataloader_args))
-    preflight.check_intervals(args, inputs.layouts[inputs.dna].length)
+    preflight.check_intervals(args, inputs.layouts[inputs.dna].length if inputs.dna else
+                              plan.input_shapes[0][1])
+    if inputs.dna is None and (bigwig or bedgraph or modisco):
+        raise UserError("--bigwig/--bedgraph/--modisco need a one-hot DNA input (N, L, 4); "
+                        f"this model's inputs are {plan.input_names}")
     try:
         dataset = km.dataloader(**args)
     except UserError:
@@ -199,11 +203,11 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
         "n_references": int(opt["n_references"]), "seed": int(opt["seed"]),
         "maxpool": opt["maxpool"], "tasks": json.dumps([t.name for t in chosen]),
         "zoo_config": config["name"] if config else "",
-        "dna_input": labels[inputs.dna], "dataloader_args": json.dumps(args, default=str),
+        "dna_input": labels.get(inputs.dna, ""), "dataloader_args": json.dumps(args, default=str),
         **_versions(), "device": device_name, "start_time": started.isoformat(),
     }
     attrs["command"] = _command(km, args, out_path, tasks=[t.name for t in chosen],
-                                input=labels[inputs.dna], layers=list(layers),
+                                input=labels.get(inputs.dna), layers=list(layers),
                                 hypothetical=hypothetical, batch_size=batch_size, limit=limit,
                                 opt=opt, bigwig=bigwig, bedgraph=bedgraph, modisco=modisco)
     worst = 0.0
@@ -220,7 +224,7 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
             writer.close()
         if n == 0:
             raise UserError("the dataloader gave no sequences: nothing to score")
-        written = _derived_files(staged, h5_tmp, labels[inputs.dna], chosen, args,
+        written = _derived_files(staged, h5_tmp, labels.get(inputs.dna), chosen, args,
                                  bigwig, bedgraph, modisco)
         files = staged.commit()
     except BaseException:
@@ -242,7 +246,7 @@ def _command(km: KipoiModel, args: dict, out_path: Path, tasks, input, layers, h
 
     words = ["kipoi-deeplift", "score", km.name, "--source", km.source, "--dataloader-args",
              json.dumps(args, default=str), "-o", str(out_path), "--tasks", ",".join(tasks),
-             "--input", input, "--rule", opt["rule"],
+             *(["--input", input] if input else []), "--rule", opt["rule"],
              "--references", opt["references"] if isinstance(opt["references"], str)
              else "ARRAY.npy", "--n-references", str(opt["n_references"]),
              "--seed", str(opt["seed"]), "--maxpool", opt["maxpool"],

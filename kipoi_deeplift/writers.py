@@ -14,6 +14,8 @@ from typing import Iterator, Mapping
 import h5py
 import numpy as np
 
+from .errors import UserError
+
 STR = h5py.string_dtype()
 
 
@@ -79,6 +81,10 @@ class H5Writer:
                                          compression="gzip" if a.ndim > 1 else None,
                                          compression_opts=4 if a.ndim > 1 else None)
             ds = self.file[key]
+            if ds.shape[1:] != a.shape[1:]:
+                raise UserError(f"{key}: a batch of shape {a.shape[1:]} after batches of "
+                                f"{ds.shape[1:]}: the intervals differ in length; give the "
+                                "dataloader a fixed length (e.g. auto_resize_len)")
             ds.resize(self.n + size, axis=0)
             ds[self.n:] = a
         self.n += size

@@ -105,7 +105,7 @@ def score_defaults(cfg: dict | None) -> dict:
            "seed": int(cfg["references"].get("seed", 0))}
     if cfg.get("maxpool"):
         out["maxpool"] = cfg["maxpool"]
-    if cfg["input"].get("name"):
+    if cfg["input"].get("name") and cfg["input"].get("dna", True):
         out["input"] = cfg["input"]["name"]
     if cfg["output"].get("layer"):
         out["output_layer"] = cfg["output"]["layer"]

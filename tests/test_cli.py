@@ -372,3 +372,12 @@ def test_python2_lambda_files_point_to_the_zoo(capsys, tmp_path):
                                            "  defined_as: kipoiseq.dataloaders.SeqIntervalDl"))
     fails(capsys, ["score", str(d), "-o", str(tmp_path / "o.h5")], tmp_path / "o.h5",
           "Python 2 bytecode")
+
+
+def test_intervals_of_different_lengths_are_refused_clearly(tmp_path):
+    from kipoi_deeplift.writers import H5Writer
+    w = H5Writer(tmp_path / "x.h5")
+    w.append({"contrib/seq/t": np.zeros((2, 50, 4), np.float32)})
+    with pytest.raises(kd.UserError, match="intervals differ in length"):
+        w.append({"contrib/seq/t": np.zeros((2, 60, 4), np.float32)})
+    w.close()

@@ -37,18 +37,24 @@ def check_forward(model, forward, xs):
         assert min(np.abs(p - z).max(), np.abs(p - prob).max(), np.abs(p - soft).max()) < 1e-5
 
 
-@pytest.mark.parametrize("flavour", ["keras3", "tf_keras"])
-def test_bpnet_like_residual_dilated(flavour):
-    model, forward = M.bpnet_like(KERAS[flavour])
-    x = M.one_hot(6, 200, seed=1)
+def two_tasks_match_reference(model, forward, x, r):
+    """Rescale contributions and deltas of tasks 0 and 1 of a one-input model ('seq') agree
+    with the float64 reference, and sum to the delta."""
     check_forward(model, forward, [x])
-    r = kd.references.dinuc_shuffle(x, 4, seed=3)
     res = kd.DeepLift(model).explain(x, references=r, tasks=[0, 1])
     for task in (0, 1):
         want, delta = ref.deeplift_rescale(forward, x, r, task)
         assert_close(res.contrib["seq"][str(task)], want)
         np.testing.assert_allclose(res.delta[str(task)], delta.mean(1), rtol=1e-5, atol=1e-5)
         assert res.convergence[str(task)].max() < 1e-4
+    return res
+
+
+@pytest.mark.parametrize("flavour", ["keras3", "tf_keras"])
+def test_bpnet_like_residual_dilated(flavour):
+    model, forward = M.bpnet_like(KERAS[flavour])
+    x = M.one_hot(6, 200, seed=1)
+    two_tasks_match_reference(model, forward, x, kd.references.dinuc_shuffle(x, 4, seed=3))
 
 
 @pytest.mark.parametrize("flavour", ["keras3", "tf_keras"])

@@ -15,7 +15,7 @@ import kipoi_deeplift as kd
 from conftest import fixture_path
 from kipoi_deeplift import cli, zoo
 from kipoi_deeplift.errors import UserError
-from kipoi_deeplift.rebuild import bpnet, deepbind, hocomoco
+from kipoi_deeplift.rebuild import bpnet, deepbind, factornet, hocomoco
 from kipoi_deeplift.schema import dna_layout
 
 GROUPS = {"DeepBind", "pwm_HOCOMOCO", "tal1_model", "MPRA-DragoNN", "FactorNet", "BPNet-OSKN",
@@ -77,15 +77,67 @@ def test_configs_match_the_published_schemas(configs, group, model_yaml):
     assert cfg["tasks"] == [schema["targets"]["name"]]
 
 
-def test_factornet_schema_and_refusal(configs):
+def test_factornet_schema_and_keras1_files(configs):
     d = fixture_path("factornet", "EGR1_onePeak_DGF")
     schema = yaml.safe_load((d / "kipoi" / "model.yaml").read_text())["schema"]
-    names = [i["name"] for i in schema["inputs"]] if isinstance(schema["inputs"], list) \
-        else list(schema["inputs"])
+    names = [i["name"] for i in schema["inputs"]]
     assert configs["FactorNet"]["input"]["name"] in names
     from kipoi_deeplift.loading import load_keras
     with pytest.raises(UserError, match="Keras 1.1.1 architecture.*Bidirectional"):
         load_keras(str(d / "best_model.hdf5"), str(d / "model.json"))
+    assert zoo.function(configs["FactorNet"]["rebuild"]) is factornet.from_keras1
+
+
+def _factornet_numpy(w, z):
+    """FactorNet's Keras 1 forward pass for one strand, written out in NumPy from the stored
+    weights (hard sigmoid 0.2x + 0.5 on the gates, as Keras 1 had it)."""
+    def hard_sigmoid(v):
+        return np.clip(0.2 * v + 0.5, 0, 1)
+
+    kernel = w["convolution1d_1_W"][:, 0]
+    width = kernel.shape[0]
+    conv = np.stack([np.einsum("nkc,kcf->nf", z[:, i:i + width], kernel)
+                     for i in range(z.shape[1] - width + 1)], 1) + w["convolution1d_1_b"]
+    t = np.maximum(np.maximum(conv, 0) @ w["dense_1_W"] + w["dense_1_b"], 0)
+    steps = w["dense_2_W"].shape[0] // 64
+    t = t[:, :steps * 17].reshape(len(z), steps, 17, -1).max(2)
+
+    def lstm(prefix, reverse):
+        h = np.zeros((len(z), 32))
+        c = np.zeros_like(h)
+        outs = [None] * steps
+        for s in (range(steps - 1, -1, -1) if reverse else range(steps)):
+            g = {q: t[:, s] @ w[f"{prefix}_W_{q}"] + h @ w[f"{prefix}_U_{q}"] + w[f"{prefix}_b_{q}"]
+                 for q in "ifco"}
+            c = hard_sigmoid(g["f"]) * c + hard_sigmoid(g["i"]) * np.tanh(g["c"])
+            h = hard_sigmoid(g["o"]) * np.tanh(c)
+            outs[s] = h
+        return np.stack(outs, 1)
+
+    seq = np.concatenate([lstm("forward_lstm_1", False), lstm("backward_lstm_1", True)], -1)
+    hidden = np.maximum(seq.reshape(len(z), -1) @ w["dense_2_W"] + w["dense_2_b"], 0)
+    return (1 / (1 + np.exp(-(hidden @ w["dense_3_W"] + w["dense_3_b"])))).ravel()
+
+
+def test_factornet_rebuild_reproduces_the_keras1_model_and_deeplift_is_exact():
+    d = fixture_path("factornet", "EGR1_onePeak_DGF")
+    model = factornet.from_keras1(d / "best_model.hdf5", d / "model.json")
+    weights = factornet.read_weights(d / "best_model.hdf5")
+    rng = np.random.default_rng(0)
+    seq = np.concatenate([np.eye(4)[rng.integers(0, 4, (2, 1002))],
+                          rng.gamma(1.0, 1.0, (2, 1002, 1))], -1).astype(np.float32)
+    seq_rc = seq[:, ::-1, [3, 2, 1, 0, 4]].copy()
+    want = (_factornet_numpy(weights, seq.astype(np.float64)) +
+            _factornet_numpy(weights, seq_rc.astype(np.float64))) / 2
+    np.testing.assert_allclose(model.predict([seq, seq_rc], verbose=0).ravel(), want,
+                               rtol=1e-5, atol=1e-6)
+    res = kd.DeepLift(model, maxpool="exact").explain({"seq": seq, "seq_rc": seq_rc},
+                                                      references="zeros")
+    assert res.max_convergence_error < 1e-5
+    np.testing.assert_allclose(res.preds["strands"], want, rtol=1e-5)
+    # DNase counts (channel 5) and sequence both carry contributions.
+    c = res.contrib["seq"]["strands"]
+    assert np.abs(c[..., :4]).max() > 0 and np.abs(c[..., 4]).max() > 0
 
 
 # -- DeepBind -------------------------------------------------------------------------------
@@ -226,9 +278,13 @@ def test_bpnet_profile_heads_are_scored_as_bpnet_does(configs):
     assert res.contrib["seq"][task].shape == (3, 200, 4)
 
 
-def test_deepmel_bilstm_is_refused_by_name():
-    with pytest.raises(ValueError, match=r"'bilstm' \(Bidirectional\) is recurrent"):
-        kd.DeepLift(Z.deepmel())
+def test_deepmel_architecture_with_its_bilstm_scores_exactly(configs):
+    cfg = configs["DeepMEL"]
+    fwd = M.one_hot(2, 500, seed=6)
+    res = kd.DeepLift(Z.deepmel(), rule=cfg["rule"], maxpool=cfg["maxpool"]).explain(
+        {"input_1": fwd, "input_2": fwd[:, ::-1, ::-1].copy()}, n_references=3)
+    assert res.max_convergence_error < 1e-4
+    assert res.contrib["input_1"]["0"].shape == (2, 500, 4)
 
 
 def test_zoo_command_line(capsys):
