@@ -32,6 +32,7 @@ setup(
         "pyfaidx>=0.8,<0.10",
         "pyBigWig>=0.3.22,<0.4",
         "pandas>=2,<4",
+        "scipy>=1.11,<2",
         "matplotlib>=3.8,<4",
         "logomaker>=0.8,<0.9",
         "setuptools<81",

@@ -11,6 +11,7 @@
        kipoi-deeplift score OUT/gata_model --dataloader-args '{...}' -o OUT/scores.h5
                             --bigwig OUT/tracks --hypothetical
        kipoi-deeplift plot OUT/scores.h5 --region chr1:... -o OUT/logo.png
+       kipoi-deeplift compare OUT/scores.h5 OUT/scores_grad_input.h5 -o OUT/report.html ...
 5. Checks, from the HDF5 file, that the top-scoring 6 bp window of each interval with a site
    lies on the embedded site in genome coordinates.
 """
@@ -186,6 +187,11 @@ def main(argv=None):
     c, g = first_hit
     kipoi_deeplift("plot", str(out / "scores.h5"), "--region", f"{c}:{g - 20}-{g + 26}",
                    "-o", str(out / "logo.png"))
+    # The same model and intervals with gradient x input: how far do the two methods agree?
+    kipoi_deeplift("score", str(out / "gata_model"), "--dataloader-args", dl_args,
+                   "-o", str(out / "scores_grad_input.h5"), "--rule", "grad-input")
+    kipoi_deeplift("compare", str(out / "scores.h5"), str(out / "scores_grad_input.h5"),
+                   "-o", str(out / "report.html"), "--tsv", str(out / "comparison.tsv"))
     return hits, n_sites
 
 

@@ -71,9 +71,12 @@ def _run_score(a) -> int:
     for w in caught:
         if w.category.__name__ == "ConvergenceWarning":
             print(f"warning: {w.message}", file=sys.stderr)
+    gap = (f"max summation-to-delta error {res['max_convergence_error']:.2e}" if res["exact"]
+           else f"{res['rule']} does not sum to the delta (largest gap "
+                f"{res['max_convergence_error']:.3g})")
     print(f"scored {res['sequences']} sequences x {len(res['tasks'])} task(s) in "
           f"{res['seconds']:.1f} s ({res['sequences'] / max(res['seconds'], 1e-9):.1f} seq/s); "
-          f"max summation-to-delta error {res['max_convergence_error']:.2e}")
+          f"{gap}")
     for f in res["files"]:
         print(f"wrote {f}")
     return 0
@@ -95,6 +98,41 @@ def _run_plot(a) -> int:
     from .plots import plot
 
     print(f"wrote {plot(a.h5, a.output, a.example, a.region, a.task, a.input)}")
+    return 0
+
+
+def _compare_parser(sub):
+    p = sub.add_parser("compare", help="compare score files of several models on the same "
+                                       "intervals: TSV and an HTML report")
+    p.add_argument("files", nargs="+", metavar="OUT.h5[:TASK]",
+                   help="files written by `score` (a task after a colon; default the first)")
+    p.add_argument("-o", "--output", required=True, help="the HTML report to write")
+    p.add_argument("--tsv", default=None, help="also write one row per (model pair, interval) "
+                                               "and a summary row per pair")
+    p.add_argument("--top-k", type=int, default=10, help="positions compared by Jaccard")
+    p.add_argument("--example", type=int, default=0, help="interval whose logos the report "
+                                                          "shows (default 0)")
+    p.set_defaults(run=_run_compare)
+
+
+def _run_compare(a) -> int:
+    from .compare import compare, write_tsv
+    from .errors import UserError
+    from .report import write_report
+
+    files, rows = compare(a.files, top_k=a.top_k)
+    n = files[0].per_base.shape[0]
+    if not 0 <= a.example < n:
+        raise UserError(f"--example {a.example} out of range: the files hold {n} intervals")
+    if a.tsv:
+        write_tsv(rows, a.tsv)
+        print(f"wrote {a.tsv}")
+    print(f"wrote {write_report(files, rows, a.output, example=a.example)}")
+    for r in rows:
+        if r["interval"] == "all":
+            print(f"{r['model_a']} vs {r['model_b']}: pearson {r['pearson']:.3f}, spearman "
+                  f"{r['spearman']:.3f}, top-{a.top_k} jaccard {r['top_k_jaccard']:.3f}, same "
+                  f"top site in {r['top_site_agree']:.0%} of intervals")
     return 0
 
 
@@ -121,6 +159,7 @@ def build_parser(prog: str = "kipoi-deeplift") -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _score_parser(sub)
+    _compare_parser(sub)
     _plot_parser(sub)
     _zoo_parser(sub)
     return parser

@@ -48,16 +48,34 @@ def _pick(h5: h5py.File, example: int | None, region: str | None):
         f"{chrom}:{max(start, int(starts[i]))}-{min(end, int(ends[i]))}"
 
 
+def projected(contrib: np.ndarray, onehot: np.ndarray | None) -> np.ndarray:
+    """Each position's total contribution drawn on the base that is there: per channel,
+    m * (x - r) is also non-zero on the references' bases, which are not in the sequence."""
+    if onehot is None:
+        return contrib
+    return contrib.sum(-1, keepdims=True) * onehot
+
+
+def draw_logo(ax, values: np.ndarray, positions, ylabel: str) -> None:
+    """A logomaker logo of (L, 4) values at ``positions`` on ``ax``."""
+    import logomaker
+    import pandas as pd
+
+    df = pd.DataFrame(values, columns=BASES)
+    df.index = positions
+    logomaker.Logo(df, ax=ax, color_scheme="classic")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_ylabel(ylabel)
+
+
 def plot(h5_path: str, output: str, example: int | None = None, region: str | None = None,
          task: str | None = None, input_name: str | None = None) -> str:
     """A logo of the contributions of one sequence (and its hypothetical contributions when
     the file has them) for one task; returns the path written."""
-    import logomaker
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import pandas as pd
 
     if not Path(h5_path).exists():
         raise UserError(f"{h5_path!r} does not exist")
@@ -69,12 +87,9 @@ def plot(h5_path: str, output: str, example: int | None = None, region: str | No
         if task not in tasks:
             raise UserError(f"task {task!r} is not in {h5_path}; tasks: {', '.join(tasks)}")
         i, lo, g0, hi, label = _pick(h5, example, region)
-        contrib = h5[f"contrib/{h5_key(input_name)}/{task}"][i].astype(float)
-        if f"inputs/{h5_key(input_name)}" in h5:
-            # The position's total, drawn on the base that is there: per channel, m * (x - r)
-            # is also non-zero on the references' bases, which are not in the sequence.
-            onehot = h5[f"inputs/{h5_key(input_name)}"][i].astype(float)
-            contrib = contrib.sum(-1, keepdims=True) * onehot
+        contrib = projected(h5[f"contrib/{h5_key(input_name)}/{task}"][i].astype(float),
+                            h5[f"inputs/{h5_key(input_name)}"][i].astype(float)
+                            if f"inputs/{h5_key(input_name)}" in h5 else None)
         hyp = h5[f"hyp_contrib/{h5_key(input_name)}/{task}"][i].astype(float) \
             if f"hyp_contrib/{h5_key(input_name)}/{task}" in h5 else None
         strand = h5["metadata/ranges/strand"].asstr()[i] if "metadata/ranges/strand" in h5 \
@@ -94,11 +109,7 @@ def plot(h5_path: str, output: str, example: int | None = None, region: str | No
     fig, axes = plt.subplots(len(rows), 1, figsize=(min(24, 2 + 0.12 * (b - a)), 2.2 * len(rows)),
                              squeeze=False)
     for ax, (name, values) in zip(axes[:, 0], rows):
-        df = pd.DataFrame(values, columns=BASES)
-        df.index = np.arange(a, b) if g0 is None else np.arange(lo, hi)
-        logomaker.Logo(df, ax=ax, color_scheme="classic")
-        ax.axhline(0, color="grey", lw=0.5)
-        ax.set_ylabel(name)
+        draw_logo(ax, values, np.arange(a, b) if g0 is None else np.arange(lo, hi), name)
     axes[0, 0].set_title(f"{model}  task {task}  {label}  ({rule}; logit {pred:.3g}, "
                          f"delta {delta:.3g})", fontsize=9)
     axes[-1, 0].set_xlabel("genome position" if g0 is not None else "position in sequence")

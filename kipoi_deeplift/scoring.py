@@ -231,11 +231,12 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
         staged.discard()
         raise
     seconds = time.perf_counter() - t0
-    if worst > 1e-3:
+    if worst > 1e-3 and dl.mode == "deeplift":    # gradient baselines do not sum to delta
         warnings.warn(f"summation-to-delta error up to {worst:.3g} (see /convergence in "
                       f"{out_path}); {dl.blame()}", ConvergenceWarning, stacklevel=2)
     return {"output": str(out_path), "files": [str(f) for f in files], "sequences": n,
-            "tasks": [t.name for t in chosen], "seconds": seconds,
+            "tasks": [t.name for t in chosen], "seconds": seconds, "rule": opt["rule"],
+            "exact": dl.mode == "deeplift",
             "max_convergence_error": worst, "derived": written}
 
 

@@ -1,0 +1,198 @@
+"""Comparing `score` files of several models over the same intervals: per-interval agreement of
+per-base scores (Pearson, Spearman, top-k overlap, top site), a TSV, and numbers for the report.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+from scipy import stats
+
+from .errors import UserError
+from .writers import h5_key
+
+RANGE_KEYS = ("chr", "start", "end", "strand")
+
+
+@dataclass
+class Scored:
+    """One file's per-base scores for one task, with what is needed to compare and report."""
+
+    path: str
+    label: str
+    task: str
+    per_base: np.ndarray              # (N, L) contribution summed over channels
+    contrib: np.ndarray               # (N, L, 4)
+    inputs: np.ndarray                # (N, L, 4)
+    convergence: np.ndarray           # (N,)
+    ranges: dict | None
+    attrs: dict = field(default_factory=dict)
+
+
+def _attrs(f: h5py.File) -> dict:
+    out = {}
+    for k, v in f.attrs.items():
+        out[k] = v.decode() if isinstance(v, bytes) else (v.item() if hasattr(v, "item") else v)
+    return out
+
+
+def load(spec: str) -> Scored:
+    """``FILE.h5`` or ``FILE.h5:TASK`` (default: the file's first task)."""
+    path, _, task = spec.partition(".h5:")
+    path = path + ".h5" if task else spec
+    if not Path(path).exists():
+        raise UserError(f"{path} does not exist")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise UserError(f"{path} is not an HDF5 file") from e
+    with f:
+        attrs = _attrs(f)
+        if "kipoi_deeplift_version" not in attrs or "contrib" not in f:
+            raise UserError(f"{path} is not a kipoi-deeplift score file (no "
+                            "kipoi_deeplift_version attribute or /contrib)")
+        dna = attrs.get("dna_input") or next(iter(f["contrib"]))
+        group = f"contrib/{h5_key(dna)}"
+        tasks = list(f[group]) if group in f else []
+        task = h5_key(task) if task else (tasks[0] if tasks else "")
+        for key in (f"{group}/{task}", f"inputs/{h5_key(dna)}", f"convergence/{task}"):
+            if key not in f:
+                raise UserError(f"{path} has no /{key}" + (f"; tasks: {', '.join(tasks)}"
+                                                          if tasks else ""))
+        contrib = f[f"{group}/{task}"][:].astype(np.float64)
+        inputs = f[f"inputs/{h5_key(dna)}"][:]
+        ranges = None
+        if "metadata/ranges/chr" in f:
+            r = f["metadata/ranges"]
+            ranges = {k: (r[k].asstr()[:] if r[k].dtype.kind == "O" else r[k][:])
+                      for k in RANGE_KEYS if k in r}
+        conv = f[f"convergence/{task}"][:]
+    label = f"{Path(attrs.get('model', path)).name or path}:{task}"
+    return Scored(path, label, task, contrib.sum(-1), contrib, inputs, conv, ranges, attrs)
+
+
+def check_same_intervals(files: list[Scored]) -> None:
+    """Same intervals (by ranges, where the files have them) and the same sequence."""
+    first = files[0]
+    for other in files[1:]:
+        if other.per_base.shape != first.per_base.shape:
+            raise UserError(f"{other.path} holds {other.per_base.shape[0]} sequences of "
+                            f"{other.per_base.shape[1]} bp, {first.path} "
+                            f"{first.per_base.shape[0]} of {first.per_base.shape[1]} bp: score "
+                            "the models on the same intervals")
+        if first.ranges is not None and other.ranges is not None:
+            for k in RANGE_KEYS:
+                if k in first.ranges and k in other.ranges and \
+                        not np.array_equal(first.ranges[k], other.ranges[k]):
+                    i = int(np.flatnonzero(first.ranges[k] != other.ranges[k])[0])
+                    raise UserError(f"{other.path} and {first.path} differ at interval {i} "
+                                    f"({k}: {other.ranges[k][i]} vs {first.ranges[k][i]}): "
+                                    "score the models on the same intervals")
+        if not np.array_equal(first.inputs, other.inputs):
+            i = int(np.flatnonzero(np.any(first.inputs != other.inputs, axis=(1, 2)))[0])
+            raise UserError(f"{other.path} and {first.path} saw different sequences at "
+                            f"interval {i}")
+
+
+def top_site(per_base: np.ndarray, width: int) -> int:
+    """Start of the highest-scoring window of ``width`` bases."""
+    return int(np.convolve(per_base, np.ones(width), "valid").argmax())
+
+
+def pair_rows(a: Scored, b: Scored, top_k: int = 10, site_width: int = 8) -> list[dict]:
+    """One row per interval plus a summary row ('all') for one pair of files."""
+    rows = []
+    for i, (x, y) in enumerate(zip(a.per_base, b.per_base)):
+        pearson = float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else float("nan")
+        spearman = float(stats.spearmanr(x, y).statistic) if x.std() > 0 and y.std() > 0 \
+            else float("nan")
+        ta, tb = set(np.argsort(-x, kind="stable")[:top_k]), \
+            set(np.argsort(-y, kind="stable")[:top_k])
+        sa, sb = top_site(x, site_width), top_site(y, site_width)
+        rows.append({"model_a": a.label, "model_b": b.label, "interval": _interval(a, i),
+                     "pearson": pearson, "spearman": spearman,
+                     "top_k_jaccard": len(ta & tb) / len(ta | tb),
+                     "top_site_a": sa, "top_site_b": sb,
+                     "top_site_agree": int(abs(sa - sb) < site_width)})
+    summary = {"model_a": a.label, "model_b": b.label, "interval": "all"}
+    for key in ("pearson", "spearman", "top_k_jaccard", "top_site_agree"):
+        summary[key] = float(np.nanmean([r[key] for r in rows]))
+    summary["top_site_a"] = summary["top_site_b"] = ""
+    return rows + [summary]
+
+
+def _interval(s: Scored, i: int) -> str:
+    if s.ranges is None:
+        return str(i)
+    strand = s.ranges.get("strand", ["."] * (i + 1))[i]
+    return f"{s.ranges['chr'][i]}:{s.ranges['start'][i]}-{s.ranges['end'][i]}({strand})"
+
+
+def compare(specs: list[str], top_k: int = 10, site_width: int = 8) -> tuple[list[Scored],
+                                                                               list[dict]]:
+    """Load, check and compare every pair; returns the files and all TSV rows."""
+    if len(specs) < 2:
+        raise UserError("compare needs at least two files")
+    files = [load(s) for s in specs]
+    check_same_intervals(files)
+    labels = [f.label for f in files]
+    if len(set(labels)) != len(labels):      # the same model twice: tell them apart by file
+        for f in files:
+            f.label = f"{Path(f.path).stem}:{f.task}"
+    rows = []
+    for a, b in itertools.combinations(files, 2):
+        rows.extend(pair_rows(a, b, top_k, site_width))
+    return files, rows
+
+
+COLUMNS = ("model_a", "model_b", "interval", "pearson", "spearman", "top_k_jaccard",
+           "top_site_a", "top_site_b", "top_site_agree")
+
+
+def write_tsv(rows: list[dict], path: str) -> None:
+    """Fixed formatting, so the same inputs give a byte-identical file."""
+    def fmt(v):
+        if isinstance(v, float):
+            return "nan" if np.isnan(v) else f"{v:.6f}"
+        return str(v)
+
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
+    with open(tmp, "w") as f:
+        f.write("\t".join(COLUMNS) + "\n")
+        for r in rows:
+            f.write("\t".join(fmt(r[c]) for c in COLUMNS) + "\n")
+    tmp.replace(path)
+
+
+def agreement_matrix(files: list[Scored], rows: list[dict], key: str = "pearson") -> np.ndarray:
+    """Model-by-model mean of ``key`` over intervals (1 on the diagonal)."""
+    idx = {f.label: i for i, f in enumerate(files)}
+    m = np.eye(len(files))
+    for r in rows:
+        if r["interval"] == "all":
+            i, j = idx[r["model_a"]], idx[r["model_b"]]
+            m[i, j] = m[j, i] = r[key]
+    return m
+
+
+def provenance(s: Scored) -> dict:
+    """What the report shows of how a file was made."""
+    a = s.attrs
+    sha = a.get("weights_sha256", "{}")
+    try:
+        sha = json.loads(sha)
+    except (TypeError, json.JSONDecodeError):
+        pass
+    return {"file": s.path, "model": a.get("model", ""), "source": a.get("source", ""),
+            "task": s.task, "weights sha256": sha, "rule": a.get("rule", ""),
+            "maxpool": a.get("maxpool", ""), "references": a.get("references", ""),
+            "n_references": a.get("n_references", ""), "seed": a.get("seed", ""),
+            "kipoi_deeplift": a.get("kipoi_deeplift_version", ""),
+            "tensorflow": a.get("tensorflow_version", ""), "keras": a.get("keras_version", ""),
+            "device": a.get("device", ""), "started": a.get("start_time", ""),
+            "max summation-to-delta error": f"{float(np.max(s.convergence)):.2e}",
+            "rerun": a.get("command", "")}

@@ -1,0 +1,165 @@
+"""`compare`: two models scored over the same intervals; the TSV against numbers computed here,
+the report and a plot rendered and checked; files that do not match are refused."""
+import base64
+import html.parser
+import io
+import json
+import shutil
+import subprocess
+
+import h5py
+import numpy as np
+import pytest
+from scipy import stats
+
+import _kipoi_dirs as K
+import kipoi_deeplift as kd
+from kipoi_deeplift import cli
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    d = tmp_path_factory.mktemp("compare")
+    fasta, bed = K.write_genome(d), K.write_bed(d)
+    args = {"intervals_file": str(bed), "fasta_file": str(fasta)}
+    out = {}
+    for name, seed in (("a", 0), ("b", 1)):
+        m = K.write_model_dir(d / f"model_{name}", model=K.conv_model(seed=seed))
+        out[name] = d / f"{name}.h5"
+        kd.score(str(m), args, str(out[name]), n_references=3, rule="rescale", hypothetical=True)
+    return d, out, args
+
+
+def per_base(path, task="CTCF"):
+    with h5py.File(path) as f:
+        return f[f"contrib/seq/{task}"][:].sum(-1).astype(np.float64)
+
+
+def test_tsv_numbers_match_a_computation_written_here(scored, capsys):
+    d, out, _ = scored
+    report, tsv = d / "report.html", d / "table.tsv"
+    assert cli.main(["compare", str(out["a"]), str(out["b"]), "-o", str(report), "--tsv",
+                     str(tsv), "--top-k", "5"]) == 0
+    lines = tsv.read_text().splitlines()
+    header = lines[0].split("\t")
+    rows = [dict(zip(header, line.split("\t"))) for line in lines[1:]]
+    assert len(rows) == len(K.INTERVALS) + 1 and rows[-1]["interval"] == "all"
+    a, b = per_base(out["a"]), per_base(out["b"])
+    for i, r in enumerate(rows[:-1]):
+        chrom, start, end, _, _, strand = K.INTERVALS[i]
+        assert r["interval"] == f"{chrom}:{start}-{end}({strand})"
+        assert float(r["pearson"]) == pytest.approx(np.corrcoef(a[i], b[i])[0, 1], abs=2e-6)
+        assert float(r["spearman"]) == pytest.approx(stats.spearmanr(a[i], b[i])[0], abs=2e-6)
+        top_a = set(np.argsort(-a[i], kind="stable")[:5])
+        top_b = set(np.argsort(-b[i], kind="stable")[:5])
+        assert float(r["top_k_jaccard"]) == pytest.approx(len(top_a & top_b) / len(top_a | top_b))
+        site_a = int(np.argmax([a[i][j:j + 8].sum() for j in range(K.LENGTH - 7)]))
+        assert int(r["top_site_a"]) == site_a
+    assert float(rows[-1]["pearson"]) == pytest.approx(
+        np.mean([float(r["pearson"]) for r in rows[:-1]]), abs=1e-5)
+    assert "pearson" in capsys.readouterr().out
+
+
+def test_same_inputs_give_a_byte_identical_tsv(scored):
+    d, out, _ = scored
+    for name in ("t1", "t2"):
+        assert cli.main(["compare", str(out["a"]), str(out["b"]), "-o",
+                         str(d / f"{name}.html"), "--tsv", str(d / f"{name}.tsv")]) == 0
+    assert (d / "t1.tsv").read_bytes() == (d / "t2.tsv").read_bytes()
+
+
+class _Images(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images, self.text = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_report_is_self_contained_html_with_valid_images(scored):
+    from PIL import Image
+
+    d, out, _ = scored
+    report = d / "r.html"
+    assert cli.main(["compare", f"{out['a']}:GATA1", f"{out['b']}:GATA1", "-o",
+                     str(report), "--example", "2"]) == 0
+    parser = _Images()
+    parser.feed(report.read_text())
+    assert len(parser.images) == 3
+    for img in parser.images:
+        assert img["src"].startswith("data:image/png;base64,")       # no network needed
+        png = Image.open(io.BytesIO(base64.b64decode(img["src"].split(",", 1)[1])))
+        assert png.format == "PNG" and png.size[0] > 200 and png.size[1] > 100
+    text = " ".join(parser.text)
+    assert "kipoi-deeplift score" in text            # how to rerun each file
+    with h5py.File(out["a"]) as f:
+        sha = json.loads(f.attrs["weights_sha256"])["weights"]
+    assert sha in text and "chr2:100-150(-)" in text
+
+
+def test_plot_png_has_the_expected_size(scored):
+    from PIL import Image
+
+    d, out, _ = scored
+    assert cli.main(["plot", str(out["a"]), "--example", "1", "--task", "GATA1", "-o",
+                     str(d / "one.png")]) == 0
+    png = Image.open(d / "one.png")
+    # Two rows (contributions, hypothetical), width from the 50 bp shown, at 110 dpi.
+    assert png.size == (int(round((2 + 0.12 * K.LENGTH) * 110)), int(round(2 * 2.2 * 110)))
+
+
+def _rewrite(src, dst, edit):
+    shutil.copy(src, dst)
+    with h5py.File(dst, "a") as f:
+        edit(f)
+    return dst
+
+
+@pytest.mark.parametrize("case, message", [
+    ("other_intervals", "differ at interval 0"),
+    ("other_sequence", "saw different sequences at interval 1"),
+    ("missing_dataset", "has no /contrib/seq/CTCF"),
+    ("not_ours", "is not a kipoi-deeplift score file"),
+    ("one_file", "at least two files"),
+])
+def test_files_that_do_not_match_are_refused_in_one_line(scored, capsys, case, message):
+    d, out, _ = scored
+    other = d / f"{case}.h5"
+    if case == "other_intervals":
+        _rewrite(out["b"], other, lambda f: f["metadata/ranges/start"].__setitem__(0, 11))
+    elif case == "other_sequence":
+        _rewrite(out["b"], other, lambda f: f["inputs/seq"].__setitem__(
+            (1, 0), f["inputs/seq"][1, 0][::-1]))
+    elif case == "missing_dataset":
+        _rewrite(out["b"], other, lambda f: f.__delitem__("contrib/seq/CTCF"))
+    elif case == "not_ours":
+        with h5py.File(other, "w") as f:
+            f["x"] = np.zeros(3)
+    task = ":CTCF" if case == "missing_dataset" else ""
+    argv = ["compare", f"{out['a']}{task}"] + ([] if case == "one_file" else [f"{other}{task}"])
+    assert cli.main(argv + ["-o", str(d / f"{case}.html")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (d / f"{case}.html").exists()
+
+
+def test_report_opens_in_a_headless_browser(scored, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no chromium installed (Debian package chromium) to open the report")
+    d, out, _ = scored
+    report = d / "browser.html"
+    assert cli.main(["compare", str(out["a"]), str(out["b"]), "-o", str(report)]) == 0
+    probe = tmp_path / "probe.html"
+    probe.write_text(report.read_text().replace(
+        "</body>", "<script>window.onload=()=>{document.title=[...document.images].every("
+                   "i=>i.complete&&i.naturalWidth>0)?'IMAGES-OK':'IMAGES-BROKEN'}</script></body>"))
+    p = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
+                       capture_output=True, text=True, timeout=120)
+    assert "<title>IMAGES-OK</title>" in p.stdout, p.stderr[-500:]
