@@ -39,7 +39,8 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8,<10", "shap>=0.51,<0.60", "scikit-learn>=1.4,<2",
-                 "pyjaspar>=4,<5"],
+                 "pyjaspar>=4,<5", "dask[distributed]>=2024.1,<2027"],
+        "dask": ["dask[distributed]>=2024.1,<2027"],
         "bench": ["shap>=0.51,<0.60"],
         "examples": ["pyjaspar>=4,<5", "scikit-learn>=1.4,<2"],
     },

@@ -54,6 +54,9 @@ def _score_parser(sub):
     p.add_argument("--bedgraph", metavar="PREFIX", help="write PREFIX.<task>.bedGraph tracks")
     p.add_argument("--modisco", metavar="PREFIX",
                    help="write PREFIX.ohe.npz and PREFIX.hyp.npz for `modisco motifs`")
+    p.add_argument("--shard", metavar="I/N", default=None,
+                   help="score only the I-th of N disjoint slices of the intervals (1 <= I <= "
+                        "N); `kipoi-deeplift merge` joins the shard files")
     p.set_defaults(run=_run_score)
 
 
@@ -67,7 +70,8 @@ def _run_score(a) -> int:
                     input=a.input, rule=a.rule, references=a.references,
                     n_references=a.n_references, seed=a.seed, hypothetical=a.hypothetical,
                     layers=layers, batch_size=a.batch_size, device=a.device, limit=a.limit,
-                    bigwig=a.bigwig, bedgraph=a.bedgraph, modisco=a.modisco, maxpool=a.maxpool)
+                    bigwig=a.bigwig, bedgraph=a.bedgraph, modisco=a.modisco, maxpool=a.maxpool,
+                    shard=a.shard)
     for w in caught:
         if w.category.__name__ == "ConvergenceWarning":
             print(f"warning: {w.message}", file=sys.stderr)
@@ -136,6 +140,26 @@ def _run_compare(a) -> int:
     return 0
 
 
+def _merge_parser(sub):
+    p = sub.add_parser("merge", help="join the shard files of one `score --shard I/N` run")
+    p.add_argument("shards", nargs="+", metavar="SHARD.h5")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--bigwig", metavar="PREFIX")
+    p.add_argument("--bedgraph", metavar="PREFIX")
+    p.add_argument("--modisco", metavar="PREFIX")
+    p.set_defaults(run=_run_merge)
+
+
+def _run_merge(a) -> int:
+    from .merge import merge
+
+    res = merge(a.shards, a.output, a.bigwig, a.bedgraph, a.modisco)
+    print(f"merged {res['shards']} shards, {res['sequences']} sequences")
+    for f in res["files"]:
+        print(f"wrote {f}")
+    return 0
+
+
 def _zoo_parser(sub):
     p = sub.add_parser("zoo", help="DeepLIFT-ready configs for published Kipoi models")
     zsub = p.add_subparsers(dest="zoo_command", required=True, metavar="list|show")
@@ -159,6 +183,7 @@ def build_parser(prog: str = "kipoi-deeplift") -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _score_parser(sub)
+    _merge_parser(sub)
     _compare_parser(sub)
     _plot_parser(sub)
     _zoo_parser(sub)

@@ -55,6 +55,46 @@ def parse_dataloader_args(value: Any) -> dict:
                         "object, a .json/.yaml file or key=value pairs") from e
 
 
+def parse_shard(shard: str | None) -> tuple[int, int] | None:
+    """'I/N' (1 <= I <= N) -> (I, N)."""
+    if shard is None:
+        return None
+    try:
+        i, n = (int(v) for v in str(shard).split("/"))
+    except ValueError:
+        raise UserError(f"--shard {shard!r}: write it as I/N, e.g. 2/8") from None
+    if not 1 <= i <= n:
+        raise UserError(f"--shard {shard!r}: I must be between 1 and N")
+    return i, n
+
+
+def shard_bounds(total: int, i: int, n: int, batch_size: int) -> tuple[int, int]:
+    """The I-th of N disjoint slices of ``total`` sequences, cut at batch boundaries so that a
+    sharded run computes exactly the batches an unsharded one does (bit-identical results)."""
+    batches = -(-total // batch_size)
+    start = (i - 1) * batches // n * batch_size
+    stop = min(total, i * batches // n * batch_size)
+    return start, stop
+
+
+def _slice(dataset, start: int, stop: int):
+    """Sequences [start, stop) of a Kipoi Dataset, as a Kipoi Dataset."""
+    import kipoi.data
+
+    if not isinstance(dataset, kipoi.data.Dataset):
+        raise UserError(f"--shard needs a dataloader that can be indexed (a kipoi Dataset); "
+                        f"this one is a {type(dataset).__name__}")
+
+    class Part(kipoi.data.Dataset):
+        def __len__(self):
+            return stop - start
+
+        def __getitem__(self, idx):
+            return dataset[start + idx]
+
+    return Part()
+
+
 def _device_scope(device: str | None):
     """A ``tf.device`` scope for 'cpu', 'gpu' or 'gpu:K' (None: TensorFlow's own placement)."""
     import tensorflow as tf
@@ -126,13 +166,15 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
           seed: int | None = None, hypothetical: bool = False, layers: Sequence[str] = (),
           batch_size: int = 32, device: str | None = None, limit: int | None = None,
           bigwig: str | None = None, bedgraph: str | None = None, modisco: str | None = None,
-          maxpool: str | None = None, progress: bool | None = None) -> dict:
+          maxpool: str | None = None, progress: bool | None = None,
+          shard: str | None = None) -> dict:
     """Score a Kipoi model on its own dataloader and write the HDF5 file of the contract.
 
     ``model`` is a Kipoi model name (``source='kipoi'``, the default unless ``model`` is a
     directory) or a model directory (``source='dir'``). Options left ``None`` come from the
-    model.yaml ``postprocessing: deeplift:`` block, then from :data:`DEFAULTS`. Returns a
-    summary (sequences, seconds, max summation-to-delta error, files written).
+    model.yaml ``postprocessing: deeplift:`` block, then from :data:`DEFAULTS`.
+    ``shard='I/N'`` scores the I-th of N disjoint slices (``kipoi-deeplift merge`` joins them).
+    Returns a summary (sequences, seconds, max summation-to-delta error, files written).
     """
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
@@ -193,6 +235,14 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     total = len(dataset) if hasattr(dataset, "__len__") else None
     if limit is not None:
         total = min(total, limit) if total is not None else limit
+    sharding = parse_shard(shard)
+    first = 0
+    if sharding is not None:
+        if total is None:
+            raise UserError("--shard needs a dataloader that knows its length")
+        first, last = shard_bounds(total, *sharding, batch_size)
+        dataset = _slice(dataset, first, last)
+        total, limit = last - first, None
 
     staged = Staged()
     out_path = Path(output)
@@ -203,13 +253,16 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
         "n_references": int(opt["n_references"]), "seed": int(opt["seed"]),
         "maxpool": opt["maxpool"], "tasks": json.dumps([t.name for t in chosen]),
         "zoo_config": config["name"] if config else "",
+        "shard": f"{sharding[0]}/{sharding[1]}" if sharding else "",
+        "shard_start": first, "shard_stop": first + (total or 0),
         "dna_input": labels.get(inputs.dna, ""), "dataloader_args": json.dumps(args, default=str),
         **_versions(), "device": device_name, "start_time": started.isoformat(),
     }
     attrs["command"] = _command(km, args, out_path, tasks=[t.name for t in chosen],
                                 input=labels.get(inputs.dna), layers=list(layers),
                                 hypothetical=hypothetical, batch_size=batch_size, limit=limit,
-                                opt=opt, bigwig=bigwig, bedgraph=bedgraph, modisco=modisco)
+                                opt=opt, bigwig=bigwig, bedgraph=bedgraph, modisco=modisco,
+                                shard=shard)
     worst = 0.0
     try:
         h5_tmp = staged.path(out_path)
@@ -217,7 +270,7 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
         try:
             with scope, _bar(total, progress) as bar:
                 worst = _stream(dataset, batch_size, limit, inputs, labels, dl, chosen, refs,
-                                opt, layers, hypothetical, writer, bar)
+                                opt, layers, hypothetical, writer, bar, first)
             writer.file.attrs["end_time"] = datetime.now(timezone.utc).isoformat()
             n = writer.n
         finally:
@@ -241,7 +294,7 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
 
 
 def _command(km: KipoiModel, args: dict, out_path: Path, tasks, input, layers, hypothetical,
-             batch_size, limit, opt, bigwig, bedgraph, modisco) -> str:
+             batch_size, limit, opt, bigwig, bedgraph, modisco, shard=None) -> str:
     """The `kipoi-deeplift score` command that reproduces this run (for the record)."""
     import shlex
 
@@ -257,7 +310,7 @@ def _command(km: KipoiModel, args: dict, out_path: Path, tasks, input, layers, h
     if layers:
         words += ["--layers", ",".join(layers)]
     for flag, value in (("--limit", limit), ("--bigwig", bigwig), ("--bedgraph", bedgraph),
-                        ("--modisco", modisco)):
+                        ("--modisco", modisco), ("--shard", shard)):
         if value is not None:
             words += [flag, str(value)]
     return shlex.join(words)
@@ -290,8 +343,9 @@ class _bar:
 
 
 def _stream(dataset, batch_size, limit, inputs: InputPlan, labels, dl: DeepLift, chosen, refs,
-            opt, layers, hypothetical, writer: H5Writer, bar) -> float:
-    """Score batch after batch, appending each to the file; returns the largest error."""
+            opt, layers, hypothetical, writer: H5Writer, bar, first: int = 0) -> float:
+    """Score batch after batch, appending each to the file; returns the largest error.
+    ``first`` is the index of the dataset's first sequence in the whole run (shards)."""
     worst = 0.0
     done = 0
     try:
@@ -312,9 +366,10 @@ def _stream(dataset, batch_size, limit, inputs: InputPlan, labels, dl: DeepLift,
                 res = dl.explain(x, references=refs, n_references=int(opt["n_references"]),
                                  seed=int(opt["seed"]), tasks=[t.name for t in chosen],
                                  layers=layers, hypothetical=hypothetical,
-                                 batch_size=batch_size, progress=False, index_offset=done)
+                                 batch_size=batch_size, progress=False,
+                                 index_offset=first + done)
             except ValueError as e:
-                raise UserError(f"sequences {done}-{done + n - 1}: {e}") from e
+                raise UserError(f"sequences {first + done}-{first + done + n - 1}: {e}") from e
         writer.append(_batch_arrays(res, x, batch, n, labels))
         worst = max(worst, res.max_convergence_error)
         done += n
@@ -376,6 +431,8 @@ def _derived_files(staged: Staged, h5_path, dna: str, chosen, args, bigwig, bedg
 
     if not (bigwig or bedgraph or modisco):
         return []
+    if dna is None:
+        raise UserError("--bigwig/--bedgraph/--modisco need a one-hot DNA input (N, L, 4)")
     written = []
     with h5py.File(h5_path, "r") as h5:
         if (bigwig or bedgraph) and "metadata/ranges/chr" not in h5:

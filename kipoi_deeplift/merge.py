@@ -1,0 +1,106 @@
+"""Joining the shard files of one `score --shard I/N` run into the file an unsharded run writes."""
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from types import SimpleNamespace
+
+import h5py
+
+from .errors import UserError
+from .writers import H5Writer, Staged
+
+#: Attributes that must agree between shards: the same model, data and options.
+SAME = ("model", "source", "weights_sha256", "rule", "references", "n_references", "seed",
+        "maxpool", "tasks", "dna_input", "dataloader_args", "kipoi_deeplift_version",
+        "zoo_config")
+ROWS = 256       # rows copied at a time (memory stays flat)
+
+
+def _datasets(f: h5py.File) -> list[str]:
+    out = []
+    f.visititems(lambda name, obj: out.append(name) if isinstance(obj, h5py.Dataset) else None)
+    return sorted(out)
+
+
+def _check(paths: list[str]) -> list[tuple[int, str, dict]]:
+    shards = []
+    for p in paths:
+        if not Path(p).exists():
+            raise UserError(f"{p} does not exist")
+        with h5py.File(p, "r") as f:
+            attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+            if "kipoi_deeplift_version" not in attrs:
+                raise UserError(f"{p} is not a kipoi-deeplift score file")
+            if not attrs.get("shard"):
+                raise UserError(f"{p} is not a shard (scored without --shard)")
+            i, n = (int(v) for v in str(attrs["shard"]).split("/"))
+            shards.append((i, n, p, attrs, _datasets(f)))
+    counts = {n for _, n, *_ in shards}
+    if len(counts) != 1:
+        raise UserError(f"the files are shards of different splits (N = {sorted(counts)})")
+    n = counts.pop()
+    seen = sorted(i for i, *_ in shards)
+    if seen != list(range(1, n + 1)):
+        missing = sorted(set(range(1, n + 1)) - set(seen))
+        twice = sorted({i for i in seen if seen.count(i) > 1})
+        raise UserError(f"shards of {n}: " + (f"missing {missing}" if missing else "") +
+                        (" " if missing and twice else "") +
+                        (f"given twice {twice}" if twice else ""))
+    shards.sort()
+    first = shards[0]
+    for i, _, p, attrs, names in shards[1:]:
+        for key in SAME:
+            if attrs.get(key) != first[3].get(key):
+                raise UserError(f"{p} differs from {first[2]} in {key}: not shards of one run")
+        if names != first[4]:
+            raise UserError(f"{p} holds other datasets than {first[2]}")
+    stop = 0
+    for i, _, p, attrs, _ in shards:
+        if int(attrs["shard_start"]) != stop:
+            raise UserError(f"{p} starts at sequence {attrs['shard_start']}, expected {stop}")
+        stop = int(attrs["shard_stop"])
+    return [(i, p, attrs) for i, _, p, attrs, _ in shards]
+
+
+def merge(paths: list[str], output: str, bigwig: str | None = None,
+          bedgraph: str | None = None, modisco: str | None = None) -> dict:
+    """Concatenate shard files (in shard order) into ``output``; optionally write tracks."""
+    from .scoring import _derived_files
+
+    shards = _check(paths)
+    attrs = dict(shards[0][2])
+    for key in ("shard", "shard_start", "shard_stop"):
+        attrs.pop(key, None)
+    attrs["merged_from"] = json.dumps([p for _, p, _ in shards])
+    attrs["end_time"] = shards[-1][2].get("end_time", "")
+    words = shlex.split(attrs.get("command", ""))
+    if "--shard" in words:                       # the unsharded command reproduces the merge
+        k = words.index("--shard")
+        del words[k:k + 2]
+        attrs["command"] = shlex.join(words)
+    staged = Staged()
+    try:
+        tmp = staged.path(output)
+        writer = H5Writer(tmp, attrs)
+        try:
+            for _, p, _ in shards:
+                with h5py.File(p, "r") as f:
+                    names = _datasets(f)
+                    n = f[names[0]].shape[0]
+                    for a in range(0, n, ROWS):
+                        writer.append({k: f[k][a:a + ROWS] for k in names})
+            total = writer.n
+        finally:
+            writer.close()
+        tasks = [SimpleNamespace(name=t) for t in json.loads(attrs.get("tasks", "[]"))]
+        args = json.loads(attrs.get("dataloader_args", "{}"))
+        derived = _derived_files(staged, tmp, attrs.get("dna_input") or None, tasks, args,
+                                 bigwig, bedgraph, modisco)
+        files = staged.commit()
+    except BaseException:
+        staged.discard()
+        raise
+    return {"output": output, "sequences": total, "shards": len(shards),
+            "files": [str(f) for f in files], "derived": derived}

@@ -1,0 +1,116 @@
+"""Scale: shards merged equal an unsharded run exactly; the Dask path equals the serial run."""
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+import _kipoi_dirs as K
+import kipoi_deeplift as kd
+from kipoi_deeplift import cli
+from kipoi_deeplift.scoring import shard_bounds
+
+#: 23 intervals of 50 bp on both chromosomes, some on the minus strand.
+MANY = [("chr1" if i % 3 else "chr2", 10 + 13 * i, 60 + 13 * i, f"i{i}", 0, "+-"[i % 2])
+        for i in range(23)]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    d = tmp_path_factory.mktemp("scale")
+    args = {"intervals_file": str(K.write_bed(d, MANY)), "fasta_file": str(K.write_genome(d))}
+    model = K.write_model_dir(d / "model")
+    whole = d / "whole.h5"
+    kd.score(str(model), args, str(whole), n_references=3, batch_size=4, hypothetical=True)
+    return d, model, args, whole
+
+
+def arrays(path):
+    out = {}
+    with h5py.File(path) as f:
+        f.visititems(lambda k, v: out.__setitem__(k, v[:]) if isinstance(v, h5py.Dataset)
+                     else None)
+    return out
+
+
+def assert_same_arrays(a, b):
+    a, b = arrays(a), arrays(b)
+    assert sorted(a) == sorted(b)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_shard_bounds_cover_everything_once_at_batch_boundaries():
+    for total, n, bs in ((23, 3, 4), (100, 7, 8), (5, 8, 2), (1000, 16, 32)):
+        bounds = [shard_bounds(total, i, n, bs) for i in range(1, n + 1)]
+        assert bounds[0][0] == 0 and bounds[-1][1] == total
+        assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+        assert all(start % bs == 0 for start, _ in bounds)
+
+
+def test_merged_shards_equal_the_unsharded_run_exactly(world, capsys):
+    d, model, args, whole = world
+    parts = []
+    for i in (3, 1, 2):                      # any order
+        p = d / f"part{i}.h5"
+        assert cli.main(["score", str(model), "--dataloader-args", json.dumps(args), "-o",
+                         str(p), "--n-references", "3", "--batch-size", "4", "--hypothetical",
+                         "--shard", f"{i}/3"]) == 0
+        parts.append(str(p))
+    merged = d / "merged.h5"
+    assert cli.main(["merge", *parts, "-o", str(merged), "--bigwig", str(d / "m")]) == 0
+    assert "merged 3 shards, 23 sequences" in capsys.readouterr().out
+    assert_same_arrays(whole, merged)
+    with h5py.File(merged) as f, h5py.File(whole) as g:
+        assert "--shard" not in f.attrs["command"]
+        for key in ("rule", "seed", "weights_sha256", "tasks"):
+            assert f.attrs[key] == g.attrs[key]
+    assert (d / "m.CTCF.bw").stat().st_size > 0
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "shards of 3: missing [2]"),
+    ("other_run", "differs from"),
+    ("unsharded", "is not a shard"),
+])
+def test_merge_refuses_what_is_not_one_complete_run(world, capsys, case, message):
+    d, model, args, whole = world
+    run = {}
+    for i in (1, 2, 3):
+        run[i] = d / f"m{i}.h5"
+        if not run[i].exists():
+            kd.score(str(model), args, str(run[i]), n_references=3, batch_size=4,
+                     shard=f"{i}/3")
+    files = {"missing": [run[1], run[3]], "unsharded": [run[1], whole, run[3]]}.get(case)
+    if case == "other_run":
+        other = d / "other2.h5"
+        kd.score(str(model), args, str(other), n_references=3, batch_size=4, shard="2/3",
+                 seed=9)
+        files = [run[1], other, run[3]]
+    out = d / f"{case}.h5"
+    assert cli.main(["merge", *map(str, files), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not out.exists()
+
+
+def test_bad_shard_argument(world, capsys):
+    d, model, args, _ = world
+    assert cli.main(["score", str(model), "--dataloader-args", json.dumps(args), "-o",
+                     str(d / "x.h5"), "--shard", "4/3"]) == 2
+    assert "I must be between 1 and N" in capsys.readouterr().err
+
+
+def test_dask_local_cluster_equals_the_serial_run(world):
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    from kipoi_deeplift.distributed import score_sharded
+
+    d, model, args, whole = world
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        res = score_sharded(client, str(model), args, str(d / "dask.h5"), n_shards=4,
+                            n_references=3, batch_size=4, hypothetical=True)
+    assert res["shards"] == 4 and res["sequences"] == len(MANY)
+    assert_same_arrays(whole, d / "dask.h5")
+    assert not list(d.glob(".dask.h5.shards-*/*.h5"))      # shard files cleaned up
