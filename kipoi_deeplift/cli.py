@@ -46,7 +46,8 @@ def _score_parser(sub):
                    help="also write hypothetical contributions")
     p.add_argument("--layers", default="", help="comma-separated layers whose per-neuron "
                                                 "contributions to write")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="sequences per batch (default: what fits a quarter of the free memory)")
     p.add_argument("--device", default=None, help="cpu, gpu or gpu:K (default: GPU if "
                                                   "TensorFlow sees one)")
     p.add_argument("--limit", type=int, default=None, help="score only the first N sequences")
@@ -54,6 +55,8 @@ def _score_parser(sub):
     p.add_argument("--bedgraph", metavar="PREFIX", help="write PREFIX.<task>.bedGraph tracks")
     p.add_argument("--modisco", metavar="PREFIX",
                    help="write PREFIX.ohe.npz and PREFIX.hyp.npz for `modisco motifs`")
+    p.add_argument("--jit", action="store_true",
+                   help="compile the whole pass with XLA (helps on GPUs; costs seconds first)")
     p.add_argument("--shard", metavar="I/N", default=None,
                    help="score only the I-th of N disjoint slices of the intervals (1 <= I <= "
                         "N); `kipoi-deeplift merge` joins the shard files")
@@ -71,7 +74,7 @@ def _run_score(a) -> int:
                     n_references=a.n_references, seed=a.seed, hypothetical=a.hypothetical,
                     layers=layers, batch_size=a.batch_size, device=a.device, limit=a.limit,
                     bigwig=a.bigwig, bedgraph=a.bedgraph, modisco=a.modisco, maxpool=a.maxpool,
-                    shard=a.shard)
+                    shard=a.shard, jit=a.jit)
     for w in caught:
         if w.category.__name__ == "ConvergenceWarning":
             print(f"warning: {w.message}", file=sys.stderr)

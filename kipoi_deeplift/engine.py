@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from . import maxima
+from . import batching, maxima
 from . import references as refs
 from .context import Context, activation_name, LINEAR_ACTIVATIONS
 from .graph import Plan, build_plan
@@ -36,7 +36,6 @@ RULES = {
     "grad-input": ("gradient", {"dense": "gradient", "conv": "gradient", "other": "gradient"}),
     "gradient": ("gradient", {"dense": "gradient", "conv": "gradient", "other": "gradient"}),
 }
-_BATCH_ELEMENTS = 2 ** 21   # input elements (inputs + references) per batch by default
 
 
 @dataclass(frozen=True)
@@ -60,11 +59,14 @@ class DeepLift:
     names the output units (a list over all units of all outputs in order); by default a
     one-unit output is named after the output and the units of a multi-unit output by their
     index. ``tolerance`` is the summation-to-delta error (scaled by max(1, |delta|)) above
-    which :meth:`explain` warns.
+    which :meth:`explain` warns. ``jit=True`` compiles the whole pass with XLA (it helps on
+    GPUs; compilation costs seconds). Models computing in float16/bfloat16 are refused unless
+    ``allow_mixed_precision=True``.
     """
 
     def __init__(self, model, rule: str = "rescale", task_names: Sequence[str] | None = None,
-                 tolerance: float = 1e-3, eps: float = 1e-7, maxpool: str = "gradient"):
+                 tolerance: float = 1e-3, eps: float = 1e-7, maxpool: str = "gradient",
+                 jit: bool = False, allow_mixed_precision: bool = False):
         if rule not in RULES:
             raise ValueError(f"unknown rule {rule!r}: use one of {', '.join(RULES)}")
         if maxpool not in maxima.MODES:
@@ -75,6 +77,14 @@ class DeepLift:
         self.model = model
         self.rule = rule
         self.maxpool = maxpool
+        self.jit = jit
+        low = sorted({str(getattr(layer, "compute_dtype", "float32")) for layer in
+                      getattr(model, "layers", [])} - {"float32", "float64"})
+        if low and not allow_mixed_precision:
+            # Contributions are checked in float32: half precision loses summation-to-delta.
+            raise ValueError(f"the model computes in {', '.join(low)} (mixed precision); "
+                             "DeepLIFT scores are checked in float32: load it with a float32 "
+                             "policy, or pass allow_mixed_precision=True")
         self.mode, by_kind = RULES[rule]
         self.tolerance = tolerance
         self.eps = eps
@@ -92,7 +102,7 @@ class DeepLift:
                          for i, p in self._fused.items()}
         self.tasks = self._make_tasks(task_names)
         self._fns: dict[tuple, Any] = {}
-        self._shapes: dict[int, tuple] | None = None
+        self._shapes: dict[tuple, dict] = {}
 
     def _fuse_activations(self) -> dict[int, int]:
         """Activation layers that directly follow a Dense/Conv layer with no activation of its
@@ -139,7 +149,7 @@ class DeepLift:
                 layers: Sequence[str] = (), hypothetical: bool = False,
                 batch_size: int | None = None, progress: bool | None = None,
                 target_layer: str | None = None, target_neuron: Any = None,
-                index_offset: int = 0) -> Explanation:
+                index_offset: int = 0, memory_cap: int | None = None) -> Explanation:
         """Contributions of every input position to each task, for every sequence of ``x``.
 
         ``x`` is an array for a one-input model, else a dict by input name or a list in model
@@ -152,6 +162,9 @@ class DeepLift:
         neurons instead of the model's outputs: e.g. which bases drive one first-layer filter.
         ``index_offset`` is the index of ``x[0]`` in a larger data set: random references are
         seeded by (seed, index), so a data set scored in pieces gets the same references.
+        ``batch_size=None`` picks the largest batch whose estimated memory fits ``memory_cap``
+        bytes (default: a quarter of the free memory, at most 8 GiB; see
+        :mod:`kipoi_deeplift.batching`).
         """
         xs = self._inputs(x)
         n = xs[0].shape[0]
@@ -177,8 +190,9 @@ class DeepLift:
         fn = self._function(tuple(task_list), tuple(layers), hyp_inputs)
 
         if batch_size is None:
-            per_seq = (k + 1) * sum(int(np.prod(v.shape[1:])) for v in xs)
-            batch_size = max(1, min(n, _BATCH_ELEMENTS // max(per_seq, 1)))
+            shapes = self.tensor_shapes(xs).values()
+            batch_size = batching.choose(shapes, k, n, memory_cap or batching.default_cap(
+                "GPU" if tf.config.list_physical_devices("GPU") else "CPU"))
         if progress is None:
             progress = sys.stderr.isatty() and n > batch_size
         chunks: list[dict] = []
@@ -318,17 +332,19 @@ class DeepLift:
                              f"{', '.join(self.plan.layer_outputs)}")
         return self.plan.layer_outputs[name][0]
 
-    def _tensor_shapes(self, xs) -> dict[int, tuple]:
-        """Shapes (batch axis excluded) of every tensor of the plan, from one plain pass."""
-        if self._shapes is None:
+    def tensor_shapes(self, xs) -> dict[int, tuple]:
+        """Shapes (batch axis excluded) of every tensor of the plan for inputs like ``xs``,
+        from one plain pass over their first row."""
+        key = tuple(tuple(v.shape[1:]) for v in xs)
+        if key not in self._shapes:
             ctx = Context("gradient", 1, 0, dispatch=NONLINEAR_RULES, step_rule="gradient")
             vals = self._forward(ctx, [tf.constant(v[:1]) for v in xs])
-            self._shapes = {key: tuple(v.shape[1:]) for key, v in vals.items()}
-        return self._shapes
+            self._shapes[key] = {k: tuple(v.shape[1:]) for k, v in vals.items()}
+        return self._shapes[key]
 
     def _hidden_tasks(self, layer: str, neuron, xs) -> list[Task]:
         key = self._layer_key(layer)
-        shape = self._tensor_shapes(xs)[key]
+        shape = self.tensor_shapes(xs)[key]
         size = int(np.prod(shape))
         if neuron is None:
             raise ValueError(f"target_layer={layer!r} needs target_neuron= (a flat index < "
@@ -385,7 +401,8 @@ class DeepLift:
                     for s in self.plan.input_shapes]
             self._fns[key] = tf.function(
                 lambda xs, rs: self._pass(xs, rs, tasks, layers, hyp_inputs),
-                input_signature=[spec, spec], reduce_retracing=True, autograph=False)
+                input_signature=[spec, spec], reduce_retracing=True, autograph=False,
+                jit_compile=self.jit or None)
         return self._fns[key]
 
     def _forward(self, ctx: Context, zs: list) -> dict:

@@ -164,10 +164,10 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
           *, source: str | None = None, tasks=None, input: str | None = None,
           rule: str | None = None, references: Any = None, n_references: int | None = None,
           seed: int | None = None, hypothetical: bool = False, layers: Sequence[str] = (),
-          batch_size: int = 32, device: str | None = None, limit: int | None = None,
+          batch_size: int | None = None, device: str | None = None, limit: int | None = None,
           bigwig: str | None = None, bedgraph: str | None = None, modisco: str | None = None,
           maxpool: str | None = None, progress: bool | None = None,
-          shard: str | None = None) -> dict:
+          shard: str | None = None, jit: bool = False) -> dict:
     """Score a Kipoi model on its own dataloader and write the HDF5 file of the contract.
 
     ``model`` is a Kipoi model name (``source='kipoi'``, the default unless ``model`` is a
@@ -196,7 +196,7 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     input = input or pp.get("input")
     if modisco:
         hypothetical = True
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {batch_size}")
 
     keras_model = _output_submodel(km.keras_model, pp.get("output_layer"))
@@ -210,7 +210,7 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     scoring_model = canonical_model(keras_model, plan.input_names, inputs.layouts)
     n_units = sum(int(np.prod(s[1:])) if len(s) > 1 else 1 for s in plan.output_shapes)
     try:
-        dl = DeepLift(scoring_model, rule=opt["rule"], maxpool=opt["maxpool"],
+        dl = DeepLift(scoring_model, rule=opt["rule"], maxpool=opt["maxpool"], jit=jit,
                       task_names=task_names(km.schema, n_units, km.source_dir))
         chosen = dl._select_tasks(_tasks_arg(tasks, dl.task_names))
         for layer in layers:
@@ -218,6 +218,8 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     except ValueError as e:
         raise UserError(str(e)) from e
     refs = _references_arg(opt["references"])
+    if batch_size is None:
+        batch_size = _batch_from_memory(dl, int(opt["n_references"]), device_name)
 
     args = preflight.check_arguments(km.dataloader, parse_dataloader_args(dataloader_args))
     preflight.check_intervals(args, inputs.layouts[inputs.dna].length if inputs.dna else
@@ -314,6 +316,20 @@ def _command(km: KipoiModel, args: dict, out_path: Path, tasks, input, layers, h
         if value is not None:
             words += [flag, str(value)]
     return shlex.join(words)
+
+
+MAX_AUTO_BATCH = 1024
+
+
+def _batch_from_memory(dl: DeepLift, n_references: int, device_name: str) -> int:
+    """The batch size that fits a quarter of the free memory (32 for variable-length inputs)."""
+    from . import batching
+
+    if any(d is None for s in dl.plan.input_shapes for d in s[1:]):
+        return 32
+    zeros = [np.zeros((1,) + tuple(s[1:]), np.float32) for s in dl.plan.input_shapes]
+    return batching.choose(dl.tensor_shapes(zeros).values(), n_references, MAX_AUTO_BATCH,
+                           batching.default_cap(device_name))
 
 
 def _versions() -> dict:

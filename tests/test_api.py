@@ -135,3 +135,23 @@ def test_exact_models_do_not_warn(bpnet):
         warnings.simplefilter("error", kd.ConvergenceWarning)
         res = kd.DeepLift(bpnet).explain(M.one_hot(3, 80), n_references=3)
     assert res.max_convergence_error < 1e-4
+
+
+def test_jit_compiled_pass_gives_the_same_scores(bpnet):
+    x = M.one_hot(3, 80, seed=2)
+    plain = kd.DeepLift(bpnet).explain(x, n_references=3)
+    jit = kd.DeepLift(bpnet, jit=True).explain(x, n_references=3)
+    np.testing.assert_allclose(jit.contrib["seq"]["0"], plain.contrib["seq"]["0"],
+                               rtol=1e-4, atol=1e-6)
+    assert jit.max_convergence_error < 1e-4
+
+
+def test_mixed_precision_is_refused_unless_asked():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = M.bpnet_like(keras, length=40)[0]
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    with pytest.raises(ValueError, match="float16.*allow_mixed_precision=True"):
+        kd.DeepLift(model)
+    kd.DeepLift(model, allow_mixed_precision=True)     # asked for: accepted
