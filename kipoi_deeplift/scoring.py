@@ -10,6 +10,7 @@ import os
 import sys
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -368,30 +369,48 @@ def _stream(dataset, batch_size, limit, inputs: InputPlan, labels, dl: DeepLift,
         batches = dataset.batch_iter(batch_size=batch_size, num_workers=0)
     except TypeError:
         batches = dataset.batch_iter(batch_size=batch_size)
-    for batch in _guard(batches):
-        x = inputs.to_arrays(batch["inputs"])
-        n = len(next(iter(x.values())))
-        if limit is not None:
-            n = min(n, limit - done)
-            x = {k: v[:n] for k, v in x.items()}
-        if n <= 0:
-            break
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)   # summed up at the end
-            try:
-                res = dl.explain(x, references=refs, n_references=int(opt["n_references"]),
-                                 seed=int(opt["seed"]), tasks=[t.name for t in chosen],
-                                 layers=layers, hypothetical=hypothetical,
-                                 batch_size=batch_size, progress=False,
-                                 index_offset=first + done)
-            except ValueError as e:
-                raise UserError(f"sequences {first + done}-{first + done + n - 1}: {e}") from e
-        writer.append(_batch_arrays(res, x, batch, n, labels))
-        worst = max(worst, res.max_convergence_error)
-        done += n
-        bar.update(n)
-        if limit is not None and done >= limit:
-            break
+    source = _guard(batches)
+    # One thread reads the next batch while this one is scored; another writes the last one,
+    # in order: the accelerator does not wait for the disk or the FASTA.
+    with ThreadPoolExecutor(1, thread_name_prefix="read") as reader, \
+            ThreadPoolExecutor(1, thread_name_prefix="write") as writes:
+        upcoming = reader.submit(next, source, None)
+        written = None
+        while True:
+            batch = upcoming.result()
+            if batch is None:
+                break
+            upcoming = reader.submit(next, source, None)
+            x = inputs.to_arrays(batch["inputs"])
+            n = len(next(iter(x.values())))
+            if limit is not None:
+                n = min(n, limit - done)
+                x = {k: v[:n] for k, v in x.items()}
+            if n <= 0:
+                break
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)   # summed up at the end
+                try:
+                    res = dl.explain(x, references=refs,
+                                     n_references=int(opt["n_references"]),
+                                     seed=int(opt["seed"]), tasks=[t.name for t in chosen],
+                                     layers=layers, hypothetical=hypothetical,
+                                     batch_size=batch_size, progress=False,
+                                     index_offset=first + done)
+                except ValueError as e:
+                    raise UserError(f"sequences {first + done}-{first + done + n - 1}: "
+                                    f"{e}") from e
+            arrays = _batch_arrays(res, x, batch, n, labels)
+            if written is not None:
+                written.result()            # in order, and a failed write stops the run
+            written = writes.submit(writer.append, arrays)
+            worst = max(worst, res.max_convergence_error)
+            done += n
+            bar.update(n)
+            if limit is not None and done >= limit:
+                break
+        if written is not None:
+            written.result()
     return worst
 
 

@@ -114,3 +114,45 @@ def test_dask_local_cluster_equals_the_serial_run(world):
     assert res["shards"] == 4 and res["sequences"] == len(MANY)
     assert_same_arrays(whole, d / "dask.h5")
     assert not list(d.glob(".dask.h5.shards-*/*.h5"))      # shard files cleaned up
+
+
+def test_the_next_batch_is_read_while_this_one_is_scored(world, monkeypatch):
+    """Events in order: reading batch i+1 starts before scoring batch i ends."""
+    import threading
+
+    from kipoi_deeplift import engine, scoring
+
+    d, model, args, _ = world
+    events, lock = [], threading.Lock()
+
+    def log(what):
+        with lock:
+            events.append(what)
+
+    guard = scoring._guard
+
+    def reading(batches):
+        for i, batch in enumerate(guard(batches)):
+            yield batch
+            log(("read", i + 1))     # the reader thread starts on the next one here
+
+    explain = engine.DeepLift.explain
+
+    def scoring_batch(self, x, **kw):
+        i = kw["index_offset"] // 4
+        log(("score start", i))
+        res = explain(self, x, **kw)
+        # Hold the batch until the reader has moved on, so the order is not left to chance.
+        for _ in range(200):
+            with lock:
+                if ("read", i + 1) in events or i + 1 >= 6:
+                    break
+            threading.Event().wait(0.01)
+        log(("score end", i))
+        return res
+
+    monkeypatch.setattr(scoring, "_guard", reading)
+    monkeypatch.setattr(engine.DeepLift, "explain", scoring_batch)
+    kd.score(str(model), args, str(d / "overlap.h5"), n_references=2, batch_size=4)
+    for i in range(5):                    # 23 sequences, batches of 4: batches 0..5
+        assert events.index(("read", i + 1)) < events.index(("score end", i)), events
