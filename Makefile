@@ -21,7 +21,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	mkdir -p benchmarks/out
-	$(BIN)/python benchmarks/engine_vs_gradient.py --json benchmarks/out/engine_vs_gradient.json
+	$(BIN)/python benchmarks/run.py --json benchmarks/out/run.json
 
 clean:
 	rm -rf $(VENV) examples/out benchmarks/out

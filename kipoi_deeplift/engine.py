@@ -179,10 +179,10 @@ class DeepLift:
         elif target_neuron is not None:
             raise ValueError("target_neuron= needs target_layer= (the layer it belongs to)")
         else:
-            task_list = self._select_tasks(tasks)
+            task_list = self.select_tasks(tasks)
         layers = list(layers)
         for name in layers:
-            self._layer_key(name)
+            self.layer_key(name)
         dna = [refs.is_one_hot(v) and v.ndim == 3 for v in xs]
         hyp_inputs = tuple(i for i, d in enumerate(dna) if d) if hypothetical else ()
         if hypothetical and not hyp_inputs:
@@ -326,7 +326,8 @@ class DeepLift:
             tasks = [Task(str(nm), t.key, t.unit) for nm, t in zip(task_names, tasks)]
         return tasks
 
-    def _layer_key(self, name: str) -> int:
+    def layer_key(self, name: str) -> int:
+        """The plan's tensor key of a layer's output, or a ``ValueError`` naming the layers."""
         if name not in self.plan.layer_outputs:
             raise ValueError(f"unknown layer {name!r}; layers: "
                              f"{', '.join(self.plan.layer_outputs)}")
@@ -343,7 +344,7 @@ class DeepLift:
         return self._shapes[key]
 
     def _hidden_tasks(self, layer: str, neuron, xs) -> list[Task]:
-        key = self._layer_key(layer)
+        key = self.layer_key(layer)
         shape = self.tensor_shapes(xs)[key]
         size = int(np.prod(shape))
         if neuron is None:
@@ -371,7 +372,8 @@ class DeepLift:
             chosen.append(Task(f"{layer}[{label}]", key, flat))
         return chosen
 
-    def _select_tasks(self, tasks) -> list[Task]:
+    def select_tasks(self, tasks) -> list[Task]:
+        """The tasks named (or indexed) by ``tasks``; all when ``None``."""
         if tasks is None:
             return list(self.tasks)
         if isinstance(tasks, (str, int, np.integer)):

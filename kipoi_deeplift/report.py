@@ -42,6 +42,7 @@ def _figures(files: list[Scored], rows: list[dict], example: int, window: int) -
     for ax, f in zip(axes[:, 0], files):
         values = projected(f.contrib[example], f.inputs[example].astype(float))[lo:hi]
         draw_logo(ax, values, np.arange(lo, hi), f.label)
+        ax.set_xlim(lo - 0.5, hi - 0.5)
         ax.yaxis.label.set_size(8)
     axes[-1, 0].set_xlabel("position in the interval")
     fig.tight_layout()

@@ -213,9 +213,9 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     try:
         dl = DeepLift(scoring_model, rule=opt["rule"], maxpool=opt["maxpool"], jit=jit,
                       task_names=task_names(km.schema, n_units, km.source_dir))
-        chosen = dl._select_tasks(_tasks_arg(tasks, dl.task_names))
+        chosen = dl.select_tasks(_tasks_arg(tasks, dl.task_names))
         for layer in layers:
-            dl._layer_key(layer)
+            dl.layer_key(layer)
     except ValueError as e:
         raise UserError(str(e)) from e
     refs = _references_arg(opt["references"])
@@ -225,7 +225,7 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     args = preflight.check_arguments(km.dataloader, parse_dataloader_args(dataloader_args))
     preflight.check_intervals(args, inputs.layouts[inputs.dna].length if inputs.dna else
                               plan.input_shapes[0][1])
-    if inputs.dna is None and (bigwig or bedgraph or modisco):
+    if inputs.dna is None and (bigwig or bedgraph or modisco):    # now, not after the work
         raise UserError("--bigwig/--bedgraph/--modisco need a one-hot DNA input (N, L, 4); "
                         f"this model's inputs are {plan.input_names}")
     try:
