@@ -143,7 +143,7 @@ def main(argv=None):
     (out / "gata_model").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
 
-    from kipoi_deeplift.cli import quiet_tensorflow_start
+    from kipoi_deeplift.quiet import quiet_tensorflow_start
 
     quiet_tensorflow_start()
     model = train(rng)

@@ -193,33 +193,6 @@ def build_parser(prog: str = "kipoi-deeplift") -> argparse.ArgumentParser:
     return parser
 
 
-def quiet_tensorflow_start() -> None:
-    """Import TensorFlow and Keras with the native stderr closed: their C++ start-up lines
-    (oneDNN, CUDA stubs, absl) would bury the one line a user needs to read."""
-    if "tensorflow" in sys.modules:
-        return
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):   # stderr replaced (pytest capture)
-        fd = None
-    saved = os.dup(fd) if fd is not None else None
-    try:
-        if saved is not None:
-            sys.stderr.flush()
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, fd)
-            os.close(devnull)
-        import tensorflow as tf
-        import keras  # noqa: F401
-        import tf_keras  # noqa: F401
-
-        tf.config.list_physical_devices("GPU")
-    finally:
-        if saved is not None:
-            os.dup2(saved, fd)
-            os.close(saved)
-
-
 def main(argv=None, prog: str = "kipoi-deeplift") -> int:
     """Run the command line; returns (and, as a console script, exits with) the status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -228,6 +201,8 @@ def main(argv=None, prog: str = "kipoi-deeplift") -> int:
     args = parser.parse_args(argv)
     output = getattr(args, "output", None)
     if not debug:
+        from .quiet import quiet_tensorflow_start
+
         quiet_tensorflow_start()
     try:
         return args.run(args)

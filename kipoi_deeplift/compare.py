@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 
 from .errors import UserError
-from .writers import h5_key
+from .writers import h5_key, staged_file
 
 RANGE_KEYS = ("chr", "start", "end", "strand")
 
@@ -160,12 +160,10 @@ def write_tsv(rows: list[dict], path: str) -> None:
             return "nan" if np.isnan(v) else f"{v:.6f}"
         return str(v)
 
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    with open(tmp, "w") as f:
+    with staged_file(path) as tmp, open(tmp, "w") as f:
         f.write("\t".join(COLUMNS) + "\n")
         for r in rows:
             f.write("\t".join(fmt(r[c]) for c in COLUMNS) + "\n")
-    tmp.replace(path)
 
 
 def agreement_matrix(files: list[Scored], rows: list[dict], key: str = "pearson") -> np.ndarray:

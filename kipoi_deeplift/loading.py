@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from .errors import UserError
+from .quiet import captured_stderr
 
 ZOO_HINT = "see `kipoi-deeplift zoo list` for rebuilt published models"
 
@@ -181,31 +182,6 @@ class KipoiModel:
         return out
 
 
-@contextlib.contextmanager
-def _captured_stderr(into: list):
-    """Native stderr (Kipoi's git clone/pull runs as a subprocess) collected into ``into``
-    rather than printed: what matters of it goes into the one-line error."""
-    import sys
-
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        os.dup2(tmp.fileno(), fd)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, fd)
-            os.close(saved)
-            tmp.seek(0)
-            into.extend(tmp.read().decode(errors="replace").splitlines())
-
-
 def looks_like_path(model: str) -> bool:
     """A model given as a path (absolute, ./, ../, ~) rather than a zoo name."""
     return model.startswith(("/", "./", "../", "~")) or os.path.isdir(model)
@@ -244,7 +220,7 @@ def load_kipoi_model(model: str, source: str = "kipoi", rebuild=None) -> KipoiMo
     _source_name(model, source)
     noise: list[str] = []
     try:
-        with _captured_stderr(noise):
+        with captured_stderr(noise):
             descr = kipoi.get_model_descr(model, source=source)
     except UserError:
         raise
@@ -259,7 +235,7 @@ def load_kipoi_model(model: str, source: str = "kipoi", rebuild=None) -> KipoiMo
         raise UserError(f"model {model!r} is of type {kind!r}; kipoi_deeplift scores Keras "
                         f"models (type: keras); {ZOO_HINT}")
     try:
-        with _keras_loader_for_kipoi(rebuild), _captured_stderr(noise):
+        with _keras_loader_for_kipoi(rebuild), captured_stderr(noise):
             mod = kipoi.get_model(model, source=source, with_dataloader=True)
     except UserError:
         raise

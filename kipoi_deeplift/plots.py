@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 
 from .errors import UserError
-from .writers import h5_key
+from .writers import h5_key, staged_file
 
 BASES = list("ACGT")
 _REGION = re.compile(r"^(?P<chr>[^:]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")
@@ -114,10 +114,9 @@ def plot(h5_path: str, output: str, example: int | None = None, region: str | No
                          f"delta {delta:.3g})", fontsize=9)
     axes[-1, 0].set_xlabel("genome position" if g0 is not None else "position in sequence")
     fig.tight_layout()
-    out = Path(output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(out)
-    return str(out)
+    try:
+        with staged_file(output) as tmp:
+            fig.savefig(tmp, dpi=110, format=Path(output).suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
+    return str(output)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import base64
 import html
 import io
-from pathlib import Path
 
 import numpy as np
 
 from .compare import COLUMNS, Scored, agreement_matrix, provenance
 from .plots import draw_logo, projected
+from .writers import staged_file
 
 
 def _png(fig) -> str:
@@ -114,8 +114,6 @@ of intervals whose highest-scoring window is the same place in both models.</p>
 <h2>Provenance (and how to rerun each file)</h2>{prov}
 </body></html>
 """
-    out = Path(path)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(doc)
-    tmp.replace(out)
-    return str(out)
+    with staged_file(path) as tmp:
+        tmp.write_text(doc)
+    return str(path)

@@ -7,6 +7,7 @@ requested name and never clobbers an earlier result.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -47,6 +48,20 @@ class Staged:
             except FileNotFoundError:
                 pass
         self._pending.clear()
+
+
+@contextlib.contextmanager
+def staged_file(final: str | os.PathLike):
+    """A temporary path for ``final``: renamed into place when the block ends, removed if it
+    fails."""
+    staged = Staged()
+    tmp = staged.path(final)
+    try:
+        yield tmp
+        staged.commit()
+    except BaseException:
+        staged.discard()
+        raise
 
 
 def h5_key(name: str) -> str:
