@@ -42,6 +42,13 @@ def with_zero_input_rows(z, g_refs):
                       tf.cast(g_refs, z.dtype)], 0)
 
 
+def call_layer(layer, args, kwargs):
+    """Call a layer as at inference (dropout and noise off, batch norm on its statistics)."""
+    kwargs = dict(kwargs)
+    kwargs.setdefault("training", False)
+    return layer(*args, **kwargs)
+
+
 @dataclass
 class Context:
     """State of one pass through the model, handed to every rule.

@@ -56,6 +56,17 @@ def flavour(model) -> str:
     )
 
 
+def keras_module(model):
+    """The Keras that built ``model``: ``keras`` (3) or ``tf_keras``, to extend it with."""
+    if flavour(model) == "keras3":
+        import keras
+
+        return keras
+    import tf_keras
+
+    return tf_keras
+
+
 def build_plan(model) -> Plan:
     """Walk ``model`` (Sequential or Functional, either Keras) into a :class:`Plan`."""
     kind = flavour(model)

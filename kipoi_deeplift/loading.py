@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from .errors import UserError
+from .errors import UserError, describe
 from .quiet import captured_stderr
 
 ZOO_HINT = "see `kipoi-deeplift zoo list` for rebuilt published models"
@@ -117,8 +117,7 @@ def load_keras(weights: str, arch: str | None = None, custom_objects: str | None
                 isinstance(e, (SystemError, EOFError)):
             raise UserError(f"{weights} holds Lambda layers stored as Python 2 bytecode, which "
                             f"no Python 3 Keras can read; {ZOO_HINT}") from e
-        raise UserError(f"cannot load the Keras model from {weights}: "
-                        f"{type(e).__name__}: {text.splitlines()[0][:300]}") from e
+        raise UserError(f"cannot load the Keras model from {weights}: {describe(e)}") from e
 
 
 def _kipoi_keras_class(rebuild=None):
@@ -229,7 +228,7 @@ def load_kipoi_model(model: str, source: str = "kipoi", rebuild=None) -> KipoiMo
         where = f" ({git[-1]})" if git else ""
         what = "read the model.yaml of" if source == "dir" else "find"
         raise UserError(f"cannot {what} model {model!r} in Kipoi source {source!r}{where}: "
-                        f"{_first_line(e)}") from e
+                        f"{describe(e)}") from e
     kind = descr.type or descr.defined_as
     if kind not in ("keras", "kipoi.model.KerasModel"):
         raise UserError(f"model {model!r} is of type {kind!r}; kipoi_deeplift scores Keras "
@@ -240,14 +239,9 @@ def load_kipoi_model(model: str, source: str = "kipoi", rebuild=None) -> KipoiMo
     except UserError:
         raise
     except Exception as e:
-        raise UserError(f"cannot load model {model!r}: {_first_line(e)}") from e
+        raise UserError(f"cannot load model {model!r}: {describe(e)}") from e
     files = {k: os.path.join(mod.source_dir, v) if not os.path.isabs(v) else v
              for k, v in mod.args.items() if k in ("weights", "arch") and isinstance(v, str)}
     return KipoiModel(name=model, source=source, keras_model=mod.model, schema=mod.schema,
                       dataloader=mod.default_dataloader, source_dir=mod.source_dir,
                       weight_files=files, postprocessing=_postprocessing(mod.source_dir))
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0][:300]}" if text else type(e).__name__

@@ -17,7 +17,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from .context import Context, input_rows_like_refs
+from .context import Context, call_layer, input_rows_like_refs
 
 MODES = ("gradient", "exact")
 
@@ -51,15 +51,9 @@ def min_op(ctx: Context, f_min: Callable, z):
     return -max_op(ctx, lambda t: -f_min(-t), -z)
 
 
-def _call(layer, args, kwargs):
-    kwargs = dict(kwargs)
-    kwargs.setdefault("training", False)
-    return layer(*args, **kwargs)
-
-
 def pooling(ctx: Context, layer, args, kwargs):
     """MaxPooling1D/2D/3D and GlobalMaxPooling1D/2D/3D."""
-    return max_op(ctx, lambda t: _call(layer, (t,), kwargs), args[0])
+    return max_op(ctx, lambda t: call_layer(layer, (t,), kwargs), args[0])
 
 
 def maximum_merge(ctx: Context, layer, args, kwargs):

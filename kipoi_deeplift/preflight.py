@@ -10,7 +10,7 @@ import os
 import re
 from typing import Any, Mapping
 
-from .errors import UserError
+from .errors import UserError, describe
 
 _PATHLIKE = re.compile(r"(file|fasta|bed|path|fa)$|^(fasta|intervals|bed|gtf|bigwig)", re.I)
 
@@ -85,8 +85,7 @@ def check_intervals(args: Mapping[str, Any], length: int | None) -> int:
         sizes = {name: len(rec) for name, rec in fa.records.items()}
         fa.close()
     except Exception as e:
-        raise UserError(f"cannot read the FASTA file {fasta!r}: {type(e).__name__}: "
-                        f"{str(e).splitlines()[0][:200] if str(e) else ''}") from e
+        raise UserError(f"cannot read the FASTA file {fasta!r}: {describe(e, 200)}") from e
     for i, (chrom, start, end) in enumerate(intervals, 1):
         where = f"interval {i} ({chrom}:{start}-{end})"
         if chrom not in sizes:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import maxima, recurrent
-from .context import LINEAR_ACTIVATIONS, Context, activation_name
+from .context import LINEAR_ACTIVATIONS, Context, activation_name, call_layer
 
 Rule = Callable[[Context, Any, tuple, dict], Any]
 
@@ -46,12 +46,6 @@ def _without_activation(layer):
         layer.activation = saved
 
 
-def _call(layer, args, kwargs):
-    kwargs = dict(kwargs)
-    kwargs.setdefault("training", False)
-    return layer(*args, **kwargs)
-
-
 def linear(ctx: Context, layer, args, kwargs):
     """Affine layers (and reshapes, merges by sum, inference-mode noise): the gradient is exact.
 
@@ -60,9 +54,9 @@ def linear(ctx: Context, layer, args, kwargs):
     """
     act = getattr(layer, "activation", None)
     if activation_name(act) in LINEAR_ACTIVATIONS:
-        return _call(layer, args, kwargs)
+        return call_layer(layer, args, kwargs)
     with _without_activation(layer):
-        pre = _call(layer, args, kwargs)
+        pre = call_layer(layer, args, kwargs)
     ctx.linear_source = (layer, args[0]) if type(layer).__name__ in KERNEL_TYPES else None
     return ctx.activate(act, pre)
 
@@ -78,7 +72,7 @@ _LAYER_ACTIVATION_NAMES = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "PReLU": "
 
 def elementwise_layer(ctx: Context, layer, args, kwargs):
     """Parameterised elementwise activation layers (ReLU, LeakyReLU, ELU, PReLU)."""
-    return ctx.nonlinear(lambda z: _call(layer, (z,), {}), args[0],
+    return ctx.nonlinear(lambda z: call_layer(layer, (z,), {}), args[0],
                          _LAYER_ACTIVATION_NAMES.get(type(layer).__name__))
 
 
@@ -86,11 +80,11 @@ def softmax_layer(ctx: Context, layer, args, kwargs):
     """A ``Softmax`` layer ends the model (checked when the plan is built): scored before it."""
     for key in ctx.current_out_keys:
         ctx.logits[key] = (args[0], "softmax")
-    return _call(layer, args, {})
+    return call_layer(layer, args, {})
 
 
 def _lambda_linear(ctx: Context, layer, args, kwargs):
-    return _call(layer, args, kwargs)
+    return call_layer(layer, args, kwargs)
 
 
 def _lambda_max(ctx: Context, layer, args, kwargs):

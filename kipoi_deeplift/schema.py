@@ -72,12 +72,9 @@ def canonical_model(model, names: Sequence[str], layouts: Mapping[str, DnaLayout
     the model itself when every DNA input is already (L, 4)."""
     if all(lay.canonical for lay in layouts.values()):
         return model
-    from .graph import flavour
+    from .graph import keras_module
 
-    if flavour(model) == "keras3":
-        import keras as K
-    else:
-        import tf_keras as K
+    K = keras_module(model)
     new_inputs, fed = [], []
     for name, tensor in zip(names, model.inputs):
         lay = layouts.get(name)

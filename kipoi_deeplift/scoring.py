@@ -20,7 +20,8 @@ import numpy as np
 from . import preflight, zoo
 from ._version import __version__
 from .engine import ConvergenceWarning, DeepLift
-from .errors import UserError
+from .graph import build_plan, keras_module
+from .errors import UserError, describe
 from .loading import KipoiModel, load_kipoi_model, looks_like_path
 from .schema import InputPlan, canonical_model, input_labels, plan_inputs, task_names
 from .writers import (H5Writer, Staged, chrom_sizes_from, h5_key, modisco_arrays,
@@ -124,19 +125,7 @@ def _output_submodel(model, layer: str | None):
     except ValueError as e:
         raise UserError(f"output_layer {layer!r} (model.yaml postprocessing) is not a layer of "
                         "the model") from e
-    return _functional(model)(model.inputs, out)
-
-
-def _functional(model):
-    from .graph import flavour
-
-    if flavour(model) == "keras3":
-        import keras
-
-        return keras.Model
-    import tf_keras
-
-    return tf_keras.Model
+    return keras_module(model).Model(model.inputs, out)
 
 
 def _tasks_arg(tasks, names: Sequence[str]):
@@ -201,8 +190,6 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
         raise UserError(f"--batch-size must be at least 1, got {batch_size}")
 
     keras_model = _output_submodel(km.keras_model, pp.get("output_layer"))
-    from .graph import build_plan
-
     plan = build_plan(keras_model)
     labels = input_labels(km.schema, plan.input_names)     # Keras name -> schema name
     by_label = {v: k for k, v in labels.items()}
@@ -233,8 +220,7 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     except UserError:
         raise
     except Exception as e:
-        raise UserError(f"the dataloader failed to start: {type(e).__name__}: "
-                        f"{str(e).splitlines()[0][:300] if str(e) else ''}") from e
+        raise UserError(f"the dataloader failed to start: {describe(e)}") from e
     total = len(dataset) if hasattr(dataset, "__len__") else None
     if limit is not None:
         total = min(total, limit) if total is not None else limit
@@ -426,8 +412,7 @@ def _guard(batches):
         except UserError:
             raise
         except Exception as e:
-            raise UserError(f"the dataloader failed on batch {i}: {type(e).__name__}: "
-                            f"{str(e).splitlines()[0][:300] if str(e) else ''}") from e
+            raise UserError(f"the dataloader failed on batch {i}: {describe(e)}") from e
         i += 1
         yield batch
 
