@@ -60,6 +60,9 @@ def _score_parser(sub):
     p.add_argument("--shard", metavar="I/N", default=None,
                    help="score only the I-th of N disjoint slices of the intervals (1 <= I <= "
                         "N); `kipoi-deeplift merge` joins the shard files")
+    p.add_argument("--zoo-config", default=None, metavar="NAME",
+                   help="apply this model_zoo_configs entry (`zoo list`; 'none' for none); by "
+                        "default it is found from the model's name, path or model.yaml")
     p.set_defaults(run=_run_score)
 
 
@@ -74,7 +77,7 @@ def _run_score(a) -> int:
                     n_references=a.n_references, seed=a.seed, hypothetical=a.hypothetical,
                     layers=layers, batch_size=a.batch_size, device=a.device, limit=a.limit,
                     bigwig=a.bigwig, bedgraph=a.bedgraph, modisco=a.modisco, maxpool=a.maxpool,
-                    shard=a.shard, jit=a.jit)
+                    shard=a.shard, jit=a.jit, zoo_config=a.zoo_config)
     for w in caught:
         if w.category.__name__ == "ConvergenceWarning":
             print(f"warning: {w.message}", file=sys.stderr)

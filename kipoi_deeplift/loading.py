@@ -14,7 +14,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -207,12 +207,15 @@ def _postprocessing(source_dir: str) -> dict:
     return dict(block) if isinstance(block, dict) else {}
 
 
-def load_kipoi_model(model: str, source: str = "kipoi", rebuild=None) -> KipoiModel:
+def load_kipoi_model(model: str, source: str = "kipoi", rebuild=None,
+                     select: Callable | None = None) -> KipoiModel:
     """Load a Kipoi model (zoo name with ``source='kipoi'``, or a directory with ``'dir'``).
 
     Kipoi pulls the model, downloads its files (Zenodo URLs in model.yaml), parses model.yaml
     and resolves the default dataloader; the Keras files are read by :func:`load_keras`, or by
-    ``rebuild(weights_path)`` where a zoo config names one.
+    ``rebuild(weights_path, arch=arch_path)`` where a zoo config names one. ``select``, given
+    Kipoi's description of the model (model.yaml parsed), returns that rebuild (or ``None``):
+    the choice can then depend on what the model is, not on how its path was written.
     """
     import kipoi
 
@@ -229,6 +232,8 @@ def load_kipoi_model(model: str, source: str = "kipoi", rebuild=None) -> KipoiMo
         what = "read the model.yaml of" if source == "dir" else "find"
         raise UserError(f"cannot {what} model {model!r} in Kipoi source {source!r}{where}: "
                         f"{describe(e)}") from e
+    if select is not None:
+        rebuild = select(descr)
     kind = descr.type or descr.defined_as
     if kind not in ("keras", "kipoi.model.KerasModel"):
         raise UserError(f"model {model!r} is of type {kind!r}; kipoi_deeplift scores Keras "

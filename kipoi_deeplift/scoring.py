@@ -157,13 +157,15 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
           batch_size: int | None = None, device: str | None = None, limit: int | None = None,
           bigwig: str | None = None, bedgraph: str | None = None, modisco: str | None = None,
           maxpool: str | None = None, progress: bool | None = None,
-          shard: str | None = None, jit: bool = False) -> dict:
+          shard: str | None = None, jit: bool = False, zoo_config: str | None = None) -> dict:
     """Score a Kipoi model on its own dataloader and write the HDF5 file of the contract.
 
     ``model`` is a Kipoi model name (``source='kipoi'``, the default unless ``model`` is a
     directory) or a model directory (``source='dir'``). Options left ``None`` come from the
     model.yaml ``postprocessing: deeplift:`` block, then from :data:`DEFAULTS`.
     ``shard='I/N'`` scores the I-th of N disjoint slices (``kipoi-deeplift merge`` joins them).
+    ``zoo_config`` names the ``model_zoo_configs`` entry to apply (``'none'`` for none); by
+    default it is found from the model's name, path or model.yaml.
     Returns a summary (sequences, seconds, max summation-to-delta error, files written).
     """
     started = datetime.now(timezone.utc)
@@ -172,10 +174,16 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     if isinstance(model, KipoiModel):
         km, config = model, None
     else:
-        config = zoo.find(str(model))
-        rebuild = zoo.function(config["rebuild"]) if config and config.get("rebuild") else None
+        chosen_config: list = []
+
+        def select(descr):
+            cfg = zoo.identify(str(model), descr, zoo_config)
+            chosen_config.append(cfg)
+            return zoo.function(cfg["rebuild"]) if cfg and cfg.get("rebuild") else None
+
         src = source or ("dir" if looks_like_path(str(model)) else "kipoi")
-        km = load_kipoi_model(str(model), src, rebuild)
+        km = load_kipoi_model(str(model), src, select=select)
+        config = chosen_config[-1] if chosen_config else None
     # Options: flags, then model.yaml's postprocessing block, then the zoo config, then DEFAULTS.
     pp = {**zoo.score_defaults(config), **km.postprocessing}
     opt = {k: v for k, v in DEFAULTS.items()}
@@ -183,7 +191,6 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     given = dict(rule=rule, references=references, n_references=n_references, seed=seed,
                  maxpool=maxpool)
     opt.update({k: v for k, v in given.items() if v is not None})
-    input = input or pp.get("input")
     if modisco:
         hypothetical = True
     if batch_size is not None and batch_size < 1:
@@ -193,6 +200,13 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     plan = build_plan(keras_model)
     labels = input_labels(km.schema, plan.input_names)     # Keras name -> schema name
     by_label = {v: k for k, v in labels.items()}
+    if input is None:
+        # model.yaml's postprocessing names the input for this very file: checked strictly,
+        # as --input is. A zoo config covers many files: its input is a hint, used only
+        # where the model has it.
+        input = km.postprocessing.get("input")
+    if input is None and pp.get("input") in set(by_label) | set(plan.input_names):
+        input = pp["input"]
     inputs = plan_inputs(km.schema, plan.input_names, [s[1:] for s in plan.input_shapes],
                          by_label.get(input, input))
     scoring_model = canonical_model(keras_model, plan.input_names, inputs.layouts)
@@ -251,7 +265,7 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
                                 input=labels.get(inputs.dna), layers=list(layers),
                                 hypothetical=hypothetical, batch_size=batch_size, limit=limit,
                                 opt=opt, bigwig=bigwig, bedgraph=bedgraph, modisco=modisco,
-                                shard=shard)
+                                shard=shard, zoo_config=config["name"] if config else "none")
     worst = 0.0
     try:
         h5_tmp = staged.path(out_path)
@@ -283,7 +297,8 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
 
 
 def _command(km: KipoiModel, args: dict, out_path: Path, tasks, input, layers, hypothetical,
-             batch_size, limit, opt, bigwig, bedgraph, modisco, shard=None) -> str:
+             batch_size, limit, opt, bigwig, bedgraph, modisco, shard=None,
+             zoo_config=None) -> str:
     """The `kipoi-deeplift score` command that reproduces this run (for the record)."""
     import shlex
 
@@ -299,7 +314,8 @@ def _command(km: KipoiModel, args: dict, out_path: Path, tasks, input, layers, h
     if layers:
         words += ["--layers", ",".join(layers)]
     for flag, value in (("--limit", limit), ("--bigwig", bigwig), ("--bedgraph", bedgraph),
-                        ("--modisco", modisco), ("--shard", shard)):
+                        ("--modisco", modisco), ("--shard", shard),
+                        ("--zoo-config", zoo_config)):
         if value is not None:
             words += [flag, str(value)]
     return shlex.join(words)

@@ -86,14 +86,59 @@ def function(spec: str) -> Callable:
         raise UserError(f"cannot import {spec!r}: {e}") from e
 
 
+def _patterns(cfg: dict) -> list[str]:
+    return cfg["kipoi"] if isinstance(cfg["kipoi"], list) else [cfg["kipoi"]]
+
+
 def find(model: str, configs: dict | None = None) -> dict | None:
-    """The config whose Kipoi patterns match the model name (``None`` when none does)."""
+    """The config whose Kipoi patterns match the model name (``None`` when none does).
+
+    A path (``./DeepBind/Homo_sapiens/TF/X``, an absolute path into a Kipoi checkout) matches
+    when any tail of its resolved components does, so the same directory is recognised however
+    its path is written.
+    """
     configs = configs if configs is not None else load_configs()
+    names = [model.rstrip("/")]
+    if model.startswith(("/", "./", "../", "~")) or Path(model).is_dir():
+        parts = Path(model).expanduser().resolve().parts[1:]
+        names += ["/".join(parts[i:]) for i in range(len(parts))]
     for cfg in configs.values():
-        patterns = cfg["kipoi"] if isinstance(cfg["kipoi"], list) else [cfg["kipoi"]]
-        if any(fnmatch.fnmatch(model, p) for p in patterns):
+        if any(fnmatch.fnmatch(n, p) for n in names for p in _patterns(cfg)):
             return cfg
     return None
+
+
+def _describes(cfg: dict, descr) -> bool:
+    """Whether Kipoi's model description is one of the config's models (``identify:``): by
+    ``info.name`` or by a word of ``info.doc``, so a copy in any directory is recognised."""
+    rules = cfg.get("identify") or {}
+    info = getattr(descr, "info", None)
+    if info is None or not rules:
+        return False
+    name = str(getattr(info, "name", "") or "")
+    doc = str(getattr(info, "doc", "") or "")
+    if rules.get("info_name") and name.lower() == str(rules["info_name"]).lower():
+        return True
+    return bool(rules.get("doc_mentions")) and str(rules["doc_mentions"]) in doc
+
+
+def identify(model: str, descr=None, explicit: str | None = None,
+             configs: dict | None = None) -> dict | None:
+    """The config for a model: ``explicit`` (a config name; ``none`` for no config), else the
+    one whose Kipoi name patterns match the name or path, else the one whose ``identify:``
+    rules match Kipoi's description of the model (model.yaml)."""
+    configs = configs if configs is not None else load_configs()
+    if explicit:
+        if explicit.lower() == "none":
+            return None
+        if explicit not in configs:
+            raise UserError(f"--zoo-config {explicit!r} is not a config; configs: "
+                            f"{', '.join(configs)}")
+        return configs[explicit]
+    cfg = find(model, configs)
+    if cfg is None and descr is not None:
+        cfg = next((c for c in configs.values() if _describes(c, descr)), None)
+    return cfg
 
 
 def score_defaults(cfg: dict | None) -> dict:
@@ -116,7 +161,7 @@ def table(configs: dict) -> str:
     """The `zoo list` table: what loads, what scores, what was tested on real weights."""
     rows = [("name", "Kipoi models", "loads", "scores", "tested on real weights", "rule")]
     for cfg in configs.values():
-        pats = cfg["kipoi"] if isinstance(cfg["kipoi"], list) else [cfg["kipoi"]]
+        pats = _patterns(cfg)
         st = cfg["status"]
         rows.append((cfg["name"], ", ".join(pats), str(st["loads"]), str(st["scores"]),
                      str(st["tested_on_real_weights"]), cfg["rule"]))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -78,11 +79,13 @@ def read_params(path: str | Path) -> DeepBindParams:
 
 
 def build(detector_len: int, num_detectors: int, num_hidden: int, has_avg_pooling: bool,
-          reverse_complement: bool, length: int, sigmoid: bool = True):
+          reverse_complement: bool, length: int, sigmoid: bool = True,
+          pool: int | None = None):
     """The DeepBind architecture for sequences of ``length`` bases (weights unset).
 
     With ``sigmoid`` the model ends in a sigmoid, as Kipoi's DeepBind models do; DeepLIFT scores
-    the logit before it, which is DeepBind's own score.
+    the logit before it, which is DeepBind's own score. ``pool`` is the window max-pool size
+    where a stored architecture fixes it (Kipoi's files: int(1.5 m) + m - 1 for 101 bp).
     """
     import keras
 
@@ -91,7 +94,7 @@ def build(detector_len: int, num_detectors: int, num_hidden: int, has_avg_poolin
     L = keras.layers
     m = detector_len
     window = int(1.5 * m)
-    pool = min(window, length) + m - 1
+    pool = pool or min(window, length) + m - 1
     pad = ConstantPadding1D(m - 1, 0.25, name="pad_with_n")
     conv = L.Conv1D(num_detectors, m, activation="relu", name="detectors")
     max_pool = L.MaxPooling1D(pool, strides=1, name="window_max")
@@ -137,48 +140,123 @@ def from_params(path: str | Path, length: int = 101, sigmoid: bool = False):
     return _set(model, p)
 
 
-def params_from_kipoi_h5(path: str | Path) -> tuple[DeepBindParams, int]:
-    """The weights of a Kipoi 2018 DeepBind HDF5 file (read by layer with h5py), and the input
-    length its architecture was built for."""
+def _keras2_layers(path: str | Path, arch: str | Path | None) -> tuple[list, Callable]:
+    """The layer configs of a Kipoi DeepBind model and a reader of one layer's weights.
+
+    The 2018 form is one full-model HDF5 (architecture in its ``model_config`` attribute,
+    weights under ``model_weights``); today's form is an architecture JSON (``arch``) plus a
+    weights-only HDF5 (one group per layer at the root).
+    """
     import h5py
 
-    with h5py.File(path, "r") as f:
-        cfg = json.loads(f.attrs["model_config"])
-        layers = cfg["config"]["layers"]
-        weights = f["model_weights"]
+    if arch is not None:
+        cfg = json.loads(Path(arch).read_text())
+    else:
+        with h5py.File(path, "r") as f:
+            if "model_config" not in f.attrs:
+                raise UserError(f"{path} holds weights only: give the architecture JSON too "
+                                "(Kipoi's arch argument)")
+            cfg = json.loads(f.attrs["model_config"])
+    layers = cfg["config"]["layers"]
 
-        def arrays(name):
-            group = weights[name]
+    def arrays(name: str) -> dict[str, np.ndarray]:
+        with h5py.File(path, "r") as f:
+            root = f["model_weights"] if "model_weights" in f else f
+            group = root[name]
             names = [n.decode() if isinstance(n, bytes) else n
                      for n in group.attrs["weight_names"]]
             return {n.split("/")[-1].split(":")[0]: group[n][()] for n in names}
 
-        conv = [lay["name"] for lay in layers if lay["class_name"] in ("Conv1D", "Convolution1D")]
-        dense = []       # the first call of each TimeDistributed dense (the rc one shares it)
-        for lay in layers:
-            if lay["class_name"] == "TimeDistributed":
-                w = arrays(lay["name"])
-                if not any(np.array_equal(w["kernel"], d["kernel"]) for d in dense):
-                    dense.append(w)
-        pools = [lay for lay in layers if lay["class_name"] == "AveragePooling1D"]
-        rc = any(lay["class_name"] == "Maximum" for lay in layers)
-        length = layers[0]["config"]["batch_input_shape"][1]
-        if len(conv) != 1 or not 1 <= len(dense) <= 2:
-            raise UserError(f"{path} does not look like a Kipoi DeepBind model "
-                            f"({len(conv)} convolutions, {len(dense)} dense layers)")
-        c = arrays(conv[0])
+    return layers, arrays
+
+
+def _check_lambdas(layers: list, where: str) -> None:
+    """Today's files marshal their Lambdas as Python 3.6 bytecode, which Python 3.11 cannot
+    load. Their names say what they compute: ``tf.pad`` with ``CONSTANT`` (the N padding),
+    ``x[:, ::-1, ::-1]`` (no names: the reverse complement) and ``tf.reduce_max`` (the best
+    window). Anything else is not the DeepBind conversion this rebuild reproduces."""
+    import base64
+
+    tf = b"\xda\x02tf"                  # the marshalled name 'tf'
+    minus_one = b"\xe9\xff\xff\xff\xff"  # the marshalled constant -1 of ``::-1``
+    allowed = (lambda raw: tf in raw and b"pad" in raw and b"CONSTANT" in raw,
+               lambda raw: tf not in raw and minus_one in raw,
+               lambda raw: tf in raw and b"reduce_max" in raw)
+    for lay in layers:
+        if lay["class_name"] != "Lambda":
+            continue
+        fn = lay["config"].get("function")
+        code = fn[0] if isinstance(fn, list) else fn
+        try:
+            raw = base64.b64decode(code)
+        except (TypeError, ValueError):
+            raw = b""
+        if not raw.startswith(b"\xe3"):
+            continue           # not a Python 3 code object: the 2018 form's Python 2 bytecode
+        if not any(ok(raw) for ok in allowed):
+            raise UserError(f"{where}: Lambda {lay['name']!r} is not one of DeepBind's "
+                            "(pad, reverse complement, max over windows)")
+
+
+def params_from_kipoi(path: str | Path, arch: str | Path | None = None
+                      ) -> tuple[DeepBindParams, int | None, int | None]:
+    """The weights of a Kipoi DeepBind model in either of Kipoi's forms, the input length its
+    architecture was built for (``None`` for today's variable-length form) and the window
+    max-pool size stored in the architecture."""
+    layers, arrays = _keras2_layers(path, arch)
+    _check_lambdas(layers, str(arch or path))
+    conv = [lay["name"] for lay in layers if lay["class_name"] in ("Conv1D", "Convolution1D")]
+    dense = []       # the first call of each TimeDistributed dense (the rc one shares it)
+    for lay in layers:
+        if lay["class_name"] == "TimeDistributed":
+            w = arrays(lay["name"])
+            if not any(np.array_equal(w["kernel"], d["kernel"]) for d in dense):
+                dense.append(w)
+    pools = [lay for lay in layers if lay["class_name"] == "AveragePooling1D"]
+    max_pools = [lay for lay in layers if lay["class_name"] == "MaxPooling1D"]
+    rc = any(lay["class_name"] == "Maximum" for lay in layers)
+    shape = layers[0]["config"].get("batch_input_shape") or [None, None, 4]
+    if len(conv) != 1 or not 1 <= len(dense) <= 2 or not max_pools:
+        raise UserError(f"{arch or path} does not look like a Kipoi DeepBind model "
+                        f"({len(conv)} convolutions, {len(dense)} dense layers)")
+    c = arrays(conv[0])
     hidden = len(dense) == 2
     p = DeepBindParams(
         reverse_complement=rc, detectors=c["kernel"], thresholds=c["bias"],
         weights1=dense[0]["kernel"], biases1=dense[0]["bias"], has_avg_pooling=bool(pools),
         weights2=dense[1]["kernel"] if hidden else None,
         biases2=dense[1]["bias"] if hidden else None)
-    return p, int(length)
+    size = max_pools[0]["config"].get("pool_size")
+    size = size[0] if isinstance(size, (list, tuple)) else size
+    return p, (int(shape[1]) if shape[1] else None), (int(size) if size else None)
+
+
+def params_from_kipoi_h5(path: str | Path) -> tuple[DeepBindParams, int]:
+    """The weights of a Kipoi 2018 DeepBind HDF5 file and the input length it was built for."""
+    p, length, _ = params_from_kipoi(path)
+    return p, int(length or 101)
+
+
+def from_kipoi(weights: str | Path, arch: str | Path | None = None, length: int | None = None,
+               sigmoid: bool | None = None):
+    """A Kipoi DeepBind model from either form Kipoi has served.
+
+    * 2018: one full-model HDF5 (``weights``), input (101, 4), ending in a sigmoid.
+    * today: an architecture JSON (``arch``, Keras 2.1.5) plus a weights-only HDF5, input
+      (None, 4), ending in the raw DeepBind score (no sigmoid).
+
+    The Keras 3 model is built for ``length`` bases (default: the stored length, else the 101
+    of Kipoi's schema), keeps the window max-pool size stored in the file, and ends as the
+    published model does unless ``sigmoid`` says otherwise.
+    """
+    p, built_for, pool = params_from_kipoi(weights, arch)
+    if sigmoid is None:
+        sigmoid = arch is None
+    model = build(p.detector_len, p.detectors.shape[2], p.num_hidden, p.has_avg_pooling,
+                  p.reverse_complement, length or built_for or 101, sigmoid, pool=pool)
+    return _set(model, p)
 
 
 def from_kipoi_h5(path: str | Path, length: int | None = None, sigmoid: bool = True):
     """A Kipoi 2018 DeepBind model (ending in a sigmoid, as Kipoi's does) from its HDF5 file."""
-    p, built_for = params_from_kipoi_h5(path)
-    model = build(p.detector_len, p.detectors.shape[2], p.num_hidden, p.has_avg_pooling,
-                  p.reverse_complement, length or built_for, sigmoid)
-    return _set(model, p)
+    return from_kipoi(path, None, length, sigmoid)
