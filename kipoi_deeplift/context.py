@@ -56,8 +56,9 @@ class Context:
     ``mode`` is ``"deeplift"`` (rows paired as inputs then references; the backward pass carries
     multipliers into the reference rows) or ``"gradient"`` (plain autodiff). ``step_rule`` is
     the nonlinearity rule of the layer being called (``rescale``, ``reveal-cancel``, ...);
-    ``linear_source`` is ``(layer, its input)`` when the nonlinearity being applied follows a
-    Dense or Conv layer (RevealCancel needs that layer's input and weights).
+    ``linear_source`` is ``(layer, its input, per-channel scale)`` when the nonlinearity being
+    applied follows a Dense or Conv layer, directly or through per-channel affine layers whose
+    factors multiply to the scale (RevealCancel needs that layer's input and weights).
     """
 
     mode: str

@@ -21,7 +21,8 @@ from .context import Context, activation_name, LINEAR_ACTIVATIONS
 from .graph import Plan, build_plan
 from .nonlinear import NONLINEAR_RULES
 from .result import Explanation
-from .rules import KERNEL_TYPES, activation_layer, check_layer, elementwise_layer
+from .rules import (KERNEL_TYPES, activation_layer, chain_scale, channel_scale, check_layer,
+                    elementwise_layer)
 
 #: rule name -> (pass mode, nonlinearity rule after Dense / after Conv / anywhere else).
 #: RevealCancel needs the linear layer right before the nonlinearity; elsewhere it is Rescale.
@@ -98,15 +99,20 @@ class DeepLift:
         # Only RevealCancel needs an activation layer to see the Dense/Conv layer before it.
         self._fused = {i: p for i, p in self._fused.items()
                        if self._step_rules[i] == "reveal-cancel"}
-        self._readout = {self.plan.steps[p].out_keys[0]: self.plan.steps[i].out_keys[0]
-                         for i, p in self._fused.items()}
+        # Neurons of the kernel layer and of the affine layers after it map 1:1 onto the
+        # activation's: their contributions are read there.
+        self._readout = {self.plan.steps[q].out_keys[0]: self.plan.steps[i].out_keys[0]
+                         for i, (p, chain) in self._fused.items() for q in (p, *chain)}
         self.tasks = self._make_tasks(task_names)
         self._fns: dict[tuple, Any] = {}
         self._shapes: dict[tuple, dict] = {}
 
-    def _fuse_activations(self) -> dict[int, int]:
-        """Activation layers that directly follow a Dense/Conv layer with no activation of its
-        own, whose output goes nowhere else: activation step -> that layer's step."""
+    def _fuse_activations(self) -> dict[int, tuple[int, tuple[int, ...]]]:
+        """Activation layers fed by a Dense/Conv layer with no activation of its own, directly
+        or through per-channel affine layers (BatchNormalization at inference, Dropout, a
+        linear Activation), each output going nowhere else: activation step -> (that layer's
+        step, the affine steps between). RevealCancel reaches through the affine steps to the
+        kernel, as the authors' genomics default does after BatchNormalization."""
         steps = self.plan.steps
         producer, uses = {}, {}
         for i, s in enumerate(steps):
@@ -117,19 +123,24 @@ class DeepLift:
         for i, (s, r) in enumerate(zip(steps, self._rules)):
             if r.fn not in (activation_layer, elementwise_layer) or len(s.in_keys) != 1:
                 continue
-            k = s.in_keys[0]
+            k, user, chain = s.in_keys[0], i, []
             p = producer.get(k)
-            if p is None or uses.get(k) != [i] or k in self.plan.output_keys:
+            while p is not None and uses.get(k) == [user] and k not in self.plan.output_keys \
+                    and channel_scale(steps[p].layer) is not None and len(steps[p].in_keys) == 1:
+                chain.append(p)
+                k, user = steps[p].in_keys[0], p
+                p = producer.get(k)
+            if p is None or uses.get(k) != [user] or k in self.plan.output_keys:
                 continue
             layer = steps[p].layer
             if type(layer).__name__ in KERNEL_TYPES and \
                     activation_name(getattr(layer, "activation", None)) in LINEAR_ACTIVATIONS:
-                fused[i] = p
+                fused[i] = (p, tuple(chain))
         return fused
 
     def _kind(self, i: int) -> str:
         """'dense', 'conv' or 'other': the linear layer before step i's nonlinearity."""
-        layer = self.plan.steps[self._fused.get(i, i)].layer
+        layer = self.plan.steps[self._fused[i][0] if i in self._fused else i].layer
         name = type(layer).__name__
         if name not in KERNEL_TYPES:
             return "other"
@@ -415,9 +426,13 @@ class DeepLift:
             ctx.current_out_keys = step.out_keys
             if ctx.mode == "deeplift":
                 ctx.step_rule = self._step_rules[i]
-            p = self._fused.get(i)
-            ctx.linear_source = None if p is None else \
-                (plan.steps[p].layer, vals[plan.steps[p].in_keys[0]])
+            fused = self._fused.get(i)
+            if fused is None:
+                ctx.linear_source = None
+            else:
+                p, chain = fused
+                ctx.linear_source = (plan.steps[p].layer, vals[plan.steps[p].in_keys[0]],
+                                     chain_scale([plan.steps[q].layer for q in chain]))
             args, kwargs = step.bind([vals[k] for k in step.in_keys])
             out = rule.fn(ctx, step.layer, args, kwargs)
             for key, value in zip(step.out_keys, tf.nest.flatten(out)):

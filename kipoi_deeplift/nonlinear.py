@@ -137,7 +137,8 @@ def _reveal_cancel_multipliers(f, x0, xx, dxp, dxn, eps):
 
 
 def reveal_cancel(ctx: Context, f: Callable, pre, name: str | None = None):
-    """RevealCancel (section 3.5.3 of the paper) at a nonlinearity after a Dense or Conv layer.
+    """RevealCancel (section 3.5.3 of the paper) at a nonlinearity after a Dense or Conv layer
+    (directly, or through BatchNormalization / Dropout / linear Activation layers).
 
     The difference of the pre-activation is split into Δx+ (sum of the positive terms w·Δz)
     and Δx- (the negative ones); Δy+ = ½[f(x0+Δx+) - f(x0)] + ½[f(x0+Δx-+Δx+) - f(x0+Δx-)],
@@ -149,8 +150,11 @@ def reveal_cancel(ctx: Context, f: Callable, pre, name: str | None = None):
     lin = kernel_linear(source[0]) if source else None
     if lin is None or ctx.mode == "gradient":
         return rescale(ctx, f, pre, name)
-    layer, z_in = source
-    w = tf.convert_to_tensor(layer.kernel)
+    layer, z_in, scale = source
+    # Per-channel affine layers between the kernel and the nonlinearity (BatchNormalization at
+    # inference) scale each output channel: Δpre = a * (W Δz), so W's columns are scaled by a
+    # (a negative a swaps which terms are positive).
+    w = tf.convert_to_tensor(layer.kernel) * tf.cast(scale, layer.kernel.dtype)
     w_pos = tf.nn.relu(w)
     w_neg = w - w_pos
     pos_first = tf.concat([w_pos, w_neg], -1)   # lin(d, .) = [W+ d | W- d]

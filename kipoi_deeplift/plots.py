@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 
 from .errors import UserError
-from .writers import h5_key, staged_file
+from .writers import h5_key, reversed_rows_of, staged_file
 
 BASES = list("ACGT")
 _REGION = re.compile(r"^(?P<chr>[^:]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")
@@ -92,20 +92,21 @@ def plot(h5_path: str, output: str, example: int | None = None, region: str | No
                             if f"inputs/{h5_key(input_name)}" in h5 else None)
         hyp = h5[f"hyp_contrib/{h5_key(input_name)}/{task}"][i].astype(float) \
             if f"hyp_contrib/{h5_key(input_name)}/{task}" in h5 else None
-        strand = h5["metadata/ranges/strand"].asstr()[i] if "metadata/ranges/strand" in h5 \
-            else "."
+        flip = bool(reversed_rows_of(h5)[i]) if "metadata/ranges/chr" in h5 else False
         delta = float(h5[f"delta/{task}"][i])
         pred = float(h5[f"preds/{task}"][i])
         model = h5.attrs.get("model", "")
         rule = h5.attrs.get("rule", "")
     if g0 is not None:              # genome coordinates -> positions in the sequence
         a, b = lo - g0, hi - g0
-        if strand == "-":
+        if flip:
             a, b = len(contrib) - b, len(contrib) - a
     else:
         a, b = 0, len(contrib)
     rows = [("contribution", contrib[a:b])] + ([("hypothetical", hyp[a:b])] if hyp is not None
                                                else [])
+    if g0 is not None and flip:     # drawn along the genome: reverse and complement (ACGT)
+        rows = [(name, v[::-1, ::-1]) for name, v in rows]
     fig, axes = plt.subplots(len(rows), 1, figsize=(min(24, 2 + 0.12 * (b - a)), 2.2 * len(rows)),
                              squeeze=False)
     for ax, (name, values) in zip(axes[:, 0], rows):

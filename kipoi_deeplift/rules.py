@@ -14,6 +14,8 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import tensorflow as tf
+
 from . import maxima, recurrent
 from .context import LINEAR_ACTIVATIONS, Context, activation_name, call_layer
 
@@ -57,8 +59,39 @@ def linear(ctx: Context, layer, args, kwargs):
         return call_layer(layer, args, kwargs)
     with _without_activation(layer):
         pre = call_layer(layer, args, kwargs)
-    ctx.linear_source = (layer, args[0]) if type(layer).__name__ in KERNEL_TYPES else None
+    ctx.linear_source = (layer, args[0], 1.0) if type(layer).__name__ in KERNEL_TYPES else None
     return ctx.activate(act, pre)
+
+
+#: Layers that are x -> a * x + b per channel at inference (a from :func:`channel_scale`).
+_CHANNEL_AFFINE = frozenset({"BatchNormalization", "Dropout", "SpatialDropout1D",
+                             "GaussianDropout", "AlphaDropout", "Identity", "Activation"})
+
+
+def channel_scale(layer):
+    """The per-channel factor ``a`` of a layer computing ``a * x + b`` on the last axis at
+    inference (1.0 for identities), or ``None`` for any other layer."""
+    kind = type(layer).__name__
+    if kind not in _CHANNEL_AFFINE:
+        return None
+    if kind == "Activation":
+        return 1.0 if activation_name(layer.activation) in LINEAR_ACTIVATIONS else None
+    if kind != "BatchNormalization":
+        return 1.0
+    axis = layer.axis if isinstance(layer.axis, int) else tuple(layer.axis)
+    if axis not in (-1, (-1,)) and axis not in (len(layer.input.shape) - 1,
+                                                  (len(layer.input.shape) - 1,)):
+        return None
+    inv = 1.0 / tf.sqrt(tf.convert_to_tensor(layer.moving_variance) + layer.epsilon)
+    return inv * tf.convert_to_tensor(layer.gamma) if getattr(layer, "scale", True) else inv
+
+
+def chain_scale(layers) -> Any:
+    """The product of :func:`channel_scale` over a chain of per-channel affine layers."""
+    out = 1.0
+    for layer in layers:
+        out = out * channel_scale(layer)
+    return out
 
 
 def activation_layer(ctx: Context, layer, args, kwargs):

@@ -259,6 +259,9 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
         "shard": f"{sharding[0]}/{sharding[1]}" if sharding else "",
         "shard_start": first, "shard_stop": first + (total or 0),
         "dna_input": labels.get(inputs.dna, ""), "dataloader_args": json.dumps(args, default=str),
+        "orientation": "per sequence in /metadata/orientation: genome or reverse_complement, "
+                       "found by comparing /inputs with the FASTA; unknown (no FASTA, too few "
+                       "called bases, a palindrome) falls back to /metadata/ranges/strand",
         **_versions(), "device": device_name, "start_time": started.isoformat(),
     }
     attrs["command"] = _command(km, args, out_path, tasks=[t.name for t in chosen],
@@ -273,7 +276,8 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
         try:
             with scope, _bar(total, progress) as bar:
                 worst = _stream(dataset, batch_size, limit, inputs, labels, dl, chosen, refs,
-                                opt, layers, hypothetical, writer, bar, first)
+                                opt, layers, hypothetical, writer, bar, first,
+                                _orientation(args, inputs))
             writer.file.attrs["end_time"] = datetime.now(timezone.utc).isoformat()
             n = writer.n
         finally:
@@ -361,10 +365,25 @@ class _bar:
         return False
 
 
+def _orientation(args: Mapping, inputs: InputPlan):
+    """A classifier of each sequence's orientation against the dataloader's FASTA, if any."""
+    from .orientation import GenomeOrientation
+
+    fasta = preflight._find(args, "fasta")
+    if inputs.dna is None or not isinstance(fasta, str) or not os.path.exists(fasta):
+        return None
+    try:
+        return GenomeOrientation(fasta)
+    except Exception:       # an unreadable FASTA is the dataloader's to report
+        return None
+
+
 def _stream(dataset, batch_size, limit, inputs: InputPlan, labels, dl: DeepLift, chosen, refs,
-            opt, layers, hypothetical, writer: H5Writer, bar, first: int = 0) -> float:
+            opt, layers, hypothetical, writer: H5Writer, bar, first: int = 0,
+            orient=None) -> float:
     """Score batch after batch, appending each to the file; returns the largest error.
-    ``first`` is the index of the dataset's first sequence in the whole run (shards)."""
+    ``first`` is the index of the dataset's first sequence in the whole run (shards);
+    ``orient`` classifies each sequence as read along or against the genome."""
     worst = 0.0
     done = 0
     try:
@@ -402,7 +421,7 @@ def _stream(dataset, batch_size, limit, inputs: InputPlan, labels, dl: DeepLift,
                 except ValueError as e:
                     raise UserError(f"sequences {first + done}-{first + done + n - 1}: "
                                     f"{e}") from e
-            arrays = _batch_arrays(res, x, batch, n, labels)
+            arrays = _batch_arrays(res, x, batch, n, labels, orient, inputs.dna)
             if written is not None:
                 written.result()            # in order, and a failed write stops the run
             written = writes.submit(writer.append, arrays)
@@ -433,7 +452,8 @@ def _guard(batches):
         yield batch
 
 
-def _batch_arrays(res, x: Mapping[str, np.ndarray], batch, n: int, labels) -> dict:
+def _batch_arrays(res, x: Mapping[str, np.ndarray], batch, n: int, labels, orient=None,
+                  dna: str | None = None) -> dict:
     out = {}
     for name, by_task in res.contrib.items():
         for task, a in by_task.items():
@@ -457,6 +477,9 @@ def _batch_arrays(res, x: Mapping[str, np.ndarray], batch, n: int, labels) -> di
                 v = np.asarray(ranges[key])[:n]
                 out[f"metadata/ranges/{key}"] = v.astype(str) if key in ("chr", "id", "strand") \
                     else v.astype(np.int64)
+        if orient is not None and dna is not None and \
+                all(k in ranges for k in ("chr", "start", "end")):
+            out["metadata/orientation"] = orient(x[dna], ranges)
     return out
 
 

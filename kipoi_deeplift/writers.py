@@ -112,14 +112,15 @@ class H5Writer:
 def _per_base(h5: h5py.File, input_name: str, task: str) -> Iterator[tuple[str, int, np.ndarray]]:
     """(chrom, genome start, per-base score) of each interval, sorted, overlaps averaged.
 
-    The per-base score is the contribution summed over the 4 channels. Intervals on the minus
-    strand (whose sequence the model saw reverse-complemented) are flipped into genome order.
+    The per-base score is the contribution summed over the 4 channels. Sequences the model saw
+    reverse-complemented (``/metadata/orientation``, found by comparing them with the genome;
+    the strand label only where that could not decide) are flipped into genome order.
     """
     ranges = h5["metadata/ranges"]
     chrom = ranges["chr"].asstr()[:]
     start = ranges["start"][:].astype(np.int64)
     end = ranges["end"][:].astype(np.int64)
-    strand = ranges["strand"].asstr()[:] if "strand" in ranges else np.full(len(chrom), ".")
+    flip = reversed_rows_of(h5)
     scores = h5[f"contrib/{h5_key(input_name)}/{h5_key(task)}"]
     length = scores.shape[1]
     # Ranges wider or narrower than the model's input: the sequence is centred in them.
@@ -135,7 +136,7 @@ def _per_base(h5: h5py.File, input_name: str, task: str) -> Iterator[tuple[str, 
 
     for i in order:
         s = scores[i].sum(-1).astype(np.float64)
-        if strand[i] == "-":
+        if flip[i]:
             s = s[::-1]
         c, st = chrom[i], int(start[i])
         if cur != c or st >= buf_start + len(total):
@@ -151,6 +152,17 @@ def _per_base(h5: h5py.File, input_name: str, task: str) -> Iterator[tuple[str, 
         count[st - buf_start: stop] += 1
     if cur is not None:
         yield from flush()
+
+
+def reversed_rows_of(h5: h5py.File) -> np.ndarray:
+    """(N,) bool: which stored sequences run against the genome (see :mod:`.orientation`)."""
+    from .orientation import reversed_rows
+
+    n = len(h5["metadata/ranges/chr"]) if "metadata/ranges/chr" in h5 else 0
+    orient = h5["metadata/orientation"].asstr()[:] if "metadata/orientation" in h5 else None
+    strand = h5["metadata/ranges/strand"].asstr()[:] if "metadata/ranges/strand" in h5 \
+        else None
+    return reversed_rows(orient, strand, n)
 
 
 def write_bigwig(h5: h5py.File, input_name: str, task: str, path: str | os.PathLike,

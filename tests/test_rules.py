@@ -232,3 +232,70 @@ def test_gru_is_refused_by_name():
     model = keras.Model(i, keras.layers.Dense(1)(keras.layers.GRU(3, name="gru")(i)))
     with pytest.raises(ValueError, match=r"'gru' \(GRU\) is recurrent.*LSTM"):
         kd.DeepLift(model)
+
+
+def test_reveal_cancel_reaches_through_batchnorm_to_the_dense_layer():
+    """Dense -> BatchNormalization -> Dropout -> ReLU (Basset's head): the genomics default
+    applies RevealCancel with the affine layers folded into the kernel, as the authors' code
+    does, checked against the rule written out in float64 NumPy (a negative gamma included,
+    which swaps the positive and negative terms of its channel)."""
+    import keras
+
+    L = keras.layers
+    i = keras.Input((5,), name="x")
+    h = L.Dense(6, name="fc")(i)
+    h = L.BatchNormalization(name="bn")(h)
+    h = L.Dropout(0.3, name="drop")(h)
+    h = L.Activation("relu", name="act")(h)
+    model = M.randomise(keras.Model(i, L.Dense(1, name="out")(h)), seed=12, scale=0.8)
+    bn = model.get_layer("bn")
+    g, b, mu, var = bn.get_weights()
+    g[1] = -abs(g[1])
+    bn.set_weights([g, b, mu, var])
+    rng = np.random.default_rng(13)
+    x = rng.normal(0, 1, (4, 5)).astype(np.float32)
+    r = rng.normal(0, 1, (4, 1, 5)).astype(np.float32)
+
+    w1, b1 = (v.astype(np.float64) for v in model.get_layer("fc").get_weights())
+    w2, _ = (v.astype(np.float64) for v in model.get_layer("out").get_weights())
+    a = g / np.sqrt(var + bn.epsilon)
+
+    def pre(z):
+        return (z @ w1 + b1 - mu) * a + b
+
+    want = []
+    for xi, ri in zip(x.astype(np.float64), r[:, 0].astype(np.float64)):
+        dz = xi - ri
+        t = dz[:, None] * (w1 * a)                           # terms, (inputs, units)
+        dxp, dxn = np.clip(t, 0, None).sum(0), np.clip(t, None, 0).sum(0)
+        x0, xx = pre(ri), pre(xi)
+        f = lambda v: np.maximum(v, 0)                       # noqa: E731
+        dyp = 0.5 * (f(x0 + dxp) - f(x0)) + 0.5 * (f(xx) - f(x0 + dxn))
+        dyn = 0.5 * (f(x0 + dxn) - f(x0)) + 0.5 * (f(xx) - f(x0 + dxp))
+        mp = np.where(dxp > 0, dyp / np.where(dxp > 0, dxp, 1), 0)
+        mn = np.where(dxn < 0, dyn / np.where(dxn < 0, dxn, 1), 0)
+        weight = np.where(t > 0, mp, np.where(t < 0, mn, (mp + mn) / 2))
+        want.append((t * weight * w2[:, 0]).sum(1))
+    want = np.array(want)
+    res = kd.DeepLift(model, rule="genomics-default").explain(x, references=r)
+    got = res.contrib["x"][res.tasks[0]]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert res.max_convergence_error < 1e-5
+    rescale = kd.DeepLift(model, rule="rescale").explain(x, references=r)
+    assert np.abs(rescale.contrib["x"][res.tasks[0]] - want).max() > 1e-3   # the old fallback
+
+
+def test_tied_maxima_share_the_multiplier_in_gradient_mode():
+    """The README's statement: with maxpool='gradient', tied maxima of a global max share the
+    multiplier equally (TensorFlow's gradient of a max), so contributions still add up here;
+    the authors' deeplift gives every tied position the full multiplier (here 2x delta)."""
+    import keras
+
+    i = keras.Input((3, 1), name="x")
+    model = keras.Model(i, keras.layers.GlobalMaxPooling1D(name="gmp")(i))
+    x = np.array([[[2.0], [2.0], [1.0]]], np.float32)
+    res = kd.DeepLift(model, maxpool="gradient").explain(x, references="zeros")
+    c = res.contrib["x"][res.tasks[0]][0, :, 0]
+    np.testing.assert_allclose(c, [1.0, 1.0, 0.0], atol=1e-6)        # ours: split
+    authors = np.array([2.0, 2.0, 0.0])                               # full multiplier each
+    assert abs(c.sum() - 2.0) < 1e-6 and authors.sum() == 4.0

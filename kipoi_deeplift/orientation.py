@@ -1,0 +1,89 @@
+"""Which way round each scored sequence is, read from the data rather than a strand label.
+
+Dataloaders disagree: kipoiseq's ``SeqIntervalDl(use_strand=True)`` reverse-complements ``-``
+intervals, Kipoi's 2018 DeepBind dataloader reads them forward and still reports strand ``-``.
+So the one-hot sequence the model saw is compared with the genome (the dataloader's FASTA) in
+both orientations; genome-coordinate outputs (tracks, plots, sites) follow that, and fall back to
+the strand label only where the comparison cannot decide (no FASTA, mostly N's, a palindrome).
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+GENOME, REVERSE, UNKNOWN = "genome", "reverse_complement", "unknown"
+#: Fraction of the called bases that must agree with the genome in the winning orientation.
+AGREEMENT = 0.9
+
+
+def _codes(onehot: np.ndarray) -> np.ndarray:
+    """(L, 4) one-hot (ACGT) -> base index per position, -1 where not a single base."""
+    called = np.isclose(onehot.sum(-1), 1.0) & np.isclose(onehot.max(-1), 1.0)
+    return np.where(called, onehot.argmax(-1), -1)
+
+
+def _genome_codes(seq: str) -> np.ndarray:
+    table = np.full(256, -1, np.int64)
+    for i, b in enumerate("ACGT"):
+        table[ord(b)] = table[ord(b.lower())] = i
+    return table[np.frombuffer(seq.encode("ascii", "replace"), np.uint8)]
+
+
+def classify(onehot: np.ndarray, genome: str) -> str:
+    """``genome``, ``reverse_complement`` or ``unknown`` for one (L, 4) sequence and the genome
+    sequence of the same L bases."""
+    seen, ref = _codes(onehot), _genome_codes(genome)
+    if len(ref) != len(seen):
+        return UNKNOWN
+    rc = np.where(ref[::-1] >= 0, 3 - ref[::-1], -1)
+    ok = (seen >= 0) & (ref >= 0)
+    if ok.sum() < 8:
+        return UNKNOWN
+    fwd, rev = (seen == ref)[ok].mean(), (seen == rc)[ok].mean()
+    if fwd == rev:
+        return UNKNOWN
+    best, frac = (GENOME, fwd) if fwd > rev else (REVERSE, rev)
+    return best if frac >= AGREEMENT else UNKNOWN
+
+
+class GenomeOrientation:
+    """Classifies batches of scored sequences against a FASTA file (opened once)."""
+
+    def __init__(self, fasta: str):
+        import pyfaidx
+
+        self.fasta = pyfaidx.Fasta(fasta, sequence_always_upper=True)
+
+    def _window(self, chrom: str, start: int, length: int) -> str:
+        if chrom not in self.fasta:
+            return ""
+        size = len(self.fasta[chrom])
+        lo, hi = max(0, start), min(size, start + length)
+        inner = self.fasta[chrom][lo:hi].seq if hi > lo else ""
+        return "N" * (lo - start) + inner + "N" * max(0, start + length - max(hi, lo))
+
+    def __call__(self, onehot: np.ndarray, ranges: Mapping) -> np.ndarray:
+        """(N, L, 4) canonical one-hot and the batch's ``metadata.ranges`` -> (N,) labels."""
+        n, length = onehot.shape[:2]
+        out = np.full(n, UNKNOWN, dtype=object)
+        chrom, start, end = (np.asarray(ranges[k])[:n] for k in ("chr", "start", "end"))
+        for i in range(n):
+            # Ranges wider or narrower than the input: the sequence is centred in them.
+            s = int(start[i]) + ((int(end[i]) - int(start[i])) - length) // 2
+            out[i] = classify(onehot[i], self._window(str(chrom[i]), s, length))
+        return out.astype(str)
+
+    def close(self) -> None:
+        self.fasta.close()
+
+
+def reversed_rows(orientation: np.ndarray | None, strand: np.ndarray | None, n: int
+                  ) -> np.ndarray:
+    """(n,) bool: which stored sequences run against the genome. ``orientation`` (from the
+    data) decides where known; the strand label only where it is ``unknown`` or absent."""
+    label = np.asarray(strand) == "-" if strand is not None else np.zeros(n, bool)
+    if orientation is None:
+        return label
+    o = np.asarray(orientation)
+    return np.where(o == REVERSE, True, np.where(o == GENOME, False, label))

@@ -1,0 +1,161 @@
+"""Genome-coordinate outputs follow the orientation the model saw, found from the data, for
+dataloaders that reverse-complement minus-strand intervals and for ones that do not."""
+import h5py
+import numpy as np
+import pyBigWig
+import pytest
+
+import _kipoi_dirs as K
+import _models as M
+import kipoi_deeplift as kd
+from kipoi_deeplift.orientation import GENOME, REVERSE, UNKNOWN, classify
+
+
+def symmetric_model():
+    """out = g(x) + g(reverse complement of x): its DeepLIFT scores against a zero reference
+    are the same at each genomic base whichever way round the sequence is given."""
+    import keras
+    from kipoi_deeplift.zoo_layers import ReverseComplement
+
+    L = keras.layers
+    i = keras.Input((K.LENGTH, 4), name="seq")
+    conv = L.Conv1D(5, 7, activation="relu", name="conv")
+    flat, dense = L.Flatten(name="flat"), L.Dense(2, name="out")
+    o = L.Add(name="both")([dense(flat(conv(i))), dense(flat(conv(ReverseComplement(
+        name="rc")(i))))])
+    return M.randomise(keras.Model(i, o), seed=3, scale=0.4)
+
+
+def onehot(seq):
+    return np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in seq]]
+
+
+def test_classify_reads_the_orientation_from_the_bases():
+    genome = "ACGTTGCAAGGCTTACGATCGGATCCAGT"
+    rc = genome[::-1].translate(str.maketrans("ACGT", "TGCA"))
+    assert classify(onehot(genome), genome) == GENOME
+    assert classify(onehot(rc), genome) == REVERSE
+    assert classify(onehot(genome), "N" * len(genome)) == UNKNOWN
+    pal = "ACGTACGTACGTACGT"                          # its own reverse complement
+    assert classify(onehot(pal), pal) == UNKNOWN
+    mutated = onehot(genome)
+    mutated[3] = onehot("A")[0]                      # one SNV still reads as the genome
+    assert classify(mutated, genome) == GENOME
+
+
+def read_track(path, chrom, start, end):
+    bw = pyBigWig.open(str(path))
+    try:
+        return np.nan_to_num(np.array(bw.values(chrom, start, end), dtype=float))
+    finally:
+        bw.close()
+
+
+DATALOADER = """
+import numpy as np
+import pyfaidx
+from kipoi.data import Dataset
+from kipoi.metadata import GenomicRanges
+
+
+class Strands(Dataset):
+    # Like Kipoi's 2018 DeepBind dataloader: BED6 in, strand reported; reverse-complements
+    # minus-strand intervals only when asked.
+    def __init__(self, intervals_file, fasta_file, reverse_minus=False):
+        self.rows = [line.split("\\t") for line in open(intervals_file).read().splitlines()]
+        self.fasta = pyfaidx.Fasta(fasta_file)
+        self.reverse_minus = reverse_minus
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        chrom, start, end, name, score, strand = self.rows[i][:6]
+        seq = self.fasta[chrom][int(start):int(end)].seq.upper()
+        x = np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in seq]]
+        if self.reverse_minus and strand == "-":
+            x = x[::-1, ::-1].copy()
+        ranges = GenomicRanges(chrom, int(start), int(end), name, strand)
+        return {"inputs": x, "targets": {}, "metadata": {"ranges": ranges}}
+"""
+
+DATALOADER_YAML = {
+    "type": "Dataset", "defined_as": "dataloader.py::Strands",
+    "args": {"intervals_file": {"doc": "BED6"}, "fasta_file": {"doc": "genome"},
+             "reverse_minus": {"doc": "reverse-complement - intervals", "optional": True}},
+    "info": {"authors": [{"name": "tests"}], "doc": "strand test dataloader"},
+    "dependencies": {"pip": []},
+    "output_schema": {"inputs": {"name": "seq", "shape": f"({K.LENGTH}, 4)",
+                                 "special_type": "DNASeq", "associated_metadata": "ranges"},
+                      "targets": {"name": "t", "shape": "(2,)"},
+                      "metadata": {"ranges": {"type": "GenomicRanges", "doc": "ranges"}}},
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    import yaml
+
+    d = tmp_path_factory.mktemp("strands")
+    fasta = K.write_genome(d)
+    rows = [("chr1", 10, 60, "a", 0, "+"), ("chr2", 100, 150, "c", 0, "-"),
+            ("chr1", 300, 350, "d", 0, "-")]
+    bed_minus = K.write_bed(d, rows, name="mixed.bed")
+    bed_plus = K.write_bed(d, [r[:5] + ("+",) for r in rows], name="plus.bed")
+    model = symmetric_model()
+    out = {}
+    for name, reverse, bed in (("rc", True, bed_minus), ("forward", False, bed_minus),
+                               ("plus", False, bed_plus)):
+        mdir = K.write_model_dir(d / f"model_{name}", model=model)
+        spec = yaml.safe_load((mdir / "model.yaml").read_text())
+        spec["default_dataloader"] = "."
+        (mdir / "model.yaml").write_text(yaml.safe_dump(spec))
+        (mdir / "dataloader.yaml").write_text(yaml.safe_dump(DATALOADER_YAML))
+        (mdir / "dataloader.py").write_text(DATALOADER)
+        h5 = d / f"{name}.h5"
+        kd.score(str(mdir), {"intervals_file": str(bed), "fasta_file": str(fasta),
+                             "reverse_minus": reverse}, str(h5),
+                 references="zeros", bigwig=str(d / name), bedgraph=str(d / name))
+        out[name] = (h5, d / name)
+    return out, rows
+
+
+def test_orientation_is_recorded_from_the_sequences(runs):
+    out, rows = runs
+    with h5py.File(out["rc"][0]) as f:
+        assert list(f["metadata/ranges/strand"].asstr()[:]) == ["+", "-", "-"]
+        assert list(f["metadata/orientation"].asstr()[:]) == [GENOME, REVERSE, REVERSE]
+    with h5py.File(out["forward"][0]) as f:
+        # Strand '-' reported, sequence read forward: the label would mislead.
+        assert list(f["metadata/ranges/strand"].asstr()[:]) == ["+", "-", "-"]
+        assert list(f["metadata/orientation"].asstr()[:]) == [GENOME, GENOME, GENOME]
+
+
+def test_tracks_agree_in_genome_coordinates_both_ways(runs):
+    out, rows = runs
+    genome = K.read_genome(out["plus"][0].parent / "genome.fa")
+    for task in ("CTCF", "GATA1"):
+        for chrom, start, end, *_ in rows:
+            want = read_track(f"{out['plus'][1]}.{task}.bw", chrom, start, end)
+            assert np.abs(want).max() > 0
+            for name in ("rc", "forward"):
+                got = read_track(f"{out[name][1]}.{task}.bw", chrom, start, end)
+                np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5,
+                                           err_msg=f"{name} {chrom}:{start}-{end} {task}")
+    # Independently of the writer: the plus run's track is the stored contribution, in order.
+    with h5py.File(out["plus"][0]) as f:
+        c = f["contrib/seq/CTCF"][1].sum(-1)
+        x = f["inputs/seq"][1]
+    chrom, start, end = rows[1][:3]
+    assert "".join("ACGT"[k] for k in x.argmax(-1)) == genome[chrom][start:end]
+    np.testing.assert_allclose(read_track(f"{out['plus'][1]}.CTCF.bw", chrom, start, end), c,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_plot_draws_reverse_complemented_sequences_along_the_genome(runs, tmp_path):
+    out, rows = runs
+    chrom, start, end = rows[1][:3]
+    for name in ("rc", "forward"):
+        png = tmp_path / f"{name}.png"
+        kd.plots.plot(str(out[name][0]), str(png), region=f"{chrom}:{start}-{end}")
+        assert png.stat().st_size > 1000
