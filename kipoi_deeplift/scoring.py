@@ -234,7 +234,13 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     except UserError:
         raise
     except Exception as e:
-        raise UserError(f"the dataloader failed to start: {describe(e)}") from e
+        hint = ""
+        if "could not convert string to float" in str(e) and \
+                "ignore_targets" in (getattr(km.dataloader, "args", None) or {}):
+            # kipoiseq reads BED columns 4+ as labels unless told to ignore them.
+            hint = ("; the BED file has columns after the third (name, score, strand): give a "
+                    "BED3 file, or add \"ignore_targets\": true, \"label_dtype\": \"str\"")
+        raise UserError(f"the dataloader failed to start: {describe(e)}{hint}") from e
     total = len(dataset) if hasattr(dataset, "__len__") else None
     if limit is not None:
         total = min(total, limit) if total is not None else limit

@@ -89,3 +89,18 @@ def write_model_dir(d: Path, model=None, dataloader_args=None, postprocessing=No
         spec["postprocessing"] = {"deeplift": postprocessing}
     (d / "model.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     return d
+
+
+def deepbind_2018_dir(d: Path, h5: Path, template: Path) -> Path:
+    """A model directory holding one of Kipoi's 2018 DeepBind files and its model.yaml (the
+    group's template, with kipoiseq's SeqIntervalDl as the dataloader)."""
+    import shutil
+
+    d.mkdir(parents=True)
+    shutil.copy(h5, d / "model.h5")
+    spec = yaml.safe_load(template.read_text())
+    spec["args"] = {"weights": "model.h5"}
+    spec["default_dataloader"] = {"defined_as": "kipoiseq.dataloaders.SeqIntervalDl",
+                                  "default_args": {"auto_resize_len": 101}}
+    (d / "model.yaml").write_text(yaml.safe_dump(spec))
+    return d

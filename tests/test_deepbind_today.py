@@ -104,17 +104,10 @@ def test_zoo_name_from_a_kipoi_source_laid_out_like_kipoi_models(tmp_path):
 
 
 def model_dir_2018(root):
-    d = root / "DeepBind" / "Homo_sapiens" / "TF" / "D00765.001_ChIP-seq_GATA1"
-    d.mkdir(parents=True)
-    shutil.copy(fixture_path("deepbind", "kipoi_2018_h5", "D00765.001_GATA1", "model.h5"),
-                d / "model.h5")
-    spec = yaml.safe_load(fixture_path("deepbind", "kipoi_2018_h5", "template_model.yaml")
-                          .read_text())
-    spec["args"] = {"weights": "model.h5"}
-    spec["default_dataloader"] = {"defined_as": "kipoiseq.dataloaders.SeqIntervalDl",
-                                  "default_args": {"auto_resize_len": 101}}
-    (d / "model.yaml").write_text(yaml.safe_dump(spec))
-    return d
+    return K.deepbind_2018_dir(
+        root / "DeepBind" / "Homo_sapiens" / "TF" / "D00765.001_ChIP-seq_GATA1",
+        fixture_path("deepbind", "kipoi_2018_h5", "D00765.001_GATA1", "model.h5"),
+        fixture_path("deepbind", "kipoi_2018_h5", "template_model.yaml"))
 
 
 def model_dir_today(d):
@@ -163,3 +156,17 @@ def test_zoo_config_flag_chooses_or_turns_off_the_config(tmp_path):
     with pytest.raises(UserError, match="--zoo-config 'Nope' is not a config"):
         kd.score(str(d), args, str(tmp_path / "x.h5"), zoo_config="Nope")
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_a_bed6_file_with_kipoiseqs_dataloader_gets_a_working_hint(tmp_path):
+    """kipoiseq's SeqIntervalDl reads BED columns 4+ as float labels: the error says what to add,
+    and what it says works."""
+    source = kipoi_source(tmp_path)
+    args = intervals(tmp_path)
+    args["intervals_file"] = str(K.write_bed(tmp_path, [("chr1", 100, 201, "a", 0, "-")],
+                                             name="named.bed"))
+    with pytest.raises(UserError, match='"ignore_targets": true, "label_dtype": "str"'):
+        kd.score(f"DeepBind/{NAME}", args, str(tmp_path / "x.h5"), source=source)
+    res = kd.score(f"DeepBind/{NAME}", {**args, "ignore_targets": True, "label_dtype": "str"},
+                   str(tmp_path / "x.h5"), source=source, n_references=2)
+    assert res["sequences"] == 1

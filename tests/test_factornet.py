@@ -118,3 +118,86 @@ def test_meta_feature_variants_are_rebuilt_and_scored(tmp_path, n_meta):
 def test_the_zoo_config_uses_this_rebuild():
     cfg = zoo.load_configs()["FactorNet"]
     assert zoo.function(cfg["rebuild"]) is factornet.from_files
+
+
+FACTORNET_DATALOADER = '''
+import numpy as np
+import pyBigWig
+import pyfaidx
+from kipoi.data import Dataset
+from kipoi.metadata import GenomicRanges
+
+
+class SeqDataset(Dataset):
+    # Kipoi's FactorNet dataloader with pyfaidx and pyBigWig in place of genomelake: ACGT
+    # one-hot plus the DNase signal, the reverse complement (signal reversed) as seq_rc.
+    SEQ_WIDTH = 1002
+
+    def __init__(self, intervals_file, fasta_file, dnase_file, use_linecache=True):
+        self.rows = [line.split("\\t")[:3] for line in open(intervals_file).read().splitlines()]
+        self.fasta, self.dnase_file = pyfaidx.Fasta(fasta_file), dnase_file
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, idx):
+        chrom, start, end = self.rows[idx][0], int(self.rows[idx][1]), int(self.rows[idx][2])
+        center = (start + end) // 2
+        start, end = center - self.SEQ_WIDTH // 2, center + self.SEQ_WIDTH // 2
+        seq = self.fasta[chrom][start:end].seq.upper()
+        onehot = np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in seq]]
+        bw = pyBigWig.open(self.dnase_file)
+        dnase = np.nan_to_num(np.array(bw.values(chrom, start, end), np.float32))[:, None]
+        bw.close()
+        x = np.concatenate([onehot, dnase], -1)
+        x_rc = np.concatenate([onehot[::-1, ::-1], dnase[::-1]], -1)
+        ranges = GenomicRanges(chrom, start, end, str(idx))
+        ranges_rc = GenomicRanges(chrom, start, end, str(idx), "-")
+        return {"inputs": [x, x_rc], "targets": {},
+                "metadata": {"ranges": ranges, "ranges_rc": ranges_rc}}
+'''
+
+
+def test_score_runs_factornet_from_a_kipoi_model_directory(tmp_path):
+    """Kipoi's own model.yaml and dataloader.yaml for EGR1 onePeak DGF, in a directory whose
+    name says nothing: the FactorNet config is found from model.yaml, its rebuild loads the
+    files, and `score` writes exact contributions for both strand inputs."""
+    import shutil
+
+    import h5py
+    import pyBigWig
+    import yaml
+
+    weights, arch = egr1_files()
+    kdir = fixture_path("factornet", "EGR1_onePeak_DGF", "kipoi")
+    d = tmp_path / "some_model"
+    d.mkdir()
+    spec = yaml.safe_load((kdir / "model.yaml").read_text())
+    spec["args"].update(weights=str(weights), arch=str(arch))
+    (d / "model.yaml").write_text(yaml.safe_dump(spec))
+    shutil.copy(kdir / "dataloader.yaml", d / "dataloader.yaml")
+    shutil.copy(kdir / "tasks.txt", d / "tasks.txt")
+    (d / "dataloader.py").write_text(FACTORNET_DATALOADER)
+    rng = np.random.default_rng(7)
+    genome = "".join(rng.choice(list("ACGT"), 3000))
+    genome = genome[:1500] + EGR1 + genome[1500 + len(EGR1):]
+    (tmp_path / "g.fa").write_text(">chr1\n" + "\n".join(genome[i:i + 60]
+                                                       for i in range(0, 3000, 60)) + "\n")
+    bw = pyBigWig.open(str(tmp_path / "dnase.bw"), "w")
+    bw.addHeader([("chr1", 3000)])
+    bw.addEntries("chr1", 0, values=[0.0] * 3000, span=1, step=1)
+    bw.close()
+    (tmp_path / "i.bed").write_text("chr1\t1000\t2002\nchr1\t1200\t2202\n")
+    out = tmp_path / "egr1.h5"
+    res = kd.score(str(d), {"intervals_file": str(tmp_path / "i.bed"),
+                            "fasta_file": str(tmp_path / "g.fa"),
+                            "dnase_file": str(tmp_path / "dnase.bw")}, str(out))
+    assert res["sequences"] == 2 and res["max_convergence_error"] < 1e-4
+    w = FF.keras1_weights(weights)
+    with h5py.File(out) as f:
+        assert f.attrs["zoo_config"] == "FactorNet"
+        seq, seq_rc = f["inputs/seq"][:], f["inputs/seq_rc"][:]
+        np.testing.assert_allclose(f["preds/EGR1"][:], FF.factornet_numpy(w, seq, seq_rc),
+                                   rtol=1e-4, atol=1e-6)
+        total = f["contrib/seq/EGR1"][:].sum((1, 2)) + f["contrib/seq_rc/EGR1"][:].sum((1, 2))
+        np.testing.assert_allclose(total, f["delta/EGR1"][:], atol=1e-4)

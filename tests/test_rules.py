@@ -299,3 +299,44 @@ def test_tied_maxima_share_the_multiplier_in_gradient_mode():
     np.testing.assert_allclose(c, [1.0, 1.0, 0.0], atol=1e-6)        # ours: split
     authors = np.array([2.0, 2.0, 0.0])                               # full multiplier each
     assert abs(c.sum() - 2.0) < 1e-6 and authors.sum() == 4.0
+
+
+def test_reveal_cancel_zero_part_convention_gives_the_authors_contributions():
+    """The README's statement on Δx⁺ = 0: we set m⁺ to 0, the authors' deeplift adds a 1e-7
+    pseudocount (helper_functions.pseudocount_near_zero: +1e-7 where |v| < 5e-8 and v >= 0,
+    -1e-7 where v < 0) to Δx± before evaluating and dividing. Contributions agree."""
+    import keras
+
+    i = keras.Input((3,), name="x")
+    h = keras.layers.Dense(2, activation="relu", name="fc")(i)
+    model = keras.Model(i, keras.layers.Dense(1, name="out")(h))
+    w1 = np.array([[1.0, 0.5], [-2.0, 1.0], [0.7, -0.3]], np.float32)
+    b1 = np.array([0.4, 0.1], np.float32)
+    w2 = np.array([[1.5], [-0.8]], np.float32)
+    model.get_layer("fc").set_weights([w1, b1])
+    model.get_layer("out").set_weights([w2, np.zeros(1, np.float32)])
+    x = np.array([[0.0, 1.0, 0.0]], np.float32)     # Δz = (0, 1, 0): unit 0 has only w·Δz < 0
+    r = np.zeros((1, 1, 3), np.float32)
+
+    def authors(xv, rv):
+        def pc(v):
+            small = np.abs(v) < 0.5e-7
+            return v + 1e-7 * (small & (v >= 0)) - 1e-7 * (small & (v < 0))
+
+        f = lambda v: np.maximum(v, 0)                # noqa: E731
+        dz = (xv - rv).astype(np.float64)
+        t = dz[:, None] * w1
+        dxp, dxn = pc(np.clip(t, 0, None).sum(0)), pc(np.clip(t, None, 0).sum(0))
+        x0 = rv @ w1 + b1
+        dyp = 0.5 * (f(x0 + dxp) - f(x0)) + 0.5 * (f(x0 + dxn + dxp) - f(x0 + dxn))
+        dyn = 0.5 * (f(x0 + dxn) - f(x0)) + 0.5 * (f(x0 + dxp + dxn) - f(x0 + dxp))
+        mp, mn = dyp / dxp, dyn / dxn
+        weight = np.where(t > 0, mp, np.where(t < 0, mn, (mp + mn) / 2))
+        return (t * weight * w2[:, 0]).sum(1), mp
+
+    want, mp = authors(x[0], r[0, 0])
+    assert mp[0] != 0          # the authors' m+ at the unit whose Δx⁺ is 0 ...
+    res = kd.DeepLift(model, rule="reveal-cancel").explain(x, references=r)
+    got = res.contrib["x"][res.tasks[0]][0]
+    np.testing.assert_allclose(got, want, atol=1e-5)   # ... changes no contribution
+    assert res.max_convergence_error < 1e-6

@@ -1,7 +1,6 @@
 """model_zoo_configs: every config valid; the DeepBind and HOCOMOCO rebuilds against the
 published files; DeepLIFT on real weights; test architectures for the other groups."""
 import json
-import shutil
 
 import h5py
 import numpy as np
@@ -176,16 +175,9 @@ def test_deepbind_zoo_name_scores_end_to_end_through_kipoi(tmp_path):
     import kipoi
 
     name = "DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF"
-    d = tmp_path / "zoo" / name
-    d.mkdir(parents=True)
-    shutil.copy(fixture_path("deepbind", "kipoi_2018_h5", "D00328.018_CTCF", "model.h5"),
-                d / "model.h5")
-    spec = yaml.safe_load(fixture_path("deepbind", "kipoi_2018_h5", "template_model.yaml")
-                          .read_text())
-    spec["args"] = {"weights": "model.h5"}
-    spec["default_dataloader"] = {"defined_as": "kipoiseq.dataloaders.SeqIntervalDl",
-                                  "default_args": {"auto_resize_len": 101}}
-    (d / "model.yaml").write_text(yaml.safe_dump(spec))
+    K.deepbind_2018_dir(tmp_path / "zoo" / name,
+                        fixture_path("deepbind", "kipoi_2018_h5", "D00328.018_CTCF", "model.h5"),
+                        fixture_path("deepbind", "kipoi_2018_h5", "template_model.yaml"))
     kipoi.config.add_source("kd_deepbind", kipoi.sources.LocalSource(str(tmp_path / "zoo")))
     fasta = K.write_genome(tmp_path)
     bed = K.write_bed(tmp_path, [("chr1", 100, 201), ("chr2", 50, 151)])
@@ -272,3 +264,38 @@ def test_zoo_command_line(capsys):
     assert "name: pwm_HOCOMOCO" in capsys.readouterr().out
     assert cli.main(["zoo", "show", "Basset"]) == 2
     assert "no config named or matching 'Basset'" in capsys.readouterr().err
+
+
+def test_a_configs_input_is_a_hint_and_an_explicit_input_stays_strict(tmp_path, configs):
+    """MPRA-DragoNN's real model has input conv1d_1_input and an unnamed schema input: a config
+    must never make `score` fail on an input the user did not name."""
+    assert configs["MPRA-DragoNN"]["input"]["name"] is None
+    fasta = K.write_genome(tmp_path)
+    bed = K.write_bed(tmp_path)
+    d = K.write_model_dir(tmp_path / "m")
+    args = {"intervals_file": str(bed), "fasta_file": str(fasta)}
+    # DeepMEL's config names input_1, which this model lacks: ignored, the DNA input is found.
+    res = kd.score(str(d), args, str(tmp_path / "a.h5"), zoo_config="DeepMEL", n_references=2,
+                   limit=2)
+    assert res["sequences"] == 2
+    with h5py.File(tmp_path / "a.h5") as f:
+        assert f.attrs["zoo_config"] == "DeepMEL" and "contrib/seq" in f
+    with pytest.raises(UserError, match="input_1"):
+        kd.score(str(d), args, str(tmp_path / "b.h5"), input="input_1", n_references=2)
+    assert not (tmp_path / "b.h5").exists()
+
+
+def test_config_model_counts_match_the_zoos_own_lists(configs):
+    """The numbers `zoo show` prints, against the zoo's models.tsv files in the fixtures."""
+    deepbind_rows = fixture_path("deepbind", "kipoi_today", "models.tsv").read_text() \
+        .splitlines()[1:]
+    assert configs["DeepBind"]["models"].startswith(f"{len(deepbind_rows)} ")
+    tf = sum("/TF/" in r.split("\t")[0] for r in deepbind_rows)
+    assert f"{tf} transcription factors" in configs["DeepBind"]["models"]
+    hoco = [r.split("\t")[0] for r in fixture_path("hocomoco", "kipoi_models.tsv").read_text()
+            .splitlines()[1:]]
+    assert configs["pwm_HOCOMOCO"]["models"].startswith(f"{len(hoco)} ")
+    assert {m.split("/")[0] for m in hoco} == {"human"}
+    assert "human only" in configs["pwm_HOCOMOCO"]["models"]
+    assert configs["FactorNet"]["models"].startswith("30 ")
+    assert eval(configs["DeepSTARR"]["input"]["layout"]) == (249, 4, 1)

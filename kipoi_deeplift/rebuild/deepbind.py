@@ -1,10 +1,15 @@
 """DeepBind (Alipanahi et al. 2015) rebuilt in Keras 3 from its published files.
 
-Two published forms are read:
+Three published forms are read:
 
-* the original parameter files (``params/DXXXXX.YYY.txt``, BSD licensed), and
-* Kipoi's 2018 HDF5 files, whose Lambda layers are Python 2 bytecode: the architecture is
-  rebuilt here and the weights are read by layer with h5py.
+* the original parameter files (``params/DXXXXX.YYY.txt``, BSD licensed);
+* Kipoi's 2018 HDF5 files (full model, Lambda layers as Python 2 bytecode, final sigmoid);
+* the form Kipoi serves today (``model-template.yaml`` + ``models.tsv``): an architecture JSON
+  written by Keras 2.1.5 whose Lambdas are Python 3.6 bytecode, input (None, 4), no sigmoid,
+  plus a weights-only HDF5.
+
+No Keras on Python 3.11 can run those Lambdas, so the architecture is rebuilt here and the
+weights are read by layer with h5py (:func:`from_kipoi` takes either Kipoi form).
 
 The architecture is DeepBind's scoring as the DeepBindToKeras conversion (and the Kipoi models)
 compute it: the sequence is padded with detector_len - 1 N's (0.25 per channel) on each side,
