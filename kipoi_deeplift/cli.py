@@ -35,13 +35,15 @@ def _score_parser(sub):
                    help="default genomics-default: RevealCancel after dense layers, Rescale "
                         "after convolutions")
     p.add_argument("--references", default=None,
-                   help="dinuc-shuffle (default), shuffle, zeros, uniform, gc:FRACTION or an "
-                        ".npy file of shape (K, L, 4) or (N, K, L, 4)")
+                   help="dinuc-shuffle (default), shuffle, zeros, uniform, gc:FRACTION, an "
+                        ".npy file of shape (K, L, 4) or (N, K, L, 4), or an .npz file of arrays "
+                        "by input name (other inputs: zeros; a DNA input left out: the default)")
     p.add_argument("--n-references", type=int, default=None, help="default 20")
     p.add_argument("--seed", type=int, default=None, help="default 0")
     p.add_argument("--maxpool", choices=("gradient", "exact"), default=None,
-                   help="how max pooling passes multipliers (default gradient, as the original "
-                        "DeepLIFT; exact keeps summation-to-delta)")
+                   help="how max pooling passes multipliers (default gradient: through the "
+                        "input's max, as the original DeepLIFT, tied maxima sharing it; exact "
+                        "keeps summation-to-delta)")
     p.add_argument("--hypothetical", action="store_true",
                    help="also write hypothetical contributions")
     p.add_argument("--layers", default="", help="comma-separated layers whose per-neuron "

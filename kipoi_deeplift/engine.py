@@ -55,8 +55,9 @@ class DeepLift:
     Dense layers, Rescale after convolutions), ``grad-input`` (gradient x (input - reference))
     or ``gradient`` (saliency). ``maxpool`` is how multipliers pass max pooling and
     ``Maximum``/``Minimum`` merges: ``gradient`` (through the input's max, as the original
-    DeepLIFT code does; not exact) or ``exact`` (the pooled difference is carried by one
-    position, so summation-to-delta holds); see :mod:`kipoi_deeplift.maxima`. ``task_names``
+    DeepLIFT code does, except that tied maxima of a reduction share the multiplier where the
+    original gives each the full one; not exact) or ``exact`` (the pooled difference is
+    carried by one position, so summation-to-delta holds); see :mod:`kipoi_deeplift.maxima`. ``task_names``
     names the output units (a list over all units of all outputs in order); by default a
     one-unit output is named after the output and the units of a multi-unit output by their
     index. ``tolerance`` is the summation-to-delta error (scaled by max(1, |delta|)) above

@@ -79,9 +79,13 @@ def channel_scale(layer):
     if kind != "BatchNormalization":
         return 1.0
     axis = layer.axis if isinstance(layer.axis, int) else tuple(layer.axis)
-    if axis not in (-1, (-1,)) and axis not in (len(layer.input.shape) - 1,
-                                                  (len(layer.input.shape) - 1,)):
-        return None
+    if axis not in (-1, [-1], (-1,)):
+        try:        # a positive axis must be the last one (channels last)
+            last = len(layer.get_build_config()["input_shape"]) - 1
+        except Exception:
+            return None
+        if axis not in (last, [last], (last,)):
+            return None
     inv = 1.0 / tf.sqrt(tf.convert_to_tensor(layer.moving_variance) + layer.epsilon)
     return inv * tf.convert_to_tensor(layer.gamma) if getattr(layer, "scale", True) else inv
 

@@ -142,11 +142,22 @@ def _tasks_arg(tasks, names: Sequence[str]):
     return out
 
 
-def _references_arg(references):
-    if isinstance(references, str) and references.endswith(".npy"):
+def _references_arg(references, by_label: Mapping[str, str] | None = None,
+                    dna: str | None = None, dna_default: str = DEFAULTS["references"]):
+    """--references: a name, an .npy array (the DNA input's), or an .npz file of arrays by input
+    name (schema or Keras names; e.g. a meta-feature input's reference). With an .npz, a DNA
+    input it leaves out gets ``dna_default`` and any other input zeros."""
+    if isinstance(references, str) and references.endswith((".npy", ".npz")):
         if not os.path.exists(references):
             raise UserError(f"--references file {references!r} does not exist")
-        return np.load(references)
+        if references.endswith(".npy"):
+            return np.load(references)
+        by_label = by_label or {}
+        with np.load(references) as f:
+            out = {by_label.get(k, k): f[k] for k in f.files}
+        if dna is not None and dna not in out:
+            out[dna] = dna_default
+        return out
     return references
 
 
@@ -219,7 +230,8 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
             dl.layer_key(layer)
     except ValueError as e:
         raise UserError(str(e)) from e
-    refs = _references_arg(opt["references"])
+    refs = _references_arg(opt["references"], by_label, inputs.dna,
+                           pp.get("references", DEFAULTS["references"]))
     if batch_size is None:
         batch_size = _batch_from_memory(dl, int(opt["n_references"]), device_name)
 
