@@ -89,6 +89,12 @@ def _run_score(a) -> int:
     print(f"scored {res['sequences']} sequences x {len(res['tasks'])} task(s) in "
           f"{res['seconds']:.1f} s ({res['sequences'] / max(res['seconds'], 1e-9):.1f} seq/s); "
           f"{gap}")
+    odd = res.get("non_acgt") or {}
+    if odd.get("sequences"):
+        print(f"note: {odd['sequences']} sequence(s) hold positions that are not A/C/G/T "
+              f"({odd['n']} N written as 0.25, {odd['zero']} all-zero: N or IUPAC codes); "
+              "scored as they are, kept in place in the references (per sequence: "
+              "/metadata/n_positions, /metadata/zero_positions)")
     for f in res["files"]:
         print(f"wrote {f}")
     return 0
@@ -185,9 +191,16 @@ def _run_zoo(a) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the contract's errors: one line (no usage block), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(prog: str = "kipoi-deeplift") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="DeepLIFT importance scores for "
-                                     "Kipoi models (Keras 3 / tf_keras on TensorFlow 2).")
+    parser = _Parser(prog=prog, description="DeepLIFT importance scores for Kipoi models "
+                     "(Keras 3 / tf_keras on TensorFlow 2).")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _score_parser(sub)

@@ -221,6 +221,7 @@ class DeepLift:
             bar.update(stop - start)
         bar.close()
         res = self._collect(chunks, task_list, layers, hyp_inputs, references, k, seed)
+        _check_finite(res, index_offset)
         if self.mode == "deeplift":
             self._check_convergence(res)
         return res
@@ -562,3 +563,18 @@ def _progress(total: int, show: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, unit="seq", desc="DeepLIFT", file=sys.stderr)
+
+
+def _check_finite(res: Explanation, index_offset: int = 0) -> None:
+    """NaN compares false with every tolerance: a non-finite result is refused, never passed
+    off as exact."""
+    for task, delta in res.delta.items():
+        bad = ~np.isfinite(delta) | ~np.isfinite(res.convergence[task])
+        for by_task in res.contrib.values():
+            a = by_task[task]
+            bad |= ~np.isfinite(a.reshape(len(a), -1)).all(axis=1)
+        if bad.any():
+            first = index_offset + int(np.argmax(bad))
+            raise ValueError(f"task {task!r}: the model gave NaN or inf for {int(bad.sum())} "
+                             f"sequence(s), first at sequence {first} (at the input or at a "
+                             "reference): check the inputs, the references and the weights")

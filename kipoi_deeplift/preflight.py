@@ -34,9 +34,20 @@ def check_arguments(factory, args: Mapping[str, Any]) -> dict:
             raise UserError(f"the dataloader needs argument {missing[0]!r} ({doc.strip()[:80]}); "
                             "give it in --dataloader-args")
     for k, v in args.items():
-        if isinstance(v, str) and _PATHLIKE.search(k) and not os.path.exists(v):
-            what = "FASTA file" if "fasta" in k.lower() else "file"
-            raise UserError(f"dataloader argument {k!r}: {what} {v!r} does not exist")
+        if not _PATHLIKE.search(k):
+            continue
+        what = "FASTA file" if "fasta" in k.lower() else "file"
+        optional = getattr(declared.get(k), "optional", False)
+        if v is None and optional:
+            continue
+        if not isinstance(v, (str, os.PathLike)):
+            # JSON null, a number or a YAML value Kipoi read as null: kipoiseq fails on these
+            # only in a destructor, with a traceback.
+            shown = "null" if v is None else repr(v)
+            raise UserError(f"dataloader argument {k!r} must be the path of a {what}, got "
+                            f"{shown}")
+        if not os.path.exists(v):
+            raise UserError(f"dataloader argument {k!r}: {what} {str(v)!r} does not exist")
     return dict(args)
 
 
@@ -47,12 +58,19 @@ def _find(args: Mapping[str, Any], *words) -> str | None:
     return None
 
 
-def read_intervals(path: str) -> list[tuple[str, int, int]]:
-    """(chrom, start, end) of each line of a BED-like file (comments and headers skipped)."""
+def read_intervals(path: str, headers_ok: bool = True) -> list[tuple[str, int, int]]:
+    """(chrom, start, end) of each line of a BED-like file. Comment, track, browser and header
+    lines are skipped, or refused when ``headers_ok`` is false (kipoiseq reads every line as an
+    interval and then fails with a misleading column count)."""
     out = []
     with open(path) as f:
         for n, line in enumerate(f, 1):
             if not line.strip() or line.startswith(("#", "track", "browser")):
+                if not headers_ok and line.strip():
+                    raise UserError(f"{path} line {n} is a header or comment "
+                                    f"({line.strip()[:30]!r}), which this dataloader reads as an "
+                                    "interval: remove such lines (grep -v '^#\\|^track\\|"
+                                    "^browser')")
                 continue
             parts = line.rstrip("\n").split("\t")
             if len(parts) < 3:
@@ -60,20 +78,25 @@ def read_intervals(path: str) -> list[tuple[str, int, int]]:
             try:
                 out.append((parts[0], int(parts[1]), int(parts[2])))
             except ValueError:
-                if n == 1:      # a header line
+                if n == 1 and headers_ok:      # a header line
                     continue
+                if n == 1:
+                    raise UserError(f"{path} line 1 is a header ({line.strip()[:30]!r}), which "
+                                    "this dataloader reads as an interval: remove it") from None
                 raise UserError(f"{path} line {n}: start and end must be integers") from None
     return out
 
 
-def check_intervals(args: Mapping[str, Any], length: int | None) -> int:
+def check_intervals(args: Mapping[str, Any], length: int | None,
+                    headers_ok: bool = True) -> int:
     """Every interval on a chromosome of the FASTA and inside it (after the dataloader centres
-    it on ``length`` bases); returns the number of intervals."""
+    it on ``length`` bases); returns the number of intervals. ``headers_ok=False`` for
+    dataloaders that read every line (kipoiseq's)."""
     bed = _find(args, "interval", "bed")
     fasta = _find(args, "fasta")
     if bed is None:
         return -1
-    intervals = read_intervals(bed)
+    intervals = read_intervals(bed, headers_ok)
     if not intervals:
         raise UserError(f"the intervals file {bed!r} has no intervals")
     if fasta is None:

@@ -14,7 +14,11 @@ import numpy as np
 REFERENCE_NAMES = ("dinuc-shuffle", "shuffle", "zeros", "uniform")
 _GC = re.compile(r"^gc:(0(\.\d+)?|1(\.0+)?)$")
 _ALPHABET = 4
-_N_TOKEN = _ALPHABET  # an all-zero position (N) is shuffled as a fifth letter
+#: Positions that are not one base keep their row through a shuffle, as letters of their own:
+#: an all-zero row (N, or an IUPAC code, as kipoiseq writes them) and a uniform 0.25 row (N as
+#: kipoiseq and genomelake write it). The authors' shuffles likewise keep N as a symbol.
+_ZERO_TOKEN, _UNIFORM_TOKEN = _ALPHABET, _ALPHABET + 1
+_SYMBOLS = _ALPHABET + 2
 
 
 def validate_reference_name(spec: str) -> None:
@@ -32,24 +36,38 @@ def is_random(spec: str) -> bool:
     return spec in ("dinuc-shuffle", "shuffle")
 
 
+def _uniform_rows(x: np.ndarray) -> np.ndarray:
+    return np.all(x == 0.25, axis=-1)
+
+
 def is_one_hot(x: np.ndarray) -> bool:
-    """True when the last axis has 4 channels holding one-hot (or all-zero, N) positions."""
+    """True when the last axis has 4 channels holding one-hot positions, or N / ambiguity codes
+    written as an all-zero or an all-0.25 row."""
     if x.shape[-1] != _ALPHABET:
         return False
-    if not np.all((x == 0) | (x == 1)):
-        return False
-    return bool(np.all(x.sum(axis=-1) <= 1))
+    binary = np.all((x == 0) | (x == 1), axis=-1) & (x.sum(axis=-1) <= 1)
+    return bool(np.all(binary | _uniform_rows(x)))
+
+
+def non_acgt_counts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per sequence of one-hot (N, L, 4): (positions written as 0.25 rows, i.e. N; positions
+    written as zero rows, i.e. N or another IUPAC code)."""
+    return (_uniform_rows(x).sum(axis=-1).astype(np.int64),
+            (np.abs(x).sum(axis=-1) == 0).sum(axis=-1).astype(np.int64))
 
 
 def _tokens(onehot: np.ndarray) -> np.ndarray:
-    """(N, L, 4) one-hot -> (N, L) integer letters, 4 for N."""
+    """(N, L, 4) one-hot -> (N, L) integer symbols: 0-3 the bases, then zero and 0.25 rows."""
     tok = onehot.argmax(axis=-1)
-    tok[onehot.sum(axis=-1) == 0] = _N_TOKEN
+    tok[onehot.sum(axis=-1) == 0] = _ZERO_TOKEN
+    tok[_uniform_rows(onehot)] = _UNIFORM_TOKEN
     return tok
 
 
 def _from_tokens(tok: np.ndarray, dtype) -> np.ndarray:
-    return np.eye(_ALPHABET + 1, _ALPHABET, dtype=dtype)[tok]
+    table = np.concatenate([np.eye(_ALPHABET), np.zeros((1, _ALPHABET)),
+                            np.full((1, _ALPHABET), 0.25)]).astype(dtype)
+    return table[tok]
 
 
 def _rngs(seed: int, index: Sequence[int]) -> list[np.random.Generator]:
@@ -78,8 +96,8 @@ def dinuc_shuffle(onehot: np.ndarray, n_shuffles: int, seed: int = 0,
     rows = np.arange(n * k)
     rngs = _rngs(seed, index)
     keys = np.concatenate([g.random((k, length - 1)) for g in rngs])
-    nv = _ALPHABET + 1
-    counts = np.stack([(src == v).sum(axis=1) for v in range(nv)], axis=1)   # (R, 5)
+    nv = _SYMBOLS
+    counts = np.stack([(src == v).sum(axis=1) for v in range(nv)], axis=1)   # (R, symbols)
     starts = np.concatenate([np.zeros((n * k, 1), int), np.cumsum(counts, 1)[:, :-1]], 1)
     todo = rows
     while todo.size:
@@ -157,12 +175,18 @@ def make_references(spec, x: np.ndarray, n_references: int, seed: int,
         ref = constant_reference(spec, shape, x.dtype)
         return np.broadcast_to(ref, (n, 1) + shape)
     ref = np.asarray(spec, dtype=x.dtype)
+    out = None
     if ref.shape == shape:
-        return np.broadcast_to(ref, (n, 1) + shape)
-    if ref.ndim == len(shape) + 1 and ref.shape[1:] == shape:
-        return np.broadcast_to(ref, (n,) + ref.shape)
-    if ref.ndim == len(shape) + 2 and ref.shape[2:] == shape:
-        return ref[np.asarray(index if rows is None else rows)]
+        out = ref[None, None]
+    elif ref.ndim == len(shape) + 1 and ref.shape[1:] == shape:
+        out = ref[None]
+    elif ref.ndim == len(shape) + 2 and ref.shape[2:] == shape:
+        out = ref[np.asarray(index if rows is None else rows)]
+    if out is not None:
+        if not np.all(np.isfinite(out)):
+            raise ValueError(f"references for input {name!r} contain NaN or inf: every "
+                             "reference must be finite")
+        return np.broadcast_to(out, (n,) + out.shape[1:])
     raise ValueError(
         f"references for input {name!r} have shape {ref.shape}; expected {shape} (one reference), "
         f"(K, {', '.join(map(str, shape))}) shared, or (N, K, {', '.join(map(str, shape))}) per sequence"

@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from . import preflight, zoo
+from . import references as refs_lib
 from ._version import __version__
 from .engine import ConvergenceWarning, DeepLift
 from .graph import build_plan, keras_module
@@ -95,6 +96,33 @@ def _slice(dataset, start: int, stop: int):
             return dataset[start + idx]
 
     return Part()
+
+
+def _reads_every_line(dataloader) -> bool:
+    """kipoiseq's dataloaders (Kipoi wraps them in subclasses) read every BED line."""
+    return any(getattr(c, "__module__", "").startswith("kipoiseq")
+               for c in getattr(dataloader, "__mro__", ()))
+
+
+def _check_options(where: str = "", **given) -> None:
+    """Every numeric and named option checked before any work (None: not given)."""
+    from .engine import RULES
+    from .maxima import MODES
+
+    for name in ("n_references", "batch_size", "limit"):
+        v = given.get(name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))
+                              or v < 1):
+            raise UserError(f"{where}--{name.replace('_', '-')} must be a whole number of at "
+                            f"least 1, got {v!r}")
+    seed = given.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                             or seed < 0):
+        raise UserError(f"{where}--seed must be a whole number of at least 0, got {seed!r}")
+    if given.get("rule") is not None and given["rule"] not in RULES:
+        raise UserError(f"{where}--rule {given['rule']!r}: use one of {', '.join(RULES)}")
+    if given.get("maxpool") is not None and given["maxpool"] not in MODES:
+        raise UserError(f"{where}--maxpool {given['maxpool']!r}: use one of {', '.join(MODES)}")
 
 
 def _device_scope(device: str | None):
@@ -181,6 +209,9 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     """
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
+    _check_options(n_references=n_references, batch_size=batch_size, limit=limit, seed=seed,
+                   rule=rule, maxpool=maxpool)
+    parse_shard(shard)
     scope, device_name = _device_scope(device)
     if isinstance(model, KipoiModel):
         km, config = model, None
@@ -204,8 +235,8 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     opt.update({k: v for k, v in given.items() if v is not None})
     if modisco:
         hypothetical = True
-    if batch_size is not None and batch_size < 1:
-        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
+    _check_options(n_references=opt["n_references"], seed=opt["seed"], rule=opt["rule"],
+                   maxpool=opt["maxpool"], where="model.yaml postprocessing or zoo config: ")
 
     keras_model = _output_submodel(km.keras_model, pp.get("output_layer"))
     plan = build_plan(keras_model)
@@ -237,7 +268,8 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
 
     args = preflight.check_arguments(km.dataloader, parse_dataloader_args(dataloader_args))
     preflight.check_intervals(args, inputs.layouts[inputs.dna].length if inputs.dna else
-                              plan.input_shapes[0][1])
+                              plan.input_shapes[0][1],
+                              headers_ok=not _reads_every_line(km.dataloader))
     if inputs.dna is None and (bigwig or bedgraph or modisco):    # now, not after the work
         raise UserError("--bigwig/--bedgraph/--modisco need a one-hot DNA input (N, L, 4); "
                         f"this model's inputs are {plan.input_names}")
@@ -302,6 +334,7 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
             writer.close()
         if n == 0:
             raise UserError("the dataloader gave no sequences: nothing to score")
+        non_acgt = _non_acgt(h5_tmp)
         written = _derived_files(staged, h5_tmp, labels.get(inputs.dna), chosen, args,
                                  bigwig, bedgraph, modisco)
         files = staged.commit()
@@ -315,7 +348,20 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     return {"output": str(out_path), "files": [str(f) for f in files], "sequences": n,
             "tasks": [t.name for t in chosen], "seconds": seconds, "rule": opt["rule"],
             "exact": dl.mode == "deeplift",
-            "max_convergence_error": worst, "derived": written}
+            "max_convergence_error": worst, "derived": written, "non_acgt": non_acgt}
+
+
+def _non_acgt(h5_path) -> dict:
+    """How many sequences and positions were not plain A/C/G/T (scored as they are; the
+    references keep those positions)."""
+    import h5py
+
+    with h5py.File(h5_path, "r") as f:
+        if "metadata/n_positions" not in f:
+            return {}
+        n_rows, zero_rows = f["metadata/n_positions"][:], f["metadata/zero_positions"][:]
+    return {"sequences": int(((n_rows + zero_rows) > 0).sum()), "n": int(n_rows.sum()),
+            "zero": int(zero_rows.sum())}
 
 
 def _command(km: KipoiModel, args: dict, out_path: Path, tasks, input, layers, hypothetical,
@@ -495,6 +541,10 @@ def _batch_arrays(res, x: Mapping[str, np.ndarray], batch, n: int, labels, orien
                 v = np.asarray(ranges[key])[:n]
                 out[f"metadata/ranges/{key}"] = v.astype(str) if key in ("chr", "id", "strand") \
                     else v.astype(np.int64)
+        if dna is not None and refs_lib.is_one_hot(x[dna]):
+            n_rows, zero_rows = refs_lib.non_acgt_counts(x[dna])
+            out["metadata/n_positions"] = n_rows          # written as 0.25 rows (N)
+            out["metadata/zero_positions"] = zero_rows    # all-zero rows (N or IUPAC codes)
         if orient is not None and dna is not None and \
                 all(k in ranges for k in ("chr", "start", "end")):
             out["metadata/orientation"] = orient(x[dna], ranges)

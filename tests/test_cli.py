@@ -1,10 +1,6 @@
 """`kipoi-deeplift score` end to end: Kipoi model directories, kipoiseq and the model's own
 dataloader, the HDF5 layout, tracks, TF-MoDISco files, the three entry points, and bad input."""
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -14,8 +10,8 @@ import _kipoi_dirs as K
 import kipoi_deeplift as kd
 from conftest import fixture_path
 from kipoi_deeplift import cli
+from _cli import fails, run_cli
 
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
@@ -26,22 +22,6 @@ def world(tmp_path_factory):
     model_dir = K.write_model_dir(d / "model")
     args = json.dumps({"intervals_file": str(bed), "fasta_file": str(fasta)})
     return {"d": d, "fasta": fasta, "bed": bed, "model": model_dir, "args": args}
-
-
-def run_cli(*argv, entry="console"):
-    """Run the command line in a fresh process; returns (status, stdout, stderr)."""
-    if entry == "console":
-        cmd = [str(BIN / "kipoi-deeplift"), *argv]
-    elif entry == "module":
-        cmd = [sys.executable, "-m", "kipoi_deeplift", *argv]
-    else:   # Kipoi's own dispatcher, with this plugin added to its plugin list
-        code = ("import sys, kipoi.plugin as p; p.PLUGINS.append({'plugin': 'kipoi_deeplift', "
-                "'url': '', 'cli': True, 'description': 'DeepLIFT'}); "
-                "from kipoi.__main__ import main; sys.argv = ['kipoi'] + sys.argv[1:]; main()")
-        cmd = [sys.executable, "-c", code, "deeplift", *argv]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
-                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    return p.returncode, p.stdout, p.stderr
 
 
 def score_args(world, out, *extra):
@@ -269,18 +249,6 @@ def test_tal1_example_model_with_its_own_dataloader(tmp_path):
 
 
 # -- bad input: one line, exit status 2, nothing left under the output name -------------------
-def fails(capsys, argv, out: Path, message: str):
-    status = cli.main(argv)
-    err = capsys.readouterr().err.strip().splitlines()
-    assert status == 2
-    assert len(err) == 1, err
-    assert message in err[0], err[0]
-    assert "Traceback" not in err[0]
-    leftovers = [p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}")]
-    assert not leftovers, leftovers
-    return err[0]
-
-
 def test_unknown_model_directory(capsys, tmp_path):
     fails(capsys, ["score", str(tmp_path / "nope"), "-o", str(tmp_path / "o.h5")],
           tmp_path / "o.h5", "model directory")
