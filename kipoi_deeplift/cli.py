@@ -65,6 +65,9 @@ def _score_parser(sub):
     p.add_argument("--zoo-config", default=None, metavar="NAME",
                    help="apply this model_zoo_configs entry (`zoo list`; 'none' for none); by "
                         "default it is found from the model's name, path or model.yaml")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run of the same command: its finished batches "
+                        "are kept, the rest is scored (the result equals an uninterrupted run)")
     p.set_defaults(run=_run_score)
 
 
@@ -74,19 +77,27 @@ def _run_score(a) -> int:
     layers = [x for x in a.layers.split(",") if x.strip()]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = score(a.model, a.dataloader_args, a.output, source=a.source, tasks=a.tasks,
-                    input=a.input, rule=a.rule, references=a.references,
-                    n_references=a.n_references, seed=a.seed, hypothetical=a.hypothetical,
-                    layers=layers, batch_size=a.batch_size, device=a.device, limit=a.limit,
-                    bigwig=a.bigwig, bedgraph=a.bedgraph, modisco=a.modisco, maxpool=a.maxpool,
-                    shard=a.shard, jit=a.jit, zoo_config=a.zoo_config)
+        try:
+            res = score(a.model, a.dataloader_args, a.output, source=a.source, tasks=a.tasks,
+                        input=a.input, rule=a.rule, references=a.references,
+                        n_references=a.n_references, seed=a.seed,
+                        hypothetical=a.hypothetical, layers=layers, batch_size=a.batch_size,
+                        device=a.device, limit=a.limit, bigwig=a.bigwig, bedgraph=a.bedgraph,
+                        modisco=a.modisco, maxpool=a.maxpool, shard=a.shard, jit=a.jit,
+                        zoo_config=a.zoo_config, resume=a.resume)
+        finally:            # notes (stale files removed, a run to resume) even when it fails
+            for w in caught:
+                if w.category.__name__ == "Notice":
+                    print(f"note: {w.message}", file=sys.stderr)
     for w in caught:
         if w.category.__name__ == "ConvergenceWarning":
             print(f"warning: {w.message}", file=sys.stderr)
     gap = (f"max summation-to-delta error {res['max_convergence_error']:.2e}" if res["exact"]
            else f"{res['rule']} does not sum to the delta (largest gap "
                 f"{res['max_convergence_error']:.3g})")
-    print(f"scored {res['sequences']} sequences x {len(res['tasks'])} task(s) in "
+    reused = (f" ({res['resumed']} reused from the interrupted run)"
+              if res.get("resumed") else "")
+    print(f"scored {res['sequences']} sequences{reused} x {len(res['tasks'])} task(s) in "
           f"{res['seconds']:.1f} s ({res['sequences'] / max(res['seconds'], 1e-9):.1f} seq/s); "
           f"{gap}")
     odd = res.get("non_acgt") or {}
@@ -211,24 +222,49 @@ def build_parser(prog: str = "kipoi-deeplift") -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None, prog: str = "kipoi-deeplift") -> int:
-    """Run the command line; returns (and, as a console script, exits with) the status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(prog)
-    debug = "--debug" in argv
-    args = parser.parse_args(argv)
-    output = getattr(args, "output", None)
-    if not debug:
-        from .quiet import quiet_tensorflow_start
+def _terminate(signum, frame):
+    from .errors import Interrupted
 
-        quiet_tensorflow_start()
+    raise Interrupted("", "SIGTERM")
+
+
+def _on_sigterm(handler):
+    """Install ``handler`` for SIGTERM (only the main thread may); returns the previous one."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def main(argv=None, prog: str = "kipoi-deeplift") -> int:
+    """Run the command line; returns (and, as a console script, exits with) the status.
+
+    Ctrl-C and SIGTERM (what ``timeout``, SLURM and ``docker stop`` send) end it the same way,
+    at any moment, start-up included: one line, exit status 2, temporary files removed except
+    an interrupted score's finished batches (kept for ``--resume``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    output = None
+    previous = _on_sigterm(_terminate)
     try:
+        args = build_parser(prog).parse_args(argv)
+        output = getattr(args, "output", None)
+        if not debug:
+            from .quiet import quiet_tensorflow_start
+
+            quiet_tensorflow_start()
         return args.run(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         if debug:
             raise
-        where = f"; nothing was written to {output}" if output else ""
-        print(f"{prog}: interrupted{where}", file=sys.stderr)
+        said = getattr(e, "message", "") or (f"interrupted; nothing was written to {output}"
+                                             if output else "interrupted")
+        if getattr(e, "signal_name", "SIGINT") == "SIGTERM":
+            said = said.replace("interrupted", "terminated (SIGTERM)", 1)
+        print(f"{prog}: {said}", file=sys.stderr)
         return 2
     except Exception as e:   # every failure is one line for the user
         if debug:
@@ -240,11 +276,18 @@ def main(argv=None, prog: str = "kipoi-deeplift") -> int:
             msg = f"{type(e).__name__}: {msg} (rerun with --debug for the traceback)"
         print(f"{prog}: error: {msg}", file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            _on_sigterm(previous)
 
 
 def console() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    try:
+        status = main()
+    except KeyboardInterrupt:       # a second Ctrl-C while the first one is handled
+        status = 2
+    sys.exit(status)
 
 
 def cli_main(command: str, raw_args) -> None:

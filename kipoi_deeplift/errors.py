@@ -9,3 +9,15 @@ def describe(e: BaseException, limit: int = 300) -> str:
 
 class UserError(ValueError):
     """A problem with the user's model, data or options (the CLI prints it and exits 2)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM (``timeout``, SLURM, ``docker stop``), with what was kept."""
+
+    def __init__(self, message: str = "", signal_name: str = "SIGINT"):
+        super().__init__(message)
+        self.message, self.signal_name = message, signal_name
+
+
+class Notice(UserWarning):
+    """Something the user should know that is not a failure (the CLI prints it as a note)."""

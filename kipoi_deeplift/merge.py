@@ -83,7 +83,7 @@ def merge(paths: list[str], output: str, bigwig: str | None = None,
     staged = Staged()
     try:
         tmp = staged.path(output)
-        writer = H5Writer(tmp, attrs)
+        writer = H5Writer(tmp, attrs, label=str(output))
         try:
             for _, p, _ in shards:
                 with h5py.File(p, "r") as f:

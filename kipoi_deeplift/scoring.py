@@ -22,10 +22,12 @@ from . import references as refs_lib
 from ._version import __version__
 from .engine import ConvergenceWarning, DeepLift
 from .graph import build_plan, keras_module
-from .errors import UserError, describe
+from . import resume as resume_lib
+from .errors import Interrupted, Notice, UserError, describe
 from .loading import KipoiModel, load_kipoi_model, looks_like_path
 from .schema import InputPlan, canonical_model, input_labels, plan_inputs, task_names
-from .writers import (H5Writer, Staged, chrom_sizes_from, h5_key, modisco_arrays,
+from .writers import (H5Writer, Staged, check_writable, chrom_sizes_from, h5_key, modisco_arrays,
+                      read_staged,
                       write_bedgraph, write_bigwig, write_npz)
 
 DEFAULTS = {"rule": "genomics-default", "references": "dinuc-shuffle", "n_references": 20,
@@ -196,7 +198,8 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
           batch_size: int | None = None, device: str | None = None, limit: int | None = None,
           bigwig: str | None = None, bedgraph: str | None = None, modisco: str | None = None,
           maxpool: str | None = None, progress: bool | None = None,
-          shard: str | None = None, jit: bool = False, zoo_config: str | None = None) -> dict:
+          shard: str | None = None, jit: bool = False, zoo_config: str | None = None,
+          resume: bool = False) -> dict:
     """Score a Kipoi model on its own dataloader and write the HDF5 file of the contract.
 
     ``model`` is a Kipoi model name (``source='kipoi'``, the default unless ``model`` is a
@@ -204,7 +207,8 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     model.yaml ``postprocessing: deeplift:`` block, then from :data:`DEFAULTS`.
     ``shard='I/N'`` scores the I-th of N disjoint slices (``kipoi-deeplift merge`` joins them).
     ``zoo_config`` names the ``model_zoo_configs`` entry to apply (``'none'`` for none); by
-    default it is found from the model's name, path or model.yaml.
+    default it is found from the model's name, path or model.yaml. ``resume=True`` continues an
+    interrupted run of the same command (see :mod:`kipoi_deeplift.resume`).
     Returns a summary (sequences, seconds, max summation-to-delta error, files written).
     """
     started = datetime.now(timezone.utc)
@@ -212,6 +216,20 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     _check_options(n_references=n_references, batch_size=batch_size, limit=limit, seed=seed,
                    rule=rule, maxpool=maxpool)
     parse_shard(shard)
+    out_path = Path(output)
+    for target, what in _outputs(out_path, bigwig, bedgraph, modisco):
+        check_writable(target, what)
+    found, leftovers = resume_lib.partials(out_path)
+    if leftovers:
+        warnings.warn(f"removed {len(leftovers)} temporary file(s) of {out_path.name} left by "
+                      f"runs that died: {', '.join(resume_lib.remove(leftovers))}", Notice,
+                      stacklevel=2)
+    if found and not resume:
+        warnings.warn(f"an interrupted run of {out_path.name} left "
+                      f"{resume_lib.describe_partial(found[0])}: `--resume` continues it; this "
+                      "run starts over and removes it when it completes", Notice, stacklevel=2)
+    if resume and found and batch_size is None:
+        batch_size = int(found[0].attrs.get("batch_size", 0)) or None
     scope, device_name = _device_scope(device)
     if isinstance(model, KipoiModel):
         km, config = model, None
@@ -298,7 +316,6 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
         total, limit = last - first, None
 
     staged = Staged()
-    out_path = Path(output)
     attrs = {
         "kipoi_deeplift_version": __version__, "model": km.name, "source": km.source,
         "weights_sha256": json.dumps(km.sha256()), "rule": opt["rule"],
@@ -313,21 +330,43 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
                        "found by comparing /inputs with the FASTA; unknown (no FASTA, too few "
                        "called bases, a palindrome) falls back to /metadata/ranges/strand",
         **_versions(), "device": device_name, "start_time": started.isoformat(),
+        "batch_size": int(batch_size), "hypothetical": int(bool(hypothetical)),
+        "layers": json.dumps(list(layers)),
+        "references_sha256": _sha256_of(opt["references"]),
+        "intervals_sha256": _sha256_of(preflight._find(args, "interval", "bed")),
     }
     attrs["command"] = _command(km, args, out_path, tasks=[t.name for t in chosen],
                                 input=labels.get(inputs.dna), layers=list(layers),
                                 hypothetical=hypothetical, batch_size=batch_size, limit=limit,
                                 opt=opt, bigwig=bigwig, bedgraph=bedgraph, modisco=modisco,
                                 shard=shard, zoo_config=config["name"] if config else "none")
+    partial = None
+    if resume:
+        import kipoi.data
+
+        partial = resume_lib.choose(found, attrs)
+        if not isinstance(dataset, kipoi.data.Dataset):
+            raise UserError("--resume needs a dataloader that can be indexed (a kipoi Dataset)")
+        resume_lib.check_data(partial, dataset, inputs.to_arrays, labels)
+        if total is not None and partial.rows >= total:
+            raise UserError(f"--resume: the interrupted run had finished all {total} sequences; "
+                            "run without --resume")
+        dataset = _slice(dataset, partial.rows, total if total is not None else len(dataset))
+        first += partial.rows
+        total = None if total is None else total - partial.rows
+        limit = None if limit is None else limit - partial.rows
     worst = 0.0
+    writer = None
     try:
         h5_tmp = staged.path(out_path)
-        writer = H5Writer(h5_tmp, attrs)
+        writer = H5Writer(h5_tmp, attrs, label=str(out_path))
         try:
+            if partial is not None:
+                worst = resume_lib.copy_rows(partial, writer, batch_size)
             with scope, _bar(total, progress) as bar:
-                worst = _stream(dataset, batch_size, limit, inputs, labels, dl, chosen, refs,
-                                opt, layers, hypothetical, writer, bar, first,
-                                _orientation(args, inputs))
+                worst = max(worst, _stream(dataset, batch_size, limit, inputs, labels, dl,
+                                           chosen, refs, opt, layers, hypothetical, writer,
+                                           bar, first, _orientation(args, inputs)))
             writer.file.attrs["end_time"] = datetime.now(timezone.utc).isoformat()
             n = writer.n
         finally:
@@ -338,9 +377,21 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
         written = _derived_files(staged, h5_tmp, labels.get(inputs.dna), chosen, args,
                                  bigwig, bedgraph, modisco)
         files = staged.commit()
+    except KeyboardInterrupt as e:
+        kept = writer.n if writer is not None and not writer.failed else 0
+        if kept:     # the finished batches stay for --resume; the rest goes
+            staged.keep(out_path)
+        staged.discard()
+        where = (f"; {kept} finished sequences are kept for `--resume` (the same command "
+                 "with --resume continues)" if kept else f"; nothing was written to {out_path}")
+        raise Interrupted(f"interrupted{where}", getattr(e, "signal_name", "SIGINT")) from None
     except BaseException:
         staged.discard()
         raise
+    done_with = resume_lib.remove([q.path for q in found])
+    if done_with:
+        warnings.warn(f"removed the interrupted run's file(s) {', '.join(done_with)}", Notice,
+                      stacklevel=2)
     seconds = time.perf_counter() - t0
     if worst > 1e-3 and dl.mode == "deeplift":    # gradient baselines do not sum to delta
         warnings.warn(f"summation-to-delta error up to {worst:.3g} (see /convergence in "
@@ -348,15 +399,39 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     return {"output": str(out_path), "files": [str(f) for f in files], "sequences": n,
             "tasks": [t.name for t in chosen], "seconds": seconds, "rule": opt["rule"],
             "exact": dl.mode == "deeplift",
-            "max_convergence_error": worst, "derived": written, "non_acgt": non_acgt}
+            "max_convergence_error": worst, "derived": written, "non_acgt": non_acgt,
+            "resumed": partial.rows if partial is not None else 0}
+
+
+def _outputs(out: Path, bigwig, bedgraph, modisco) -> list[tuple[Path, str]]:
+    """Every file a run will write (tracks named for a placeholder task), to check that each
+    directory takes files before any work."""
+    out_list = [(out, "output")]
+    for prefix, what, ext in ((bigwig, "bigWig", "bw"), (bedgraph, "bedGraph", "bedGraph"),
+                              (modisco, "TF-MoDISco file", "npz")):
+        if prefix:
+            out_list.append((Path(f"{prefix}.x.{ext}"), f"{what} prefix {prefix!r}"))
+    return out_list
+
+
+def _sha256_of(path) -> str:
+    """sha256 of a file argument (intervals, a references file), '' for anything else."""
+    import hashlib
+
+    if not isinstance(path, str) or not os.path.isfile(path):
+        return ""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _non_acgt(h5_path) -> dict:
     """How many sequences and positions were not plain A/C/G/T (scored as they are; the
     references keep those positions)."""
-    import h5py
 
-    with h5py.File(h5_path, "r") as f:
+    with read_staged(h5_path) as f:
         if "metadata/n_positions" not in f:
             return {}
         n_rows, zero_rows = f["metadata/n_positions"][:], f["metadata/zero_positions"][:]
@@ -554,14 +629,24 @@ def _batch_arrays(res, x: Mapping[str, np.ndarray], batch, n: int, labels, orien
 def _derived_files(staged: Staged, h5_path, dna: str, chosen, args, bigwig, bedgraph,
                    modisco) -> list[str]:
     """bigWig/bedGraph tracks and TF-MoDISco inputs from the finished (staged) HDF5 file."""
-    import h5py
 
     if not (bigwig or bedgraph or modisco):
         return []
     if dna is None:
         raise UserError("--bigwig/--bedgraph/--modisco need a one-hot DNA input (N, L, 4)")
-    written = []
-    with h5py.File(h5_path, "r") as h5:
+    written: list[str] = []
+    try:
+        _write_derived(staged, h5_path, dna, chosen, args, bigwig, bedgraph, modisco, written)
+    except OSError as e:        # a full disk, a directory that vanished: one line
+        where = f" {written[-1]!r}" if written else ""     # the one being written
+        raise UserError(f"writing{where} failed: {e.strerror or e}") from None
+    return written
+
+
+def _write_derived(staged: Staged, h5_path, dna: str, chosen, args, bigwig, bedgraph,
+                   modisco, written: list[str]) -> None:
+    """The derived files, each appended to ``written`` before it is written (for messages)."""
+    with read_staged(h5_path) as h5:
         if (bigwig or bedgraph) and "metadata/ranges/chr" not in h5:
             raise UserError("--bigwig/--bedgraph need genomic ranges, and the dataloader gives "
                             "no metadata.ranges")
@@ -571,20 +656,19 @@ def _derived_files(staged: Staged, h5_path, dna: str, chosen, args, bigwig, bedg
             key = h5_key(task.name)
             if bigwig:
                 p = f"{bigwig}.{key}.bw"
-                write_bigwig(h5, dna, task.name, staged.path(p), sizes)
                 written.append(p)
+                write_bigwig(h5, dna, task.name, staged.path(p), sizes, label=p)
             if bedgraph:
                 p = f"{bedgraph}.{key}.bedGraph"
-                write_bedgraph(h5, dna, task.name, staged.path(p))
                 written.append(p)
+                write_bedgraph(h5, dna, task.name, staged.path(p))
         if modisco:
             for j, task in enumerate(chosen):
                 ohe, hyp = modisco_arrays(h5, dna, task.name)
                 if j == 0:
-                    write_npz(staged.path(f"{modisco}.ohe.npz"), ohe)
                     written.append(f"{modisco}.ohe.npz")
+                    write_npz(staged.path(f"{modisco}.ohe.npz"), ohe)
                 p = f"{modisco}.hyp.npz" if len(chosen) == 1 else \
                     f"{modisco}.{h5_key(task.name)}.hyp.npz"
-                write_npz(staged.path(p), hyp)
                 written.append(p)
-    return written
+                write_npz(staged.path(p), hyp)

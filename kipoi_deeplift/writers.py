@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
 from typing import Iterator, Mapping
 
@@ -20,33 +21,107 @@ from .errors import UserError
 STR = h5py.string_dtype()
 
 
+TMP_SUFFIX = ".kd-tmp"
+
+
+def _lock(fd: int) -> bool:
+    """An exclusive lock on an open file, False if another process holds one."""
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def stale_temps(final: str | os.PathLike) -> list[Path]:
+    """Temporary files of ``final`` left by runs that died (``kill -9``, a crashed node): this
+    tool's temp names, not locked by any live process (a live run holds a lock on each of its
+    temp files, across PID namespaces too)."""
+    final = Path(final)
+    out = []
+    for p in sorted(final.parent.glob(f".{final.name}.*{TMP_SUFFIX}")):
+        try:
+            fd = os.open(p, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            if _lock(fd):
+                out.append(p)
+        finally:
+            os.close(fd)      # closing drops the probe's lock
+    return out
+
+
+def check_writable(final: str | os.PathLike, what: str = "output") -> None:
+    """Fail now, with one line, if ``final`` cannot be created (missing or read-only
+    directory), rather than after hours of work or inside a C library that crashes."""
+    import tempfile
+
+    parent = Path(final).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{Path(final).name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise UserError(f"cannot write the {what} {str(final)!r}: {e.strerror or e} in "
+                        f"{str(parent)!r}") from None
+
+
 class Staged:
-    """Temporary paths for a set of outputs, renamed into place together by :meth:`commit`."""
+    """Temporary paths for a set of outputs, renamed into place together by :meth:`commit`.
+
+    Each temporary name is unique (``tempfile`` in the target's directory, so containers whose
+    processes share a PID never collide) and locked while this process lives, so that
+    :func:`stale_temps` can tell a dead run's leftovers from a live run's files.
+    """
 
     def __init__(self):
-        self._pending: dict[Path, Path] = {}
+        self._pending: dict[Path, tuple[Path, int]] = {}
 
     def path(self, final: str | os.PathLike) -> Path:
+        import tempfile
+
         final = Path(final)
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-        self._pending[final] = tmp
-        return tmp
+        fd, name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.",
+                                    suffix=TMP_SUFFIX)
+        os.chmod(name, 0o666 & ~_umask())      # mkstemp's 0600 would outlive the rename
+        _lock(fd)
+        self._pending[final] = (Path(name), fd)
+        return Path(name)
 
     def commit(self) -> list[Path]:
         done = []
-        for final, tmp in self._pending.items():
+        for final, (tmp, fd) in self._pending.items():
             os.replace(tmp, final)
+            os.close(fd)
             done.append(final)
         self._pending.clear()
         return done
 
+    def keep(self, final: str | os.PathLike) -> Path:
+        """Leave ``final``'s temporary file in place, unlocked (an interrupted run's finished
+        batches, for ``score --resume``)."""
+        tmp, fd = self._pending.pop(Path(final))
+        os.close(fd)
+        return tmp
+
     def discard(self) -> None:
-        for tmp in self._pending.values():
+        for tmp, fd in self._pending.values():
             try:
                 tmp.unlink()
             except FileNotFoundError:
                 pass
+            os.close(fd)
         self._pending.clear()
 
 
@@ -69,14 +144,95 @@ def h5_key(name: str) -> str:
     return str(name).replace("/", "_")
 
 
-class H5Writer:
-    """Appends batches to resizable datasets of one HDF5 file (memory flat in N)."""
+def read_staged(path: str | os.PathLike) -> h5py.File:
+    """A staged (temporary) HDF5 file opened for reading in the process that holds its lock."""
+    return h5py.File(path, "r", locking=False)
 
-    def __init__(self, path: str | os.PathLike, attrs: Mapping | None = None):
-        self.file = h5py.File(path, "w")
+
+#: Free space kept beyond twice a batch's (uncompressed) size: HDF5 needs room to close the
+#: file cleanly; a write that fails for want of space leaves it unable to, and h5py crashes.
+MARGIN = 1 << 20
+
+
+def check_room(directory: str | os.PathLike, nbytes: int, what: str) -> None:
+    """Refuse, with one line, to write ``nbytes`` where the disk cannot take them."""
+    st = os.statvfs(directory)
+    free = st.f_bavail * st.f_frsize
+    if free < 2 * nbytes + MARGIN:
+        raise UserError(f"the disk is (nearly) full: {free / 1e6:.1f} MB free in "
+                        f"{str(directory)!r}, writing {what} needs about "
+                        f"{(2 * nbytes + MARGIN) / 1e6:.1f} MB more; free space or write "
+                        "elsewhere")
+
+
+_FALLOC_FL_KEEP_SIZE = 1
+
+
+def _fallocate():
+    """libc's fallocate(2), or None where there is none (not Linux)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        fn = libc.fallocate
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
+    return fn
+
+
+@contextlib.contextmanager
+def reserved(path: Path, nbytes: int, what: str):
+    """Disk blocks for the next ``nbytes`` past the end of ``path`` held while the block runs.
+
+    HDF5 cannot survive a write that fails for want of space (h5py then crashes the process),
+    so the space is claimed first, with fallocate(KEEP_SIZE): if the disk is full that call
+    fails, cleanly, before HDF5 writes anything, even when another process fills the disk
+    meanwhile. Where fallocate is missing, the free space is checked instead.
+    """
+    import ctypes
+    import errno
+
+    fn = _fallocate()
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        size = os.fstat(fd).st_size
+        if fn is None or fn(fd, _FALLOC_FL_KEEP_SIZE, size, nbytes) != 0:
+            err = ctypes.get_errno() if fn is not None else errno.ENOSYS
+            if err == errno.ENOSPC:
+                free = shutil.disk_usage(path.parent).free
+                raise UserError(f"the disk is full: {free / 1e6:.1f} MB free in "
+                                f"{str(path.parent)!r}, writing {what} needs about "
+                                f"{nbytes / 1e6:.1f} MB; free space or write elsewhere")
+            check_room(path.parent, nbytes // 2, what)     # no fallocate here: look instead
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, os.fstat(fd).st_size)       # give back what was not used
+        os.close(fd)
+
+
+class H5Writer:
+    """Appends batches to resizable datasets of one HDF5 file (memory flat in N).
+
+    The file is flushed after every batch and ``attrs["rows_written"]`` counts the rows that
+    are complete, so a run that is killed leaves a file ``score --resume`` can continue.
+    """
+
+    def __init__(self, path: str | os.PathLike, attrs: Mapping | None = None,
+                 label: str | None = None):
+        self.path = Path(path)
+        self.label = label or self.path.name      # the final name, for messages
+        check_room(self.path.parent, 0, self.label)
+        # Exclusivity comes from the lock Staged holds on the temp file (HDF5 locks would
+        # collide with it).
+        self.file = h5py.File(path, "w", locking=False)
         for k, v in (attrs or {}).items():
             self.file.attrs[k] = v
         self.n = 0
+        self.file.attrs["rows_written"] = 0
+        self.failed = False
 
     def append(self, arrays: Mapping[str, np.ndarray]) -> None:
         """Append one batch: dataset path -> array whose first axis is the batch."""
@@ -84,6 +240,20 @@ class H5Writer:
         if len(sizes) != 1:
             raise ValueError(f"batch arrays differ in length: {sizes}")
         size = sizes.pop()
+        need = 2 * sum(np.asarray(a).nbytes for a in arrays.values()) + MARGIN
+        try:
+            with reserved(self.path, need, f"the next batch of {self.label}"):
+                self._append(arrays, size)
+                self.file.attrs["rows_written"] = self.n
+                self.file.flush()
+        except UserError:
+            raise
+        except (OSError, RuntimeError) as e:
+            self.failed = True
+            raise UserError(f"writing {self.label} failed: {str(e).splitlines()[0][:160]}"
+                            ) from None
+
+    def _append(self, arrays: Mapping[str, np.ndarray], size: int) -> None:
         for key, a in arrays.items():
             a = np.asarray(a)
             if a.dtype.kind in "USO":
@@ -105,7 +275,21 @@ class H5Writer:
         self.n += size
 
     def close(self) -> None:
-        self.file.close()
+        """Close the file; after a failed write HDF5's complaints are kept off the terminal
+        (the run has already said, in one line, what went wrong)."""
+        if not self.failed:
+            self.file.close()
+            return
+        import gc
+
+        from .quiet import captured_stderr
+
+        with captured_stderr([]):
+            try:
+                self.file.close()
+            except Exception:
+                pass
+            gc.collect()
 
 
 # -- genome tracks -------------------------------------------------------------------------
@@ -166,13 +350,19 @@ def reversed_rows_of(h5: h5py.File) -> np.ndarray:
 
 
 def write_bigwig(h5: h5py.File, input_name: str, task: str, path: str | os.PathLike,
-                 chrom_sizes: Mapping[str, int]) -> None:
-    """Per-base scores of one task as a bigWig."""
+                 chrom_sizes: Mapping[str, int], label: str | None = None) -> None:
+    """Per-base scores of one task as a bigWig, read back before it counts as written:
+    libBigWig reports a full disk only on its stderr ("likely truncated") and returns no
+    handle at all for a path it cannot create (using it would crash)."""
     import pyBigWig
 
+    label = label or str(path)
     chroms = list(dict.fromkeys(h5["metadata/ranges/chr"].asstr()[:]))
     header = [(c, int(chrom_sizes[c])) for c in sorted(chroms)]
     bw = pyBigWig.open(str(path), "w")
+    if bw is None:
+        raise UserError(f"cannot create the bigWig {label!r} (is its directory writable?)")
+    covered = 0
     try:
         bw.addHeader(header)
         for chrom, st, values in _per_base(h5, input_name, task):
@@ -181,8 +371,24 @@ def write_bigwig(h5: h5py.File, input_name: str, task: str, path: str | os.PathL
                 values, st = values[-st:], 0
             if len(values):
                 bw.addEntries(chrom, st, values=values.tolist(), span=1, step=1)
+                covered += len(values)
     finally:
-        bw.close()
+        from .quiet import captured_stderr
+
+        noise: list[str] = []
+        with captured_stderr(noise):
+            bw.close()
+    check = pyBigWig.open(str(path))
+    try:
+        got = check.header().get("nBasesCovered", -1) if check is not None else -1
+    except RuntimeError:
+        got = -1
+    finally:
+        if check is not None:
+            check.close()
+    if got != covered:
+        raise UserError(f"the bigWig {label!r} came out incomplete ({max(got, 0)} of {covered} "
+                        "bases readable): is the disk full?")
 
 
 def write_bedgraph(h5: h5py.File, input_name: str, task: str, path: str | os.PathLike) -> None:

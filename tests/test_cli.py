@@ -305,14 +305,7 @@ def test_bad_input_is_one_line(capsys, world, tmp_path, case, message):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("failure, message", [
-    (KeyboardInterrupt(), "interrupted; nothing was written to"),
-    (OSError(28, "No space left on device"), "No space left on device"),
-])
-def test_interrupt_and_full_disk_keep_the_earlier_output(capsys, world, tmp_path, monkeypatch,
-                                                         failure, message):
-    out = tmp_path / "keep.h5"
-    out.write_bytes(b"an earlier result")
+def _fail_on_second_append(monkeypatch, failure):
     from kipoi_deeplift import writers
     calls = {"n": 0}
     original = writers.H5Writer.append
@@ -324,9 +317,33 @@ def test_interrupt_and_full_disk_keep_the_earlier_output(capsys, world, tmp_path
         return original(self, arrays)
 
     monkeypatch.setattr(writers.H5Writer, "append", failing_append)
+
+
+def test_full_disk_keeps_the_earlier_output(capsys, world, tmp_path, monkeypatch):
+    out = tmp_path / "keep.h5"
+    out.write_bytes(b"an earlier result")
+    _fail_on_second_append(monkeypatch, OSError(28, "No space left on device"))
     fails(capsys, ["score", str(world["model"]), "--dataloader-args", world["args"], "-o",
-                   str(out), "--batch-size", "2", "--n-references", "2"], out, message)
+                   str(out), "--batch-size", "2", "--n-references", "2"], out,
+          "No space left on device")
     assert out.read_bytes() == b"an earlier result"
+
+
+def test_interrupt_keeps_the_earlier_output_and_the_finished_batches(capsys, world, tmp_path,
+                                                                     monkeypatch):
+    out = tmp_path / "keep.h5"
+    out.write_bytes(b"an earlier result")
+    _fail_on_second_append(monkeypatch, KeyboardInterrupt())
+    status = cli.main(["score", str(world["model"]), "--dataloader-args", world["args"], "-o",
+                       str(out), "--batch-size", "2", "--n-references", "2"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1
+    assert "interrupted; 2 finished sequences are kept for `--resume`" in err[0]
+    assert out.read_bytes() == b"an earlier result"
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith(".keep.h5.")]
+    assert len(kept) == 1 and kept[0].name.endswith(".kd-tmp")
+    with h5py.File(kept[0], "r") as f:
+        assert f.attrs["rows_written"] == 2 and f["contrib/seq/CTCF"].shape[0] == 2
 
 
 def test_python2_lambda_files_point_to_the_zoo(capsys, tmp_path):

@@ -1,0 +1,128 @@
+"""Continuing an interrupted `score`: its finished batches are reused, the rest is scored.
+
+An interrupted run (Ctrl-C, SIGTERM, or a ``kill -9``) leaves its temporary HDF5 file beside the
+requested output, flushed after every batch with ``rows_written`` counting the finished rows.
+``score --resume`` takes the most advanced such file whose provenance matches the new run (same
+model and weights, options, tasks, data and seed), checks a few of its stored inputs against
+what the dataloader gives now, copies its rows and scores the rest with the same batch size,
+so the final file holds the same arrays as an uninterrupted run.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import h5py
+import numpy as np
+
+from .errors import UserError
+from .writers import H5Writer, stale_temps
+
+#: Attributes that must agree for a partial file to be continued.
+SAME = ("model", "source", "weights_sha256", "rule", "references", "references_sha256",
+        "n_references", "seed", "maxpool", "tasks", "dna_input", "dataloader_args",
+        "intervals_sha256", "kipoi_deeplift_version", "zoo_config", "shard", "shard_start",
+        "batch_size", "hypothetical", "layers", "keras_version", "tensorflow_version")
+
+
+@dataclass
+class Partial:
+    """A partial result left by an interrupted run."""
+
+    path: Path
+    rows: int
+    attrs: dict
+
+
+def _attrs(f: h5py.File) -> dict:
+    return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+
+
+def partials(output: str | Path) -> tuple[list[Partial], list[Path]]:
+    """The dead runs' temporary files of ``output``: (HDF5 partials with finished rows, other
+    leftovers such as half-written tracks or unreadable files)."""
+    found, other = [], []
+    for p in stale_temps(output):
+        try:
+            with h5py.File(p, "r", locking=False) as f:
+                attrs = _attrs(f)
+        except OSError:
+            other.append(p)
+            continue
+        rows = int(attrs.get("rows_written", 0))
+        if rows > 0 and "kipoi_deeplift_version" in attrs:
+            found.append(Partial(p, rows, attrs))
+        else:
+            other.append(p)
+    return sorted(found, key=lambda q: -q.rows), other
+
+
+def choose(found: list[Partial], attrs: Mapping[str, Any]) -> Partial:
+    """The most advanced partial whose provenance matches ``attrs``; otherwise one line that
+    says what differs."""
+    if not found:
+        raise UserError("--resume: no interrupted run of this output was found (its temporary "
+                        "file is removed when a run completes or fails); run without --resume")
+    for p in found:
+        if all(str(p.attrs.get(k, "")) == str(attrs.get(k, "")) for k in SAME):
+            return p
+    p = found[0]
+    diff = [k for k in SAME if str(p.attrs.get(k, "")) != str(attrs.get(k, ""))]
+    raise UserError(f"--resume: the interrupted run ({p.path.name}, {p.rows} sequences) "
+                    f"differs in {', '.join(diff)}; rerun its own command (attrs['command']): "
+                    f"{p.attrs.get('command', '')[:200]}")
+
+
+def check_data(p: Partial, dataset, to_arrays, labels: Mapping[str, str]) -> None:
+    """The stored inputs of a few finished rows equal what the dataloader gives now (the same
+    intervals and genome)."""
+    rows = sorted({0, p.rows // 2, p.rows - 1})
+    with h5py.File(p.path, "r", locking=False) as f:
+        for i in rows:
+            now = to_arrays(_stack([dataset[i]])["inputs"])
+            for name, v in now.items():
+                key = f"inputs/{labels[name].replace('/', '_')}"
+                if key in f and not np.array_equal(f[key][i], v[0]):
+                    raise UserError(f"--resume: sequence {i} differs from the interrupted run's "
+                                    "(the intervals or the genome changed): run without "
+                                    "--resume")
+
+
+def _stack(items: list) -> Any:
+    from kipoi.data_utils import numpy_collate
+
+    return numpy_collate(items)
+
+
+def copy_rows(p: Partial, writer: H5Writer, batch_size: int) -> float:
+    """Append the partial's finished rows to ``writer`` in the run's batches; returns the
+    largest summation-to-delta error among them."""
+    worst = 0.0
+    with h5py.File(p.path, "r", locking=False) as f:
+        names: list[str] = []
+        f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+        for a in range(0, p.rows, batch_size):
+            b = min(p.rows, a + batch_size)
+            writer.append({k: f[k][a:b] for k in sorted(names)})
+        for k in names:
+            if k.startswith("convergence/"):
+                worst = max(worst, float(np.max(f[k][:p.rows])))
+    return worst
+
+
+def remove(paths: list[Path]) -> list[str]:
+    out = []
+    for p in paths:
+        try:
+            p.unlink()
+            out.append(p.name)
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def describe_partial(p: Partial) -> str:
+    tasks = json.loads(p.attrs.get("tasks", "[]"))
+    return f"{p.path.name} ({p.rows} sequences x {len(tasks)} task(s) finished)"
