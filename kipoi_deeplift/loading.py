@@ -58,6 +58,8 @@ def _load_keras_archive(path: str, objects: dict):
     """Keras 3 reads archives only under a .keras name; Kipoi stores downloads by md5."""
     import keras
 
+    from . import zoo_layers  # noqa: F401  (registers this package's layers for Keras)
+
     if str(path).endswith(".keras"):
         return keras.saving.load_model(path, custom_objects=objects, compile=False)
     with tempfile.TemporaryDirectory() as d:

@@ -372,6 +372,9 @@ def write_bigwig(h5: h5py.File, input_name: str, task: str, path: str | os.PathL
             if len(values):
                 bw.addEntries(chrom, st, values=values.tolist(), span=1, step=1)
                 covered += len(values)
+    except RuntimeError as e:       # libBigWig's write errors (a full disk, mostly)
+        raise UserError(f"writing the bigWig {label!r} failed ({e}): is the disk full?"
+                        ) from None
     finally:
         from .quiet import captured_stderr
 

@@ -145,3 +145,297 @@ def test_bed_headers_are_named_for_kipoiseq(world, capsys, first):
     argv = score_argv(world, out)
     argv[3] = json.dumps({**world["args"], "intervals_file": str(bed)})
     fails(capsys, argv, out, "header")
+
+
+# -- 2, 3, 4. full disks and read-only directories ---------------------------------------------
+@pytest.fixture
+def small_disk(tmp_path):
+    """A tmpfs of a given size (root can mount one; elsewhere the test is skipped and the
+    fault-injecting tests below cover the same code)."""
+    import subprocess
+
+    mounted = []
+
+    def make(size: str, readonly: bool = False):
+        d = tmp_path / f"disk{len(mounted)}"
+        d.mkdir()
+        opts = f"size={size}" + (",ro" if readonly else "")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(d)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip()[:80]})")
+        mounted.append(d)
+        return d
+
+    yield make
+    import subprocess as sp
+    for d in mounted:
+        sp.run(["umount", str(d)], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def many(world):
+    """Enough intervals that the HDF5 file outgrows a 3 MB disk part-way through."""
+    rows = [("chr1", s, s + 50, "x", 0, "+") for s in range(0, 540, 5)] * 12
+    bed = K.write_bed(world["d"], rows, name="many.bed")
+    return {**world["args"], "intervals_file": str(bed)}
+
+
+def many_argv(world, many, out, *extra):
+    return ["score", str(world["model"]), "--dataloader-args", json.dumps(many), "-o",
+            str(out), "--hypothetical", "--batch-size", "16", "--n-references", "5", *extra]
+
+
+def test_disk_full_while_writing_the_hdf5_is_one_line(world, many, small_disk):
+    disk = small_disk("3m")
+    out = disk / "out.h5"
+    status, stdout, err = run_cli(*many_argv(world, many, out))
+    assert status == 2, (status, err[-500:])
+    assert err.strip().count("\n") == 0 and "the disk is full" in err, err[-2000:]
+    assert list(disk.iterdir()) == []          # no temp file, no output
+
+
+def test_disk_full_during_merge_is_one_line(world, many, small_disk, tmp_path):
+    shards = []
+    for i in (1, 2):
+        p = tmp_path / f"s{i}.h5"
+        kd.score(str(world["model"]), many, str(p), hypothetical=True, batch_size=16,
+                 n_references=5, shard=f"{i}/2")
+        shards.append(str(p))
+    disk = small_disk("2m")
+    status, stdout, err = run_cli("merge", *shards, "-o", str(disk / "m.h5"))
+    assert status == 2 and err.strip().count("\n") == 0 and "the disk is full" in err, err
+    assert list(disk.iterdir()) == []
+
+
+def test_space_is_claimed_before_hdf5_writes(world, many, tmp_path, monkeypatch, capsys):
+    """Without a small disk: fallocate fails with ENOSPC on the 3rd batch, as it would if
+    another process filled the disk. HDF5 never sees a failed write (it would crash)."""
+    import ctypes
+    import errno
+
+    from kipoi_deeplift import writers
+    calls = {"n": 0}
+
+    def fake():
+        def fallocate(fd, mode, offset, length):
+            calls["n"] += 1
+            if calls["n"] >= 3:
+                ctypes.set_errno(errno.ENOSPC)
+                return -1
+            return 0
+        return fallocate
+
+    monkeypatch.setattr(writers, "_fallocate", fake)
+    out = tmp_path / "o.h5"
+    fails(capsys, many_argv(world, many, out), out, "the disk is full")
+    assert not out.exists()
+
+
+def test_a_truncated_bigwig_is_not_reported_written(world, tmp_path, monkeypatch, capsys):
+    """libBigWig only prints "likely truncated" when the disk fills: the track is read back."""
+    import pyBigWig
+
+    real_open = pyBigWig.open
+
+    class Dropping:
+        def __init__(self, bw):
+            self.bw = bw
+
+        def addHeader(self, *a, **k):
+            return self.bw.addHeader(*a, **k)
+
+        def addEntries(self, *a, **k):     # the entries never reach the disk
+            return None
+
+        def close(self):
+            return self.bw.close()
+
+    monkeypatch.setattr(pyBigWig, "open", lambda path, mode="r": Dropping(real_open(path, mode))
+                        if mode == "w" else real_open(path, mode))
+    out = tmp_path / "o.h5"
+    fails(capsys, score_argv(world, out, "--bigwig", str(tmp_path / "trk")), out,
+          "came out incomplete")
+    assert not out.exists() and not list(tmp_path.glob("trk*"))
+
+
+def test_bigwig_on_a_full_disk(world, many, small_disk, tmp_path):
+    disk = small_disk("4k")
+    out = tmp_path / "o.h5"
+    status, stdout, err = run_cli(*many_argv(world, many, out, "--bigwig", str(disk / "trk")))
+    assert status == 2 and err.strip().count("\n") == 0, err[-2000:]
+    assert "writing the bigWig" in err and "is the disk full?" in err, err
+    assert not out.exists() and list(disk.iterdir()) == []
+
+
+def test_outputs_in_a_read_only_directory_fail_before_any_work(world, small_disk, tmp_path):
+    ro = small_disk("1m", readonly=True)
+    for extra, what in ((["--bigwig", str(ro / "trk")], "bigWig prefix"),
+                        (["--modisco", str(ro / "mod")], "TF-MoDISco file prefix")):
+        out = tmp_path / "o.h5"
+        status, stdout, err = run_cli(*score_argv(world, out, *extra))
+        assert status == 2 and err.strip().count("\n") == 0, err
+        assert f"cannot write the {what}" in err and "Read-only file system" in err, err
+        assert not list(tmp_path.glob(".o.h5*")) and not out.exists()
+    status, stdout, err = run_cli(*score_argv(world, ro / "o.h5"))
+    assert status == 2 and "cannot write the output" in err, err
+
+
+# -- 8. temporary files -------------------------------------------------------------------------
+def test_temp_names_are_unique_and_stale_ones_are_removed(world, tmp_path):
+    import fcntl
+    import subprocess
+    import sys
+
+    from kipoi_deeplift.writers import Staged, stale_temps
+
+    out = tmp_path / "o.h5"
+    a, b = Staged(), Staged()
+    pa, pb = a.path(out), b.path(out)
+    assert pa != pb and pa.parent == pb.parent == tmp_path        # as two containers would
+    assert stale_temps(out) == []           # both are locked by this live process
+    a.discard()
+    b.discard()
+    dead = tmp_path / ".o.h5.deadrun1.kd-tmp"      # a kill -9's leftover: nobody holds it
+    dead.write_bytes(b"half a file")
+    live = tmp_path / ".o.h5.liverun.kd-tmp"       # another live run's file
+    live.write_bytes(b"in use")
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); "
+        "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)"),
+        str(live)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        status, stdout, err = run_cli(*score_argv(world, out))
+        assert status == 0, err
+        assert "removed 1 temporary file(s) of o.h5 left by runs that died" in err
+        assert not dead.exists() and live.exists()
+    finally:
+        holder.kill()
+    assert fcntl  # the lock type the tool uses (flock) is the one the holder took
+
+
+# -- 6, 7. signals --------------------------------------------------------------------------------
+@pytest.mark.parametrize("delay", [0.3, 1.5, 3.0])
+def test_ctrl_c_at_any_moment_is_one_line(world, tmp_path, delay):
+    import signal
+    import subprocess
+    import time
+
+    from _cli import BIN
+    out = tmp_path / "o.h5"
+    p = subprocess.Popen([str(BIN / "kipoi-deeplift"), *score_argv(world, out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    p.send_signal(signal.SIGINT)
+    stdout, err = p.communicate(timeout=120)
+    if p.returncode == 0:
+        pytest.skip("the run finished before the signal")
+    assert p.returncode == 2, (p.returncode, err[-2000:])
+    assert err.strip().count("\n") == 0 and "interrupted" in err and "Traceback" not in err, \
+        err[-2000:]
+    assert not out.exists()
+
+
+# -- 10. batch size ------------------------------------------------------------------------------
+def test_batch_size_moves_contributions_by_float32_rounding_only(world, tmp_path):
+    """The README's bound: same batch size, identical arrays; another batch size, at most a
+    few float32 roundings (TensorFlow's kernels pick their summation order by shape)."""
+    got = {}
+    for bs in (1, 3, 7, 16, 16):
+        out = tmp_path / f"b{bs}.h5"
+        kd.score(str(world["model"]), world["args"], str(out), batch_size=bs, n_references=4,
+                 hypothetical=True)
+        with h5py.File(out) as f:
+            again = {k: f[k][:] for k in ("contrib/seq/CTCF", "hyp_contrib/seq/CTCF",
+                                          "preds/CTCF", "delta/CTCF")}
+        if bs in got:                                            # the same batch size
+            for k, v in again.items():
+                np.testing.assert_array_equal(v, got[bs][k])
+        got[bs] = again
+    scale = np.abs(got[16]["contrib/seq/CTCF"]).max()
+    for bs in (1, 3, 7):
+        for k in ("contrib/seq/CTCF", "hyp_contrib/seq/CTCF"):
+            assert np.abs(got[bs][k] - got[16][k]).max() <= 1e-6 * scale, (bs, k)
+        np.testing.assert_array_equal(got[bs]["preds/CTCF"], got[16]["preds/CTCF"])
+
+
+# -- resumable runs ------------------------------------------------------------------------------
+def _interrupt_a_real_run(world, many, out, sig):
+    """Start `score` in a process, stop it with ``sig`` once some batches are on disk."""
+    import subprocess
+    import time
+
+    from _cli import BIN
+    p = subprocess.Popen([str(BIN / "kipoi-deeplift"), *many_argv(world, many, out)[0:],
+                          "--batch-size", "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        temps = list(out.parent.glob(f".{out.name}.*.kd-tmp"))
+        if temps and temps[0].stat().st_size > 200_000:
+            break
+        if p.poll() is not None:
+            break
+        time.sleep(0.05)
+    p.send_signal(sig)
+    stdout, err = p.communicate(timeout=120)
+    return p.returncode, err
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(world, many, tmp_path_factory):
+    out = tmp_path_factory.mktemp("full") / "full.h5"
+    status, stdout, err = run_cli(*many_argv(world, many, out, "--batch-size", "8"))
+    assert status == 0, err
+    return out
+
+
+def _same_arrays(a_path, b_path):
+    with h5py.File(a_path) as a, h5py.File(b_path) as b:
+        names, other = [], []
+        a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+        b.visititems(lambda n, o: other.append(n) if isinstance(o, h5py.Dataset) else None)
+        assert names and sorted(names) == sorted(other)
+        for n in names:
+            np.testing.assert_array_equal(a[n][:], b[n][:], err_msg=n)
+        return a["contrib/seq/CTCF"].shape[0]
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_resume_after_a_real_kill_gives_the_uninterrupted_file(world, many, uninterrupted,
+                                                               tmp_path, how):
+    import signal
+
+    out = tmp_path / "res.h5"
+    status, err = _interrupt_a_real_run(world, many, out, getattr(signal, how))
+    if status == 0:
+        pytest.skip("the run finished before it could be stopped")
+    if how == "SIGTERM":
+        assert status == 2 and "terminated (SIGTERM);" in err and "kept for `--resume`" in err
+    assert not out.exists() and list(tmp_path.glob(".res.h5.*.kd-tmp"))
+    # Without --resume a run says what it found; with it, the run continues.
+    status, stdout, err = run_cli(*many_argv(world, many, out, "--batch-size", "8",
+                                             "--resume"))
+    assert status == 0, err
+    assert "reused from the interrupted run" in stdout
+    assert "removed the interrupted run's file(s)" in err
+    assert _same_arrays(uninterrupted, out) == 1296
+    assert not list(tmp_path.glob(".res.h5.*"))
+
+
+def test_resume_refuses_a_different_command(world, many, tmp_path):
+    import signal
+
+    out = tmp_path / "res.h5"
+    status, err = _interrupt_a_real_run(world, many, out, signal.SIGKILL)
+    if status == 0:
+        pytest.skip("the run finished before it could be stopped")
+    status, stdout, err = run_cli(*many_argv(world, many, out, "--batch-size", "8",
+                                             "--resume", "--seed", "5"))
+    assert status == 2 and "differs in seed" in err and err.count("\n") <= 2, err
+    status, stdout, err = run_cli(*many_argv(world, many, out, "--batch-size", "8"))
+    assert status == 0 and "--resume` continues it" in err
+    assert not list(tmp_path.glob(".res.h5.*"))      # a completed run replaces the partial
+    status, stdout, err = run_cli(*many_argv(world, many, out, "--resume"))
+    assert status == 2 and "no interrupted run of this output was found" in err
