@@ -8,12 +8,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h5py
 import numpy as np
 from scipy import stats
 
+from . import scorefile as sf
 from .errors import UserError
-from .writers import h5_key, staged_file
+from .writers import staged_file
 
 RANGE_KEYS = ("chr", "start", "end", "strand")
 
@@ -33,44 +33,24 @@ class Scored:
     attrs: dict = field(default_factory=dict)
 
 
-def _attrs(f: h5py.File) -> dict:
-    out = {}
-    for k, v in f.attrs.items():
-        out[k] = v.decode() if isinstance(v, bytes) else (v.item() if hasattr(v, "item") else v)
-    return out
-
-
 def load(spec: str) -> Scored:
     """``FILE.h5`` or ``FILE.h5:TASK`` (default: the file's first task)."""
     path, _, task = spec.partition(".h5:")
     path = path + ".h5" if task else spec
-    if not Path(path).exists():
-        raise UserError(f"{path} does not exist")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise UserError(f"{path} is not an HDF5 file") from e
-    with f:
-        attrs = _attrs(f)
-        if "kipoi_deeplift_version" not in attrs or "contrib" not in f:
-            raise UserError(f"{path} is not a kipoi-deeplift score file (no "
-                            "kipoi_deeplift_version attribute or /contrib)")
-        dna = attrs.get("dna_input") or next(iter(f["contrib"]))
-        group = f"contrib/{h5_key(dna)}"
-        tasks = list(f[group]) if group in f else []
-        task = h5_key(task) if task else (tasks[0] if tasks else "")
-        for key in (f"{group}/{task}", f"inputs/{h5_key(dna)}", f"convergence/{task}"):
+    with sf.ScoreFile(path) as f:
+        f.check()
+        attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
+        dna = f.dna_input()
+        tasks = f.tasks(dna)
+        task = sf.h5_key(task) if task else (tasks[0] if tasks else "")
+        for key in (sf.contrib(dna, task), sf.inputs(dna), sf.convergence(task)):
             if key not in f:
                 raise UserError(f"{path} has no /{key}" + (f"; tasks: {', '.join(tasks)}"
                                                           if tasks else ""))
-        contrib = f[f"{group}/{task}"][:].astype(np.float64)
-        inputs = f[f"inputs/{h5_key(dna)}"][:]
-        ranges = None
-        if "metadata/ranges/chr" in f:
-            r = f["metadata/ranges"]
-            ranges = {k: (r[k].asstr()[:] if r[k].dtype.kind == "O" else r[k][:])
-                      for k in RANGE_KEYS if k in r}
-        conv = f[f"convergence/{task}"][:]
+        contrib = f[sf.contrib(dna, task)][:].astype(np.float64)
+        inputs = f[sf.inputs(dna)][:]
+        ranges = f.ranges(RANGE_KEYS)
+        conv = f[sf.convergence(task)][:]
     label = f"{Path(attrs.get('model', path)).name or path}:{task}"
     return Scored(path, label, task, contrib.sum(-1), contrib, inputs, conv, ranges, attrs)
 

@@ -3,40 +3,26 @@ from __future__ import annotations
 
 import json
 import shlex
-from pathlib import Path
 from types import SimpleNamespace
 
-import h5py
-
 from .errors import UserError
+from .scorefile import PROVENANCE, ScoreFile
 from .writers import H5Writer, Staged
 
-#: Attributes that must agree between shards: the same model, data and options.
-SAME = ("model", "source", "weights_sha256", "rule", "references", "n_references", "seed",
-        "maxpool", "tasks", "dna_input", "dataloader_args", "kipoi_deeplift_version",
-        "zoo_config")
 ROWS = 256       # rows copied at a time (memory stays flat)
-
-
-def _datasets(f: h5py.File) -> list[str]:
-    out = []
-    f.visititems(lambda name, obj: out.append(name) if isinstance(obj, h5py.Dataset) else None)
-    return sorted(out)
 
 
 def _check(paths: list[str]) -> list[tuple[int, str, dict]]:
     shards = []
     for p in paths:
-        if not Path(p).exists():
-            raise UserError(f"{p} does not exist")
-        with h5py.File(p, "r") as f:
-            attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+        with ScoreFile(p) as f:
+            attrs = f.attrs
             if "kipoi_deeplift_version" not in attrs:
                 raise UserError(f"{p} is not a kipoi-deeplift score file")
             if not attrs.get("shard"):
                 raise UserError(f"{p} is not a shard (scored without --shard)")
             i, n = (int(v) for v in str(attrs["shard"]).split("/"))
-            shards.append((i, n, p, attrs, _datasets(f)))
+            shards.append((i, n, p, attrs, f.datasets()))
     counts = {n for _, n, *_ in shards}
     if len(counts) != 1:
         raise UserError(f"the files are shards of different splits (N = {sorted(counts)})")
@@ -51,7 +37,7 @@ def _check(paths: list[str]) -> list[tuple[int, str, dict]]:
     shards.sort()
     first = shards[0]
     for i, _, p, attrs, names in shards[1:]:
-        for key in SAME:
+        for key in PROVENANCE:       # the same model, data and options
             if attrs.get(key) != first[3].get(key):
                 raise UserError(f"{p} differs from {first[2]} in {key}: not shards of one run")
         if names != first[4]:
@@ -86,8 +72,8 @@ def merge(paths: list[str], output: str, bigwig: str | None = None,
         writer = H5Writer(tmp, attrs, label=str(output))
         try:
             for _, p, _ in shards:
-                with h5py.File(p, "r") as f:
-                    names = _datasets(f)
+                with ScoreFile(p) as f:
+                    names = f.datasets()
                     n = f[names[0]].shape[0]
                     for a in range(0, n, ROWS):
                         writer.append({k: f[k][a:a + ROWS] for k in names})

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import h5py
 import numpy as np
 
+from . import scorefile as sf
 from .errors import UserError
-from .writers import h5_key, reversed_rows_of, staged_file
+from .writers import staged_file
 
 BASES = list("ACGT")
 _REGION = re.compile(r"^(?P<chr>[^:]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")
@@ -26,20 +26,20 @@ def parse_region(region: str) -> tuple[str, int, int]:
     return m["chr"], start, end
 
 
-def _pick(h5: h5py.File, example: int | None, region: str | None):
+def _pick(h5: sf.ScoreFile, example: int | None, region: str | None):
     """(example index, first and last position to show, genome start or None, label)."""
-    n = h5["preds"][next(iter(h5["preds"]))].shape[0]
+    n = h5.n
     if region is None:
         if example is None:
             raise UserError("give --example I or --region CHR:START-END")
         if not 0 <= example < n:
             raise UserError(f"--example {example} out of range: the file holds {n} sequences")
         return example, 0, None, None, f"example {example}"
-    if "metadata/ranges/chr" not in h5:
+    if not h5.has_ranges():
         raise UserError("--region needs genomic ranges in the file; use --example I")
     chrom, start, end = parse_region(region)
-    r = h5["metadata/ranges"]
-    chroms, starts, ends = r["chr"].asstr()[:], r["start"][:], r["end"][:]
+    r = h5.ranges(("chr", "start", "end"))
+    chroms, starts, ends = r["chr"], r["start"], r["end"]
     hits = np.flatnonzero((chroms == chrom) & (starts < end) & (ends > start))
     if not hits.size:
         raise UserError(f"no scored interval overlaps {region}")
@@ -77,24 +77,21 @@ def plot(h5_path: str, output: str, example: int | None = None, region: str | No
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if not Path(h5_path).exists():
-        raise UserError(f"{h5_path!r} does not exist")
-    with h5py.File(h5_path, "r") as h5:
-        inputs = list(h5["contrib"])
-        input_name = input_name or h5.attrs.get("dna_input", inputs[0])
-        tasks = list(h5[f"contrib/{h5_key(input_name)}"])
-        task = tasks[0] if task is None else h5_key(task)
+    with sf.ScoreFile(h5_path) as h5:
+        input_name = input_name or h5.dna_input()
+        tasks = h5.tasks(input_name)
+        task = tasks[0] if task is None else sf.h5_key(task)
         if task not in tasks:
             raise UserError(f"task {task!r} is not in {h5_path}; tasks: {', '.join(tasks)}")
         i, lo, g0, hi, label = _pick(h5, example, region)
-        contrib = projected(h5[f"contrib/{h5_key(input_name)}/{task}"][i].astype(float),
-                            h5[f"inputs/{h5_key(input_name)}"][i].astype(float)
-                            if f"inputs/{h5_key(input_name)}" in h5 else None)
-        hyp = h5[f"hyp_contrib/{h5_key(input_name)}/{task}"][i].astype(float) \
-            if f"hyp_contrib/{h5_key(input_name)}/{task}" in h5 else None
-        flip = bool(reversed_rows_of(h5)[i]) if "metadata/ranges/chr" in h5 else False
-        delta = float(h5[f"delta/{task}"][i])
-        pred = float(h5[f"preds/{task}"][i])
+        contrib = projected(h5[sf.contrib(input_name, task)][i].astype(float),
+                            h5[sf.inputs(input_name)][i].astype(float)
+                            if sf.inputs(input_name) in h5 else None)
+        hyp = h5[sf.hyp_contrib(input_name, task)][i].astype(float) \
+            if sf.hyp_contrib(input_name, task) in h5 else None
+        flip = bool(h5.reversed_rows()[i]) if h5.has_ranges() else False
+        delta = float(h5[sf.delta(task)][i])
+        pred = float(h5[sf.preds(task)][i])
         model = h5.attrs.get("model", "")
         rule = h5.attrs.get("rule", "")
     if g0 is not None:              # genome coordinates -> positions in the sequence

@@ -101,12 +101,10 @@ def check_intervals(args: Mapping[str, Any], length: int | None,
         raise UserError(f"the intervals file {bed!r} has no intervals")
     if fasta is None:
         return len(intervals)
-    import pyfaidx
+    from .genome import fasta_sizes
 
     try:
-        fa = pyfaidx.Fasta(fasta)
-        sizes = {name: len(rec) for name, rec in fa.records.items()}
-        fa.close()
+        sizes = fasta_sizes(fasta)
     except Exception as e:
         raise UserError(f"cannot read the FASTA file {fasta!r}: {describe(e, 200)}") from e
     for i, (chrom, start, end) in enumerate(intervals, 1):

@@ -18,13 +18,14 @@ import h5py
 import numpy as np
 
 from .errors import UserError
+from .scorefile import PROVENANCE, inputs as input_key
 from .writers import H5Writer, stale_temps
 
-#: Attributes that must agree for a partial file to be continued.
-SAME = ("model", "source", "weights_sha256", "rule", "references", "references_sha256",
-        "n_references", "seed", "maxpool", "tasks", "dna_input", "dataloader_args",
-        "intervals_sha256", "kipoi_deeplift_version", "zoo_config", "shard", "shard_start",
-        "batch_size", "hypothetical", "layers", "keras_version", "tensorflow_version")
+#: Attributes that must agree for a partial file to be continued: a run's provenance, and what
+#: makes its arrays bit-identical (batch size, versions) or complete (outputs asked for).
+SAME = PROVENANCE + ("references_sha256", "intervals_sha256", "shard", "shard_start",
+                     "batch_size", "hypothetical", "layers", "keras_version",
+                     "tensorflow_version")
 
 
 @dataclass
@@ -83,7 +84,7 @@ def check_data(p: Partial, dataset, to_arrays, labels: Mapping[str, str]) -> Non
         for i in rows:
             now = to_arrays(_stack([dataset[i]])["inputs"])
             for name, v in now.items():
-                key = f"inputs/{labels[name].replace('/', '_')}"
+                key = input_key(labels[name])
                 if key in f and not np.array_equal(f[key][i], v[0]):
                     raise UserError(f"--resume: sequence {i} differs from the interrupted run's "
                                     "(the intervals or the genome changed): run without "

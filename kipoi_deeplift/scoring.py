@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import preflight, zoo
+from . import preflight, scorefile, zoo
 from . import references as refs_lib
 from ._version import __version__
 from .engine import ConvergenceWarning, DeepLift
@@ -26,8 +26,8 @@ from . import resume as resume_lib
 from .errors import Interrupted, Notice, UserError, describe
 from .loading import KipoiModel, load_kipoi_model, looks_like_path
 from .schema import InputPlan, canonical_model, input_labels, plan_inputs, task_names
-from .writers import (H5Writer, Staged, check_writable, chrom_sizes_from, h5_key, modisco_arrays,
-                      read_staged,
+from .scorefile import h5_key
+from .writers import (H5Writer, Staged, check_writable, chrom_sizes_from, modisco_arrays,
                       write_bedgraph, write_bigwig, write_npz)
 
 DEFAULTS = {"rule": "genomics-default", "references": "dinuc-shuffle", "n_references": 20,
@@ -431,10 +431,10 @@ def _non_acgt(h5_path) -> dict:
     """How many sequences and positions were not plain A/C/G/T (scored as they are; the
     references keep those positions)."""
 
-    with read_staged(h5_path) as f:
-        if "metadata/n_positions" not in f:
+    with scorefile.ScoreFile(h5_path, staged=True) as f:
+        if scorefile.N_POSITIONS not in f:
             return {}
-        n_rows, zero_rows = f["metadata/n_positions"][:], f["metadata/zero_positions"][:]
+        n_rows, zero_rows = f[scorefile.N_POSITIONS][:], f[scorefile.ZERO_POSITIONS][:]
     return {"sequences": int(((n_rows + zero_rows) > 0).sum()), "n": int(n_rows.sum()),
             "zero": int(zero_rows.sum())}
 
@@ -517,6 +517,19 @@ def _orientation(args: Mapping, inputs: InputPlan):
         return None
 
 
+def _batch_arrays(res, x: Mapping[str, np.ndarray], batch, n: int, labels, orient=None,
+                  dna: str | None = None) -> dict:
+    """One scored batch as the score file's datasets, with what the data say of each sequence
+    (non-ACGT positions, orientation against the genome)."""
+    ranges = (batch.get("metadata") or {}).get("ranges") if isinstance(batch, Mapping) else None
+    ranges = ranges if isinstance(ranges, Mapping) else None
+    non_acgt = refs_lib.non_acgt_counts(x[dna]) if dna is not None and \
+        refs_lib.is_one_hot(x[dna]) else None
+    orientation = orient(x[dna], ranges) if orient is not None and dna is not None and \
+        ranges is not None and all(k in ranges for k in ("chr", "start", "end")) else None
+    return scorefile.batch_arrays(res, x, ranges, n, labels, orientation, non_acgt)
+
+
 def _stream(dataset, batch_size, limit, inputs: InputPlan, labels, dl: DeepLift, chosen, refs,
             opt, layers, hypothetical, writer: H5Writer, bar, first: int = 0,
             orient=None) -> float:
@@ -591,41 +604,6 @@ def _guard(batches):
         yield batch
 
 
-def _batch_arrays(res, x: Mapping[str, np.ndarray], batch, n: int, labels, orient=None,
-                  dna: str | None = None) -> dict:
-    out = {}
-    for name, by_task in res.contrib.items():
-        for task, a in by_task.items():
-            out[f"contrib/{h5_key(labels[name])}/{h5_key(task)}"] = a.astype(np.float32)
-    for name, by_task in res.hyp_contrib.items():
-        for task, a in by_task.items():
-            out[f"hyp_contrib/{h5_key(labels[name])}/{h5_key(task)}"] = a.astype(np.float32)
-    for layer, by_task in res.neuron_contrib.items():
-        for task, a in by_task.items():
-            out[f"neuron_contrib/{h5_key(layer)}/{h5_key(task)}"] = a.astype(np.float32)
-    for name, v in x.items():
-        out[f"inputs/{h5_key(labels[name])}"] = v
-    for task in res.tasks:
-        out[f"preds/{h5_key(task)}"] = res.preds[task]
-        out[f"delta/{h5_key(task)}"] = res.delta[task]
-        out[f"convergence/{h5_key(task)}"] = res.convergence[task]
-    ranges = (batch.get("metadata") or {}).get("ranges") if isinstance(batch, Mapping) else None
-    if isinstance(ranges, Mapping):
-        for key in ("chr", "start", "end", "id", "strand"):
-            if key in ranges:
-                v = np.asarray(ranges[key])[:n]
-                out[f"metadata/ranges/{key}"] = v.astype(str) if key in ("chr", "id", "strand") \
-                    else v.astype(np.int64)
-        if dna is not None and refs_lib.is_one_hot(x[dna]):
-            n_rows, zero_rows = refs_lib.non_acgt_counts(x[dna])
-            out["metadata/n_positions"] = n_rows          # written as 0.25 rows (N)
-            out["metadata/zero_positions"] = zero_rows    # all-zero rows (N or IUPAC codes)
-        if orient is not None and dna is not None and \
-                all(k in ranges for k in ("chr", "start", "end")):
-            out["metadata/orientation"] = orient(x[dna], ranges)
-    return out
-
-
 def _derived_files(staged: Staged, h5_path, dna: str, chosen, args, bigwig, bedgraph,
                    modisco) -> list[str]:
     """bigWig/bedGraph tracks and TF-MoDISco inputs from the finished (staged) HDF5 file."""
@@ -646,8 +624,8 @@ def _derived_files(staged: Staged, h5_path, dna: str, chosen, args, bigwig, bedg
 def _write_derived(staged: Staged, h5_path, dna: str, chosen, args, bigwig, bedgraph,
                    modisco, written: list[str]) -> None:
     """The derived files, each appended to ``written`` before it is written (for messages)."""
-    with read_staged(h5_path) as h5:
-        if (bigwig or bedgraph) and "metadata/ranges/chr" not in h5:
+    with scorefile.ScoreFile(h5_path, staged=True) as h5:
+        if (bigwig or bedgraph) and not h5.has_ranges():
             raise UserError("--bigwig/--bedgraph need genomic ranges, and the dataloader gives "
                             "no metadata.ranges")
         fasta = preflight._find(args, "fasta")

@@ -16,6 +16,7 @@ from typing import Iterator, Mapping
 import h5py
 import numpy as np
 
+from . import scorefile as sf
 from .errors import UserError
 
 STR = h5py.string_dtype()
@@ -137,16 +138,6 @@ def staged_file(final: str | os.PathLike):
     except BaseException:
         staged.discard()
         raise
-
-
-def h5_key(name: str) -> str:
-    """A task, layer or input name as one HDF5 path component."""
-    return str(name).replace("/", "_")
-
-
-def read_staged(path: str | os.PathLike) -> h5py.File:
-    """A staged (temporary) HDF5 file opened for reading in the process that holds its lock."""
-    return h5py.File(path, "r", locking=False)
 
 
 #: Free space kept beyond twice a batch's (uncompressed) size: HDF5 needs room to close the
@@ -293,19 +284,20 @@ class H5Writer:
 
 
 # -- genome tracks -------------------------------------------------------------------------
-def _per_base(h5: h5py.File, input_name: str, task: str) -> Iterator[tuple[str, int, np.ndarray]]:
+def _per_base(h5: sf.ScoreFile, input_name: str, task: str
+              ) -> Iterator[tuple[str, int, np.ndarray]]:
     """(chrom, genome start, per-base score) of each interval, sorted, overlaps averaged.
 
     The per-base score is the contribution summed over the 4 channels. Sequences the model saw
     reverse-complemented (``/metadata/orientation``, found by comparing them with the genome;
     the strand label only where that could not decide) are flipped into genome order.
     """
-    ranges = h5["metadata/ranges"]
-    chrom = ranges["chr"].asstr()[:]
-    start = ranges["start"][:].astype(np.int64)
-    end = ranges["end"][:].astype(np.int64)
-    flip = reversed_rows_of(h5)
-    scores = h5[f"contrib/{h5_key(input_name)}/{h5_key(task)}"]
+    r = h5.ranges(("chr", "start", "end"))
+    chrom = r["chr"]
+    start = r["start"].astype(np.int64)
+    end = r["end"].astype(np.int64)
+    flip = h5.reversed_rows()
+    scores = h5[sf.contrib(input_name, task)]
     length = scores.shape[1]
     # Ranges wider or narrower than the model's input: the sequence is centred in them.
     start = start + ((end - start) - length) // 2
@@ -338,18 +330,7 @@ def _per_base(h5: h5py.File, input_name: str, task: str) -> Iterator[tuple[str, 
         yield from flush()
 
 
-def reversed_rows_of(h5: h5py.File) -> np.ndarray:
-    """(N,) bool: which stored sequences run against the genome (see :mod:`.orientation`)."""
-    from .orientation import reversed_rows
-
-    n = len(h5["metadata/ranges/chr"]) if "metadata/ranges/chr" in h5 else 0
-    orient = h5["metadata/orientation"].asstr()[:] if "metadata/orientation" in h5 else None
-    strand = h5["metadata/ranges/strand"].asstr()[:] if "metadata/ranges/strand" in h5 \
-        else None
-    return reversed_rows(orient, strand, n)
-
-
-def write_bigwig(h5: h5py.File, input_name: str, task: str, path: str | os.PathLike,
+def write_bigwig(h5: sf.ScoreFile, input_name: str, task: str, path: str | os.PathLike,
                  chrom_sizes: Mapping[str, int], label: str | None = None) -> None:
     """Per-base scores of one task as a bigWig, read back before it counts as written:
     libBigWig reports a full disk only on its stderr ("likely truncated") and returns no
@@ -357,7 +338,7 @@ def write_bigwig(h5: h5py.File, input_name: str, task: str, path: str | os.PathL
     import pyBigWig
 
     label = label or str(path)
-    chroms = list(dict.fromkeys(h5["metadata/ranges/chr"].asstr()[:]))
+    chroms = list(dict.fromkeys(h5.ranges(("chr",))["chr"]))
     header = [(c, int(chrom_sizes[c])) for c in sorted(chroms)]
     bw = pyBigWig.open(str(path), "w")
     if bw is None:
@@ -394,7 +375,8 @@ def write_bigwig(h5: h5py.File, input_name: str, task: str, path: str | os.PathL
                         "bases readable): is the disk full?")
 
 
-def write_bedgraph(h5: h5py.File, input_name: str, task: str, path: str | os.PathLike) -> None:
+def write_bedgraph(h5: sf.ScoreFile, input_name: str, task: str, path: str | os.PathLike
+                   ) -> None:
     """Per-base scores of one task as a bedGraph (one line per base)."""
     with open(path, "w") as f:
         f.write(f'track type=bedGraph name="{task}" description="DeepLIFT per-base '
@@ -405,19 +387,15 @@ def write_bedgraph(h5: h5py.File, input_name: str, task: str, path: str | os.Pat
                     f.write(f"{chrom}\t{st + j}\t{st + j + 1}\t{v:.6g}\n")
 
 
-def chrom_sizes_from(h5: h5py.File, fasta: str | None) -> dict[str, int]:
+def chrom_sizes_from(h5: sf.ScoreFile, fasta: str | None) -> dict[str, int]:
     """Chromosome lengths from the FASTA index when there is a FASTA, else the largest end."""
     if fasta:
-        import pyfaidx
+        from .genome import fasta_sizes
 
-        fa = pyfaidx.Fasta(fasta)
-        try:
-            return {name: len(rec) for name, rec in fa.records.items()}
-        finally:
-            fa.close()
-    ranges = h5["metadata/ranges"]
+        return fasta_sizes(fasta)
+    r = h5.ranges(("chr", "end"))
     sizes: dict[str, int] = {}
-    for c, e in zip(ranges["chr"].asstr()[:], ranges["end"][:]):
+    for c, e in zip(r["chr"], r["end"]):
         sizes[c] = max(sizes.get(c, 0), int(e))
     return sizes
 
@@ -429,8 +407,9 @@ def write_npz(path: str | os.PathLike, array: np.ndarray) -> None:
         np.savez_compressed(f, array)
 
 
-def modisco_arrays(h5: h5py.File, input_name: str, task: str) -> tuple[np.ndarray, np.ndarray]:
+def modisco_arrays(h5: sf.ScoreFile, input_name: str, task: str
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """(one-hot, hypothetical contributions), each (N, 4, L) as ``modisco motifs`` reads them."""
-    ohe = h5[f"inputs/{h5_key(input_name)}"][:].transpose(0, 2, 1)
-    hyp = h5[f"hyp_contrib/{h5_key(input_name)}/{h5_key(task)}"][:].transpose(0, 2, 1)
+    ohe = h5[sf.inputs(input_name)][:].transpose(0, 2, 1)
+    hyp = h5[sf.hyp_contrib(input_name, task)][:].transpose(0, 2, 1)
     return ohe.astype(np.float32), hyp.astype(np.float32)

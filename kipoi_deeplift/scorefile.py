@@ -1,0 +1,191 @@
+"""The score file (one HDF5 file per ``score`` run): its layout, in one place.
+
+Every dataset path and the provenance attributes are named here; :func:`batch_arrays` turns one
+scored batch into the datasets appended to the file, and :class:`ScoreFile` reads a finished
+file for compare, plot, merge, tracks and TF-MoDISco. The layout (the contract)::
+
+    /contrib/<input>/<task>         (N, L, 4) float32  contributions (mean over references)
+    /hyp_contrib/<input>/<task>     (N, L, 4) float32  hypothetical contributions
+    /neuron_contrib/<layer>/<task>  (N, ..., units)    per-neuron contributions
+    /inputs/<input>                 (N, L, 4)          the sequence as the model saw it
+    /preds/<task>, /delta/<task>, /convergence/<task>   (N,)
+    /metadata/ranges/{chr,start,end,id,strand}           (N,)
+    /metadata/orientation           (N,) genome | reverse_complement | unknown
+    /metadata/n_positions, /metadata/zero_positions      (N,) non-ACGT positions
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import h5py
+import numpy as np
+
+from .errors import UserError
+
+RANGE_KEYS = ("chr", "start", "end", "id", "strand")
+ORIENTATION = "metadata/orientation"
+N_POSITIONS, ZERO_POSITIONS = "metadata/n_positions", "metadata/zero_positions"
+
+#: Attributes that identify a run: its model, weights, options and data. Shards of one run
+#: (merge) and an interrupted run (``--resume``) must agree on all of them.
+PROVENANCE = ("model", "source", "weights_sha256", "rule", "references", "n_references", "seed",
+              "maxpool", "tasks", "dna_input", "dataloader_args", "kipoi_deeplift_version",
+              "zoo_config")
+
+
+def h5_key(name: str) -> str:
+    """A task, layer or input name as one HDF5 path component."""
+    return str(name).replace("/", "_")
+
+
+def contrib(input_name: str, task: str) -> str:
+    return f"contrib/{h5_key(input_name)}/{h5_key(task)}"
+
+
+def hyp_contrib(input_name: str, task: str) -> str:
+    return f"hyp_contrib/{h5_key(input_name)}/{h5_key(task)}"
+
+
+def neuron_contrib(layer: str, task: str) -> str:
+    return f"neuron_contrib/{h5_key(layer)}/{h5_key(task)}"
+
+
+def inputs(input_name: str) -> str:
+    return f"inputs/{h5_key(input_name)}"
+
+
+def preds(task: str) -> str:
+    return f"preds/{h5_key(task)}"
+
+
+def delta(task: str) -> str:
+    return f"delta/{h5_key(task)}"
+
+
+def convergence(task: str) -> str:
+    return f"convergence/{h5_key(task)}"
+
+
+def ranges(key: str) -> str:
+    return f"metadata/ranges/{key}"
+
+
+def batch_arrays(res, x: Mapping[str, np.ndarray], metadata_ranges: Mapping | None, n: int,
+                 labels: Mapping[str, str], orientation: np.ndarray | None = None,
+                 non_acgt: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """The datasets one scored batch appends to the file.
+
+    ``res`` is the batch's :class:`~kipoi_deeplift.result.Explanation`; ``x`` its inputs by
+    Keras name, each (n, ...); ``labels`` maps Keras input names to the schema's names used in
+    the file; ``metadata_ranges`` the dataloader's ``metadata.ranges`` (arrays of length >= n);
+    ``orientation`` (n,) and ``non_acgt`` ((n,) N counts, (n,) zero-row counts) when known.
+    """
+    out: dict[str, np.ndarray] = {}
+    for name, by_task in res.contrib.items():
+        for task, a in by_task.items():
+            out[contrib(labels[name], task)] = a.astype(np.float32)
+    for name, by_task in res.hyp_contrib.items():
+        for task, a in by_task.items():
+            out[hyp_contrib(labels[name], task)] = a.astype(np.float32)
+    for layer, by_task in res.neuron_contrib.items():
+        for task, a in by_task.items():
+            out[neuron_contrib(layer, task)] = a.astype(np.float32)
+    for name, v in x.items():
+        out[inputs(labels[name])] = v
+    for task in res.tasks:
+        out[preds(task)] = res.preds[task]
+        out[delta(task)] = res.delta[task]
+        out[convergence(task)] = res.convergence[task]
+    if isinstance(metadata_ranges, Mapping):
+        for key in RANGE_KEYS:
+            if key in metadata_ranges:
+                v = np.asarray(metadata_ranges[key])[:n]
+                out[ranges(key)] = v.astype(str) if key in ("chr", "id", "strand") \
+                    else v.astype(np.int64)
+    if non_acgt is not None:
+        out[N_POSITIONS], out[ZERO_POSITIONS] = non_acgt
+    if orientation is not None:
+        out[ORIENTATION] = orientation
+    return out
+
+
+class ScoreFile:
+    """A finished (or staged) score file opened for reading.
+
+    ``path`` is the file; ``staged=True`` opens a temporary file this process holds a lock on
+    (HDF5's own file locks would collide with it). Use as a context manager.
+    """
+
+    def __init__(self, path: str | Path, staged: bool = False):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise UserError(f"{str(path)!r} does not exist")
+        try:
+            self.h5 = h5py.File(path, "r", locking=False) if staged else h5py.File(path, "r")
+        except OSError as e:
+            raise UserError(f"{path} is not an HDF5 file") from e
+        self.attrs = {k: (v.decode() if isinstance(v, bytes) else v)
+                      for k, v in self.h5.attrs.items()}
+
+    def __enter__(self) -> "ScoreFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.h5.close()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.h5
+
+    def __getitem__(self, key: str) -> Any:
+        return self.h5[key]
+
+    def check(self) -> "ScoreFile":
+        """Refuse a file that is not a kipoi-deeplift score file."""
+        if "kipoi_deeplift_version" not in self.attrs or "contrib" not in self.h5:
+            raise UserError(f"{self.path} is not a kipoi-deeplift score file (no "
+                            "kipoi_deeplift_version attribute or /contrib)")
+        return self
+
+    @property
+    def n(self) -> int:
+        """Number of sequences."""
+        return int(self.h5["preds"][next(iter(self.h5["preds"]))].shape[0])
+
+    def dna_input(self) -> str:
+        """The DNA input's name in the file (the first input when none is recorded)."""
+        return self.attrs.get("dna_input") or next(iter(self.h5["contrib"]))
+
+    def tasks(self, input_name: str | None = None) -> list[str]:
+        group = f"contrib/{h5_key(input_name or self.dna_input())}"
+        return list(self.h5[group]) if group in self.h5 else []
+
+    def has_ranges(self) -> bool:
+        return ranges("chr") in self.h5
+
+    def ranges(self, keys=RANGE_KEYS) -> dict[str, np.ndarray] | None:
+        """The metadata ranges as arrays (strings decoded), ``None`` without ranges."""
+        if not self.has_ranges():
+            return None
+        r = self.h5["metadata/ranges"]
+        return {k: (r[k].asstr()[:] if r[k].dtype.kind == "O" else r[k][:])
+                for k in keys if k in r}
+
+    def reversed_rows(self) -> np.ndarray:
+        """(N,) bool: which stored sequences run against the genome (see
+        :mod:`kipoi_deeplift.orientation`)."""
+        from .orientation import reversed_rows
+
+        r = self.ranges(("chr", "strand")) or {}
+        n = len(r["chr"]) if "chr" in r else 0
+        orient = self.h5[ORIENTATION].asstr()[:] if ORIENTATION in self.h5 else None
+        return reversed_rows(orient, r.get("strand"), n)
+
+    def datasets(self) -> list[str]:
+        out: list[str] = []
+        self.h5.visititems(lambda name, obj: out.append(name)
+                           if isinstance(obj, h5py.Dataset) else None)
+        return sorted(out)
