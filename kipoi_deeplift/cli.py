@@ -15,6 +15,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 RULE_CHOICES = ("rescale", "reveal-cancel", "genomics-default", "grad-input", "gradient")
 
 
+def _derived_flags(p) -> None:
+    """One ``--<format> PREFIX`` flag per derived output format."""
+    from .derived import FORMATS
+
+    for fmt in FORMATS.values():
+        p.add_argument(f"--{fmt.name}", metavar="PREFIX", help=fmt.help)
+
+
+def _derived_of(a) -> dict:
+    from .derived import FORMATS
+
+    return {k: getattr(a, k) for k in FORMATS if getattr(a, k, None)}
+
+
 def _score_parser(sub):
     p = sub.add_parser("score", help="DeepLIFT scores of a Kipoi model on its dataloader",
                        description="Score MODEL (a Kipoi model name, or a model directory with "
@@ -53,10 +67,7 @@ def _score_parser(sub):
     p.add_argument("--device", default=None, help="cpu, gpu or gpu:K (default: GPU if "
                                                   "TensorFlow sees one)")
     p.add_argument("--limit", type=int, default=None, help="score only the first N sequences")
-    p.add_argument("--bigwig", metavar="PREFIX", help="write PREFIX.<task>.bw per-base tracks")
-    p.add_argument("--bedgraph", metavar="PREFIX", help="write PREFIX.<task>.bedGraph tracks")
-    p.add_argument("--modisco", metavar="PREFIX",
-                   help="write PREFIX.ohe.npz and PREFIX.hyp.npz for `modisco motifs`")
+    _derived_flags(p)
     p.add_argument("--jit", action="store_true",
                    help="compile the whole pass with XLA (helps on GPUs; costs seconds first)")
     p.add_argument("--shard", metavar="I/N", default=None,
@@ -82,9 +93,9 @@ def _run_score(a) -> int:
                         input=a.input, rule=a.rule, references=a.references,
                         n_references=a.n_references, seed=a.seed,
                         hypothetical=a.hypothetical, layers=layers, batch_size=a.batch_size,
-                        device=a.device, limit=a.limit, bigwig=a.bigwig, bedgraph=a.bedgraph,
-                        modisco=a.modisco, maxpool=a.maxpool, shard=a.shard, jit=a.jit,
-                        zoo_config=a.zoo_config, resume=a.resume)
+                        device=a.device, limit=a.limit, maxpool=a.maxpool, shard=a.shard,
+                        jit=a.jit, zoo_config=a.zoo_config, resume=a.resume,
+                        derived=_derived_of(a))
         finally:            # notes (stale files removed, a run to resume) even when it fails
             for w in caught:
                 if w.category.__name__ == "Notice":
@@ -169,16 +180,14 @@ def _merge_parser(sub):
     p = sub.add_parser("merge", help="join the shard files of one `score --shard I/N` run")
     p.add_argument("shards", nargs="+", metavar="SHARD.h5")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--bigwig", metavar="PREFIX")
-    p.add_argument("--bedgraph", metavar="PREFIX")
-    p.add_argument("--modisco", metavar="PREFIX")
+    _derived_flags(p)
     p.set_defaults(run=_run_merge)
 
 
 def _run_merge(a) -> int:
     from .merge import merge
 
-    res = merge(a.shards, a.output, a.bigwig, a.bedgraph, a.modisco)
+    res = merge(a.shards, a.output, derived=_derived_of(a))
     print(f"merged {res['shards']} shards, {res['sequences']} sequences")
     for f in res["files"]:
         print(f"wrote {f}")

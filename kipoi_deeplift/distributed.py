@@ -30,12 +30,13 @@ def _score_one(model, dataloader_args, output, shard, options) -> str:
 def score_sharded(client, model: str, dataloader_args: Any, output: str, n_shards: int,
                   work_dir: str | None = None, bigwig: str | None = None,
                   bedgraph: str | None = None, modisco: str | None = None,
-                  **options) -> dict:
+                  derived: Any = None, **options) -> dict:
     """Score ``n_shards`` shards on ``client``'s workers and merge them into ``output``.
 
     ``options`` are :func:`kipoi_deeplift.score`'s (rule, references, batch_size, ...); shard
     files go to ``work_dir`` (default: a temporary folder beside ``output``) and are removed
-    after the merge.
+    after the merge. Derived files (``derived``: format -> prefix, or ``bigwig=`` ...) are
+    written once, from the merged file.
     """
     from .merge import merge
 
@@ -48,7 +49,7 @@ def score_sharded(client, model: str, dataloader_args: Any, output: str, n_shard
                for i, p in enumerate(parts, 1)]
     done = client.gather(futures)
     try:
-        return merge(done, output, bigwig, bedgraph, modisco)
+        return merge(done, output, bigwig, bedgraph, modisco, derived=derived)
     finally:
         for p in done:
             Path(p).unlink(missing_ok=True)

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 import shlex
-from types import SimpleNamespace
+from typing import Mapping
 
+from . import derived as derived_lib
 from .errors import UserError
+from .preflight import find_arg
 from .scorefile import PROVENANCE, ScoreFile
 from .writers import H5Writer, Staged
 
@@ -51,9 +53,12 @@ def _check(paths: list[str]) -> list[tuple[int, str, dict]]:
 
 
 def merge(paths: list[str], output: str, bigwig: str | None = None,
-          bedgraph: str | None = None, modisco: str | None = None) -> dict:
-    """Concatenate shard files (in shard order) into ``output``; optionally write tracks."""
-    from .scoring import _derived_files
+          bedgraph: str | None = None, modisco: str | None = None,
+          derived: Mapping[str, str] | None = None) -> dict:
+    """Concatenate shard files (in shard order) into ``output``; optionally write derived files
+    (``derived``: format -> prefix, see :mod:`kipoi_deeplift.derived`; ``bigwig=`` ... the
+    same for the built-in formats)."""
+    wanted = derived_lib.requested(derived, bigwig=bigwig, bedgraph=bedgraph, modisco=modisco)
 
     shards = _check(paths)
     attrs = dict(shards[0][2])
@@ -80,13 +85,13 @@ def merge(paths: list[str], output: str, bigwig: str | None = None,
             total = writer.n
         finally:
             writer.close()
-        tasks = [SimpleNamespace(name=t) for t in json.loads(attrs.get("tasks", "[]"))]
+        tasks = json.loads(attrs.get("tasks", "[]"))
         args = json.loads(attrs.get("dataloader_args", "{}"))
-        derived = _derived_files(staged, tmp, attrs.get("dna_input") or None, tasks, args,
-                                 bigwig, bedgraph, modisco)
+        written = derived_lib.write_all(staged, tmp, attrs.get("dna_input") or None, tasks,
+                                        find_arg(args, "fasta"), wanted)
         files = staged.commit()
     except BaseException:
         staged.discard()
         raise
     return {"output": output, "sequences": total, "shards": len(shards),
-            "files": [str(f) for f in files], "derived": derived}
+            "files": [str(f) for f in files], "derived": written}

@@ -51,7 +51,7 @@ def check_arguments(factory, args: Mapping[str, Any]) -> dict:
     return dict(args)
 
 
-def _find(args: Mapping[str, Any], *words) -> str | None:
+def find_arg(args: Mapping[str, Any], *words) -> str | None:
     for k, v in args.items():
         if isinstance(v, str) and any(w in k.lower() for w in words):
             return v
@@ -92,8 +92,8 @@ def check_intervals(args: Mapping[str, Any], length: int | None,
     """Every interval on a chromosome of the FASTA and inside it (after the dataloader centres
     it on ``length`` bases); returns the number of intervals. ``headers_ok=False`` for
     dataloaders that read every line (kipoiseq's)."""
-    bed = _find(args, "interval", "bed")
-    fasta = _find(args, "fasta")
+    bed = find_arg(args, "interval", "bed")
+    fasta = find_arg(args, "fasta")
     if bed is None:
         return -1
     intervals = read_intervals(bed, headers_ok)

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from . import derived as derived_lib
 from . import preflight, scorefile, zoo
 from . import references as refs_lib
 from ._version import __version__
@@ -26,9 +27,7 @@ from . import resume as resume_lib
 from .errors import Interrupted, Notice, UserError, describe
 from .loading import KipoiModel, load_kipoi_model, looks_like_path
 from .schema import InputPlan, canonical_model, input_labels, plan_inputs, task_names
-from .scorefile import h5_key
-from .writers import (H5Writer, Staged, check_writable, chrom_sizes_from, modisco_arrays,
-                      write_bedgraph, write_bigwig, write_npz)
+from .writers import H5Writer, Staged, check_writable
 
 DEFAULTS = {"rule": "genomics-default", "references": "dinuc-shuffle", "n_references": 20,
             "seed": 0, "maxpool": "gradient"}
@@ -199,7 +198,7 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
           bigwig: str | None = None, bedgraph: str | None = None, modisco: str | None = None,
           maxpool: str | None = None, progress: bool | None = None,
           shard: str | None = None, jit: bool = False, zoo_config: str | None = None,
-          resume: bool = False) -> dict:
+          resume: bool = False, derived: Mapping[str, str] | None = None) -> dict:
     """Score a Kipoi model on its own dataloader and write the HDF5 file of the contract.
 
     ``model`` is a Kipoi model name (``source='kipoi'``, the default unless ``model`` is a
@@ -208,7 +207,9 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     ``shard='I/N'`` scores the I-th of N disjoint slices (``kipoi-deeplift merge`` joins them).
     ``zoo_config`` names the ``model_zoo_configs`` entry to apply (``'none'`` for none); by
     default it is found from the model's name, path or model.yaml. ``resume=True`` continues an
-    interrupted run of the same command (see :mod:`kipoi_deeplift.resume`).
+    interrupted run of the same command (see :mod:`kipoi_deeplift.resume`). ``derived`` maps
+    output formats (:data:`kipoi_deeplift.derived.FORMATS`) to file prefixes; ``bigwig=``,
+    ``bedgraph=`` and ``modisco=`` are the same for the built-in formats.
     Returns a summary (sequences, seconds, max summation-to-delta error, files written).
     """
     started = datetime.now(timezone.utc)
@@ -217,7 +218,8 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
                    rule=rule, maxpool=maxpool)
     parse_shard(shard)
     out_path = Path(output)
-    for target, what in _outputs(out_path, bigwig, bedgraph, modisco):
+    wanted = derived_lib.requested(derived, bigwig=bigwig, bedgraph=bedgraph, modisco=modisco)
+    for target, what in [(out_path, "output"), *derived_lib.probe_paths(wanted)]:
         check_writable(target, what)
     found, leftovers = resume_lib.partials(out_path)
     if leftovers:
@@ -251,7 +253,7 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     given = dict(rule=rule, references=references, n_references=n_references, seed=seed,
                  maxpool=maxpool)
     opt.update({k: v for k, v in given.items() if v is not None})
-    if modisco:
+    if derived_lib.needs_hypothetical(wanted):
         hypothetical = True
     _check_options(n_references=opt["n_references"], seed=opt["seed"], rule=opt["rule"],
                    maxpool=opt["maxpool"], where="model.yaml postprocessing or zoo config: ")
@@ -288,9 +290,9 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     preflight.check_intervals(args, inputs.layouts[inputs.dna].length if inputs.dna else
                               plan.input_shapes[0][1],
                               headers_ok=not _reads_every_line(km.dataloader))
-    if inputs.dna is None and (bigwig or bedgraph or modisco):    # now, not after the work
-        raise UserError("--bigwig/--bedgraph/--modisco need a one-hot DNA input (N, L, 4); "
-                        f"this model's inputs are {plan.input_names}")
+    if inputs.dna is None and wanted:    # now, not after the work
+        raise UserError(f"{'/'.join('--' + k for k in wanted)} need a one-hot DNA input "
+                        f"(N, L, 4); this model's inputs are {plan.input_names}")
     try:
         dataset = km.dataloader(**args)
     except UserError:
@@ -333,13 +335,12 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
         "batch_size": int(batch_size), "hypothetical": int(bool(hypothetical)),
         "layers": json.dumps(list(layers)),
         "references_sha256": _sha256_of(opt["references"]),
-        "intervals_sha256": _sha256_of(preflight._find(args, "interval", "bed")),
+        "intervals_sha256": _sha256_of(preflight.find_arg(args, "interval", "bed")),
     }
     attrs["command"] = _command(km, args, out_path, tasks=[t.name for t in chosen],
                                 input=labels.get(inputs.dna), layers=list(layers),
                                 hypothetical=hypothetical, batch_size=batch_size, limit=limit,
-                                opt=opt, bigwig=bigwig, bedgraph=bedgraph, modisco=modisco,
-                                shard=shard, zoo_config=config["name"] if config else "none")
+                                opt=opt, wanted=wanted, shard=shard, zoo_config=config["name"] if config else "none")
     partial = None
     if resume:
         import kipoi.data
@@ -374,8 +375,9 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
         if n == 0:
             raise UserError("the dataloader gave no sequences: nothing to score")
         non_acgt = _non_acgt(h5_tmp)
-        written = _derived_files(staged, h5_tmp, labels.get(inputs.dna), chosen, args,
-                                 bigwig, bedgraph, modisco)
+        written = derived_lib.write_all(staged, h5_tmp, labels.get(inputs.dna),
+                                        [t.name for t in chosen], preflight.find_arg(args, "fasta"),
+                                        wanted)
         files = staged.commit()
     except KeyboardInterrupt as e:
         kept = writer.n if writer is not None and not writer.failed else 0
@@ -401,17 +403,6 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
             "exact": dl.mode == "deeplift",
             "max_convergence_error": worst, "derived": written, "non_acgt": non_acgt,
             "resumed": partial.rows if partial is not None else 0}
-
-
-def _outputs(out: Path, bigwig, bedgraph, modisco) -> list[tuple[Path, str]]:
-    """Every file a run will write (tracks named for a placeholder task), to check that each
-    directory takes files before any work."""
-    out_list = [(out, "output")]
-    for prefix, what, ext in ((bigwig, "bigWig", "bw"), (bedgraph, "bedGraph", "bedGraph"),
-                              (modisco, "TF-MoDISco file", "npz")):
-        if prefix:
-            out_list.append((Path(f"{prefix}.x.{ext}"), f"{what} prefix {prefix!r}"))
-    return out_list
 
 
 def _sha256_of(path) -> str:
@@ -440,7 +431,7 @@ def _non_acgt(h5_path) -> dict:
 
 
 def _command(km: KipoiModel, args: dict, out_path: Path, tasks, input, layers, hypothetical,
-             batch_size, limit, opt, bigwig, bedgraph, modisco, shard=None,
+             batch_size, limit, opt, wanted: Mapping[str, str], shard=None,
              zoo_config=None) -> str:
     """The `kipoi-deeplift score` command that reproduces this run (for the record)."""
     import shlex
@@ -456,9 +447,8 @@ def _command(km: KipoiModel, args: dict, out_path: Path, tasks, input, layers, h
         words.append("--hypothetical")
     if layers:
         words += ["--layers", ",".join(layers)]
-    for flag, value in (("--limit", limit), ("--bigwig", bigwig), ("--bedgraph", bedgraph),
-                        ("--modisco", modisco), ("--shard", shard),
-                        ("--zoo-config", zoo_config)):
+    for flag, value in (("--limit", limit), *((f"--{k}", v) for k, v in wanted.items()),
+                        ("--shard", shard), ("--zoo-config", zoo_config)):
         if value is not None:
             words += [flag, str(value)]
     return shlex.join(words)
@@ -508,7 +498,7 @@ def _orientation(args: Mapping, inputs: InputPlan):
     """A classifier of each sequence's orientation against the dataloader's FASTA, if any."""
     from .orientation import GenomeOrientation
 
-    fasta = preflight._find(args, "fasta")
+    fasta = preflight.find_arg(args, "fasta")
     if inputs.dna is None or not isinstance(fasta, str) or not os.path.exists(fasta):
         return None
     try:
@@ -604,49 +594,3 @@ def _guard(batches):
         yield batch
 
 
-def _derived_files(staged: Staged, h5_path, dna: str, chosen, args, bigwig, bedgraph,
-                   modisco) -> list[str]:
-    """bigWig/bedGraph tracks and TF-MoDISco inputs from the finished (staged) HDF5 file."""
-
-    if not (bigwig or bedgraph or modisco):
-        return []
-    if dna is None:
-        raise UserError("--bigwig/--bedgraph/--modisco need a one-hot DNA input (N, L, 4)")
-    written: list[str] = []
-    try:
-        _write_derived(staged, h5_path, dna, chosen, args, bigwig, bedgraph, modisco, written)
-    except OSError as e:        # a full disk, a directory that vanished: one line
-        where = f" {written[-1]!r}" if written else ""     # the one being written
-        raise UserError(f"writing{where} failed: {e.strerror or e}") from None
-    return written
-
-
-def _write_derived(staged: Staged, h5_path, dna: str, chosen, args, bigwig, bedgraph,
-                   modisco, written: list[str]) -> None:
-    """The derived files, each appended to ``written`` before it is written (for messages)."""
-    with scorefile.ScoreFile(h5_path, staged=True) as h5:
-        if (bigwig or bedgraph) and not h5.has_ranges():
-            raise UserError("--bigwig/--bedgraph need genomic ranges, and the dataloader gives "
-                            "no metadata.ranges")
-        fasta = preflight._find(args, "fasta")
-        sizes = chrom_sizes_from(h5, fasta) if bigwig else {}
-        for task in chosen:
-            key = h5_key(task.name)
-            if bigwig:
-                p = f"{bigwig}.{key}.bw"
-                written.append(p)
-                write_bigwig(h5, dna, task.name, staged.path(p), sizes, label=p)
-            if bedgraph:
-                p = f"{bedgraph}.{key}.bedGraph"
-                written.append(p)
-                write_bedgraph(h5, dna, task.name, staged.path(p))
-        if modisco:
-            for j, task in enumerate(chosen):
-                ohe, hyp = modisco_arrays(h5, dna, task.name)
-                if j == 0:
-                    written.append(f"{modisco}.ohe.npz")
-                    write_npz(staged.path(f"{modisco}.ohe.npz"), ohe)
-                p = f"{modisco}.hyp.npz" if len(chosen) == 1 else \
-                    f"{modisco}.{h5_key(task.name)}.hyp.npz"
-                written.append(p)
-                write_npz(staged.path(p), hyp)

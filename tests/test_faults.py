@@ -270,8 +270,8 @@ def test_bigwig_on_a_full_disk(world, many, small_disk, tmp_path):
 
 def test_outputs_in_a_read_only_directory_fail_before_any_work(world, small_disk, tmp_path):
     ro = small_disk("1m", readonly=True)
-    for extra, what in ((["--bigwig", str(ro / "trk")], "bigWig prefix"),
-                        (["--modisco", str(ro / "mod")], "TF-MoDISco file prefix")):
+    for extra, what in ((["--bigwig", str(ro / "trk")], "--bigwig prefix"),
+                        (["--modisco", str(ro / "mod")], "--modisco prefix")):
         out = tmp_path / "o.h5"
         status, stdout, err = run_cli(*score_argv(world, out, *extra))
         assert status == 2 and err.strip().count("\n") == 0, err
