@@ -13,7 +13,8 @@ from kipoi_deeplift import scorefile as sf
 def test_a_new_format_is_one_row(tmp_path, monkeypatch, capsys):
     def per_base_npy(h5, prefix, tasks, dna, fasta, out):
         for task in tasks:
-            np.save(out(f"{prefix}.{task}.npy"), h5[sf.contrib(dna, task)][:].sum(-1))
+            with open(out(f"{prefix}.{task}.npy"), "wb") as f:   # np.save would add .npy
+                np.save(f, h5[sf.contrib(dna, task)][:].sum(-1))
 
     row = derived.Format("perbase", "write PREFIX.<task>.npy per-base sums", "{prefix}.x.npy",
                          per_base_npy)
