@@ -13,12 +13,16 @@ from .errors import UserError
 _LAZY = {
     "DeepLift": "engine", "RULES": "engine", "ConvergenceWarning": "engine",
     "Explanation": "result", "dinuc_shuffle": "references", "register_rule": "rules",
+    "unregister_rule": "rules", "METHODS": "resolve",
 }
 _SUBMODULES = {"engine", "references", "rules", "maxima", "nonlinear", "context", "graph",
-               "result", "schema", "scoring", "loading", "writers", "preflight", "plots", "cli"}
+               "result", "schema", "scoring", "loading", "writers", "preflight", "plots", "cli",
+               "resolve", "scorefile", "derived", "resume", "orientation", "genome", "zoo",
+               "compare", "merge", "report", "distributed", "batching", "recurrent"}
 
-__all__ = ["DeepLift", "Explanation", "ConvergenceWarning", "RULES", "UserError", "cli_main",
-           "dinuc_shuffle", "register_rule", "score", "__version__"]
+__all__ = ["DeepLift", "Explanation", "ConvergenceWarning", "METHODS", "RULES", "UserError",
+           "cli_main", "dinuc_shuffle", "register_rule", "unregister_rule", "score",
+           "__version__"]
 
 
 def __getattr__(name: str):

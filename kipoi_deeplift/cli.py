@@ -12,7 +12,10 @@ import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Spelled out, not imported: the parser is built before TensorFlow loads (the engine's tables
+# import it). tests/test_api.py checks they equal resolve.METHODS and maxima.MODES.
 RULE_CHOICES = ("rescale", "reveal-cancel", "genomics-default", "grad-input", "gradient")
+MAXPOOL_CHOICES = ("gradient", "exact")
 
 
 def _derived_flags(p) -> None:
@@ -54,7 +57,7 @@ def _score_parser(sub):
                         "by input name (other inputs: zeros; a DNA input left out: the default)")
     p.add_argument("--n-references", type=int, default=None, help="default 20")
     p.add_argument("--seed", type=int, default=None, help="default 0")
-    p.add_argument("--maxpool", choices=("gradient", "exact"), default=None,
+    p.add_argument("--maxpool", choices=MAXPOOL_CHOICES, default=None,
                    help="how max pooling passes multipliers (default gradient: through the "
                         "input's max, as the original DeepLIFT, tied maxima sharing it; exact "
                         "keeps summation-to-delta)")

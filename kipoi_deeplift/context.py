@@ -54,24 +54,24 @@ class Context:
     """State of one pass through the model, handed to every rule.
 
     ``mode`` is ``"deeplift"`` (rows paired as inputs then references; the backward pass carries
-    multipliers into the reference rows) or ``"gradient"`` (plain autodiff). ``step_rule`` is
-    the nonlinearity rule of the layer being called (``rescale``, ``reveal-cancel``, ...);
-    ``linear_source`` is ``(layer, its input, per-channel scale)`` when the nonlinearity being
-    applied follows a Dense or Conv layer, directly or through per-channel affine layers whose
-    factors multiply to the scale (RevealCancel needs that layer's input and weights).
+    multipliers into the reference rows) or ``"gradient"`` (plain autodiff). ``step`` is the
+    resolved spec of the step being called (:class:`kipoi_deeplift.resolve.StepSpec`: its
+    nonlinearity rule, output role), set once per step; ``kernel_source`` is, for an activation
+    layer that follows a Dense/Conv layer, ``(that layer, its input, per-channel scale)``
+    (RevealCancel needs them). ``logits`` collects the pre-activations of final
+    sigmoid/softmax outputs, which are scored instead.
     """
 
     mode: str
     n: Any                     # number of input rows (scalar tensor)
     k: Any                     # references per input (scalar tensor)
     dispatch: dict = field(default_factory=dict)   # nonlinearity rule name -> function
-    step_rule: str = "rescale"
+    default_rule: str = "rescale"                  # the nonlinearity rule outside any step
     maxpool: str = "gradient"
     eps: float = 1e-7
-    is_output_step: bool = False
+    step: Any = None
+    kernel_source: tuple | None = None
     logits: dict = field(default_factory=dict)
-    current_out_keys: list = field(default_factory=list)
-    linear_source: tuple | None = None
 
     # -- row bookkeeping -------------------------------------------------------------------
     def paired_op(self, forward: Callable, grad: Callable, *zs):
@@ -109,12 +109,19 @@ class Context:
         return grad
 
     # -- nonlinearities --------------------------------------------------------------------
-    def nonlinear(self, f: Callable, z, name: str | None = None):
-        """Apply an elementwise nonlinearity ``f`` (activation ``name``) with the step's rule."""
-        return self.dispatch[self.step_rule](self, f, z, name)
+    def nonlinear(self, f: Callable, z, name: str | None = None, source: tuple | None = None):
+        """Apply an elementwise nonlinearity ``f`` (activation ``name``) with the step's rule;
+        ``source`` is ``(Dense/Conv layer, its input, per-channel scale)`` when ``z`` is that
+        layer's output (RevealCancel needs it; other rules ignore it)."""
+        if self.mode == "gradient":
+            rule = "gradient"
+        else:
+            rule = self.step.nonlinear_rule if self.step is not None else self.default_rule
+        return self.dispatch[rule](self, f, z, name, source)
 
-    def activate(self, act, pre):
-        """Apply a layer's activation to its pre-activation ``pre``.
+    def activate(self, act, pre, source: tuple | None = None):
+        """Apply a layer's activation to its pre-activation ``pre`` (``source`` as in
+        :meth:`nonlinear`).
 
         When this layer ends the model with a sigmoid or softmax, ``pre`` is recorded as the
         logit that scores are taken against.
@@ -122,9 +129,9 @@ class Context:
         name = activation_name(act)
         if name in LINEAR_ACTIVATIONS:
             return pre
-        if self.is_output_step and name in FINAL_ACTIVATIONS:
-            for key in self.current_out_keys:
+        if self.step is not None and self.step.is_output and name in FINAL_ACTIVATIONS:
+            for key in self.step.out_keys:
                 self.logits[key] = (pre, name)
             if name == "softmax":
                 return act(pre)
-        return self.nonlinear(act, pre, name)
+        return self.nonlinear(act, pre, name, source)

@@ -17,26 +17,15 @@ import tensorflow as tf
 
 from . import batching, maxima
 from . import references as refs
-from .context import Context, activation_name, LINEAR_ACTIVATIONS
+from .context import Context
 from .graph import Plan, build_plan
 from .nonlinear import NONLINEAR_RULES
 from .result import Explanation
-from .rules import (KERNEL_TYPES, activation_layer, chain_scale, channel_scale, check_layer,
-                    elementwise_layer)
+from .resolve import METHODS, readout, resolve
+from .rules import chain_scale
 
-#: rule name -> (pass mode, nonlinearity rule after Dense / after Conv / anywhere else).
-#: RevealCancel needs the linear layer right before the nonlinearity; elsewhere it is Rescale.
-RULES = {
-    "rescale": ("deeplift", {"dense": "rescale", "conv": "rescale", "other": "rescale"}),
-    "reveal-cancel": ("deeplift", {"dense": "reveal-cancel", "conv": "reveal-cancel",
-                                   "other": "rescale"}),
-    # The authors' recommendation for genomics: RevealCancel on fully connected layers,
-    # Rescale on convolutions.
-    "genomics-default": ("deeplift", {"dense": "reveal-cancel", "conv": "rescale",
-                                      "other": "rescale"}),
-    "grad-input": ("gradient", {"dense": "gradient", "conv": "gradient", "other": "gradient"}),
-    "gradient": ("gradient", {"dense": "gradient", "conv": "gradient", "other": "gradient"}),
-}
+#: The methods ``rule=`` accepts (see :mod:`kipoi_deeplift.resolve`); the old name stays.
+RULES = METHODS
 
 
 @dataclass(frozen=True)
@@ -63,12 +52,15 @@ class DeepLift:
     index. ``tolerance`` is the summation-to-delta error (scaled by max(1, |delta|)) above
     which :meth:`explain` warns. ``jit=True`` compiles the whole pass with XLA (it helps on
     GPUs; compilation costs seconds). Models computing in float16/bfloat16 are refused unless
-    ``allow_mixed_precision=True``.
+    ``allow_mixed_precision=True``. ``rules`` are layer rules for this model only (a layer
+    class or class name -> ``fn(ctx, layer, args, kwargs)``, as for
+    :func:`kipoi_deeplift.register_rule`, which registers for every model).
     """
 
     def __init__(self, model, rule: str = "rescale", task_names: Sequence[str] | None = None,
                  tolerance: float = 1e-3, eps: float = 1e-7, maxpool: str = "gradient",
-                 jit: bool = False, allow_mixed_precision: bool = False):
+                 jit: bool = False, allow_mixed_precision: bool = False,
+                 rules: Mapping[Any, Any] | None = None):
         if rule not in RULES:
             raise ValueError(f"unknown rule {rule!r}: use one of {', '.join(RULES)}")
         if maxpool not in maxima.MODES:
@@ -87,65 +79,16 @@ class DeepLift:
             raise ValueError(f"the model computes in {', '.join(low)} (mixed precision); "
                              "DeepLIFT scores are checked in float32: load it with a float32 "
                              "policy, or pass allow_mixed_precision=True")
-        self.mode, by_kind = RULES[rule]
+        self.mode = METHODS[rule][0]
         self.tolerance = tolerance
         self.eps = eps
         self.plan: Plan = build_plan(model)
-        outs = set(self.plan.output_keys)
-        self._is_output = [bool(outs & set(s.out_keys)) for s in self.plan.steps]
-        self._rules = [check_layer(s.layer, s.name, o) for s, o in zip(self.plan.steps,
-                                                                    self._is_output)]
-        self._fused = self._fuse_activations()
-        self._step_rules = [by_kind[self._kind(i)] for i in range(len(self.plan.steps))]
-        # Only RevealCancel needs an activation layer to see the Dense/Conv layer before it.
-        self._fused = {i: p for i, p in self._fused.items()
-                       if self._step_rules[i] == "reveal-cancel"}
-        # Neurons of the kernel layer and of the affine layers after it map 1:1 onto the
-        # activation's: their contributions are read there.
-        self._readout = {self.plan.steps[q].out_keys[0]: self.plan.steps[i].out_keys[0]
-                         for i, (p, chain) in self._fused.items() for q in (p, *chain)}
+        # Every step's rules, decided once: the passes only follow them.
+        self.specs = resolve(self.plan, rule, rules)
+        self._readout = readout(self.plan, self.specs)
         self.tasks = self._make_tasks(task_names)
         self._fns: dict[tuple, Any] = {}
         self._shapes: dict[tuple, dict] = {}
-
-    def _fuse_activations(self) -> dict[int, tuple[int, tuple[int, ...]]]:
-        """Activation layers fed by a Dense/Conv layer with no activation of its own, directly
-        or through per-channel affine layers (BatchNormalization at inference, Dropout, a
-        linear Activation), each output going nowhere else: activation step -> (that layer's
-        step, the affine steps between). RevealCancel reaches through the affine steps to the
-        kernel, as the authors' genomics default does after BatchNormalization."""
-        steps = self.plan.steps
-        producer, uses = {}, {}
-        for i, s in enumerate(steps):
-            producer.update({k: i for k in s.out_keys})
-            for k in s.in_keys:
-                uses.setdefault(k, []).append(i)
-        fused = {}
-        for i, (s, r) in enumerate(zip(steps, self._rules)):
-            if r.fn not in (activation_layer, elementwise_layer) or len(s.in_keys) != 1:
-                continue
-            k, user, chain = s.in_keys[0], i, []
-            p = producer.get(k)
-            while p is not None and uses.get(k) == [user] and k not in self.plan.output_keys \
-                    and channel_scale(steps[p].layer) is not None and len(steps[p].in_keys) == 1:
-                chain.append(p)
-                k, user = steps[p].in_keys[0], p
-                p = producer.get(k)
-            if p is None or uses.get(k) != [user] or k in self.plan.output_keys:
-                continue
-            layer = steps[p].layer
-            if type(layer).__name__ in KERNEL_TYPES and \
-                    activation_name(getattr(layer, "activation", None)) in LINEAR_ACTIVATIONS:
-                fused[i] = (p, tuple(chain))
-        return fused
-
-    def _kind(self, i: int) -> str:
-        """'dense', 'conv' or 'other': the linear layer before step i's nonlinearity."""
-        layer = self.plan.steps[self._fused[i][0] if i in self._fused else i].layer
-        name = type(layer).__name__
-        if name not in KERNEL_TYPES:
-            return "other"
-        return "dense" if name == "Dense" else "conv"
 
     # -- public ---------------------------------------------------------------------------
     @property
@@ -351,7 +294,7 @@ class DeepLift:
         from one plain pass over their first row."""
         key = tuple(tuple(v.shape[1:]) for v in xs)
         if key not in self._shapes:
-            ctx = Context("gradient", 1, 0, dispatch=NONLINEAR_RULES, step_rule="gradient")
+            ctx = Context("gradient", 1, 0, dispatch=NONLINEAR_RULES, default_rule="gradient")
             vals = self._forward(ctx, [tf.constant(v[:1]) for v in xs])
             self._shapes[key] = {k: tuple(v.shape[1:]) for k, v in vals.items()}
         return self._shapes[key]
@@ -423,20 +366,13 @@ class DeepLift:
     def _forward(self, ctx: Context, zs: list) -> dict:
         plan = self.plan
         vals = dict(zip(plan.input_keys, zs))
-        for i, (step, rule, is_out) in enumerate(zip(plan.steps, self._rules, self._is_output)):
-            ctx.is_output_step = is_out
-            ctx.current_out_keys = step.out_keys
-            if ctx.mode == "deeplift":
-                ctx.step_rule = self._step_rules[i]
-            fused = self._fused.get(i)
-            if fused is None:
-                ctx.linear_source = None
-            else:
-                p, chain = fused
-                ctx.linear_source = (plan.steps[p].layer, vals[plan.steps[p].in_keys[0]],
-                                     chain_scale([plan.steps[q].layer for q in chain]))
+        for step, spec in zip(plan.steps, self.specs):
+            ctx.step = spec
+            ctx.kernel_source = None if spec.kernel is None else (
+                plan.steps[spec.kernel].layer, vals[plan.steps[spec.kernel].in_keys[0]],
+                chain_scale([plan.steps[q].layer for q in spec.affine]))
             args, kwargs = step.bind([vals[k] for k in step.in_keys])
-            out = rule.fn(ctx, step.layer, args, kwargs)
+            out = spec.layer_rule.fn(ctx, step.layer, args, kwargs)
             for key, value in zip(step.out_keys, tf.nest.flatten(out)):
                 vals[key] = value
         return vals
@@ -446,7 +382,7 @@ class DeepLift:
         k = tf.shape(rs[0])[0] // n
         deeplift = self.mode == "deeplift"
         ctx = Context(self.mode, n, k, dispatch=NONLINEAR_RULES,
-                      step_rule="gradient" if not deeplift else "rescale",
+                      default_rule="gradient" if not deeplift else "rescale",
                       maxpool=self.maxpool, eps=self.eps)
         zs = [tf.concat([x, r], 0) for x, r in zip(xs, rs)]
 
@@ -539,7 +475,8 @@ class DeepLift:
     def blame(self) -> str:
         """Which layer types most likely break summation-to-delta in this model, and why."""
         inexact = sorted({type(s.layer).__name__ + f" ({r.note})"
-                          for s, r in zip(self.plan.steps, self._rules)
+                          for s, r in zip(self.plan.steps,
+                                          (spec.layer_rule for spec in self.specs))
                           if not r.exact or (r.max_like and self.maxpool == "gradient")})
         return ("most likely " + "; ".join(inexact)) if inexact else \
             "no layer here uses an inexact rule: most likely float32 round-off"

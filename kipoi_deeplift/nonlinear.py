@@ -1,7 +1,9 @@
 """How multipliers pass an elementwise nonlinearity: Rescale, RevealCancel, or the plain gradient.
 
-Each rule is ``fn(ctx, f, z, name) -> f(z)`` with a backward pass that carries multipliers.
-``NONLINEAR_RULES`` maps the rule names that ``Context.step_rule`` takes to these functions.
+Each rule is ``fn(ctx, f, z, name, source) -> f(z)`` with a backward pass that carries
+multipliers; ``source`` is ``(Dense/Conv layer, its input, per-channel scale)`` when ``z`` comes
+from such a layer (only RevealCancel reads it). ``NONLINEAR_RULES`` maps the nonlinearity rule
+names that a step's resolved spec names to these functions.
 """
 from __future__ import annotations
 
@@ -67,7 +69,7 @@ def _fused_f64(f: Callable):
     return _FUSED[f]
 
 
-def rescale(ctx: Context, f: Callable, z, name: str | None = None):
+def rescale(ctx: Context, f: Callable, z, name: str | None = None, source=None):
     """Rescale: multiplier (f(x) - f(r)) / (x - r), or f'(x) where |x - r| < eps.
 
     For smooth activations the secant is taken in float64: in float32, f(x) - f(r) loses its
@@ -136,7 +138,7 @@ def _reveal_cancel_multipliers(f, x0, xx, dxp, dxn, eps):
     return mp, mn
 
 
-def reveal_cancel(ctx: Context, f: Callable, pre, name: str | None = None):
+def reveal_cancel(ctx: Context, f: Callable, pre, name: str | None = None, source=None):
     """RevealCancel (section 3.5.3 of the paper) at a nonlinearity after a Dense or Conv layer
     (directly, or through BatchNormalization / Dropout / linear Activation layers).
 
@@ -146,7 +148,6 @@ def reveal_cancel(ctx: Context, f: Callable, pre, name: str | None = None):
     where sign(w)·sign(Δz) is positive and m- where it is negative (the mean where Δz = 0), so
     the contributions still add up to Δy exactly. Without a linear layer before it, Rescale.
     """
-    source = ctx.linear_source
     lin = kernel_linear(source[0]) if source else None
     if lin is None or ctx.mode == "gradient":
         return rescale(ctx, f, pre, name)
@@ -180,7 +181,7 @@ def reveal_cancel(ctx: Context, f: Callable, pre, name: str | None = None):
     return ctx.paired_op(lambda z, pre: f(pre), grad, z_in, pre)
 
 
-def _plain(ctx: Context, f: Callable, z, name=None):
+def _plain(ctx: Context, f: Callable, z, name=None, source=None):
     return f(z)
 
 

@@ -35,8 +35,7 @@ def _unrolled(ctx: Context, cell_owner, z, reverse: bool):
     bias = tf.convert_to_tensor(cell.bias) if getattr(cell, "use_bias", True) else 0.0
     units = int(recurrent.shape[0])
     act, rec_act = cell.activation, cell.recurrent_activation
-    saved = ctx.linear_source
-    ctx.linear_source = None       # RevealCancel needs a Dense/Conv input: gates get Rescale
+    # The gates are given no Dense/Conv source: RevealCancel falls back to Rescale there.
     xs = tf.tensordot(z, kernel, [[2], [0]]) + bias
     xs = tf.transpose(xs, [1, 0, 2])                   # (time, batch, 4 units)
     if reverse:
@@ -55,7 +54,6 @@ def _unrolled(ctx: Context, cell_owner, z, reverse: bool):
     # A graph loop rather than unrolling in Python: tracing does not grow with the length.
     h0 = tf.zeros_like(xs[0, :, :units])
     hs, _ = tf.scan(step, xs, initializer=(h0, tf.zeros_like(h0)))
-    ctx.linear_source = saved
     if reverse:
         hs = hs[::-1]
     return tf.transpose(hs, [1, 0, 2])

@@ -59,8 +59,8 @@ def linear(ctx: Context, layer, args, kwargs):
         return call_layer(layer, args, kwargs)
     with _without_activation(layer):
         pre = call_layer(layer, args, kwargs)
-    ctx.linear_source = (layer, args[0], 1.0) if type(layer).__name__ in KERNEL_TYPES else None
-    return ctx.activate(act, pre)
+    source = (layer, args[0], 1.0) if type(layer).__name__ in KERNEL_TYPES else None
+    return ctx.activate(act, pre, source)
 
 
 #: Layers that are x -> a * x + b per channel at inference (a from :func:`channel_scale`).
@@ -100,7 +100,7 @@ def chain_scale(layers) -> Any:
 
 def activation_layer(ctx: Context, layer, args, kwargs):
     """``Activation(...)`` layers."""
-    return ctx.activate(layer.activation, args[0])
+    return ctx.activate(layer.activation, args[0], ctx.kernel_source)
 
 
 _LAYER_ACTIVATION_NAMES = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "PReLU": "prelu",
@@ -110,12 +110,12 @@ _LAYER_ACTIVATION_NAMES = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "PReLU": "
 def elementwise_layer(ctx: Context, layer, args, kwargs):
     """Parameterised elementwise activation layers (ReLU, LeakyReLU, ELU, PReLU)."""
     return ctx.nonlinear(lambda z: call_layer(layer, (z,), {}), args[0],
-                         _LAYER_ACTIVATION_NAMES.get(type(layer).__name__))
+                         _LAYER_ACTIVATION_NAMES.get(type(layer).__name__), ctx.kernel_source)
 
 
 def softmax_layer(ctx: Context, layer, args, kwargs):
     """A ``Softmax`` layer ends the model (checked when the plan is built): scored before it."""
-    for key in ctx.current_out_keys:
+    for key in ctx.step.out_keys:
         ctx.logits[key] = (args[0], "softmax")
     return call_layer(layer, args, {})
 
@@ -211,6 +211,7 @@ LAYER_RULES: dict[str, LayerRule] = {
     "Bidirectional": LayerRule(recurrent.bidirectional, resolve=_resolve_recurrent),
 }
 _USER_RULES: dict[type, LayerRule] = {}
+_REGISTERED: set[str] = set()      # rows added by register_rule (not built in)
 
 
 def register_rule(layer_type: type | str, fn: Rule, exact: bool = True) -> None:
@@ -224,9 +225,23 @@ def register_rule(layer_type: type | str, fn: Rule, exact: bool = True) -> None:
     """
     rule = LayerRule(fn, exact)
     if isinstance(layer_type, str):
+        if layer_type in LAYER_RULES and layer_type not in _REGISTERED:
+            raise ValueError(f"{layer_type} has a built-in rule; give yours for one model with "
+                             "DeepLift(model, rules={...})")
         LAYER_RULES[layer_type] = rule
+        _REGISTERED.add(layer_type)
     else:
         _USER_RULES[layer_type] = rule
+
+
+def unregister_rule(layer_type: type | str) -> None:
+    """Take back a rule given with :func:`register_rule` (a built-in row stays)."""
+    if isinstance(layer_type, str):
+        if layer_type in _REGISTERED:
+            LAYER_RULES.pop(layer_type, None)
+            _REGISTERED.discard(layer_type)
+    else:
+        _USER_RULES.pop(layer_type, None)
 
 
 def rule_for(layer) -> LayerRule | None:

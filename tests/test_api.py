@@ -37,12 +37,24 @@ def test_register_rule_by_class():
     model = keras.Model(i, keras.layers.Dense(1)(keras.layers.Flatten()(Doubler()(i))))
     with pytest.raises(ValueError, match="Doubler"):
         kd.DeepLift(model)
-    kd.register_rule(Doubler, lambda ctx, layer, args, kwargs: layer(*args))
+    rule = lambda ctx, layer, args, kwargs: layer(*args)          # noqa: E731
+    # For one model: nothing global changes.
+    res = kd.DeepLift(model, rule="rescale", rules={Doubler: rule}).explain(
+        M.one_hot(2, 10), references="zeros")
+    assert res.max_convergence_error < 1e-5
+    with pytest.raises(ValueError, match="Doubler"):
+        kd.DeepLift(model)
+    # For every model, until taken back.
+    kd.register_rule(Doubler, rule)
     try:
         res = kd.DeepLift(model, rule="rescale").explain(M.one_hot(2, 10), references="zeros")
         assert res.max_convergence_error < 1e-5
     finally:
-        kd.rules._USER_RULES.pop(Doubler)
+        kd.unregister_rule(Doubler)
+    with pytest.raises(ValueError, match="Doubler"):
+        kd.DeepLift(model)
+    with pytest.raises(ValueError, match="has a built-in rule"):
+        kd.register_rule("Dense", rule)
 
 
 def test_softmax_inside_the_model_is_refused():
@@ -155,3 +167,11 @@ def test_mixed_precision_is_refused_unless_asked():
     with pytest.raises(ValueError, match="float16.*allow_mixed_precision=True"):
         kd.DeepLift(model)
     kd.DeepLift(model, allow_mixed_precision=True)     # asked for: accepted
+
+
+def test_command_line_choices_are_the_engines_tables():
+    from kipoi_deeplift import cli, maxima
+    from kipoi_deeplift.resolve import METHODS
+
+    assert tuple(cli.RULE_CHOICES) == tuple(METHODS)
+    assert tuple(cli.MAXPOOL_CHOICES) == tuple(maxima.MODES)
