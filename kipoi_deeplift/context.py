@@ -42,6 +42,14 @@ def with_zero_input_rows(z, g_refs):
                       tf.cast(g_refs, z.dtype)], 0)
 
 
+def vjp(f: Callable, z, up):
+    """``up`` pulled back through ``f`` at ``z`` (for a linear ``f``, any ``z`` will do)."""
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        y = f(z)
+    return tape.gradient(y, z, output_gradients=up)
+
+
 def call_layer(layer, args, kwargs):
     """Call a layer as at inference (dropout and noise off, batch norm on its statistics)."""
     kwargs = dict(kwargs)

@@ -247,10 +247,8 @@ class DeepLift:
                     and np.shape(spec)[0] != v.shape[0]:
                 raise ValueError(f"per-sequence references for input {name!r} cover "
                                  f"{np.shape(spec)[0]} sequences, the input has {v.shape[0]}")
-            if isinstance(spec, str) and spec == "dinuc-shuffle" and not (
-                    refs.is_one_hot(v) and v.ndim == 3):
-                raise ValueError(f"input {name!r} is not one-hot DNA of shape (N, L, 4): "
-                                 "dinuc-shuffle needs one; pass references='zeros' or an array")
+            if isinstance(spec, str) and spec == "dinuc-shuffle":
+                refs.require_one_hot(v, name)
             counts.add(c)
         if len(counts - {1}) > 1:
             raise ValueError(f"inputs have different numbers of references {sorted(counts)}")
@@ -329,15 +327,19 @@ class DeepLift:
         return chosen
 
     def select_tasks(self, tasks) -> list[Task]:
-        """The tasks named (or indexed) by ``tasks``; all when ``None``."""
+        """The tasks named (or indexed) by ``tasks``, or given as :class:`Task` objects of this
+        model (as ``select_tasks`` returns them, so a caller resolves names once); all when
+        ``None``."""
         if tasks is None:
             return list(self.tasks)
-        if isinstance(tasks, (str, int, np.integer)):
+        if isinstance(tasks, (str, int, np.integer, Task)):
             tasks = [tasks]
         by_name = {t.name: t for t in self.tasks}
         chosen = []
         for t in tasks:
-            if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+            if isinstance(t, Task) and t in self.tasks:
+                chosen.append(t)
+            elif isinstance(t, (int, np.integer)) and not isinstance(t, bool):
                 if not -len(self.tasks) <= t < len(self.tasks):
                     raise ValueError(f"task index {t} out of range: the model has "
                                      f"{len(self.tasks)} tasks")
@@ -461,7 +463,7 @@ class DeepLift:
 
     def _check_convergence(self, res: Explanation) -> None:
         worst, worst_task = 0.0, None
-        for task, err in res.convergence.items():
+        for task, err in res.convergence.items():     # as Explanation.max_relative_error
             scaled = err / np.maximum(1.0, np.abs(res.delta[task]))
             if scaled.size and scaled.max() > worst:
                 worst, worst_task = float(scaled.max()), task

@@ -17,16 +17,9 @@ from typing import Callable
 
 import tensorflow as tf
 
-from .context import Context, call_layer, input_rows_like_refs
+from .context import Context, call_layer, input_rows_like_refs, vjp
 
 MODES = ("gradient", "exact")
-
-
-def _vjp(f, z, up):
-    with tf.GradientTape() as tape:
-        tape.watch(z)
-        y = f(z)
-    return tape.gradient(y, z, output_gradients=up)
 
 
 def max_op(ctx: Context, f: Callable, z):
@@ -36,10 +29,10 @@ def max_op(ctx: Context, f: Callable, z):
     def grad_refs(z, y, up_r):
         x_rows = input_rows_like_refs(z, n)
         if ctx.maxpool == "gradient":
-            return _vjp(f, x_rows, up_r)
+            return vjp(f, x_rows, up_r)
         yx, yr = input_rows_like_refs(y, n), y[n:]
         cross = tf.maximum(yx, yr)
-        carried = _vjp(f, x_rows, up_r * (cross - yr)) + _vjp(f, z[n:], up_r * (yx - cross))
+        carried = vjp(f, x_rows, up_r * (cross - yr)) + vjp(f, z[n:], up_r * (yx - cross))
         dz = x_rows - z[n:]
         return tf.where(dz == 0, tf.zeros_like(dz), carried / tf.where(dz == 0, 1.0, dz))
 

@@ -11,7 +11,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from .context import Context, input_rows_like_refs, split_rows, with_zero_input_rows
+from .context import Context, input_rows_like_refs, split_rows, vjp, with_zero_input_rows
 
 F64 = tf.float64
 
@@ -113,14 +113,6 @@ def kernel_linear(layer) -> Callable | None:
     return lin
 
 
-def _vjp(lin, z, w, up):
-    """Transpose of ``z -> lin(z, w)`` applied to ``up`` (the map is linear: any z will do)."""
-    with tf.GradientTape() as tape:
-        tape.watch(z)
-        out = lin(z, w)
-    return tape.gradient(out, z, output_gradients=up)
-
-
 def _reveal_cancel_multipliers(f, x0, xx, dxp, dxn, eps):
     """The paper's m+ and m- (float64), given the reference pre-activation x0, the input's xx
     and the positive and negative parts of their difference.
@@ -172,8 +164,8 @@ def reveal_cancel(ctx: Context, f: Callable, pre, name: str | None = None, sourc
                                             ctx.eps)
         up_r = tf.cast(up[n:], F64)
         u = tf.cast(tf.concat([up_r * mp, up_r * mn], -1), w.dtype)
-        when_pos = _vjp(lin, dz, pos_first, u)    # W+ m+ + W- m-: where Δz > 0
-        when_neg = _vjp(lin, dz, neg_first, u)    # W- m+ + W+ m-: where Δz < 0
+        when_pos = vjp(lambda d: lin(d, pos_first), dz, u)   # W+ m+ + W- m-: where Δz > 0
+        when_neg = vjp(lambda d: lin(d, neg_first), dz, u)   # W- m+ + W+ m-: where Δz < 0
         m = tf.where(dz > 0, when_pos, tf.where(dz < 0, when_neg, 0.5 * (when_pos + when_neg)))
         # The pre-activation gets no gradient: every path to the target runs through z_in here.
         return with_zero_input_rows(z, m), None

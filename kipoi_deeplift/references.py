@@ -49,6 +49,13 @@ def is_one_hot(x: np.ndarray) -> bool:
     return bool(np.all(binary | _uniform_rows(x)))
 
 
+def require_one_hot(x: np.ndarray, name: str) -> None:
+    """Refuse dinucleotide shuffles of an input that is not one-hot DNA (N, L, 4)."""
+    if not is_one_hot(x) or x.ndim != 3:
+        raise ValueError(f"input {name!r} is not one-hot DNA of shape (N, L, 4): "
+                         "dinuc-shuffle needs one; pass references='zeros' or an array")
+
+
 def non_acgt_counts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per sequence of one-hot (N, L, 4): (positions written as 0.25 rows, i.e. N; positions
     written as zero rows, i.e. N or another IUPAC code)."""
@@ -166,9 +173,7 @@ def make_references(spec, x: np.ndarray, n_references: int, seed: int,
     n, shape = x.shape[0], x.shape[1:]
     if isinstance(spec, str):
         if spec == "dinuc-shuffle":
-            if not is_one_hot(x) or x.ndim != 3:
-                raise ValueError(f"input {name!r} is not one-hot DNA of shape (N, L, 4): "
-                                 "dinuc-shuffle needs one; pass references='zeros' or an array")
+            require_one_hot(x, name)
             return dinuc_shuffle(x, n_references, seed, index)
         if spec == "shuffle":
             return shuffle(x, n_references, seed, index)

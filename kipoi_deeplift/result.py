@@ -31,6 +31,14 @@ class Explanation:
     tasks: list[str] = field(default_factory=list)
 
     @property
+    def max_relative_error(self) -> float:
+        """The largest summation-to-delta error relative to max(1, |delta|): the measure the
+        tolerance applies to (absolute for small deltas, relative for large ones)."""
+        errs = [float(np.max(v / np.maximum(1.0, np.abs(self.delta[t]))))
+                for t, v in self.convergence.items() if v.size]
+        return max(errs) if errs else 0.0
+
+    @property
     def max_convergence_error(self) -> float:
         """The largest summation-to-delta error over all sequences and tasks."""
         errs = [float(np.max(v)) for v in self.convergence.values() if v.size]

@@ -97,10 +97,10 @@ def _stack(items: list) -> Any:
     return numpy_collate(items)
 
 
-def copy_rows(p: Partial, writer: H5Writer, batch_size: int) -> float:
+def copy_rows(p: Partial, writer: H5Writer, batch_size: int) -> tuple[float, float]:
     """Append the partial's finished rows to ``writer`` in the run's batches; returns the
-    largest summation-to-delta error among them."""
-    worst = 0.0
+    largest summation-to-delta error among them, absolute and relative to max(1, |delta|)."""
+    worst, worst_rel = 0.0, 0.0
     with h5py.File(p.path, "r", locking=False) as f:
         names: list[str] = []
         f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
@@ -109,8 +109,11 @@ def copy_rows(p: Partial, writer: H5Writer, batch_size: int) -> float:
             writer.append({k: f[k][a:b] for k in sorted(names)})
         for k in names:
             if k.startswith("convergence/"):
-                worst = max(worst, float(np.max(f[k][:p.rows])))
-    return worst
+                err = f[k][:p.rows]
+                delta = f["delta/" + k.split("/", 1)[1]][:p.rows]
+                worst = max(worst, float(np.max(err)))
+                worst_rel = max(worst_rel, float(np.max(err / np.maximum(1.0, np.abs(delta)))))
+    return worst, worst_rel
 
 
 def remove(paths: list[Path]) -> list[str]:

@@ -356,18 +356,19 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
         first += partial.rows
         total = None if total is None else total - partial.rows
         limit = None if limit is None else limit - partial.rows
-    worst = 0.0
+    worst, worst_rel = 0.0, 0.0
     writer = None
     try:
         h5_tmp = staged.path(out_path)
         writer = H5Writer(h5_tmp, attrs, label=str(out_path))
         try:
             if partial is not None:
-                worst = resume_lib.copy_rows(partial, writer, batch_size)
+                worst, worst_rel = resume_lib.copy_rows(partial, writer, batch_size)
             with scope, _bar(total, progress) as bar:
-                worst = max(worst, _stream(dataset, batch_size, limit, inputs, labels, dl,
-                                           chosen, refs, opt, layers, hypothetical, writer,
-                                           bar, first, _orientation(args, inputs)))
+                streamed = _stream(dataset, batch_size, limit, inputs, labels, dl, chosen, refs,
+                                   opt, layers, hypothetical, writer, bar, first,
+                                   _orientation(args, inputs))
+            worst, worst_rel = max(worst, streamed[0]), max(worst_rel, streamed[1])
             writer.file.attrs["end_time"] = datetime.now(timezone.utc).isoformat()
             n = writer.n
         finally:
@@ -395,8 +396,10 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
         warnings.warn(f"removed the interrupted run's file(s) {', '.join(done_with)}", Notice,
                       stacklevel=2)
     seconds = time.perf_counter() - t0
-    if worst > 1e-3 and dl.mode == "deeplift":    # gradient baselines do not sum to delta
-        warnings.warn(f"summation-to-delta error up to {worst:.3g} (see /convergence in "
+    # The engine's tolerance, on its measure (gradient baselines do not sum to delta).
+    if worst_rel > dl.tolerance and dl.mode == "deeplift":
+        warnings.warn(f"summation-to-delta error up to {worst:.3g} ({worst_rel:.3g} of "
+                      f"max(1, |delta|), tolerance {dl.tolerance:g}; see /convergence in "
                       f"{out_path}); {dl.blame()}", ConvergenceWarning, stacklevel=2)
     return {"output": str(out_path), "files": [str(f) for f in files], "sequences": n,
             "tasks": [t.name for t in chosen], "seconds": seconds, "rule": opt["rule"],
@@ -522,11 +525,12 @@ def _batch_arrays(res, x: Mapping[str, np.ndarray], batch, n: int, labels, orien
 
 def _stream(dataset, batch_size, limit, inputs: InputPlan, labels, dl: DeepLift, chosen, refs,
             opt, layers, hypothetical, writer: H5Writer, bar, first: int = 0,
-            orient=None) -> float:
-    """Score batch after batch, appending each to the file; returns the largest error.
+            orient=None) -> tuple[float, float]:
+    """Score batch after batch, appending each to the file; returns the largest
+    summation-to-delta error, absolute and relative to max(1, |delta|).
     ``first`` is the index of the dataset's first sequence in the whole run (shards);
     ``orient`` classifies each sequence as read along or against the genome."""
-    worst = 0.0
+    worst, worst_rel = 0.0, 0.0
     done = 0
     try:
         batches = dataset.batch_iter(batch_size=batch_size, num_workers=0)
@@ -556,7 +560,7 @@ def _stream(dataset, batch_size, limit, inputs: InputPlan, labels, dl: DeepLift,
                 try:
                     res = dl.explain(x, references=refs,
                                      n_references=int(opt["n_references"]),
-                                     seed=int(opt["seed"]), tasks=[t.name for t in chosen],
+                                     seed=int(opt["seed"]), tasks=chosen,
                                      layers=layers, hypothetical=hypothetical,
                                      batch_size=batch_size, progress=False,
                                      index_offset=first + done)
@@ -568,13 +572,14 @@ def _stream(dataset, batch_size, limit, inputs: InputPlan, labels, dl: DeepLift,
                 written.result()            # in order, and a failed write stops the run
             written = writes.submit(writer.append, arrays)
             worst = max(worst, res.max_convergence_error)
+            worst_rel = max(worst_rel, res.max_relative_error)
             done += n
             bar.update(n)
             if limit is not None and done >= limit:
                 break
         if written is not None:
             written.result()
-    return worst
+    return worst, worst_rel
 
 
 def _guard(batches):
