@@ -11,6 +11,7 @@ import sys
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -190,6 +191,30 @@ def _references_arg(references, by_label: Mapping[str, str] | None = None,
     return references
 
 
+@dataclass
+class _Engine:
+    """What scoring needs of the model: its input plan, the engine and the chosen tasks."""
+
+    plan: Any
+    inputs: InputPlan
+    labels: dict          # Keras input name -> schema name
+    by_label: dict        # schema name -> Keras input name
+    dl: DeepLift
+    chosen: list
+
+
+@dataclass
+class _Data:
+    """The dataloader's sequences to score in this run (after --limit, --shard, --resume)."""
+
+    args: dict
+    dataset: Any
+    total: int | None
+    limit: int | None
+    first: int = 0                 # index of the dataset's first sequence in the whole run
+    sharding: tuple | None = None
+
+
 def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "deeplift.h5",
           *, source: str | None = None, tasks=None, input: str | None = None,
           rule: str | None = None, references: Any = None, n_references: int | None = None,
@@ -203,14 +228,19 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
 
     ``model`` is a Kipoi model name (``source='kipoi'``, the default unless ``model`` is a
     directory) or a model directory (``source='dir'``). Options left ``None`` come from the
-    model.yaml ``postprocessing: deeplift:`` block, then from :data:`DEFAULTS`.
-    ``shard='I/N'`` scores the I-th of N disjoint slices (``kipoi-deeplift merge`` joins them).
-    ``zoo_config`` names the ``model_zoo_configs`` entry to apply (``'none'`` for none); by
-    default it is found from the model's name, path or model.yaml. ``resume=True`` continues an
-    interrupted run of the same command (see :mod:`kipoi_deeplift.resume`). ``derived`` maps
-    output formats (:data:`kipoi_deeplift.derived.FORMATS`) to file prefixes; ``bigwig=``,
-    ``bedgraph=`` and ``modisco=`` are the same for the built-in formats.
-    Returns a summary (sequences, seconds, max summation-to-delta error, files written).
+    model.yaml ``postprocessing: deeplift:`` block, then the zoo config, then
+    :data:`DEFAULTS`. ``shard='I/N'`` scores the I-th of N disjoint slices (``kipoi-deeplift
+    merge`` joins them). ``zoo_config`` names the ``model_zoo_configs`` entry to apply
+    (``'none'`` for none); by default it is found from the model's name, path or model.yaml.
+    ``resume=True`` continues an interrupted run of the same command (see
+    :mod:`kipoi_deeplift.resume`). ``derived`` maps output formats
+    (:data:`kipoi_deeplift.derived.FORMATS`) to file prefixes; ``bigwig=``, ``bedgraph=`` and
+    ``modisco=`` are the same for the built-in formats.
+
+    The run is: check the options and outputs, load the model and its config, layer the
+    options, build the engine, open the data, then stream batches into a staged file and
+    finish (derived files, rename). Returns a summary (sequences, seconds, max
+    summation-to-delta error, files written).
     """
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
@@ -221,43 +251,130 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     wanted = derived_lib.requested(derived, bigwig=bigwig, bedgraph=bedgraph, modisco=modisco)
     for target, what in [(out_path, "output"), *derived_lib.probe_paths(wanted)]:
         check_writable(target, what)
+    found = _leftovers(out_path, resume)
+    if resume and found and batch_size is None:
+        batch_size = int(found[0].attrs.get("batch_size", 0)) or None
+    scope, device_name = _device_scope(device)
+    km, config = _load(model, source, zoo_config)
+    opt, pp = _layered_options(km, config, rule=rule, references=references,
+                               n_references=n_references, seed=seed, maxpool=maxpool)
+    if derived_lib.needs_hypothetical(wanted):
+        hypothetical = True
+    eng = _engine(km, pp, input, opt, jit, tasks, layers)
+    refs = _references_arg(opt["references"], eng.by_label, eng.inputs.dna,
+                           pp.get("references", DEFAULTS["references"]))
+    if batch_size is None:
+        batch_size = _batch_from_memory(eng.dl, int(opt["n_references"]), device_name)
+    data = _open_data(km, dataloader_args, eng, wanted, limit, shard, batch_size)
+    attrs = _provenance(km, config, opt, eng, data, device_name, started, batch_size,
+                        hypothetical, layers)
+    attrs["command"] = _command(km, data.args, out_path, tasks=[t.name for t in eng.chosen],
+                                input=eng.labels.get(eng.inputs.dna), layers=list(layers),
+                                hypothetical=hypothetical, batch_size=batch_size,
+                                limit=data.limit, opt=opt, wanted=wanted, shard=shard,
+                                zoo_config=config["name"] if config else "none")
+    partial = _continue(found, attrs, data, eng) if resume else None
+
+    staged = Staged()
+    worst, worst_rel = 0.0, 0.0
+    writer = None
+    try:
+        h5_tmp = staged.path(out_path)
+        writer = H5Writer(h5_tmp, attrs, label=str(out_path))
+        try:
+            if partial is not None:
+                worst, worst_rel = resume_lib.copy_rows(partial, writer, batch_size)
+            with scope, _bar(data.total, progress) as bar:
+                streamed = _stream(data.dataset, batch_size, data.limit, eng.inputs, eng.labels,
+                                   eng.dl, eng.chosen, refs, opt, layers, hypothetical, writer,
+                                   bar, data.first, _orientation(data.args, eng.inputs))
+            worst, worst_rel = max(worst, streamed[0]), max(worst_rel, streamed[1])
+            writer.file.attrs["end_time"] = datetime.now(timezone.utc).isoformat()
+            n = writer.n
+        finally:
+            writer.close()
+        if n == 0:
+            raise UserError("the dataloader gave no sequences: nothing to score")
+        non_acgt = _non_acgt(h5_tmp)
+        written = derived_lib.write_all(staged, h5_tmp, eng.labels.get(eng.inputs.dna),
+                                        [t.name for t in eng.chosen],
+                                        preflight.find_arg(data.args, "fasta"), wanted)
+        files = staged.commit()
+    except KeyboardInterrupt as e:
+        kept = writer.n if writer is not None and not writer.failed else 0
+        if kept:     # the finished batches stay for --resume; the rest goes
+            staged.keep(out_path)
+        staged.discard()
+        where = (f"; {kept} finished sequences are kept for `--resume` (the same command "
+                 "with --resume continues)" if kept else f"; nothing was written to {out_path}")
+        raise Interrupted(f"interrupted{where}", getattr(e, "signal_name", "SIGINT")) from None
+    except BaseException:
+        staged.discard()
+        raise
+    done_with = resume_lib.remove([q.path for q in found])
+    if done_with:
+        warnings.warn(f"removed the interrupted run's file(s) {', '.join(done_with)}", Notice,
+                      stacklevel=2)
+    seconds = time.perf_counter() - t0
+    dl = eng.dl
+    # The engine's tolerance, on its measure (gradient baselines do not sum to delta).
+    if worst_rel > dl.tolerance and dl.mode == "deeplift":
+        warnings.warn(f"summation-to-delta error up to {worst:.3g} ({worst_rel:.3g} of "
+                      f"max(1, |delta|), tolerance {dl.tolerance:g}; see /convergence in "
+                      f"{out_path}); {dl.blame()}", ConvergenceWarning, stacklevel=2)
+    return {"output": str(out_path), "files": [str(f) for f in files], "sequences": n,
+            "tasks": [t.name for t in eng.chosen], "seconds": seconds, "rule": opt["rule"],
+            "exact": dl.mode == "deeplift",
+            "max_convergence_error": worst, "derived": written, "non_acgt": non_acgt,
+            "resumed": partial.rows if partial is not None else 0}
+
+
+def _leftovers(out_path: Path, resume: bool) -> list:
+    """Dead runs' temporary files of the output: half-written ones removed (with a note);
+    partial HDF5 files returned, for --resume (or a note that --resume would continue one)."""
     found, leftovers = resume_lib.partials(out_path)
     if leftovers:
         warnings.warn(f"removed {len(leftovers)} temporary file(s) of {out_path.name} left by "
                       f"runs that died: {', '.join(resume_lib.remove(leftovers))}", Notice,
-                      stacklevel=2)
+                      stacklevel=3)
     if found and not resume:
         warnings.warn(f"an interrupted run of {out_path.name} left "
                       f"{resume_lib.describe_partial(found[0])}: `--resume` continues it; this "
-                      "run starts over and removes it when it completes", Notice, stacklevel=2)
-    if resume and found and batch_size is None:
-        batch_size = int(found[0].attrs.get("batch_size", 0)) or None
-    scope, device_name = _device_scope(device)
+                      "run starts over and removes it when it completes", Notice, stacklevel=3)
+    return found
+
+
+def _load(model, source: str | None, zoo_config: str | None):
+    """The Kipoi model and the zoo config that applies to it (chosen from what the model is)."""
     if isinstance(model, KipoiModel):
-        km, config = model, None
-    else:
-        chosen_config: list = []
+        return model, None
+    chosen_config: list = []
 
-        def select(descr):
-            cfg = zoo.identify(str(model), descr, zoo_config)
-            chosen_config.append(cfg)
-            return zoo.function(cfg["rebuild"]) if cfg and cfg.get("rebuild") else None
+    def select(descr):
+        cfg = zoo.identify(str(model), descr, zoo_config)
+        chosen_config.append(cfg)
+        return zoo.function(cfg["rebuild"]) if cfg and cfg.get("rebuild") else None
 
-        src = source or ("dir" if looks_like_path(str(model)) else "kipoi")
-        km = load_kipoi_model(str(model), src, select=select)
-        config = chosen_config[-1] if chosen_config else None
-    # Options: flags, then model.yaml's postprocessing block, then the zoo config, then DEFAULTS.
+    src = source or ("dir" if looks_like_path(str(model)) else "kipoi")
+    km = load_kipoi_model(str(model), src, select=select)
+    return km, (chosen_config[-1] if chosen_config else None)
+
+
+def _layered_options(km: KipoiModel, config, **flags) -> tuple[dict, dict]:
+    """(the run's DeepLIFT options, the model's own defaults): flags first, then model.yaml's
+    ``postprocessing: deeplift:`` block, then the zoo config, then :data:`DEFAULTS`."""
     pp = {**zoo.score_defaults(config), **km.postprocessing}
-    opt = {k: v for k, v in DEFAULTS.items()}
+    opt = dict(DEFAULTS)
     opt.update({k: pp[k] for k in DEFAULTS if k in pp})
-    given = dict(rule=rule, references=references, n_references=n_references, seed=seed,
-                 maxpool=maxpool)
-    opt.update({k: v for k, v in given.items() if v is not None})
-    if derived_lib.needs_hypothetical(wanted):
-        hypothetical = True
+    opt.update({k: v for k, v in flags.items() if v is not None})
     _check_options(n_references=opt["n_references"], seed=opt["seed"], rule=opt["rule"],
                    maxpool=opt["maxpool"], where="model.yaml postprocessing or zoo config: ")
+    return opt, pp
 
+
+def _engine(km: KipoiModel, pp: dict, input: str | None, opt: dict, jit: bool, tasks,
+            layers: Sequence[str]) -> _Engine:
+    """The model cut at its scored output, its DNA input found, the engine and its tasks."""
     keras_model = _output_submodel(km.keras_model, pp.get("output_layer"))
     plan = build_plan(keras_model)
     labels = input_labels(km.schema, plan.input_names)     # Keras name -> schema name
@@ -281,11 +398,14 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
             dl.layer_key(layer)
     except ValueError as e:
         raise UserError(str(e)) from e
-    refs = _references_arg(opt["references"], by_label, inputs.dna,
-                           pp.get("references", DEFAULTS["references"]))
-    if batch_size is None:
-        batch_size = _batch_from_memory(dl, int(opt["n_references"]), device_name)
+    return _Engine(plan, inputs, labels, by_label, dl, chosen)
 
+
+def _open_data(km: KipoiModel, dataloader_args, eng: _Engine, wanted, limit, shard,
+               batch_size: int) -> _Data:
+    """The dataloader's arguments checked, the dataloader started, --limit and --shard
+    applied."""
+    inputs, plan = eng.inputs, eng.plan
     args = preflight.check_arguments(km.dataloader, parse_dataloader_args(dataloader_args))
     preflight.check_intervals(args, inputs.layouts[inputs.dna].length if inputs.dna else
                               plan.input_shapes[0][1],
@@ -308,26 +428,31 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     total = len(dataset) if hasattr(dataset, "__len__") else None
     if limit is not None:
         total = min(total, limit) if total is not None else limit
+    data = _Data(args, dataset, total, limit)
     sharding = parse_shard(shard)
-    first = 0
     if sharding is not None:
         if total is None:
             raise UserError("--shard needs a dataloader that knows its length")
         first, last = shard_bounds(total, *sharding, batch_size)
-        dataset = _slice(dataset, first, last)
-        total, limit = last - first, None
+        data = _Data(args, _slice(dataset, first, last), last - first, None, first, sharding)
+    return data
 
-    staged = Staged()
-    attrs = {
+
+def _provenance(km: KipoiModel, config, opt: dict, eng: _Engine, data: _Data, device_name,
+                started, batch_size: int, hypothetical: bool, layers) -> dict:
+    """The score file's attributes: what made it (see :data:`scorefile.PROVENANCE`)."""
+    sharding, first, total = data.sharding, data.first, data.total
+    return {
         "kipoi_deeplift_version": __version__, "model": km.name, "source": km.source,
         "weights_sha256": json.dumps(km.sha256()), "rule": opt["rule"],
         "references": opt["references"] if isinstance(opt["references"], str) else "array",
         "n_references": int(opt["n_references"]), "seed": int(opt["seed"]),
-        "maxpool": opt["maxpool"], "tasks": json.dumps([t.name for t in chosen]),
+        "maxpool": opt["maxpool"], "tasks": json.dumps([t.name for t in eng.chosen]),
         "zoo_config": config["name"] if config else "",
         "shard": f"{sharding[0]}/{sharding[1]}" if sharding else "",
         "shard_start": first, "shard_stop": first + (total or 0),
-        "dna_input": labels.get(inputs.dna, ""), "dataloader_args": json.dumps(args, default=str),
+        "dna_input": eng.labels.get(eng.inputs.dna, ""),
+        "dataloader_args": json.dumps(data.args, default=str),
         "orientation": "per sequence in /metadata/orientation: genome or reverse_complement, "
                        "found by comparing /inputs with the FASTA; unknown (no FASTA, too few "
                        "called bases, a palindrome) falls back to /metadata/ranges/strand",
@@ -335,77 +460,27 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
         "batch_size": int(batch_size), "hypothetical": int(bool(hypothetical)),
         "layers": json.dumps(list(layers)),
         "references_sha256": _sha256_of(opt["references"]),
-        "intervals_sha256": _sha256_of(preflight.find_arg(args, "interval", "bed")),
+        "intervals_sha256": _sha256_of(preflight.find_arg(data.args, "interval", "bed")),
     }
-    attrs["command"] = _command(km, args, out_path, tasks=[t.name for t in chosen],
-                                input=labels.get(inputs.dna), layers=list(layers),
-                                hypothetical=hypothetical, batch_size=batch_size, limit=limit,
-                                opt=opt, wanted=wanted, shard=shard, zoo_config=config["name"] if config else "none")
-    partial = None
-    if resume:
-        import kipoi.data
 
-        partial = resume_lib.choose(found, attrs)
-        if not isinstance(dataset, kipoi.data.Dataset):
-            raise UserError("--resume needs a dataloader that can be indexed (a kipoi Dataset)")
-        resume_lib.check_data(partial, dataset, inputs.to_arrays, labels)
-        if total is not None and partial.rows >= total:
-            raise UserError(f"--resume: the interrupted run had finished all {total} sequences; "
-                            "run without --resume")
-        dataset = _slice(dataset, partial.rows, total if total is not None else len(dataset))
-        first += partial.rows
-        total = None if total is None else total - partial.rows
-        limit = None if limit is None else limit - partial.rows
-    worst, worst_rel = 0.0, 0.0
-    writer = None
-    try:
-        h5_tmp = staged.path(out_path)
-        writer = H5Writer(h5_tmp, attrs, label=str(out_path))
-        try:
-            if partial is not None:
-                worst, worst_rel = resume_lib.copy_rows(partial, writer, batch_size)
-            with scope, _bar(total, progress) as bar:
-                streamed = _stream(dataset, batch_size, limit, inputs, labels, dl, chosen, refs,
-                                   opt, layers, hypothetical, writer, bar, first,
-                                   _orientation(args, inputs))
-            worst, worst_rel = max(worst, streamed[0]), max(worst_rel, streamed[1])
-            writer.file.attrs["end_time"] = datetime.now(timezone.utc).isoformat()
-            n = writer.n
-        finally:
-            writer.close()
-        if n == 0:
-            raise UserError("the dataloader gave no sequences: nothing to score")
-        non_acgt = _non_acgt(h5_tmp)
-        written = derived_lib.write_all(staged, h5_tmp, labels.get(inputs.dna),
-                                        [t.name for t in chosen], preflight.find_arg(args, "fasta"),
-                                        wanted)
-        files = staged.commit()
-    except KeyboardInterrupt as e:
-        kept = writer.n if writer is not None and not writer.failed else 0
-        if kept:     # the finished batches stay for --resume; the rest goes
-            staged.keep(out_path)
-        staged.discard()
-        where = (f"; {kept} finished sequences are kept for `--resume` (the same command "
-                 "with --resume continues)" if kept else f"; nothing was written to {out_path}")
-        raise Interrupted(f"interrupted{where}", getattr(e, "signal_name", "SIGINT")) from None
-    except BaseException:
-        staged.discard()
-        raise
-    done_with = resume_lib.remove([q.path for q in found])
-    if done_with:
-        warnings.warn(f"removed the interrupted run's file(s) {', '.join(done_with)}", Notice,
-                      stacklevel=2)
-    seconds = time.perf_counter() - t0
-    # The engine's tolerance, on its measure (gradient baselines do not sum to delta).
-    if worst_rel > dl.tolerance and dl.mode == "deeplift":
-        warnings.warn(f"summation-to-delta error up to {worst:.3g} ({worst_rel:.3g} of "
-                      f"max(1, |delta|), tolerance {dl.tolerance:g}; see /convergence in "
-                      f"{out_path}); {dl.blame()}", ConvergenceWarning, stacklevel=2)
-    return {"output": str(out_path), "files": [str(f) for f in files], "sequences": n,
-            "tasks": [t.name for t in chosen], "seconds": seconds, "rule": opt["rule"],
-            "exact": dl.mode == "deeplift",
-            "max_convergence_error": worst, "derived": written, "non_acgt": non_acgt,
-            "resumed": partial.rows if partial is not None else 0}
+
+def _continue(found: list, attrs: dict, data: _Data, eng: _Engine):
+    """--resume: the interrupted run to continue, checked, and ``data`` moved past its rows."""
+    import kipoi.data
+
+    partial = resume_lib.choose(found, attrs)
+    if not isinstance(data.dataset, kipoi.data.Dataset):
+        raise UserError("--resume needs a dataloader that can be indexed (a kipoi Dataset)")
+    resume_lib.check_data(partial, data.dataset, eng.inputs.to_arrays, eng.labels)
+    total = data.total if data.total is not None else len(data.dataset)
+    if partial.rows >= total:
+        raise UserError(f"--resume: the interrupted run had finished all {total} sequences; "
+                        "run without --resume")
+    data.dataset = _slice(data.dataset, partial.rows, total)
+    data.first += partial.rows
+    data.total = total - partial.rows
+    data.limit = None if data.limit is None else data.limit - partial.rows
+    return partial
 
 
 def _sha256_of(path) -> str:
