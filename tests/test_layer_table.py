@@ -47,6 +47,14 @@ def _two(name, make, seed=0):
 
 
 L1, L2, L3 = (10, 3), (6, 6, 2), (4, 4, 4, 2)
+SHAPES = {1: L1, 2: L2, 3: L3}
+
+
+def _in_dims(stem: str, *args, dims=(1, 2, 3)) -> dict:
+    """Rows ``<stem>1D``/``2D``/``3D``: the layer built with ``args`` on an input of its rank."""
+    return {f"{stem}{d}D": (lambda d=d: _one(f"{stem}{d}D", SHAPES[d],
+                                             lambda K: getattr(K.layers, f"{stem}{d}D")(*args)))
+            for d in dims}
 
 #: Layer type -> (builder, kind): 'linear' rows are checked against autodiff gradient x delta.
 LINEAR = {
@@ -84,10 +92,6 @@ LINEAR = {
     **{n: (lambda n=n: _one(n, L1, lambda K: getattr(K.layers, n)(0.3)))
        for n in ("Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
                  "AlphaDropout")},
-    "SpatialDropout2D": lambda: _one("SpatialDropout2D", L2,
-                                     lambda K: K.layers.SpatialDropout2D(0.3)),
-    "SpatialDropout3D": lambda: _one("SpatialDropout3D", L3,
-                                     lambda K: K.layers.SpatialDropout3D(0.3)),
     "ActivityRegularization": lambda: _one("ActivityRegularization", L1,
                                            lambda K: K.layers.ActivityRegularization(0.1)),
     "Identity": lambda: _one("Identity", L1, lambda K: K.layers.Identity()),
@@ -96,26 +100,12 @@ LINEAR = {
     "Permute": lambda: _one("Permute", L1, lambda K: K.layers.Permute((2, 1))),
     "RepeatVector": lambda: _one("RepeatVector", (5,), lambda K: K.layers.RepeatVector(3)),
     "Cropping1D": lambda: _one("Cropping1D", L1, lambda K: K.layers.Cropping1D((1, 2))),
-    "Cropping2D": lambda: _one("Cropping2D", L2, lambda K: K.layers.Cropping2D(1)),
-    "Cropping3D": lambda: _one("Cropping3D", L3, lambda K: K.layers.Cropping3D(1)),
-    "ZeroPadding1D": lambda: _one("ZeroPadding1D", L1, lambda K: K.layers.ZeroPadding1D(2)),
-    "ZeroPadding2D": lambda: _one("ZeroPadding2D", L2, lambda K: K.layers.ZeroPadding2D(1)),
-    "ZeroPadding3D": lambda: _one("ZeroPadding3D", L3, lambda K: K.layers.ZeroPadding3D(1)),
-    "UpSampling1D": lambda: _one("UpSampling1D", L1, lambda K: K.layers.UpSampling1D(2)),
-    "UpSampling2D": lambda: _one("UpSampling2D", L2, lambda K: K.layers.UpSampling2D(2)),
-    "UpSampling3D": lambda: _one("UpSampling3D", L3, lambda K: K.layers.UpSampling3D(2)),
-    "AveragePooling1D": lambda: _one("AveragePooling1D", L1,
-                                     lambda K: K.layers.AveragePooling1D(2)),
-    "AveragePooling2D": lambda: _one("AveragePooling2D", L2,
-                                     lambda K: K.layers.AveragePooling2D(2)),
-    "AveragePooling3D": lambda: _one("AveragePooling3D", L3,
-                                     lambda K: K.layers.AveragePooling3D(2)),
-    "GlobalAveragePooling1D": lambda: _one("GlobalAveragePooling1D", L1,
-                                           lambda K: K.layers.GlobalAveragePooling1D()),
-    "GlobalAveragePooling2D": lambda: _one("GlobalAveragePooling2D", L2,
-                                           lambda K: K.layers.GlobalAveragePooling2D()),
-    "GlobalAveragePooling3D": lambda: _one("GlobalAveragePooling3D", L3,
-                                           lambda K: K.layers.GlobalAveragePooling3D()),
+    **_in_dims("Cropping", 1, dims=(2, 3)),
+    **_in_dims("ZeroPadding", 1),
+    **_in_dims("UpSampling", 2),
+    **_in_dims("AveragePooling", 2),
+    **_in_dims("GlobalAveragePooling"),
+    **_in_dims("SpatialDropout", 0.3, dims=(2, 3)),
     **{n: (lambda n=n: _two(n, lambda K: getattr(K.layers, n)()))
        for n in ("Add", "Subtract", "Average")},
     "Concatenate": lambda: _two("Concatenate", lambda K: K.layers.Concatenate()),
