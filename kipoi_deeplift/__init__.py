@@ -1,5 +1,9 @@
 """DeepLIFT importance scores for Kipoi models on TensorFlow 2 / Keras 3.
 
+Parts: ``core`` (the DeepLIFT engine), ``kipoi`` (Kipoi models, dataloaders, zoo configs and
+rebuilt published models), ``io`` (the score file and the files derived from it), ``analysis``
+(compare, report, plots), and the command line (``cli``).
+
 The names below load on first use (PEP 562), so that ``kipoi-deeplift`` can start, parse its
 arguments and quiet TensorFlow's start-up before TensorFlow is imported.
 """
@@ -10,15 +14,23 @@ import importlib
 from ._version import __version__
 from .errors import UserError
 
-_LAZY = {
-    "DeepLift": "engine", "RULES": "engine", "ConvergenceWarning": "engine",
-    "Explanation": "result", "dinuc_shuffle": "references", "register_rule": "rules",
-    "unregister_rule": "rules", "METHODS": "resolve",
+#: The package's parts (see the README's architecture section): core (the engine), kipoi (the
+#: Kipoi adapter, zoo configs and rebuilds), io (score files and what derives from them),
+#: analysis (compare, report, plots).
+_WHERE = {
+    **{m: "core" for m in ("graph", "resolve", "rules", "nonlinear", "maxima", "recurrent",
+                           "context", "engine", "references", "batching", "result")},
+    **{m: "kipoi" for m in ("loading", "schema", "preflight", "zoo", "zoo_layers", "scoring",
+                            "distributed", "rebuild")},
+    **{m: "io" for m in ("scorefile", "writers", "derived", "orientation", "genome", "merge",
+                         "resume")},
+    **{m: "analysis" for m in ("compare", "report", "plots")},
 }
-_SUBMODULES = {"engine", "references", "rules", "maxima", "nonlinear", "context", "graph",
-               "result", "schema", "scoring", "loading", "writers", "preflight", "plots", "cli",
-               "resolve", "scorefile", "derived", "resume", "orientation", "genome", "zoo",
-               "compare", "merge", "report", "distributed", "batching", "recurrent"}
+_LAZY = {
+    "DeepLift": "core.engine", "RULES": "core.engine", "ConvergenceWarning": "core.engine",
+    "Explanation": "core.result", "dinuc_shuffle": "core.references",
+    "register_rule": "core.rules", "unregister_rule": "core.rules", "METHODS": "core.resolve",
+}
 
 __all__ = ["DeepLift", "Explanation", "ConvergenceWarning", "METHODS", "RULES", "UserError",
            "cli_main", "dinuc_shuffle", "register_rule", "unregister_rule", "score",
@@ -28,14 +40,16 @@ __all__ = ["DeepLift", "Explanation", "ConvergenceWarning", "METHODS", "RULES", 
 def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    if name in _SUBMODULES:
+    if name in _WHERE:        # kd.engine, kd.plots, ...: the module, wherever it lives
+        return importlib.import_module(f".{_WHERE[name]}.{name}", __name__)
+    if name in ("core", "kipoi", "io", "analysis", "cli", "errors", "quiet"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def score(*args, **kwargs):
     """Score a Kipoi model on its dataloader into an HDF5 file (see :func:`scoring.score`)."""
-    from .scoring import score as _score
+    from .kipoi.scoring import score as _score
 
     return _score(*args, **kwargs)
 

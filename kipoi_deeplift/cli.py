@@ -20,14 +20,14 @@ MAXPOOL_CHOICES = ("gradient", "exact")
 
 def _derived_flags(p) -> None:
     """One ``--<format> PREFIX`` flag per derived output format."""
-    from .derived import FORMATS
+    from .io.derived import FORMATS
 
     for fmt in FORMATS.values():
         p.add_argument(f"--{fmt.name}", metavar="PREFIX", help=fmt.help)
 
 
 def _derived_of(a) -> dict:
-    from .derived import FORMATS
+    from .io.derived import FORMATS
 
     return {k: getattr(a, k) for k in FORMATS if getattr(a, k, None)}
 
@@ -86,7 +86,7 @@ def _score_parser(sub):
 
 
 def _run_score(a) -> int:
-    from .scoring import score
+    from .kipoi.scoring import score
 
     layers = [x for x in a.layers.split(",") if x.strip()]
     with warnings.catch_warnings(record=True) as caught:
@@ -138,7 +138,7 @@ def _plot_parser(sub):
 
 
 def _run_plot(a) -> int:
-    from .plots import plot
+    from .analysis.plots import plot
 
     print(f"wrote {plot(a.h5, a.output, a.example, a.region, a.task, a.input)}")
     return 0
@@ -159,9 +159,9 @@ def _compare_parser(sub):
 
 
 def _run_compare(a) -> int:
-    from .compare import compare, write_tsv
+    from .analysis.compare import compare, write_tsv
     from .errors import UserError
-    from .report import write_report
+    from .analysis.report import write_report
 
     files, rows = compare(a.files, top_k=a.top_k)
     n = files[0].per_base.shape[0]
@@ -188,7 +188,7 @@ def _merge_parser(sub):
 
 
 def _run_merge(a) -> int:
-    from .merge import merge
+    from .io.merge import merge
 
     res = merge(a.shards, a.output, derived=_derived_of(a))
     print(f"merged {res['shards']} shards, {res['sequences']} sequences")
@@ -207,7 +207,7 @@ def _zoo_parser(sub):
 
 
 def _run_zoo(a) -> int:
-    from . import zoo
+    from .kipoi import zoo
 
     configs = zoo.load_configs()
     print(zoo.table(configs) if a.zoo_command == "list" else zoo.show(a.name, configs))

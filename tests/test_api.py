@@ -170,8 +170,9 @@ def test_mixed_precision_is_refused_unless_asked():
 
 
 def test_command_line_choices_are_the_engines_tables():
-    from kipoi_deeplift import cli, maxima
-    from kipoi_deeplift.resolve import METHODS
+    from kipoi_deeplift import cli
+    from kipoi_deeplift.core import maxima
+    from kipoi_deeplift.core.resolve import METHODS
 
     assert tuple(cli.RULE_CHOICES) == tuple(METHODS)
     assert tuple(cli.MAXPOOL_CHOICES) == tuple(maxima.MODES)

@@ -3,7 +3,7 @@ import subprocess
 import sys
 import textwrap
 
-from kipoi_deeplift import batching
+from kipoi_deeplift.core import batching
 
 LARGE_MODEL = textwrap.dedent("""
     import resource, sys, numpy as np, keras

@@ -306,7 +306,7 @@ def test_bad_input_is_one_line(capsys, world, tmp_path, case, message):
 
 
 def _fail_on_second_append(monkeypatch, failure):
-    from kipoi_deeplift import writers
+    from kipoi_deeplift.io import writers
     calls = {"n": 0}
     original = writers.H5Writer.append
 
@@ -362,7 +362,7 @@ def test_python2_lambda_files_point_to_the_zoo(capsys, tmp_path):
 
 
 def test_intervals_of_different_lengths_are_refused_clearly(tmp_path):
-    from kipoi_deeplift.writers import H5Writer
+    from kipoi_deeplift.io.writers import H5Writer
     w = H5Writer(tmp_path / "x.h5")
     w.append({"contrib/seq/t": np.zeros((2, 50, 4), np.float32)})
     with pytest.raises(kd.UserError, match="intervals differ in length"):

@@ -6,8 +6,9 @@ import h5py
 import numpy as np
 
 import _kipoi_dirs as K
-from kipoi_deeplift import cli, derived
-from kipoi_deeplift import scorefile as sf
+from kipoi_deeplift import cli
+from kipoi_deeplift.io import derived
+from kipoi_deeplift.io import scorefile as sf
 
 
 def test_a_new_format_is_one_row(tmp_path, monkeypatch, capsys):

@@ -6,8 +6,8 @@ import pytest
 import _factornet_files as FF
 import kipoi_deeplift as kd
 from conftest import fixture_path
-from kipoi_deeplift import zoo
-from kipoi_deeplift.rebuild import factornet
+from kipoi_deeplift.kipoi import zoo
+from kipoi_deeplift.kipoi.rebuild import factornet
 
 EGR1 = "GCGTGGGCG"        # EGR1's consensus (JASPAR MA0162); its mirror image is GCGGGTGCG
 

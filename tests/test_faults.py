@@ -11,7 +11,7 @@ import pytest
 import _kipoi_dirs as K
 import kipoi_deeplift as kd
 from _cli import fails, run_cli
-from kipoi_deeplift import references as refs
+from kipoi_deeplift.core import references as refs
 
 
 def digest(path):
@@ -214,7 +214,7 @@ def test_space_is_claimed_before_hdf5_writes(world, many, tmp_path, monkeypatch,
     import ctypes
     import errno
 
-    from kipoi_deeplift import writers
+    from kipoi_deeplift.io import writers
     calls = {"n": 0}
 
     def fake():
@@ -286,7 +286,7 @@ def test_temp_names_are_unique_and_stale_ones_are_removed(world, tmp_path):
     import subprocess
     import sys
 
-    from kipoi_deeplift.writers import Staged, stale_temps
+    from kipoi_deeplift.io.writers import Staged, stale_temps
 
     out = tmp_path / "o.h5"
     a, b = Staged(), Staged()

@@ -16,7 +16,7 @@ import pytest
 
 import _models as M
 import kipoi_deeplift as kd
-from kipoi_deeplift.rules import ELEMENTWISE_ACTIVATIONS, LAYER_RULES
+from kipoi_deeplift.core.rules import ELEMENTWISE_ACTIVATIONS, LAYER_RULES
 
 
 def _keras_for(name):
@@ -117,7 +117,7 @@ LINEAR = {
 def _zoo(name):
     import keras
 
-    from kipoi_deeplift import zoo_layers
+    from kipoi_deeplift.kipoi import zoo_layers
 
     layer = zoo_layers.ConstantPadding1D(3, 0.25) if name == "ConstantPadding1D" else \
         zoo_layers.ReverseComplement()
@@ -168,7 +168,7 @@ def _softmax_output():
 def _softmax_weighted():
     import keras
 
-    from kipoi_deeplift import zoo_layers
+    from kipoi_deeplift.kipoi import zoo_layers
 
     i = keras.Input(L1, name="x")
     h = keras.layers.Conv1D(2, 3, name="profile")(i)

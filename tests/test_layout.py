@@ -5,9 +5,42 @@ import sys
 
 import pytest
 
-TF_FREE = ["scorefile", "writers", "derived", "merge", "compare", "report", "plots",
-           "references", "result", "orientation", "genome", "resume", "zoo", "batching",
-           "preflight", "errors", "cli"]
+TF_FREE = ["io", "io.scorefile", "io.writers", "io.derived", "io.merge", "io.orientation",
+           "io.genome", "io.resume", "analysis.compare", "analysis.report", "analysis.plots",
+           "core.references", "core.result", "core.batching", "kipoi.zoo", "kipoi.preflight",
+           "errors", "cli"]
+
+
+def test_the_parts_are_folders():
+    """The layout shows the parts: core (engine), kipoi (adapter), io, analysis."""
+    from pathlib import Path
+
+    import kipoi_deeplift
+
+    root = Path(kipoi_deeplift.__file__).parent
+    assert {p.name for p in root.iterdir() if (p / "__init__.py").exists()} == \
+        {"core", "kipoi", "io", "analysis"}
+    loose = sorted(p.stem for p in root.glob("*.py"))
+    assert loose == ["__init__", "__main__", "_version", "cli", "errors", "quiet"], loose
+
+
+def test_io_and_analysis_do_not_reach_back_up():
+    """Data flow one way: kipoi adapter -> core engine -> io -> analysis; io and analysis
+    import nothing from the Kipoi adapter, the core nothing from io, analysis or kipoi."""
+    import re
+    from pathlib import Path
+
+    import kipoi_deeplift
+
+    root = Path(kipoi_deeplift.__file__).parent
+    banned = {"core": ("kipoi", "io", "analysis"), "io": ("kipoi", "analysis"),
+              "analysis": ("kipoi",)}
+    for part, others in banned.items():
+        for f in (root / part).rglob("*.py"):
+            for other in others:
+                hits = re.findall(rf"from \.\.+{other}\b|kipoi_deeplift\.{other}\b",
+                                  f.read_text())
+                assert not hits, f"{f.relative_to(root)} imports from {other}"
 
 
 @pytest.mark.parametrize("module", TF_FREE)

@@ -8,14 +8,14 @@ import pytest
 import _kipoi_dirs as K
 import _models as M
 import kipoi_deeplift as kd
-from kipoi_deeplift.orientation import GENOME, REVERSE, UNKNOWN, classify
+from kipoi_deeplift.io.orientation import GENOME, REVERSE, UNKNOWN, classify
 
 
 def symmetric_model():
     """out = g(x) + g(reverse complement of x): its DeepLIFT scores against a zero reference
     are the same at each genomic base whichever way round the sequence is given."""
     import keras
-    from kipoi_deeplift.zoo_layers import ReverseComplement
+    from kipoi_deeplift.kipoi.zoo_layers import ReverseComplement
 
     L = keras.layers
     i = keras.Input((K.LENGTH, 4), name="seq")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from kipoi_deeplift import references as R
+from kipoi_deeplift.core import references as R
 
 LETTERS = "ACGT"
 

@@ -8,7 +8,7 @@ import pytest
 import _kipoi_dirs as K
 import kipoi_deeplift as kd
 from kipoi_deeplift import cli
-from kipoi_deeplift.scoring import shard_bounds
+from kipoi_deeplift.kipoi.scoring import shard_bounds
 
 #: 23 intervals of 50 bp on both chromosomes, some on the minus strand.
 MANY = [("chr1" if i % 3 else "chr2", 10 + 13 * i, 60 + 13 * i, f"i{i}", 0, "+-"[i % 2])
@@ -103,7 +103,7 @@ def test_bad_shard_argument(world, capsys):
 
 def test_dask_local_cluster_equals_the_serial_run(world):
     distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
-    from kipoi_deeplift.distributed import score_sharded
+    from kipoi_deeplift.kipoi.distributed import score_sharded
 
     d, model, args, whole = world
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -120,7 +120,8 @@ def test_the_next_batch_is_read_while_this_one_is_scored(world, monkeypatch):
     """Events in order: reading batch i+1 starts before scoring batch i ends."""
     import threading
 
-    from kipoi_deeplift import engine, scoring
+    from kipoi_deeplift.core import engine
+    from kipoi_deeplift.kipoi import scoring
 
     d, model, args, _ = world
     events, lock = [], threading.Lock()

@@ -12,10 +12,11 @@ import _models as M
 import _zoo_models as Z
 import kipoi_deeplift as kd
 from conftest import fixture_path
-from kipoi_deeplift import cli, zoo
+from kipoi_deeplift import cli
+from kipoi_deeplift.kipoi import zoo
 from kipoi_deeplift.errors import UserError
-from kipoi_deeplift.rebuild import bpnet, deepbind, factornet, hocomoco
-from kipoi_deeplift.schema import dna_layout
+from kipoi_deeplift.kipoi.rebuild import bpnet, deepbind, factornet, hocomoco
+from kipoi_deeplift.kipoi.schema import dna_layout
 
 GROUPS = {"DeepBind", "pwm_HOCOMOCO", "tal1_model", "MPRA-DragoNN", "FactorNet", "BPNet-OSKN",
           "CpGenie", "Divergent421", "DeepSTARR", "DeepMEL"}
@@ -49,7 +50,7 @@ def test_every_group_has_a_valid_config(configs):
     (lambda c: c.pop("rule"), "missing rule"),
     (lambda c: c.update(rule="deep-shap"), "rule 'deep-shap'"),
     (lambda c: c["references"].update(kind="dinuc"), "unknown reference 'dinuc'"),
-    (lambda c: c.update(rebuild="kipoi_deeplift.rebuild.deepbind:nope"), "cannot import"),
+    (lambda c: c.update(rebuild="kipoi_deeplift.kipoi.rebuild.deepbind:nope"), "cannot import"),
     (lambda c: c["status"].pop("loads"), "status.loads"),
 ])
 def test_validation_names_the_problem(configs, change, message):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ...errors import UserError
 
 QUALITY = "ABCDS"     # HOCOMOCO's motif quality grades, best first
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from .compare import COLUMNS, Scored, agreement_matrix, provenance
 from .plots import draw_logo, projected
-from .writers import staged_file
+from ..io.writers import staged_file
 
 
 def _png(fig) -> str:

@@ -15,7 +15,7 @@ from typing import Callable
 
 import yaml
 
-from .errors import UserError
+from ..errors import UserError
 
 REQUIRED = ("name", "kipoi", "input", "output", "references", "rule", "reverse_complement",
             "status")
@@ -23,7 +23,7 @@ REQUIRED = ("name", "kipoi", "input", "output", "references", "rule", "reverse_c
 
 def config_dir() -> Path:
     """``model_zoo_configs/`` of the source tree, or where ``pip install`` put it."""
-    here = Path(__file__).resolve().parents[1] / "model_zoo_configs"
+    here = Path(__file__).resolve().parents[2] / "model_zoo_configs"
     if here.is_dir():
         return here
     return Path(sys.prefix) / "share" / "kipoi_deeplift" / "model_zoo_configs"
@@ -46,9 +46,9 @@ def load_configs(directory: Path | None = None) -> dict[str, dict]:
 
 def validate(cfg: dict, where: str = "config") -> None:
     """Raise ``UserError`` naming what is missing or wrong in one config."""
-    from .engine import RULES
-    from .maxima import MODES
-    from .references import validate_reference_name
+    from ..core.engine import RULES
+    from ..core.maxima import MODES
+    from ..core.references import validate_reference_name
 
     if not isinstance(cfg, dict):
         raise UserError(f"{where}: not a mapping")

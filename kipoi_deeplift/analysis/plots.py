@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import scorefile as sf
-from .errors import UserError
-from .writers import staged_file
+from ..io import scorefile as sf
+from ..errors import UserError
+from ..io.writers import staged_file
 
 BASES = list("ACGT")
 _REGION = re.compile(r"^(?P<chr>[^:]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")

@@ -10,7 +10,8 @@ import os
 import re
 from typing import Any, Mapping
 
-from .errors import UserError, describe
+from ..errors import UserError, describe
+from ..io.genome import find_arg
 
 _PATHLIKE = re.compile(r"(file|fasta|bed|path|fa)$|^(fasta|intervals|bed|gtf|bigwig)", re.I)
 
@@ -49,13 +50,6 @@ def check_arguments(factory, args: Mapping[str, Any]) -> dict:
         if not os.path.exists(v):
             raise UserError(f"dataloader argument {k!r}: {what} {str(v)!r} does not exist")
     return dict(args)
-
-
-def find_arg(args: Mapping[str, Any], *words) -> str | None:
-    for k, v in args.items():
-        if isinstance(v, str) and any(w in k.lower() for w in words):
-            return v
-    return None
 
 
 def read_intervals(path: str, headers_ok: bool = True) -> list[tuple[str, int, int]]:
@@ -101,7 +95,7 @@ def check_intervals(args: Mapping[str, Any], length: int | None,
         raise UserError(f"the intervals file {bed!r} has no intervals")
     if fasta is None:
         return len(intervals)
-    from .genome import fasta_sizes
+    from ..io.genome import fasta_sizes
 
     try:
         sizes = fasta_sizes(fasta)

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import h5py
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 RANGE_KEYS = ("chr", "start", "end", "id", "strand")
 ORIENTATION = "metadata/orientation"

@@ -6,8 +6,8 @@ import shlex
 from typing import Mapping
 
 from . import derived as derived_lib
-from .errors import UserError
-from .preflight import find_arg
+from ..errors import UserError
+from .genome import find_arg
 from .scorefile import PROVENANCE, ScoreFile
 from .writers import H5Writer, Staged
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UserError
+from ...errors import UserError
 
 GATES = "ifco"      # Keras 2/3 pack LSTM kernels as [i, f, c, o]
 #: Kipoi's schema names of FactorNet's inputs, in the model's order.

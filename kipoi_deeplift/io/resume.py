@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import h5py
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 from .scorefile import PROVENANCE, inputs as input_key
 from .writers import H5Writer, stale_temps
 

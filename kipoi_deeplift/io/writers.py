@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 
 from . import scorefile as sf
-from .errors import UserError
+from ..errors import UserError
 
 STR = h5py.string_dtype()
 
@@ -273,7 +273,7 @@ class H5Writer:
             return
         import gc
 
-        from .quiet import captured_stderr
+        from ..quiet import captured_stderr
 
         with captured_stderr([]):
             try:
@@ -357,7 +357,7 @@ def write_bigwig(h5: sf.ScoreFile, input_name: str, task: str, path: str | os.Pa
         raise UserError(f"writing the bigWig {label!r} failed ({e}): is the disk full?"
                         ) from None
     finally:
-        from .quiet import captured_stderr
+        from ..quiet import captured_stderr
 
         noise: list[str] = []
         with captured_stderr(noise):

@@ -18,17 +18,18 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import derived as derived_lib
-from . import preflight, scorefile, zoo
-from . import references as refs_lib
-from ._version import __version__
-from .engine import ConvergenceWarning, DeepLift
-from .graph import build_plan, keras_module
-from . import resume as resume_lib
-from .errors import Interrupted, Notice, UserError, describe
+from ..io import derived as derived_lib
+from . import preflight, zoo
+from ..io import scorefile
+from ..core import references as refs_lib
+from .._version import __version__
+from ..core.engine import ConvergenceWarning, DeepLift
+from ..core.graph import build_plan, keras_module
+from ..io import resume as resume_lib
+from ..errors import Interrupted, Notice, UserError, describe
 from .loading import KipoiModel, load_kipoi_model, looks_like_path
 from .schema import InputPlan, canonical_model, input_labels, plan_inputs, task_names
-from .writers import H5Writer, Staged, check_writable
+from ..io.writers import H5Writer, Staged, check_writable
 
 DEFAULTS = {"rule": "genomics-default", "references": "dinuc-shuffle", "n_references": 20,
             "seed": 0, "maxpool": "gradient"}
@@ -108,8 +109,8 @@ def _reads_every_line(dataloader) -> bool:
 
 def _check_options(where: str = "", **given) -> None:
     """Every numeric and named option checked before any work (None: not given)."""
-    from .engine import RULES
-    from .maxima import MODES
+    from ..core.engine import RULES
+    from ..core.maxima import MODES
 
     for name in ("n_references", "batch_size", "limit"):
         v = given.get(name)
@@ -537,7 +538,7 @@ MAX_AUTO_BATCH = 1024
 
 def _batch_from_memory(dl: DeepLift, n_references: int, device_name: str) -> int:
     """The batch size that fits a quarter of the free memory (32 for variable-length inputs)."""
-    from . import batching
+    from ..core import batching
 
     if any(d is None for s in dl.plan.input_shapes for d in s[1:]):
         return 32
@@ -574,7 +575,7 @@ class _bar:
 
 def _orientation(args: Mapping, inputs: InputPlan):
     """A classifier of each sequence's orientation against the dataloader's FASTA, if any."""
-    from .orientation import GenomeOrientation
+    from ..io.orientation import GenomeOrientation
 
     fasta = preflight.find_arg(args, "fasta")
     if inputs.dna is None or not isinstance(fasta, str) or not os.path.exists(fasta):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from . import scorefile as sf
-from .errors import UserError
+from ..errors import UserError
 from .writers import (Staged, chrom_sizes_from, modisco_arrays, write_bedgraph, write_bigwig,
                       write_npz)
 

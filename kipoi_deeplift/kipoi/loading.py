@@ -18,8 +18,8 @@ from typing import Any, Callable
 
 import yaml
 
-from .errors import UserError, describe
-from .quiet import captured_stderr
+from ..errors import UserError, describe
+from ..quiet import captured_stderr
 
 ZOO_HINT = "see `kipoi-deeplift zoo list` for rebuilt published models"
 

@@ -38,7 +38,7 @@ def score_sharded(client, model: str, dataloader_args: Any, output: str, n_shard
     after the merge. Derived files (``derived``: format -> prefix, or ``bigwig=`` ...) are
     written once, from the merged file.
     """
-    from .merge import merge
+    from ..io.merge import merge
 
     work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(
         prefix=f".{Path(output).name}.shards-", dir=Path(output).resolve().parent))

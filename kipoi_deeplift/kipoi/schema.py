@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 ALPHABET = 4
 
@@ -72,7 +72,7 @@ def canonical_model(model, names: Sequence[str], layouts: Mapping[str, DnaLayout
     the model itself when every DNA input is already (L, 4)."""
     if all(lay.canonical for lay in layouts.values()):
         return model
-    from .graph import keras_module
+    from ..core.graph import keras_module
 
     K = keras_module(model)
     new_inputs, fed = [], []

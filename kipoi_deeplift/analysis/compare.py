@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from . import scorefile as sf
-from .errors import UserError
-from .writers import staged_file
+from ..io import scorefile as sf
+from ..errors import UserError
+from ..io.writers import staged_file
 
 RANGE_KEYS = ("chr", "start", "end", "strand")
 
