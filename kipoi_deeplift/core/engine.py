@@ -93,10 +93,12 @@ class DeepLift:
     # -- public ---------------------------------------------------------------------------
     @property
     def input_names(self) -> list[str]:
+        """The model's input names, in model order."""
         return list(self.plan.input_names)
 
     @property
     def task_names(self) -> list[str]:
+        """Every output unit's task name, in output order."""
         return [t.name for t in self.tasks]
 
     def explain(self, x, references: Any = "dinuc-shuffle", n_references: int = 20,

@@ -85,6 +85,7 @@ def probe_paths(wanted: Mapping[str, str]) -> list[tuple[Path, str]]:
 
 
 def needs_hypothetical(wanted: Mapping[str, str]) -> bool:
+    """Whether a requested format reads hypothetical contributions."""
     return any(FORMATS[k].needs_hypothetical for k in wanted)
 
 

@@ -117,6 +117,7 @@ def copy_rows(p: Partial, writer: H5Writer, batch_size: int) -> tuple[float, flo
 
 
 def remove(paths: list[Path]) -> list[str]:
+    """Delete ``paths`` (those already gone are skipped); returns the names removed."""
     out = []
     for p in paths:
         try:
@@ -128,5 +129,6 @@ def remove(paths: list[Path]) -> list[str]:
 
 
 def describe_partial(p: Partial) -> str:
+    """One line for messages: the file and how much of the run it holds."""
     tasks = json.loads(p.attrs.get("tasks", "[]"))
     return f"{p.path.name} ({p.rows} sequences x {len(tasks)} task(s) finished)"

@@ -40,34 +40,42 @@ def h5_key(name: str) -> str:
 
 
 def contrib(input_name: str, task: str) -> str:
+    """Path of one input's contributions to one task: (N, L, 4) float32."""
     return f"contrib/{h5_key(input_name)}/{h5_key(task)}"
 
 
 def hyp_contrib(input_name: str, task: str) -> str:
+    """Path of one input's hypothetical contributions to one task: (N, L, 4) float32."""
     return f"hyp_contrib/{h5_key(input_name)}/{h5_key(task)}"
 
 
 def neuron_contrib(layer: str, task: str) -> str:
+    """Path of one layer's per-neuron contributions to one task: (N, ..., units) float32."""
     return f"neuron_contrib/{h5_key(layer)}/{h5_key(task)}"
 
 
 def inputs(input_name: str) -> str:
+    """Path of an input as the model saw it: (N, L, 4) for DNA."""
     return f"inputs/{h5_key(input_name)}"
 
 
 def preds(task: str) -> str:
+    """Path of the scored output (the logit before a final sigmoid/softmax): (N,)."""
     return f"preds/{h5_key(task)}"
 
 
 def delta(task: str) -> str:
+    """Path of f(x) minus the mean f(reference): (N,)."""
     return f"delta/{h5_key(task)}"
 
 
 def convergence(task: str) -> str:
+    """Path of the largest |sum of contributions - delta| over references: (N,)."""
     return f"convergence/{h5_key(task)}"
 
 
 def ranges(key: str) -> str:
+    """Path of one field of the dataloader's metadata ranges (chr, start, ...): (N,)."""
     return f"metadata/ranges/{key}"
 
 
@@ -135,6 +143,7 @@ class ScoreFile:
         self.close()
 
     def close(self) -> None:
+        """Close the file."""
         self.h5.close()
 
     def __contains__(self, key: str) -> bool:
@@ -160,10 +169,12 @@ class ScoreFile:
         return self.attrs.get("dna_input") or next(iter(self.h5["contrib"]))
 
     def tasks(self, input_name: str | None = None) -> list[str]:
+        """The task names with contributions for ``input_name`` (default: the DNA input)."""
         group = f"contrib/{h5_key(input_name or self.dna_input())}"
         return list(self.h5[group]) if group in self.h5 else []
 
     def has_ranges(self) -> bool:
+        """Whether the file holds genome coordinates (metadata ranges)."""
         return ranges("chr") in self.h5
 
     def ranges(self, keys=RANGE_KEYS) -> dict[str, np.ndarray] | None:
@@ -185,6 +196,7 @@ class ScoreFile:
         return reversed_rows(orient, r.get("strand"), n)
 
     def datasets(self) -> list[str]:
+        """Every dataset's path, sorted."""
         out: list[str] = []
         self.h5.visititems(lambda name, obj: out.append(name)
                            if isinstance(obj, h5py.Dataset) else None)

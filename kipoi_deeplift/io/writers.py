@@ -89,6 +89,7 @@ class Staged:
         self._pending: dict[Path, tuple[Path, int]] = {}
 
     def path(self, final: str | os.PathLike) -> Path:
+        """A new, locked temporary file beside ``final``, to be renamed to it by commit."""
         import tempfile
 
         final = Path(final)
@@ -101,6 +102,7 @@ class Staged:
         return Path(name)
 
     def commit(self) -> list[Path]:
+        """Rename every temporary file to its final name; returns the final paths."""
         done = []
         for final, (tmp, fd) in self._pending.items():
             os.replace(tmp, final)
@@ -117,6 +119,7 @@ class Staged:
         return tmp
 
     def discard(self) -> None:
+        """Remove every temporary file still pending."""
         for tmp, fd in self._pending.values():
             try:
                 tmp.unlink()
