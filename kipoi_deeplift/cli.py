@@ -269,6 +269,10 @@ def main(argv=None, prog: str = "kipoi-deeplift") -> int:
 
             quiet_tensorflow_start()
         return args.run(args)
+    except BrokenPipeError:        # `... | head`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())       # no second error when Python flushes
+        return 0
     except KeyboardInterrupt as e:
         if debug:
             raise

@@ -437,3 +437,24 @@ def test_resume_refuses_a_different_command(world, many, tmp_path):
     assert not list(tmp_path.glob(".res.h5.*"))      # a completed run replaces the partial
     status, stdout, err = run_cli(*many_argv(world, many, out, "--resume"))
     assert status == 2 and "no interrupted run of this output was found" in err
+
+
+def test_output_piped_to_a_closed_reader_ends_quietly(monkeypatch, capsys):
+    """`kipoi-deeplift zoo show X | head -1`: the reader goes away; no error, status 0."""
+    import os
+    import sys
+
+    from kipoi_deeplift import cli
+    r, w = os.pipe()
+    os.close(r)                                   # the reader is gone
+    closed = os.fdopen(w, "w")
+    monkeypatch.setattr(sys, "stdout", closed)
+    try:
+        assert cli.main(["zoo", "show", "FactorNet"]) == 0
+    finally:
+        monkeypatch.undo()
+        try:
+            closed.close()
+        except OSError:
+            pass
+    assert capsys.readouterr().err == ""
