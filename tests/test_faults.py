@@ -447,7 +447,7 @@ def test_output_piped_to_a_closed_reader_ends_quietly(monkeypatch, capsys):
     from kipoi_deeplift import cli
     r, w = os.pipe()
     os.close(r)                                   # the reader is gone
-    closed = os.fdopen(w, "w")
+    closed = os.fdopen(w, "w", buffering=1)        # line-buffered: print reaches the pipe
     monkeypatch.setattr(sys, "stdout", closed)
     try:
         assert cli.main(["zoo", "show", "FactorNet"]) == 0
