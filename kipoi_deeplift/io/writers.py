@@ -148,15 +148,17 @@ def staged_file(final: str | os.PathLike):
 MARGIN = 1 << 20
 
 
-def check_room(directory: str | os.PathLike, nbytes: int, what: str) -> None:
-    """Refuse, with one line, to write ``nbytes`` where the disk cannot take them."""
-    st = os.statvfs(directory)
-    free = st.f_bavail * st.f_frsize
-    if free < 2 * nbytes + MARGIN:
-        raise UserError(f"the disk is (nearly) full: {free / 1e6:.1f} MB free in "
-                        f"{str(directory)!r}, writing {what} needs about "
-                        f"{(2 * nbytes + MARGIN) / 1e6:.1f} MB more; free space or write "
-                        "elsewhere")
+def _disk_full(directory: str | os.PathLike, need: int, what: str) -> UserError:
+    free = shutil.disk_usage(directory).free
+    return UserError(f"the disk is full: {free / 1e6:.1f} MB free in {str(directory)!r}, "
+                     f"writing {what} needs about {need / 1e6:.1f} MB; free space or write "
+                     "elsewhere")
+
+
+def check_room(directory: str | os.PathLike, need: int, what: str) -> None:
+    """Refuse, with one line, to write ``need`` bytes where the disk cannot take them."""
+    if shutil.disk_usage(directory).free < need:
+        raise _disk_full(directory, need, what)
 
 
 _FALLOC_FL_KEEP_SIZE = 1
@@ -195,11 +197,8 @@ def reserved(path: Path, nbytes: int, what: str):
         if fn is None or fn(fd, _FALLOC_FL_KEEP_SIZE, size, nbytes) != 0:
             err = ctypes.get_errno() if fn is not None else errno.ENOSYS
             if err == errno.ENOSPC:
-                free = shutil.disk_usage(path.parent).free
-                raise UserError(f"the disk is full: {free / 1e6:.1f} MB free in "
-                                f"{str(path.parent)!r}, writing {what} needs about "
-                                f"{nbytes / 1e6:.1f} MB; free space or write elsewhere")
-            check_room(path.parent, nbytes // 2, what)     # no fallocate here: look instead
+                raise _disk_full(path.parent, nbytes, what)
+            check_room(path.parent, nbytes, what)     # no fallocate here: look instead
         yield
     finally:
         with contextlib.suppress(OSError):
@@ -218,7 +217,7 @@ class H5Writer:
                  label: str | None = None):
         self.path = Path(path)
         self.label = label or self.path.name      # the final name, for messages
-        check_room(self.path.parent, 0, self.label)
+        check_room(self.path.parent, MARGIN, self.label)
         # Exclusivity comes from the lock Staged holds on the temp file (HDF5 locks would
         # collide with it).
         self.file = h5py.File(path, "w", locking=False)

@@ -67,14 +67,6 @@ def keras_version(weights: str | Path) -> str:
         return _text(f.attrs.get("keras_version", ""))
 
 
-def read_weights(path: str | Path) -> dict[str, np.ndarray]:
-    """Every weight of a Keras 1 HDF5 file by its stored name (``convolution1d_1_W``, ...)."""
-    version = keras_version(path)
-    if not version.startswith("1"):
-        raise UserError(f"{path} was written by Keras {version or '?'}, not Keras 1")
-    return {name: a for arrays in read_layer_weights(path).values() for name, a in arrays}
-
-
 def read_layer_weights(path: str | Path) -> dict[str, list[tuple[str, np.ndarray]]]:
     """Layer name -> [(weight name, array)] in stored order, for full-model files (weights under
     ``model_weights``) and weights-only files (layers at the root) alike."""
@@ -252,8 +244,3 @@ def from_files(weights: str | Path, arch: str | Path | None = None, length: int 
     model = keras.Model([tensors[s["name"]][0] for s in input_specs], tensors[out_name][0],
                         name="FactorNet")
     return model
-
-
-def from_keras1(weights: str | Path, arch: str | Path | None = None, length: int = 1002):
-    """FactorNet from its Keras 1.1.1 files (kept for callers of the first rebuild)."""
-    return from_files(weights, arch, length)
