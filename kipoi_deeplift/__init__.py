@@ -19,7 +19,7 @@ from .errors import UserError
 #: analysis (compare, report, plots).
 _WHERE = {
     **{m: "core" for m in ("graph", "resolve", "rules", "nonlinear", "maxima", "recurrent",
-                           "context", "engine", "references", "batching", "result")},
+                           "tf_pass", "context", "engine", "references", "batching", "result")},
     **{m: "kipoi" for m in ("loading", "schema", "preflight", "zoo", "zoo_layers", "scoring",
                             "distributed", "rebuild")},
     **{m: "io" for m in ("scorefile", "writers", "derived", "orientation", "genome", "merge",

@@ -1,9 +1,11 @@
 """The DeepLIFT engine: one forward pass over inputs and references, one backward pass per task.
 
-The model is walked layer by layer (``graph.build_plan``) and every layer call is replaced by
-its rule (``rules.LAYER_RULES``). The backward pass of ``tf.GradientTape`` then yields DeepLIFT
-multipliers for the reference rows, all references and sequences of a batch at once, inside one
-``tf.function`` that runs on whatever device TensorFlow places it on.
+The model is walked layer by layer (``graph.build_plan``), each step's rules are decided once
+(``resolve.resolve``) and every layer call is replaced by its rule. This module holds the
+framework-neutral half (numpy: inputs, references, tasks, the batch loop, collection and
+checks); :mod:`kipoi_deeplift.core.tf_pass` holds the TensorFlow half, whose backward pass of
+``tf.GradientTape`` yields DeepLIFT multipliers for the reference rows, all references and
+sequences of a batch at once, inside one ``tf.function``.
 """
 from __future__ import annotations
 
@@ -13,18 +15,15 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from . import batching, maxima
 from . import references as refs
-from .context import Context
 from .graph import Plan, build_plan
-from .nonlinear import NONLINEAR_RULES
 from .result import Explanation
 from .resolve import METHODS, readout, resolve
-from .rules import chain_scale
+from .tf_pass import TFPass
 
-#: The methods ``rule=`` accepts (see :mod:`kipoi_deeplift.resolve`); the old name stays.
+#: The methods ``rule=`` accepts (see :mod:`kipoi_deeplift.core.resolve`); the old name stays.
 RULES = METHODS
 
 
@@ -46,10 +45,10 @@ class DeepLift:
     ``Maximum``/``Minimum`` merges: ``gradient`` (through the input's max, as the original
     DeepLIFT code does, except that tied maxima of a reduction share the multiplier where the
     original gives each the full one; not exact) or ``exact`` (the pooled difference is
-    carried by one position, so summation-to-delta holds); see :mod:`kipoi_deeplift.maxima`. ``task_names``
-    names the output units (a list over all units of all outputs in order); by default a
-    one-unit output is named after the output and the units of a multi-unit output by their
-    index. ``tolerance`` is the summation-to-delta error (scaled by max(1, |delta|)) above
+    carried by one position, so summation-to-delta holds); see
+    :mod:`kipoi_deeplift.core.maxima`. ``task_names`` names the output units (a list over
+    all units of all outputs in order); by default a one-unit output is named after the output
+    and the units of a multi-unit output by their index. ``tolerance`` is the summation-to-delta error (scaled by max(1, |delta|)) above
     which :meth:`explain` warns. ``jit=True`` compiles the whole pass with XLA (it helps on
     GPUs; compilation costs seconds). Models computing in float16/bfloat16 are refused unless
     ``allow_mixed_precision=True``. ``rules`` are layer rules for this model only (a layer
@@ -85,10 +84,10 @@ class DeepLift:
         self.plan: Plan = build_plan(model)
         # Every step's rules, decided once: the passes only follow them.
         self.specs = resolve(self.plan, rule, rules)
-        self._readout = readout(self.plan, self.specs)
+        # The TensorFlow side: compiled passes over the resolved steps (core/tf_pass.py).
+        self._backend = TFPass(self.plan, self.specs, self.mode, rule, maxpool, eps, jit,
+                            readout(self.plan, self.specs))
         self.tasks = self._make_tasks(task_names)
-        self._fns: dict[tuple, Any] = {}
-        self._shapes: dict[tuple, dict] = {}
 
     # -- public ---------------------------------------------------------------------------
     @property
@@ -121,7 +120,7 @@ class DeepLift:
         seeded by (seed, index), so a data set scored in pieces gets the same references.
         ``batch_size=None`` picks the largest batch whose estimated memory fits ``memory_cap``
         bytes (default: a quarter of the free memory, at most 8 GiB; see
-        :mod:`kipoi_deeplift.batching`).
+        :mod:`kipoi_deeplift.core.batching`).
         """
         xs = self._inputs(x)
         n = xs[0].shape[0]
@@ -144,12 +143,12 @@ class DeepLift:
         hyp_inputs = tuple(i for i, d in enumerate(dna) if d) if hypothetical else ()
         if hypothetical and not hyp_inputs:
             raise ValueError("hypothetical=True needs a one-hot DNA input of shape (N, L, 4)")
-        fn = self._function(tuple(task_list), tuple(layers), hyp_inputs)
+        fn = self._backend.function(tuple(task_list), tuple(layers), hyp_inputs)
 
         if batch_size is None:
             shapes = self.tensor_shapes(xs).values()
             batch_size = batching.choose(shapes, k, n, memory_cap or batching.default_cap(
-                "GPU" if tf.config.list_physical_devices("GPU") else "CPU"))
+                self._backend.device_kind()))
         if progress is None:
             progress = sys.stderr.isatty() and n > batch_size
         chunks: list[dict] = []
@@ -161,8 +160,7 @@ class DeepLift:
             rb = [self._batch_refs(spec, v, n_references, seed, index, name, k,
                                    rows=range(start, stop))
                   for spec, v, name in zip(specs, xb, self.plan.input_names)]
-            out = fn([tf.constant(v) for v in xb], [tf.constant(r) for r in rb])
-            chunks.append(tf.nest.map_structure(lambda t: t.numpy(), out))
+            chunks.append(fn(xb, rb))
             bar.update(stop - start)
         bar.close()
         res = self._collect(chunks, task_list, layers, hyp_inputs, references, k, seed)
@@ -290,14 +288,9 @@ class DeepLift:
         return self.plan.layer_outputs[name][0]
 
     def tensor_shapes(self, xs) -> dict[int, tuple]:
-        """Shapes (batch axis excluded) of every tensor of the plan for inputs like ``xs``,
-        from one plain pass over their first row."""
-        key = tuple(tuple(v.shape[1:]) for v in xs)
-        if key not in self._shapes:
-            ctx = Context("gradient", 1, 0, dispatch=NONLINEAR_RULES, default_rule="gradient")
-            vals = self._forward(ctx, [tf.constant(v[:1]) for v in xs])
-            self._shapes[key] = {k: tuple(v.shape[1:]) for k, v in vals.items()}
-        return self._shapes[key]
+        """Shapes (batch axis excluded) of every tensor of the plan for inputs like ``xs``
+        (arrays (N, ...) per input), from one plain pass over their first row."""
+        return self._backend.tensor_shapes(xs)
 
     def _hidden_tasks(self, layer: str, neuron, xs) -> list[Task]:
         key = self.layer_key(layer)
@@ -356,89 +349,6 @@ class DeepLift:
         return chosen
 
     # -- the compiled pass ------------------------------------------------------------------
-    def _function(self, tasks: tuple, layers: tuple, hyp_inputs: tuple):
-        key = (tasks, layers, hyp_inputs)
-        if key not in self._fns:
-            spec = [tf.TensorSpec((None,) + tuple(s[1:]), tf.float32)
-                    for s in self.plan.input_shapes]
-            self._fns[key] = tf.function(
-                lambda xs, rs: self._pass(xs, rs, tasks, layers, hyp_inputs),
-                input_signature=[spec, spec], reduce_retracing=True, autograph=False,
-                jit_compile=self.jit or None)
-        return self._fns[key]
-
-    def _forward(self, ctx: Context, zs: list) -> dict:
-        plan = self.plan
-        vals = dict(zip(plan.input_keys, zs))
-        for step, spec in zip(plan.steps, self.specs):
-            ctx.step = spec
-            ctx.kernel_source = None if spec.kernel is None else (
-                plan.steps[spec.kernel].layer, vals[plan.steps[spec.kernel].in_keys[0]],
-                chain_scale([plan.steps[q].layer for q in spec.affine]))
-            args, kwargs = step.bind([vals[k] for k in step.in_keys])
-            out = spec.layer_rule.fn(ctx, step.layer, args, kwargs)
-            for key, value in zip(step.out_keys, tf.nest.flatten(out)):
-                vals[key] = value
-        return vals
-
-    def _pass(self, xs, rs, tasks, layers, hyp_inputs):
-        n = tf.shape(xs[0])[0]
-        k = tf.shape(rs[0])[0] // n
-        deeplift = self.mode == "deeplift"
-        ctx = Context(self.mode, n, k, dispatch=NONLINEAR_RULES,
-                      default_rule="gradient" if not deeplift else "rescale",
-                      maxpool=self.maxpool, eps=self.eps)
-        zs = [tf.concat([x, r], 0) for x, r in zip(xs, rs)]
-
-        def by_ref(t):  # (N*K, ...) -> (N, K, ...)
-            return tf.reshape(t, tf.concat([[n, k], tf.shape(t)[1:]], 0))
-
-        with tf.GradientTape(persistent=len(tasks) > 1) as tape:
-            tape.watch(zs)
-            vals = self._forward(ctx, zs)
-            targets = []
-            for task in tasks:
-                z, act = ctx.logits.get(task.key, (vals[task.key], None))
-                flat = tf.reshape(z, [tf.shape(z)[0], -1])
-                t = flat[:, task.unit]
-                if act == "softmax":   # the paper's normalisation for softmax outputs
-                    t = t - tf.reduce_mean(flat, axis=1)
-                objective = tf.reduce_sum(t[n:] if deeplift else t[:n])
-                targets.append((t, flat[:, task.unit], objective))
-        # A layer whose output feeds a RevealCancel unit is read at that unit's output: its
-        # neurons' contributions are m_y * Δy there (the same as m * Δz under Rescale).
-        hidden = [vals[self._readout.get(k, k)]
-                  for k in (self.plan.layer_outputs[name][0] for name in layers)]
-
-        results = []
-        for t, raw, objective in targets:
-            grads = tape.gradient(objective, zs + hidden,
-                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
-            res = {"contrib": [], "hyp": [], "neuron": []}
-            total = 0.0
-            for i, (x, r, g) in enumerate(zip(xs, rs, grads)):
-                rr = by_ref(r)
-                m = by_ref(g[n:]) if deeplift else g[:n][:, None]
-                pairs = m * (x[:, None] - rr)
-                total += tf.reduce_sum(tf.reshape(pairs, [n, k, -1]), axis=2)
-                res["contrib"].append(g[:n] if self.rule == "gradient"
-                                      else tf.reduce_mean(pairs, axis=1))
-                if i in hyp_inputs:
-                    # What each base would contribute if it were present (TF-MoDISco's form).
-                    hyp = m - tf.reduce_sum(m * rr, axis=-1, keepdims=True)
-                    res["hyp"].append(tf.reduce_mean(hyp * tf.ones_like(rr), axis=1))
-            for h, g in zip(hidden, grads[len(zs):]):
-                hx, hr = h[:n][:, None], by_ref(h[n:])
-                m = by_ref(g[n:]) if deeplift else g[:n][:, None]
-                res["neuron"].append(tf.reduce_mean(m * (hx - hr), axis=1))
-            delta_pairs = t[:n][:, None] - by_ref(t[n:])
-            res["delta"] = tf.reduce_mean(delta_pairs, axis=1)
-            res["convergence"] = tf.reduce_max(tf.abs(total - delta_pairs), axis=1)
-            res["pred"] = raw[:n]
-            results.append(res)
-        del tape
-        return results
-
     # -- results ----------------------------------------------------------------------------
     def _collect(self, chunks, tasks, layers, hyp_inputs, references, k, seed) -> Explanation:
         names = self.plan.input_names

@@ -4,9 +4,9 @@ Three words, three things:
 
 * the **method** (``DeepLift(model, rule=...)``: rescale, reveal-cancel, genomics-default,
   grad-input, gradient) is what the user asks for: :data:`METHODS`;
-* the **layer rule** (``LAYER_RULES`` in :mod:`kipoi_deeplift.rules`) is how one layer type
+* the **layer rule** (``LAYER_RULES`` in :mod:`kipoi_deeplift.core.rules`) is how one layer type
   passes multipliers;
-* the **nonlinearity rule** (``NONLINEAR_RULES`` in :mod:`kipoi_deeplift.nonlinear`: rescale,
+* the **nonlinearity rule** (``NONLINEAR_RULES`` in :mod:`kipoi_deeplift.core.nonlinear`: rescale,
   reveal-cancel, gradient) is how an elementwise nonlinearity inside a layer does.
 
 :func:`resolve` turns a plan, a method and the layer-rule table into one :class:`StepSpec` per

@@ -1,8 +1,9 @@
 """Files derived from a finished score file: one registry row per format.
 
 A format is a function over the finished (staged) score file, a row in :data:`FORMATS`, and
-so a flag of ``score`` and ``merge`` (``--<name> PREFIX``), a keyword of :func:`kipoi_deeplift.score`
-and of ``merge``, and a word of the recorded rerun command. Adding a format is adding a row.
+so a flag of ``score`` and ``merge`` (``--<name> PREFIX``), a keyword of
+:func:`kipoi_deeplift.score` and of ``merge``, and a word of the recorded rerun command. Adding
+a format is adding a row.
 """
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def merge(paths: list[str], output: str, bigwig: str | None = None,
           bedgraph: str | None = None, modisco: str | None = None,
           derived: Mapping[str, str] | None = None) -> dict:
     """Concatenate shard files (in shard order) into ``output``; optionally write derived files
-    (``derived``: format -> prefix, see :mod:`kipoi_deeplift.derived`; ``bigwig=`` ... the
+    (``derived``: format -> prefix, see :mod:`kipoi_deeplift.io.derived`; ``bigwig=`` ... the
     same for the built-in formats)."""
     wanted = derived_lib.requested(derived, bigwig=bigwig, bedgraph=bedgraph, modisco=modisco)
 

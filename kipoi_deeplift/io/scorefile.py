@@ -84,7 +84,7 @@ def batch_arrays(res, x: Mapping[str, np.ndarray], metadata_ranges: Mapping | No
                  non_acgt: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """The datasets one scored batch appends to the file.
 
-    ``res`` is the batch's :class:`~kipoi_deeplift.result.Explanation`; ``x`` its inputs by
+    ``res`` is the batch's :class:`~kipoi_deeplift.core.result.Explanation`; ``x`` its inputs by
     Keras name, each (n, ...); ``labels`` maps Keras input names to the schema's names used in
     the file; ``metadata_ranges`` the dataloader's ``metadata.ranges`` (arrays of length >= n);
     ``orientation`` (n,) and ``non_acgt`` ((n,) N counts, (n,) zero-row counts) when known.
@@ -187,7 +187,7 @@ class ScoreFile:
 
     def reversed_rows(self) -> np.ndarray:
         """(N,) bool: which stored sequences run against the genome (see
-        :mod:`kipoi_deeplift.orientation`)."""
+        :mod:`kipoi_deeplift.io.orientation`)."""
         from .orientation import reversed_rows
 
         r = self.ranges(("chr", "strand")) or {}

@@ -1,7 +1,7 @@
 """Genome-wide runs on a Dask cluster: each worker scores one shard, then the shards are merged.
 
     from dask.distributed import Client, LocalCluster   # or a SLURM/PBS cluster (dask-jobqueue)
-    import kipoi_deeplift.distributed as kdd
+    import kipoi_deeplift.kipoi.distributed as kdd
 
     client = Client(LocalCluster(n_workers=4, threads_per_worker=1))
     kdd.score_sharded(client, "DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF",

@@ -234,8 +234,8 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
     merge`` joins them). ``zoo_config`` names the ``model_zoo_configs`` entry to apply
     (``'none'`` for none); by default it is found from the model's name, path or model.yaml.
     ``resume=True`` continues an interrupted run of the same command (see
-    :mod:`kipoi_deeplift.resume`). ``derived`` maps output formats
-    (:data:`kipoi_deeplift.derived.FORMATS`) to file prefixes; ``bigwig=``, ``bedgraph=`` and
+    :mod:`kipoi_deeplift.io.resume`). ``derived`` maps output formats
+    (:data:`kipoi_deeplift.io.derived.FORMATS`) to file prefixes; ``bigwig=``, ``bedgraph=`` and
     ``modisco=`` are the same for the built-in formats.
 
     The run is: check the options and outputs, load the model and its config, layer the

@@ -6,7 +6,7 @@ from typing import Sequence
 
 def profile_scoring_model(model, profile_outputs: Sequence[str] | None = None):
     """``model`` with each profile output (N, L, strands) replaced by its softmax-weighted sum
-    (weights held constant, :class:`kipoi_deeplift.zoo_layers.SoftmaxWeightedSum`); other
+    (weights held constant, :class:`kipoi_deeplift.kipoi.zoo_layers.SoftmaxWeightedSum`); other
     outputs (count heads) stay as they are. Profile outputs are the 3-D ones unless named."""
     from .. import zoo_layers
     from ...core.graph import flavour

@@ -1,0 +1,143 @@
+"""The TensorFlow side of the engine: one compiled pass over the resolved steps.
+
+:class:`TFPass` is the seam between the framework-neutral engine (inputs, references, tasks,
+the batch loop, collection and checks, in :mod:`kipoi_deeplift.core.engine`) and TensorFlow: it
+takes numpy arrays and returns numpy arrays. A pass runs the inputs and their references
+through the model's steps (each with its resolved rules) and, per task, one backward pass whose
+gradients at the reference rows are the DeepLIFT multipliers.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import tensorflow as tf
+
+from .context import Context
+from .nonlinear import NONLINEAR_RULES
+from .rules import chain_scale
+
+
+class TFPass:
+    """Compiled passes over ``plan``'s steps with their resolved ``specs``.
+
+    ``mode`` is ``deeplift`` or ``gradient``; ``method`` the method's name (``gradient`` returns
+    plain gradients as contributions); ``readout`` maps tensor keys to where their neurons'
+    contributions are read (see :func:`kipoi_deeplift.core.resolve.readout`).
+    """
+
+    def __init__(self, plan, specs: Sequence, mode: str, method: str, maxpool: str, eps: float,
+                 jit: bool, readout: dict):
+        self.plan, self.specs, self.mode, self.rule = plan, list(specs), mode, method
+        self.maxpool, self.eps, self.jit, self.readout = maxpool, eps, jit, readout
+        self._fns: dict[tuple, Any] = {}
+        self._shapes: dict[tuple, dict] = {}
+
+    @staticmethod
+    def device_kind() -> str:
+        """'GPU' where TensorFlow sees one, else 'CPU' (for the batch-size cap)."""
+        return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+
+    def function(self, tasks: tuple, layers: tuple, hyp_inputs: tuple) -> Callable:
+        """``fn(xs, rs)``: inputs (each (n, ...)) and their references (each (n*k, ...)), numpy
+        -> per task a dict of numpy arrays: contrib/hyp (per input, (n, ...)), neuron (per
+        layer), delta, convergence and pred ((n,))."""
+        compiled = self._compiled(tasks, layers, hyp_inputs)
+
+        def run(xs, rs):
+            out = compiled([tf.constant(v) for v in xs], [tf.constant(r) for r in rs])
+            return tf.nest.map_structure(lambda t: t.numpy(), out)
+
+        return run
+
+    def tensor_shapes(self, xs) -> dict[int, tuple]:
+        """Shapes (batch axis excluded) of every tensor of the plan for inputs like ``xs``,
+        from one plain pass over their first row."""
+        key = tuple(tuple(v.shape[1:]) for v in xs)
+        if key not in self._shapes:
+            ctx = Context("gradient", 1, 0, dispatch=NONLINEAR_RULES, default_rule="gradient")
+            vals = self._forward(ctx, [tf.constant(v[:1]) for v in xs])
+            self._shapes[key] = {k: tuple(v.shape[1:]) for k, v in vals.items()}
+        return self._shapes[key]
+
+    def _compiled(self, tasks: tuple, layers: tuple, hyp_inputs: tuple):
+        key = (tasks, layers, hyp_inputs)
+        if key not in self._fns:
+            spec = [tf.TensorSpec((None,) + tuple(s[1:]), tf.float32)
+                    for s in self.plan.input_shapes]
+            self._fns[key] = tf.function(
+                lambda xs, rs: self._pass(xs, rs, tasks, layers, hyp_inputs),
+                input_signature=[spec, spec], reduce_retracing=True, autograph=False,
+                jit_compile=self.jit or None)
+        return self._fns[key]
+
+    def _forward(self, ctx: Context, zs: list) -> dict:
+        plan = self.plan
+        vals = dict(zip(plan.input_keys, zs))
+        for step, spec in zip(plan.steps, self.specs):
+            ctx.step = spec
+            ctx.kernel_source = None if spec.kernel is None else (
+                plan.steps[spec.kernel].layer, vals[plan.steps[spec.kernel].in_keys[0]],
+                chain_scale([plan.steps[q].layer for q in spec.affine]))
+            args, kwargs = step.bind([vals[k] for k in step.in_keys])
+            out = spec.layer_rule.fn(ctx, step.layer, args, kwargs)
+            for key, value in zip(step.out_keys, tf.nest.flatten(out)):
+                vals[key] = value
+        return vals
+
+    def _pass(self, xs, rs, tasks, layers, hyp_inputs):
+        n = tf.shape(xs[0])[0]
+        k = tf.shape(rs[0])[0] // n
+        deeplift = self.mode == "deeplift"
+        ctx = Context(self.mode, n, k, dispatch=NONLINEAR_RULES,
+                      default_rule="gradient" if not deeplift else "rescale",
+                      maxpool=self.maxpool, eps=self.eps)
+        zs = [tf.concat([x, r], 0) for x, r in zip(xs, rs)]
+
+        def by_ref(t):  # (N*K, ...) -> (N, K, ...)
+            return tf.reshape(t, tf.concat([[n, k], tf.shape(t)[1:]], 0))
+
+        with tf.GradientTape(persistent=len(tasks) > 1) as tape:
+            tape.watch(zs)
+            vals = self._forward(ctx, zs)
+            targets = []
+            for task in tasks:
+                z, act = ctx.logits.get(task.key, (vals[task.key], None))
+                flat = tf.reshape(z, [tf.shape(z)[0], -1])
+                t = flat[:, task.unit]
+                if act == "softmax":   # the paper's normalisation for softmax outputs
+                    t = t - tf.reduce_mean(flat, axis=1)
+                objective = tf.reduce_sum(t[n:] if deeplift else t[:n])
+                targets.append((t, flat[:, task.unit], objective))
+        # A layer whose output feeds a RevealCancel unit is read at that unit's output: its
+        # neurons' contributions are m_y * Δy there (the same as m * Δz under Rescale).
+        hidden = [vals[self.readout.get(k, k)]
+                  for k in (self.plan.layer_outputs[name][0] for name in layers)]
+
+        results = []
+        for t, raw, objective in targets:
+            grads = tape.gradient(objective, zs + hidden,
+                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            res = {"contrib": [], "hyp": [], "neuron": []}
+            total = 0.0
+            for i, (x, r, g) in enumerate(zip(xs, rs, grads)):
+                rr = by_ref(r)
+                m = by_ref(g[n:]) if deeplift else g[:n][:, None]
+                pairs = m * (x[:, None] - rr)
+                total += tf.reduce_sum(tf.reshape(pairs, [n, k, -1]), axis=2)
+                res["contrib"].append(g[:n] if self.rule == "gradient"
+                                      else tf.reduce_mean(pairs, axis=1))
+                if i in hyp_inputs:
+                    # What each base would contribute if it were present (TF-MoDISco's form).
+                    hyp = m - tf.reduce_sum(m * rr, axis=-1, keepdims=True)
+                    res["hyp"].append(tf.reduce_mean(hyp * tf.ones_like(rr), axis=1))
+            for h, g in zip(hidden, grads[len(zs):]):
+                hx, hr = h[:n][:, None], by_ref(h[n:])
+                m = by_ref(g[n:]) if deeplift else g[:n][:, None]
+                res["neuron"].append(tf.reduce_mean(m * (hx - hr), axis=1))
+            delta_pairs = t[:n][:, None] - by_ref(t[n:])
+            res["delta"] = tf.reduce_mean(delta_pairs, axis=1)
+            res["convergence"] = tf.reduce_max(tf.abs(total - delta_pairs), axis=1)
+            res["pred"] = raw[:n]
+            results.append(res)
+        del tape
+        return results
