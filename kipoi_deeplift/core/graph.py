@@ -90,69 +90,71 @@ def build_plan(model) -> Plan:
     def single(values):
         return (values[0],), {}
 
+    # What differs between the two Keras: the node's input tensors, its operation, its output
+    # tensors and how a call's arguments are rebuilt from new input values.
     if kind == "keras3":
-        import keras
+        import keras as K
 
-        def walk(m, in_keys):
-            if isinstance(m, keras.Sequential):
-                keys = in_keys
-                for layer in m.layers:
-                    keys = walk(layer, keys) if isinstance(layer, keras.Model) else \
-                        add(layer, keys, single, 1)
-                return keys
-            env = {id(t): k for t, k in zip(m.inputs, in_keys)}
-            for depth in sorted(m._nodes_by_depth, reverse=True):
-                for node in m._nodes_by_depth[depth]:
-                    if node.is_input or any(id(t) not in env for t in node.input_tensors):
-                        continue
-                    keys = [env[id(t)] for t in node.input_tensors]
-                    if isinstance(node.operation, keras.Model):
-                        outs = walk(node.operation, keys)
-                    else:
-                        ids = [id(t) for t in node.input_tensors]
-                        bind = (lambda values, ids=ids, a=node.arguments:
-                                a.fill_in(dict(zip(ids, values))))
-                        outs = add(node.operation, keys, bind, len(node.outputs))
-                    env.update({id(t): k for t, k in zip(node.outputs, outs)})
-            return [env[id(t)] for t in m.outputs]
+        def node_inputs(node):
+            return node.input_tensors
 
-        output_keys = walk(model, input_keys)
+        def node_op(node):
+            return node.operation
+
+        def node_outputs(node):
+            return node.outputs
+
+        def binder(node, ids):
+            return lambda values, a=node.arguments: a.fill_in(dict(zip(ids, values)))
+    else:
+        import tf_keras as K
+        from tf_keras.src.engine.keras_tensor import KerasTensor
+
+        def node_inputs(node):
+            return node.keras_inputs
+
+        def node_op(node):
+            return node.layer
+
+        def node_outputs(node):
+            return tf.nest.flatten(node.outputs)
+
+        def binder(node, ids):
+            def bind(values):
+                lookup = dict(zip(ids, values))
+                return tf.nest.map_structure(
+                    lambda t: lookup[id(t)] if isinstance(t, KerasTensor) else t,
+                    (tuple(node.call_args), dict(node.call_kwargs)))
+            return bind
+
+    def walk(m, in_keys):
+        if isinstance(m, K.Sequential):
+            keys = in_keys
+            for layer in m.layers:
+                keys = walk(layer, keys) if isinstance(layer, K.Model) else \
+                    add(layer, keys, single, 1)
+            return keys
+        env = {id(t): k for t, k in zip(m.inputs, in_keys)}
+        for depth in sorted(m._nodes_by_depth, reverse=True):
+            for node in m._nodes_by_depth[depth]:
+                ins = node_inputs(node)
+                if node.is_input or any(id(t) not in env for t in ins):
+                    continue
+                keys = [env[id(t)] for t in ins]
+                outs_t = node_outputs(node)
+                if isinstance(node_op(node), K.Model):
+                    outs = walk(node_op(node), keys)
+                else:
+                    outs = add(node_op(node), keys, binder(node, [id(t) for t in ins]),
+                               len(outs_t))
+                env.update({id(t): k for t, k in zip(outs_t, outs)})
+        return [env[id(t)] for t in m.outputs]
+
+    output_keys = walk(model, input_keys)
+    if kind == "keras3":
         input_names = [t.name for t in model.inputs]
         output_names = list(getattr(model, "output_names", None) or [model.layers[-1].name])
     else:
-        import tf_keras
-        from tf_keras.src.engine.keras_tensor import KerasTensor
-
-        def walk(m, in_keys):
-            if isinstance(m, tf_keras.Sequential):
-                keys = in_keys
-                for layer in m.layers:
-                    keys = walk(layer, keys) if isinstance(layer, tf_keras.Model) else \
-                        add(layer, keys, single, 1)
-                return keys
-            env = {id(t): k for t, k in zip(m.inputs, in_keys)}
-            for depth in sorted(m._nodes_by_depth, reverse=True):
-                for node in m._nodes_by_depth[depth]:
-                    if node.is_input or any(id(t) not in env for t in node.keras_inputs):
-                        continue
-                    keys = [env[id(t)] for t in node.keras_inputs]
-                    flat_out = tf.nest.flatten(node.outputs)
-                    if isinstance(node.layer, tf_keras.Model):
-                        outs = walk(node.layer, keys)
-                    else:
-                        ids = [id(t) for t in node.keras_inputs]
-
-                        def bind(values, ids=ids, node=node):
-                            lookup = dict(zip(ids, values))
-                            return tf.nest.map_structure(
-                                lambda t: lookup[id(t)] if isinstance(t, KerasTensor) else t,
-                                (tuple(node.call_args), dict(node.call_kwargs)))
-
-                        outs = add(node.layer, keys, bind, len(flat_out))
-                    env.update({id(t): k for t, k in zip(flat_out, outs)})
-            return [env[id(t)] for t in m.outputs]
-
-        output_keys = walk(model, input_keys)
         input_names = list(model.input_names)
         output_names = list(model.output_names)
     return Plan(
