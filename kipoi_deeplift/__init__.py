@@ -1,6 +1,7 @@
 """DeepLIFT importance scores for Kipoi models on TensorFlow 2 / Keras 3.
 
-Parts: ``core`` (the DeepLIFT engine), ``kipoi`` (Kipoi models, dataloaders, zoo configs and
+Parts: ``core`` (the DeepLIFT engine, framework-neutral), ``backends`` (TensorFlow: the model
+walked, rules resolved, passes compiled), ``kipoi`` (Kipoi models, dataloaders, zoo configs and
 rebuilt published models), ``io`` (the score file and the files derived from it), ``analysis``
 (compare, report, plots), and the command line (``cli``).
 
@@ -14,14 +15,15 @@ import importlib
 from ._version import __version__
 from .errors import UserError
 
-#: The package's parts (see the README's architecture section): core (the engine), kipoi (the
-#: Kipoi adapter, zoo configs and rebuilds), io (score files and what derives from them),
-#: analysis (compare, report, plots).
+#: Where each old module name lives now (see the README's architecture section): core (the
+#: engine), backends.tf (the framework's side), kipoi (the Kipoi adapter, zoo configs and
+#: rebuilds), io (score files and what derives from them), analysis (compare, report, plots).
 _WHERE = {
-    **{m: "core" for m in ("graph", "resolve", "rules", "nonlinear", "maxima", "recurrent",
-                           "tf_pass", "context", "engine", "references", "batching", "result")},
-    **{m: "kipoi" for m in ("loading", "schema", "preflight", "zoo", "zoo_layers", "scoring",
-                            "distributed", "rebuild")},
+    **{m: "core" for m in ("engine", "backend", "methods", "references", "batching", "result")},
+    **{m: "backends.tf" for m in ("graph", "resolve", "rules", "nonlinear", "maxima",
+                                  "recurrent", "passes", "context")},
+    **{m: "kipoi" for m in ("loading", "schema", "preflight", "options", "zoo", "zoo_layers",
+                            "scoring", "distributed", "rebuild")},
     **{m: "io" for m in ("scorefile", "writers", "derived", "orientation", "genome", "merge",
                          "resume")},
     **{m: "analysis" for m in ("compare", "report", "plots")},
@@ -29,11 +31,12 @@ _WHERE = {
 _LAZY = {
     "DeepLift": "core.engine", "RULES": "core.engine", "ConvergenceWarning": "core.engine",
     "Explanation": "core.result", "dinuc_shuffle": "core.references",
-    "register_rule": "core.rules", "unregister_rule": "core.rules", "METHODS": "core.resolve",
+    "register_rule": "backends.tf.rules", "unregister_rule": "backends.tf.rules",
+    "METHODS": "core.methods", "Options": "kipoi.options",
 }
 
-__all__ = ["DeepLift", "Explanation", "ConvergenceWarning", "METHODS", "RULES", "UserError",
-           "cli_main", "dinuc_shuffle", "register_rule", "unregister_rule", "score",
+__all__ = ["DeepLift", "Explanation", "ConvergenceWarning", "METHODS", "Options", "RULES",
+           "UserError", "cli_main", "dinuc_shuffle", "register_rule", "unregister_rule", "score",
            "__version__"]
 
 
@@ -42,7 +45,7 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     if name in _WHERE:        # kd.engine, kd.plots, ...: the module, wherever it lives
         return importlib.import_module(f".{_WHERE[name]}.{name}", __name__)
-    if name in ("core", "kipoi", "io", "analysis", "cli", "errors", "quiet"):
+    if name in ("core", "backends", "kipoi", "io", "analysis", "cli", "errors", "quiet"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

@@ -12,10 +12,10 @@ import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# Spelled out, not imported: the parser is built before TensorFlow loads (the engine's tables
-# import it). tests/test_api.py checks they equal resolve.METHODS and maxima.MODES.
-RULE_CHOICES = ("rescale", "reveal-cancel", "genomics-default", "grad-input", "gradient")
-MAXPOOL_CHOICES = ("gradient", "exact")
+from .core.methods import MAXPOOL_MODES, METHODS   # plain data: TensorFlow is not imported
+
+RULE_CHOICES = tuple(METHODS)
+MAXPOOL_CHOICES = MAXPOOL_MODES
 
 
 def _derived_flags(p) -> None:
@@ -86,19 +86,19 @@ def _score_parser(sub):
 
 
 def _run_score(a) -> int:
+    from .kipoi.options import Options
     from .kipoi.scoring import score
 
-    layers = [x for x in a.layers.split(",") if x.strip()]
+    layers = tuple(x for x in a.layers.split(",") if x.strip())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            res = score(a.model, a.dataloader_args, a.output, source=a.source, tasks=a.tasks,
-                        input=a.input, rule=a.rule, references=a.references,
-                        n_references=a.n_references, seed=a.seed,
-                        hypothetical=a.hypothetical, layers=layers, batch_size=a.batch_size,
-                        device=a.device, limit=a.limit, maxpool=a.maxpool, shard=a.shard,
-                        jit=a.jit, zoo_config=a.zoo_config, resume=a.resume,
-                        derived=_derived_of(a))
+            res = score(a.model, a.dataloader_args, a.output, Options(
+                source=a.source, tasks=a.tasks, input=a.input, rule=a.rule,
+                references=a.references, n_references=a.n_references, seed=a.seed,
+                hypothetical=a.hypothetical, layers=layers, batch_size=a.batch_size,
+                device=a.device, limit=a.limit, maxpool=a.maxpool, shard=a.shard, jit=a.jit,
+                zoo_config=a.zoo_config, resume=a.resume, derived=_derived_of(a)))
         finally:            # notes (stale files removed, a run to resume) even when it fails
             for w in caught:
                 if w.category.__name__ == "Notice":
@@ -222,6 +222,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(prog: str = "kipoi-deeplift") -> argparse.ArgumentParser:
+    """The argument parser of every sub-command (``prog`` names the program in usage lines)."""
     parser = _Parser(prog=prog, description="DeepLIFT importance scores for Kipoi models "
                      "(Keras 3 / tf_keras on TensorFlow 2).")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")

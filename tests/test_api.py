@@ -169,10 +169,23 @@ def test_mixed_precision_is_refused_unless_asked():
     kd.DeepLift(model, allow_mixed_precision=True)     # asked for: accepted
 
 
-def test_command_line_choices_are_the_engines_tables():
+def test_every_command_line_choice_runs():
+    """The parser's --rule and --maxpool choices are the core's tables, and the backend
+    accepts each pair (a choice the engine lacks would fail here, not in a user's run)."""
     from kipoi_deeplift import cli
-    from kipoi_deeplift.core import maxima
-    from kipoi_deeplift.core.resolve import METHODS
+    from kipoi_deeplift.core.methods import MAXPOOL_MODES, METHODS
 
-    assert tuple(cli.RULE_CHOICES) == tuple(METHODS)
-    assert tuple(cli.MAXPOOL_CHOICES) == tuple(maxima.MODES)
+    choices = {a.dest: tuple(a.choices or ()) for p in cli.build_parser()._subparsers
+               ._group_actions[0].choices.values() for a in p._actions
+               if a.dest in ("rule", "maxpool")}
+    assert choices == {"rule": tuple(METHODS), "maxpool": tuple(MAXPOOL_MODES)}
+    i = keras.Input((20, 4))
+    h = keras.layers.MaxPooling1D(2)(keras.layers.Conv1D(3, 5, activation="relu")(i))
+    model = keras.Model(i, keras.layers.Dense(1)(keras.layers.Flatten()(h)))
+    x = M.one_hot(2, 20)
+    for rule in choices["rule"]:
+        for maxpool in choices["maxpool"]:
+            res = kd.DeepLift(model, rule=rule, maxpool=maxpool).explain(
+                x, references="uniform")
+            if rule not in ("gradient", "grad-input") and maxpool == "exact":
+                assert res.max_convergence_error < 1e-5, (rule, maxpool)

@@ -16,7 +16,7 @@ import pytest
 
 import _models as M
 import kipoi_deeplift as kd
-from kipoi_deeplift.core.rules import ELEMENTWISE_ACTIVATIONS, LAYER_RULES
+from kipoi_deeplift.backends.tf.rules import ELEMENTWISE_ACTIVATIONS, LAYER_RULES
 
 
 def _keras_for(name):

@@ -7,34 +7,38 @@ import pytest
 
 TF_FREE = ["io", "io.scorefile", "io.writers", "io.derived", "io.merge", "io.orientation",
            "io.genome", "io.resume", "analysis.compare", "analysis.report", "analysis.plots",
-           "core.references", "core.result", "core.batching", "kipoi.zoo", "kipoi.preflight",
+           "core", "core.engine", "core.backend", "core.methods", "core.references",
+           "core.result", "core.batching", "kipoi.zoo", "kipoi.preflight", "kipoi.options",
            "errors", "cli"]
 
 
 def test_the_parts_are_folders():
-    """The layout shows the parts: core (engine), kipoi (adapter), io, analysis."""
+    """The layout shows the parts: core (engine), backends (TensorFlow), kipoi (adapter), io,
+    analysis."""
     from pathlib import Path
 
     import kipoi_deeplift
 
     root = Path(kipoi_deeplift.__file__).parent
     assert {p.name for p in root.iterdir() if (p / "__init__.py").exists()} == \
-        {"core", "kipoi", "io", "analysis"}
+        {"core", "backends", "kipoi", "io", "analysis"}
     loose = sorted(p.stem for p in root.glob("*.py"))
     assert loose == ["__init__", "__main__", "_version", "cli", "errors", "quiet"], loose
 
 
 def test_io_and_analysis_do_not_reach_back_up():
     """Data flow one way: kipoi adapter -> core engine -> io -> analysis; io and analysis
-    import nothing from the Kipoi adapter, the core nothing from io, analysis or kipoi."""
+    import nothing from the Kipoi adapter, the core nothing from io, analysis, kipoi or the
+    backends (it names them in core/backend.py's table), the backends nothing from kipoi, io
+    or analysis."""
     import re
     from pathlib import Path
 
     import kipoi_deeplift
 
     root = Path(kipoi_deeplift.__file__).parent
-    banned = {"core": ("kipoi", "io", "analysis"), "io": ("kipoi", "analysis"),
-              "analysis": ("kipoi",)}
+    banned = {"core": ("kipoi", "io", "analysis", "backends"), "io": ("kipoi", "analysis"),
+              "analysis": ("kipoi",), "backends": ("kipoi", "io", "analysis")}
     for part, others in banned.items():
         for f in (root / part).rglob("*.py"):
             for other in others:

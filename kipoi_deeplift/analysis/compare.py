@@ -158,19 +158,19 @@ def agreement_matrix(files: list[Scored], rows: list[dict], key: str = "pearson"
 
 
 def provenance(s: Scored) -> dict:
-    """What the report shows of how a file was made."""
-    a = s.attrs
-    sha = a.get("weights_sha256", "{}")
-    try:
-        sha = json.loads(sha)
-    except (TypeError, json.JSONDecodeError):
-        pass
-    return {"file": s.path, "model": a.get("model", ""), "source": a.get("source", ""),
-            "task": s.task, "weights sha256": sha, "rule": a.get("rule", ""),
-            "maxpool": a.get("maxpool", ""), "references": a.get("references", ""),
-            "n_references": a.get("n_references", ""), "seed": a.get("seed", ""),
-            "kipoi_deeplift": a.get("kipoi_deeplift_version", ""),
-            "tensorflow": a.get("tensorflow_version", ""), "keras": a.get("keras_version", ""),
-            "device": a.get("device", ""), "started": a.get("start_time", ""),
-            "max summation-to-delta error": f"{float(np.max(s.convergence)):.2e}",
-            "rerun": a.get("command", "")}
+    """What the report shows of how a file was made: the file and task, the run's identity
+    (:data:`~kipoi_deeplift.io.scorefile.PROVENANCE`) and environment
+    (:data:`~kipoi_deeplift.io.scorefile.ENVIRONMENT`), its largest summation-to-delta error
+    and the command that reruns it."""
+    out = {"file": s.path, "task": s.task}
+    for key in sf.PROVENANCE + sf.ENVIRONMENT:
+        value = s.attrs.get(key, "")
+        if key == "weights_sha256":       # stored as JSON: file -> sha256
+            try:
+                value = json.loads(value)
+            except (TypeError, json.JSONDecodeError):
+                pass
+        out[key] = value
+    out["max summation-to-delta error"] = f"{float(np.max(s.convergence)):.2e}"
+    out["rerun"] = s.attrs.get("command", "")
+    return out

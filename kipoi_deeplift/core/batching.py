@@ -53,3 +53,16 @@ def choose(tensor_shapes, n_references: int, n_sequences: int, cap_bytes: int) -
     """The largest batch (at least 1, at most n_sequences) whose estimate fits ``cap_bytes``."""
     per = bytes_per_sequence(tensor_shapes, n_references)
     return int(max(1, min(n_sequences, cap_bytes // per)))
+
+
+def progress(total: int | None, show: bool | None = None):
+    """The one progress bar over sequences (tqdm on stderr, in sequences/s; a context manager
+    with ``update(n)``). ``show=None`` shows it only on a terminal."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    if show is None:
+        show = sys.stderr.isatty()
+    return tqdm(total=total, unit="seq", desc="DeepLIFT", disable=not show, file=sys.stderr,
+                smoothing=0.1)

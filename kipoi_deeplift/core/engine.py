@@ -1,29 +1,26 @@
 """The DeepLIFT engine: one forward pass over inputs and references, one backward pass per task.
 
-The model is walked layer by layer (``graph.build_plan``), each step's rules are decided once
-(``resolve.resolve``) and every layer call is replaced by its rule. This module holds the
-framework-neutral half (numpy: inputs, references, tasks, the batch loop, collection and
-checks); :mod:`kipoi_deeplift.core.tf_pass` holds the TensorFlow half, whose backward pass of
-``tf.GradientTape`` yields DeepLIFT multipliers for the reference rows, all references and
-sequences of a batch at once, inside one ``tf.function``.
+This module is the framework-neutral half (numpy: inputs, references, tasks, the batch loop,
+collection and checks) and imports no framework. A backend (:mod:`kipoi_deeplift.core.backend`;
+TensorFlow's is :mod:`kipoi_deeplift.backends.tf`) walks the model layer by layer, decides each
+step's rules once and compiles the pass whose backward pass yields DeepLIFT multipliers for the
+reference rows, all references and sequences of a batch at once.
 """
 from __future__ import annotations
 
-import sys
 import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import batching, maxima
+from . import batching
 from . import references as refs
-from .graph import Plan, build_plan
+from .backend import for_model
+from .methods import MAXPOOL_MODES, METHODS
 from .result import Explanation
-from .resolve import METHODS, readout, resolve
-from .tf_pass import TFPass
 
-#: The methods ``rule=`` accepts (see :mod:`kipoi_deeplift.core.resolve`); the old name stays.
+#: The methods ``rule=`` accepts (see :mod:`kipoi_deeplift.core.methods`); the old name stays.
 RULES = METHODS
 
 
@@ -46,10 +43,10 @@ class DeepLift:
     DeepLIFT code does, except that tied maxima of a reduction share the multiplier where the
     original gives each the full one; not exact) or ``exact`` (the pooled difference is
     carried by one position, so summation-to-delta holds); see
-    :mod:`kipoi_deeplift.core.maxima`. ``task_names`` names the output units (a list over
-    all units of all outputs in order); by default a one-unit output is named after the output
-    and the units of a multi-unit output by their index. ``tolerance`` is the summation-to-delta error (scaled by max(1, |delta|)) above
-    which :meth:`explain` warns. ``jit=True`` compiles the whole pass with XLA (it helps on
+    :mod:`kipoi_deeplift.backends.tf.maxima`. ``task_names`` names the output units (a list
+    over all units of all outputs in order); by default a one-unit output is named after the
+    output and the units of a multi-unit output by their index. ``tolerance`` is the
+    summation-to-delta error (scaled by max(1, |delta|)) above which :meth:`explain` warns. ``jit=True`` compiles the whole pass with XLA (it helps on
     GPUs; compilation costs seconds). Models computing in float16/bfloat16 are refused unless
     ``allow_mixed_precision=True``. ``rules`` are layer rules for this model only (a layer
     class or class name -> ``fn(ctx, layer, args, kwargs)``, as for
@@ -62,31 +59,28 @@ class DeepLift:
                  rules: Mapping[Any, Any] | None = None):
         if rule not in RULES:
             raise ValueError(f"unknown rule {rule!r}: use one of {', '.join(RULES)}")
-        if maxpool not in maxima.MODES:
+        if maxpool not in MAXPOOL_MODES:
             raise ValueError(f"unknown maxpool mode {maxpool!r}: use one of "
-                             f"{', '.join(maxima.MODES)}")
+                             f"{', '.join(MAXPOOL_MODES)}")
         if not hasattr(model, "inputs") and hasattr(model, "model"):  # a Kipoi model wrapper
             model = model.model
         self.model = model
         self.rule = rule
         self.maxpool = maxpool
         self.jit = jit
-        low = sorted({str(getattr(layer, "compute_dtype", "float32")) for layer in
-                      getattr(model, "layers", [])} - {"float32", "float64"})
+        self.mode = METHODS[rule][0]
+        self.tolerance = tolerance
+        self.eps = eps
+        # The framework's side: the model walked, its steps' rules decided once, the passes
+        # compiled (kipoi_deeplift/backends/tf for Keras models).
+        self._backend = for_model(model, rule, maxpool, eps, jit, rules)
+        low = self._backend.low_precision()
         if low and not allow_mixed_precision:
             # Contributions are checked in float32: half precision loses summation-to-delta.
             raise ValueError(f"the model computes in {', '.join(low)} (mixed precision); "
                              "DeepLIFT scores are checked in float32: load it with a float32 "
                              "policy, or pass allow_mixed_precision=True")
-        self.mode = METHODS[rule][0]
-        self.tolerance = tolerance
-        self.eps = eps
-        self.plan: Plan = build_plan(model)
-        # Every step's rules, decided once: the passes only follow them.
-        self.specs = resolve(self.plan, rule, rules)
-        # The TensorFlow side: compiled passes over the resolved steps (core/tf_pass.py).
-        self._backend = TFPass(self.plan, self.specs, self.mode, rule, maxpool, eps, jit,
-                            readout(self.plan, self.specs))
+        self.plan = self._backend.plan
         self.tasks = self._make_tasks(task_names)
 
     # -- public ---------------------------------------------------------------------------
@@ -146,23 +140,19 @@ class DeepLift:
         fn = self._backend.function(tuple(task_list), tuple(layers), hyp_inputs)
 
         if batch_size is None:
-            shapes = self.tensor_shapes(xs).values()
-            batch_size = batching.choose(shapes, k, n, memory_cap or batching.default_cap(
-                self._backend.device_kind()))
-        if progress is None:
-            progress = sys.stderr.isatty() and n > batch_size
+            batch_size = self.batch_size(k, n, xs, memory_cap)
         chunks: list[dict] = []
-        bar = _progress(n, progress)
-        for start in range(0, n, batch_size):
-            stop = min(n, start + batch_size)
-            index = range(index_offset + start, index_offset + stop)
-            xb = [v[start:stop] for v in xs]
-            rb = [self._batch_refs(spec, v, n_references, seed, index, name, k,
-                                   rows=range(start, stop))
-                  for spec, v, name in zip(specs, xb, self.plan.input_names)]
-            chunks.append(fn(xb, rb))
-            bar.update(stop - start)
-        bar.close()
+        with batching.progress(n, progress if progress is not None else
+                               (None if n > batch_size else False)) as bar:
+            for start in range(0, n, batch_size):
+                stop = min(n, start + batch_size)
+                index = range(index_offset + start, index_offset + stop)
+                xb = [v[start:stop] for v in xs]
+                rb = [self._batch_refs(spec, v, n_references, seed, index, name, k,
+                                       rows=range(start, stop))
+                      for spec, v, name in zip(specs, xb, self.plan.input_names)]
+                chunks.append(fn(xb, rb))
+                bar.update(stop - start)
         res = self._collect(chunks, task_list, layers, hyp_inputs, references, k, seed)
         _check_finite(res, index_offset)
         if self.mode == "deeplift":
@@ -292,6 +282,21 @@ class DeepLift:
         (arrays (N, ...) per input), from one plain pass over their first row."""
         return self._backend.tensor_shapes(xs)
 
+    def batch_size(self, n_references: int, most: int, xs: Sequence[np.ndarray] | None = None,
+                   memory_cap: int | None = None) -> int:
+        """The largest batch (1 to ``most`` sequences) whose estimated memory with
+        ``n_references`` references each fits ``memory_cap`` bytes (default: a quarter of the
+        free memory of the device the passes run on, at most 8 GiB; see
+        :mod:`kipoi_deeplift.core.batching`), for inputs like ``xs`` (arrays (N, ...) per
+        input; default: the model's declared shapes, and 32 where a length is not fixed)."""
+        if xs is None:
+            shapes = [tuple(s[1:]) for s in self.plan.input_shapes]
+            if any(d is None for s in shapes for d in s):
+                return min(most, 32)
+            xs = [np.zeros((1,) + s, np.float32) for s in shapes]
+        cap = memory_cap or batching.default_cap(self._backend.device_kind())
+        return batching.choose(self.tensor_shapes(xs).values(), n_references, most, cap)
+
     def _hidden_tasks(self, layer: str, neuron, xs) -> list[Task]:
         key = self.layer_key(layer)
         shape = self.tensor_shapes(xs)[key]
@@ -388,32 +393,13 @@ class DeepLift:
 
     def blame(self) -> str:
         """Which layer types most likely break summation-to-delta in this model, and why."""
-        inexact = sorted({type(s.layer).__name__ + f" ({r.note})"
-                          for s, r in zip(self.plan.steps,
-                                          (spec.layer_rule for spec in self.specs))
-                          if not r.exact or (r.max_like and self.maxpool == "gradient")})
+        inexact = self._backend.inexact_layers(self.maxpool)
         return ("most likely " + "; ".join(inexact)) if inexact else \
             "no layer here uses an inexact rule: most likely float32 round-off"
 
 
 class ConvergenceWarning(UserWarning):
     """Contributions do not add up to f(x) - f(reference) within the tolerance."""
-
-
-class _NoBar:
-    def update(self, n):
-        pass
-
-    def close(self):
-        pass
-
-
-def _progress(total: int, show: bool):
-    if not show:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="seq", desc="DeepLIFT", file=sys.stderr)
 
 
 def _check_finite(res: Explanation, index_offset: int = 0) -> None:

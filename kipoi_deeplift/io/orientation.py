@@ -75,6 +75,7 @@ class GenomeOrientation:
         return out.astype(str)
 
     def close(self) -> None:
+        """Close the FASTA file."""
         self.fasta.close()
 
 

@@ -32,6 +32,8 @@ N_POSITIONS, ZERO_POSITIONS = "metadata/n_positions", "metadata/zero_positions"
 PROVENANCE = ("model", "source", "weights_sha256", "rule", "references", "n_references", "seed",
               "maxpool", "tasks", "dna_input", "dataloader_args", "kipoi_deeplift_version",
               "zoo_config")
+#: Attributes that say where and when a run ran (not part of its identity).
+ENVIRONMENT = ("tensorflow_version", "keras_version", "device", "start_time", "end_time")
 
 
 def h5_key(name: str) -> str:

@@ -307,6 +307,8 @@ def _per_base(h5: sf.ScoreFile, input_name: str, task: str
     cur, buf_start, total, count = None, 0, None, None
 
     def flush():
+        """Write the covered runs of the current chromosome's summed track (mean where
+        intervals overlap)."""
         covered = count > 0
         edges = np.flatnonzero(np.diff(np.concatenate([[0], covered.astype(int), [0]])))
         for a, b in zip(edges[::2], edges[1::2]):

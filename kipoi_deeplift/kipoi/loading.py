@@ -128,6 +128,7 @@ def _kipoi_keras_class(rebuild=None):
     import kipoi.model
 
     class DeepliftKerasModel(kipoi.model.BaseModel):
+        """Kipoi's Keras model class, loading through this package's Keras 3/tf_keras loader."""
         MODEL_PACKAGE = "keras"
 
         def __init__(self, weights, arch=None, custom_objects=None, backend=None,
@@ -139,6 +140,7 @@ def _kipoi_keras_class(rebuild=None):
                 self.model = load_keras(weights, arch, custom_objects)
 
         def predict_on_batch(self, x):
+            """Predictions of the Keras model for one dataloader batch ``x``."""
             return self.model.predict_on_batch(x)
 
     return DeepliftKerasModel

@@ -39,6 +39,7 @@ class DnaLayout:
 
     @property
     def canonical(self) -> bool:
+        """Whether the input is already (L, 4), the engine's layout."""
         return self.shape == (self.length, ALPHABET)
 
     def to_canonical(self, x: np.ndarray) -> np.ndarray:
@@ -72,7 +73,7 @@ def canonical_model(model, names: Sequence[str], layouts: Mapping[str, DnaLayout
     the model itself when every DNA input is already (L, 4)."""
     if all(lay.canonical for lay in layouts.values()):
         return model
-    from ..core.graph import keras_module
+    from ..backends.tf.graph import keras_module
 
     K = keras_module(model)
     new_inputs, fed = [], []

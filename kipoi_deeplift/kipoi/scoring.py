@@ -7,71 +7,30 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
-from ..io import derived as derived_lib
-from . import preflight, zoo
-from ..io import scorefile
-from ..core import references as refs_lib
 from .._version import __version__
+from ..core import batching
+from ..core import references as refs_lib
 from ..core.engine import ConvergenceWarning, DeepLift
-from ..core.graph import build_plan, keras_module
-from ..io import resume as resume_lib
 from ..errors import Interrupted, Notice, UserError, describe
-from .loading import KipoiModel, load_kipoi_model, looks_like_path
-from .schema import InputPlan, canonical_model, input_labels, plan_inputs, task_names
+from ..io import derived as derived_lib
+from ..io import resume as resume_lib
+from ..io import scorefile
 from ..io.writers import H5Writer, Staged, check_writable
-
-DEFAULTS = {"rule": "genomics-default", "references": "dinuc-shuffle", "n_references": 20,
-            "seed": 0, "maxpool": "gradient"}
-
-
-def parse_dataloader_args(value: Any) -> dict:
-    """A dict, a JSON string, a .json/.yaml file, or ``key=value`` strings, as a dict."""
-    if value is None:
-        return {}
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, str):
-        value = [value]
-    value = list(value)
-    if len(value) == 1 and str(value[0]).endswith((".yaml", ".yml")):
-        import yaml
-
-        if not os.path.exists(value[0]):
-            raise UserError(f"--dataloader-args file {value[0]!r} does not exist")
-        return dict(yaml.safe_load(Path(value[0]).read_text()) or {})
-    if len(value) == 1 and str(value[0]).endswith(".json") and not os.path.exists(value[0]):
-        raise UserError(f"--dataloader-args file {value[0]!r} does not exist")
-    from kipoi_utils.utils import parse_json_file_str_or_arglist
-
-    try:
-        return dict(parse_json_file_str_or_arglist(value))
-    except Exception as e:
-        raise UserError(f"cannot parse --dataloader-args {' '.join(value)!r}: give a JSON "
-                        "object, a .json/.yaml file or key=value pairs") from e
-
-
-def parse_shard(shard: str | None) -> tuple[int, int] | None:
-    """'I/N' (1 <= I <= N) -> (I, N)."""
-    if shard is None:
-        return None
-    try:
-        i, n = (int(v) for v in str(shard).split("/"))
-    except ValueError:
-        raise UserError(f"--shard {shard!r}: write it as I/N, e.g. 2/8") from None
-    if not 1 <= i <= n:
-        raise UserError(f"--shard {shard!r}: I must be between 1 and N")
-    return i, n
+from . import preflight, zoo
+from .loading import KipoiModel, load_kipoi_model, looks_like_path
+from .options import (DEFAULTS, Options, layered, parse_dataloader_args, parse_shard,
+                      references_arg, tasks_arg)
+from .schema import InputPlan, canonical_model, input_labels, plan_inputs, task_names
 
 
 def shard_bounds(total: int, i: int, n: int, batch_size: int) -> tuple[int, int]:
@@ -107,27 +66,6 @@ def _reads_every_line(dataloader) -> bool:
                for c in getattr(dataloader, "__mro__", ()))
 
 
-def _check_options(where: str = "", **given) -> None:
-    """Every numeric and named option checked before any work (None: not given)."""
-    from ..core.engine import RULES
-    from ..core.maxima import MODES
-
-    for name in ("n_references", "batch_size", "limit"):
-        v = given.get(name)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))
-                              or v < 1):
-            raise UserError(f"{where}--{name.replace('_', '-')} must be a whole number of at "
-                            f"least 1, got {v!r}")
-    seed = given.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                             or seed < 0):
-        raise UserError(f"{where}--seed must be a whole number of at least 0, got {seed!r}")
-    if given.get("rule") is not None and given["rule"] not in RULES:
-        raise UserError(f"{where}--rule {given['rule']!r}: use one of {', '.join(RULES)}")
-    if given.get("maxpool") is not None and given["maxpool"] not in MODES:
-        raise UserError(f"{where}--maxpool {given['maxpool']!r}: use one of {', '.join(MODES)}")
-
-
 def _device_scope(device: str | None):
     """A ``tf.device`` scope for 'cpu', 'gpu' or 'gpu:K' (None: TensorFlow's own placement)."""
     import tensorflow as tf
@@ -156,52 +94,29 @@ def _output_submodel(model, layer: str | None):
     except ValueError as e:
         raise UserError(f"output_layer {layer!r} (model.yaml postprocessing) is not a layer of "
                         "the model") from e
+    from ..backends.tf.graph import keras_module
+
     return keras_module(model).Model(model.inputs, out)
-
-
-def _tasks_arg(tasks, names: Sequence[str]):
-    """--tasks values: names where they name a task, indices where they are integers."""
-    if tasks is None:
-        return None
-    if isinstance(tasks, str):
-        tasks = [t for t in tasks.split(",") if t.strip()]
-    out = []
-    for t in tasks:
-        if isinstance(t, str) and t not in names and t.lstrip("-").isdigit():
-            t = int(t)
-        out.append(t)
-    return out
-
-
-def _references_arg(references, by_label: Mapping[str, str] | None = None,
-                    dna: str | None = None, dna_default: str = DEFAULTS["references"]):
-    """--references: a name, an .npy array (the DNA input's), or an .npz file of arrays by input
-    name (schema or Keras names; e.g. a meta-feature input's reference). With an .npz, a DNA
-    input it leaves out gets ``dna_default`` and any other input zeros."""
-    if isinstance(references, str) and references.endswith((".npy", ".npz")):
-        if not os.path.exists(references):
-            raise UserError(f"--references file {references!r} does not exist")
-        if references.endswith(".npy"):
-            return np.load(references)
-        by_label = by_label or {}
-        with np.load(references) as f:
-            out = {by_label.get(k, k): f[k] for k in f.files}
-        if dna is not None and dna not in out:
-            out[dna] = dna_default
-        return out
-    return references
 
 
 @dataclass
 class _Engine:
     """What scoring needs of the model: its input plan, the engine and the chosen tasks."""
 
-    plan: Any
     inputs: InputPlan
     labels: dict          # Keras input name -> schema name
     by_label: dict        # schema name -> Keras input name
     dl: DeepLift
-    chosen: list
+    chosen: list          # the engine's Task objects, resolved once
+
+    @property
+    def task_names(self) -> list[str]:
+        return [t.name for t in self.chosen]
+
+    @property
+    def dna_label(self) -> str | None:
+        """The DNA input's schema name (``None`` where the model has none)."""
+        return self.labels.get(self.inputs.dna)
 
 
 @dataclass
@@ -216,79 +131,100 @@ class _Data:
     sharding: tuple | None = None
 
 
+@dataclass
+class _Run:
+    """One scoring run, prepared: what was asked, the model, the engine and the data."""
+
+    options: Options
+    out_path: Path
+    km: KipoiModel
+    config: dict | None            # the zoo config applied (None: none)
+    opt: dict                      # the layered DeepLIFT settings (keys of DEFAULTS)
+    eng: _Engine
+    refs: Any                      # references as the engine takes them
+    batch_size: int
+    data: _Data
+    attrs: dict                    # the score file's provenance
+    found: list                    # interrupted runs' partial files
+    partial: Any                   # the one --resume continues (None: a fresh run)
+    scope: Any                     # tf.device scope of --device
+    hypothetical: bool
+    t0: float
+
+
 def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "deeplift.h5",
-          *, source: str | None = None, tasks=None, input: str | None = None,
-          rule: str | None = None, references: Any = None, n_references: int | None = None,
-          seed: int | None = None, hypothetical: bool = False, layers: Sequence[str] = (),
-          batch_size: int | None = None, device: str | None = None, limit: int | None = None,
-          bigwig: str | None = None, bedgraph: str | None = None, modisco: str | None = None,
-          maxpool: str | None = None, progress: bool | None = None,
-          shard: str | None = None, jit: bool = False, zoo_config: str | None = None,
-          resume: bool = False, derived: Mapping[str, str] | None = None) -> dict:
+          options: Options | None = None, **keywords) -> dict:
     """Score a Kipoi model on its own dataloader and write the HDF5 file of the contract.
 
     ``model`` is a Kipoi model name (``source='kipoi'``, the default unless ``model`` is a
-    directory) or a model directory (``source='dir'``). Options left ``None`` come from the
-    model.yaml ``postprocessing: deeplift:`` block, then the zoo config, then
-    :data:`DEFAULTS`. ``shard='I/N'`` scores the I-th of N disjoint slices (``kipoi-deeplift
-    merge`` joins them). ``zoo_config`` names the ``model_zoo_configs`` entry to apply
-    (``'none'`` for none); by default it is found from the model's name, path or model.yaml.
-    ``resume=True`` continues an interrupted run of the same command (see
-    :mod:`kipoi_deeplift.io.resume`). ``derived`` maps output formats
-    (:data:`kipoi_deeplift.io.derived.FORMATS`) to file prefixes; ``bigwig=``, ``bedgraph=`` and
-    ``modisco=`` are the same for the built-in formats.
+    directory) or a model directory (``source='dir'``). ``dataloader_args`` are the
+    dataloader's arguments (a dict, JSON, a .json/.yaml file or ``key=value`` strings).
+    ``options`` (:class:`kipoi_deeplift.kipoi.options.Options`) or the same as keywords
+    (``rule=``, ``tasks=``, ``batch_size=``, ``bigwig=PREFIX``, ...): those left ``None``
+    come from the model.yaml ``postprocessing: deeplift:`` block, then the zoo config, then
+    :data:`DEFAULTS`.
 
-    The run is: check the options and outputs, load the model and its config, layer the
-    options, build the engine, open the data, then stream batches into a staged file and
-    finish (derived files, rename). Returns a summary (sequences, seconds, max
+    The run is: prepare (check the options and outputs, load the model and its config, layer
+    the options, build the engine, open the data), stream (batches into a staged file), finish
+    (derived files, rename into place). Returns a summary (sequences, seconds, max
     summation-to-delta error, files written).
     """
+    if options is not None and keywords:
+        raise TypeError("give options= or keywords, not both")
+    run = prepare(model, dataloader_args, output,
+                  options if options is not None else Options.from_keywords(**keywords))
+    return finish(run, *stream(run))
+
+
+def prepare(model: str | KipoiModel, dataloader_args: Any, output: str,
+            options: Options) -> _Run:
+    """Everything before the first batch, each check as early as it can be made."""
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    _check_options(n_references=n_references, batch_size=batch_size, limit=limit, seed=seed,
-                   rule=rule, maxpool=maxpool)
-    parse_shard(shard)
+    options.check()
     out_path = Path(output)
-    wanted = derived_lib.requested(derived, bigwig=bigwig, bedgraph=bedgraph, modisco=modisco)
-    for target, what in [(out_path, "output"), *derived_lib.probe_paths(wanted)]:
+    for target, what in [(out_path, "output"), *derived_lib.probe_paths(options.derived)]:
         check_writable(target, what)
-    found = _leftovers(out_path, resume)
-    if resume and found and batch_size is None:
+    found = _leftovers(out_path, options.resume)
+    batch_size = options.batch_size
+    if options.resume and found and batch_size is None:
         batch_size = int(found[0].attrs.get("batch_size", 0)) or None
-    scope, device_name = _device_scope(device)
-    km, config = _load(model, source, zoo_config)
-    opt, pp = _layered_options(km, config, rule=rule, references=references,
-                               n_references=n_references, seed=seed, maxpool=maxpool)
-    if derived_lib.needs_hypothetical(wanted):
-        hypothetical = True
-    eng = _engine(km, pp, input, opt, jit, tasks, layers)
-    refs = _references_arg(opt["references"], eng.by_label, eng.inputs.dna,
-                           pp.get("references", DEFAULTS["references"]))
+    scope, device_name = _device_scope(options.device)
+    km, config = _load(model, options.source, options.zoo_config)
+    pp = {**zoo.score_defaults(config), **km.postprocessing}
+    opt = layered(options, pp)
+    hypothetical = options.hypothetical or derived_lib.needs_hypothetical(options.derived)
+    eng = _engine(km, pp, options, opt)
+    refs = references_arg(opt["references"], eng.by_label, eng.inputs.dna,
+                          pp.get("references", DEFAULTS["references"]))
     if batch_size is None:
-        batch_size = _batch_from_memory(eng.dl, int(opt["n_references"]), device_name)
-    data = _open_data(km, dataloader_args, eng, wanted, limit, shard, batch_size)
-    attrs = _provenance(km, config, opt, eng, data, device_name, started, batch_size,
-                        hypothetical, layers)
-    attrs["command"] = _command(km, data.args, out_path, tasks=[t.name for t in eng.chosen],
-                                input=eng.labels.get(eng.inputs.dna), layers=list(layers),
-                                hypothetical=hypothetical, batch_size=batch_size,
-                                limit=data.limit, opt=opt, wanted=wanted, shard=shard,
-                                zoo_config=config["name"] if config else "none")
-    partial = _continue(found, attrs, data, eng) if resume else None
+        batch_size = eng.dl.batch_size(int(opt["n_references"]), MAX_AUTO_BATCH,
+                                       memory_cap=batching.default_cap(device_name))
+    data = _open_data(km, dataloader_args, eng, options, batch_size)
+    run = _Run(options, out_path, km, config, opt, eng, refs, batch_size, data, {}, found,
+               None, scope, hypothetical, t0)
+    run.attrs = _provenance(run, device_name, started)
+    run.attrs["command"] = _command(run)
+    if options.resume:
+        run.partial = _continue(found, run.attrs, data, eng)
+    return run
 
+
+def stream(run: _Run) -> tuple[Staged, Path, int, float, float]:
+    """Every batch scored and appended to a staged HDF5 file; returns the staging, the staged
+    file, the sequences in it and the largest summation-to-delta error (absolute, relative to
+    max(1, |delta|)). An interruption keeps the finished batches for --resume."""
     staged = Staged()
-    worst, worst_rel = 0.0, 0.0
     writer = None
+    worst, worst_rel = 0.0, 0.0
     try:
-        h5_tmp = staged.path(out_path)
-        writer = H5Writer(h5_tmp, attrs, label=str(out_path))
+        h5_tmp = staged.path(run.out_path)
+        writer = H5Writer(h5_tmp, run.attrs, label=str(run.out_path))
         try:
-            if partial is not None:
-                worst, worst_rel = resume_lib.copy_rows(partial, writer, batch_size)
-            with scope, _bar(data.total, progress) as bar:
-                streamed = _stream(data.dataset, batch_size, data.limit, eng.inputs, eng.labels,
-                                   eng.dl, eng.chosen, refs, opt, layers, hypothetical, writer,
-                                   bar, data.first, _orientation(data.args, eng.inputs))
+            if run.partial is not None:
+                worst, worst_rel = resume_lib.copy_rows(run.partial, writer, run.batch_size)
+            with run.scope, batching.progress(run.data.total, run.options.progress) as bar:
+                streamed = _stream(run, writer, bar)
             worst, worst_rel = max(worst, streamed[0]), max(worst_rel, streamed[1])
             writer.file.attrs["end_time"] = datetime.now(timezone.utc).isoformat()
             n = writer.n
@@ -296,38 +232,50 @@ def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "d
             writer.close()
         if n == 0:
             raise UserError("the dataloader gave no sequences: nothing to score")
-        non_acgt = _non_acgt(h5_tmp)
-        written = derived_lib.write_all(staged, h5_tmp, eng.labels.get(eng.inputs.dna),
-                                        [t.name for t in eng.chosen],
-                                        preflight.find_arg(data.args, "fasta"), wanted)
-        files = staged.commit()
     except KeyboardInterrupt as e:
         kept = writer.n if writer is not None and not writer.failed else 0
         if kept:     # the finished batches stay for --resume; the rest goes
-            staged.keep(out_path)
+            staged.keep(run.out_path)
         staged.discard()
         where = (f"; {kept} finished sequences are kept for `--resume` (the same command "
-                 "with --resume continues)" if kept else f"; nothing was written to {out_path}")
+                 "with --resume continues)" if kept else
+                 f"; nothing was written to {run.out_path}")
         raise Interrupted(f"interrupted{where}", getattr(e, "signal_name", "SIGINT")) from None
     except BaseException:
         staged.discard()
         raise
-    done_with = resume_lib.remove([q.path for q in found])
+    return staged, h5_tmp, n, worst, worst_rel
+
+
+def finish(run: _Run, staged: Staged, h5_tmp: Path, n: int, worst: float,
+           worst_rel: float) -> dict:
+    """The derived files written from the staged score file, everything renamed into place,
+    the interrupted run's files removed; returns the run's summary."""
+    eng = run.eng
+    try:
+        non_acgt = _non_acgt(h5_tmp)
+        written = derived_lib.write_all(staged, h5_tmp, eng.dna_label, eng.task_names,
+                                        preflight.find_arg(run.data.args, "fasta"),
+                                        run.options.derived)
+        files = staged.commit()
+    except BaseException:
+        staged.discard()
+        raise
+    done_with = resume_lib.remove([q.path for q in run.found])
     if done_with:
         warnings.warn(f"removed the interrupted run's file(s) {', '.join(done_with)}", Notice,
-                      stacklevel=2)
-    seconds = time.perf_counter() - t0
+                      stacklevel=3)
     dl = eng.dl
     # The engine's tolerance, on its measure (gradient baselines do not sum to delta).
     if worst_rel > dl.tolerance and dl.mode == "deeplift":
         warnings.warn(f"summation-to-delta error up to {worst:.3g} ({worst_rel:.3g} of "
                       f"max(1, |delta|), tolerance {dl.tolerance:g}; see /convergence in "
-                      f"{out_path}); {dl.blame()}", ConvergenceWarning, stacklevel=2)
-    return {"output": str(out_path), "files": [str(f) for f in files], "sequences": n,
-            "tasks": [t.name for t in eng.chosen], "seconds": seconds, "rule": opt["rule"],
-            "exact": dl.mode == "deeplift",
+                      f"{run.out_path}); {dl.blame()}", ConvergenceWarning, stacklevel=3)
+    return {"output": str(run.out_path), "files": [str(f) for f in files], "sequences": n,
+            "tasks": eng.task_names, "seconds": time.perf_counter() - run.t0,
+            "rule": run.opt["rule"], "exact": dl.mode == "deeplift",
             "max_convergence_error": worst, "derived": written, "non_acgt": non_acgt,
-            "resumed": partial.rows if partial is not None else 0}
+            "resumed": run.partial.rows if run.partial is not None else 0}
 
 
 def _leftovers(out_path: Path, resume: bool) -> list:
@@ -361,52 +309,41 @@ def _load(model, source: str | None, zoo_config: str | None):
     return km, (chosen_config[-1] if chosen_config else None)
 
 
-def _layered_options(km: KipoiModel, config, **flags) -> tuple[dict, dict]:
-    """(the run's DeepLIFT options, the model's own defaults): flags first, then model.yaml's
-    ``postprocessing: deeplift:`` block, then the zoo config, then :data:`DEFAULTS`."""
-    pp = {**zoo.score_defaults(config), **km.postprocessing}
-    opt = dict(DEFAULTS)
-    opt.update({k: pp[k] for k in DEFAULTS if k in pp})
-    opt.update({k: v for k, v in flags.items() if v is not None})
-    _check_options(n_references=opt["n_references"], seed=opt["seed"], rule=opt["rule"],
-                   maxpool=opt["maxpool"], where="model.yaml postprocessing or zoo config: ")
-    return opt, pp
+def _engine(km: KipoiModel, pp: dict, options: Options, opt: dict) -> _Engine:
+    """The model cut at its scored output, its DNA input found, the engine and its tasks.
+    ``pp`` is the model's defaults (model.yaml's block over the zoo config's)."""
+    from ..backends.tf.graph import signature
 
-
-def _engine(km: KipoiModel, pp: dict, input: str | None, opt: dict, jit: bool, tasks,
-            layers: Sequence[str]) -> _Engine:
-    """The model cut at its scored output, its DNA input found, the engine and its tasks."""
     keras_model = _output_submodel(km.keras_model, pp.get("output_layer"))
-    plan = build_plan(keras_model)
-    labels = input_labels(km.schema, plan.input_names)     # Keras name -> schema name
+    names, shapes, _, out_shapes = signature(keras_model)
+    labels = input_labels(km.schema, names)     # Keras name -> schema name
     by_label = {v: k for k, v in labels.items()}
-    if input is None:
-        # model.yaml's postprocessing names the input for this very file: checked strictly,
-        # as --input is. A zoo config covers many files: its input is a hint, used only
-        # where the model has it.
-        input = km.postprocessing.get("input")
-    if input is None and pp.get("input") in set(by_label) | set(plan.input_names):
-        input = pp["input"]
-    inputs = plan_inputs(km.schema, plan.input_names, [s[1:] for s in plan.input_shapes],
-                         by_label.get(input, input))
-    scoring_model = canonical_model(keras_model, plan.input_names, inputs.layouts)
-    n_units = sum(int(np.prod(s[1:])) if len(s) > 1 else 1 for s in plan.output_shapes)
+    # model.yaml's postprocessing names the input for this very file: checked strictly, as
+    # --input is. A zoo config covers many files: its input is a hint, used only where the
+    # model has it.
+    wanted = options.input if options.input is not None else km.postprocessing.get("input")
+    if wanted is None and pp.get("input") in set(by_label) | set(names):
+        wanted = pp["input"]
+    inputs = plan_inputs(km.schema, names, [s[1:] for s in shapes], by_label.get(wanted, wanted))
+    scoring_model = canonical_model(keras_model, names, inputs.layouts)
+    n_units = sum(int(np.prod(s[1:])) if len(s) > 1 else 1 for s in out_shapes)
     try:
-        dl = DeepLift(scoring_model, rule=opt["rule"], maxpool=opt["maxpool"], jit=jit,
+        dl = DeepLift(scoring_model, rule=opt["rule"], maxpool=opt["maxpool"], jit=options.jit,
                       task_names=task_names(km.schema, n_units, km.source_dir))
-        chosen = dl.select_tasks(_tasks_arg(tasks, dl.task_names))
-        for layer in layers:
+        chosen = dl.select_tasks(tasks_arg(options.tasks, dl.task_names))
+        for layer in options.layers:
             dl.layer_key(layer)
     except ValueError as e:
         raise UserError(str(e)) from e
-    return _Engine(plan, inputs, labels, by_label, dl, chosen)
+    return _Engine(inputs, labels, by_label, dl, chosen)
 
 
-def _open_data(km: KipoiModel, dataloader_args, eng: _Engine, wanted, limit, shard,
+def _open_data(km: KipoiModel, dataloader_args, eng: _Engine, options: Options,
                batch_size: int) -> _Data:
     """The dataloader's arguments checked, the dataloader started, --limit and --shard
-    applied."""
-    inputs, plan = eng.inputs, eng.plan
+    applied (shards cut at multiples of ``batch_size``)."""
+    inputs, plan, wanted = eng.inputs, eng.dl.plan, options.derived
+    limit = options.limit
     args = preflight.check_arguments(km.dataloader, parse_dataloader_args(dataloader_args))
     preflight.check_intervals(args, inputs.layouts[inputs.dna].length if inputs.dna else
                               plan.input_shapes[0][1],
@@ -430,7 +367,7 @@ def _open_data(km: KipoiModel, dataloader_args, eng: _Engine, wanted, limit, sha
     if limit is not None:
         total = min(total, limit) if total is not None else limit
     data = _Data(args, dataset, total, limit)
-    sharding = parse_shard(shard)
+    sharding = parse_shard(options.shard)
     if sharding is not None:
         if total is None:
             raise UserError("--shard needs a dataloader that knows its length")
@@ -439,27 +376,27 @@ def _open_data(km: KipoiModel, dataloader_args, eng: _Engine, wanted, limit, sha
     return data
 
 
-def _provenance(km: KipoiModel, config, opt: dict, eng: _Engine, data: _Data, device_name,
-                started, batch_size: int, hypothetical: bool, layers) -> dict:
+def _provenance(run: _Run, device_name: str, started: datetime) -> dict:
     """The score file's attributes: what made it (see :data:`scorefile.PROVENANCE`)."""
+    km, config, opt, eng, data = run.km, run.config, run.opt, run.eng, run.data
     sharding, first, total = data.sharding, data.first, data.total
     return {
         "kipoi_deeplift_version": __version__, "model": km.name, "source": km.source,
         "weights_sha256": json.dumps(km.sha256()), "rule": opt["rule"],
         "references": opt["references"] if isinstance(opt["references"], str) else "array",
         "n_references": int(opt["n_references"]), "seed": int(opt["seed"]),
-        "maxpool": opt["maxpool"], "tasks": json.dumps([t.name for t in eng.chosen]),
+        "maxpool": opt["maxpool"], "tasks": json.dumps(eng.task_names),
         "zoo_config": config["name"] if config else "",
         "shard": f"{sharding[0]}/{sharding[1]}" if sharding else "",
         "shard_start": first, "shard_stop": first + (total or 0),
-        "dna_input": eng.labels.get(eng.inputs.dna, ""),
+        "dna_input": eng.dna_label or "",
         "dataloader_args": json.dumps(data.args, default=str),
         "orientation": "per sequence in /metadata/orientation: genome or reverse_complement, "
                        "found by comparing /inputs with the FASTA; unknown (no FASTA, too few "
                        "called bases, a palindrome) falls back to /metadata/ranges/strand",
         **_versions(), "device": device_name, "start_time": started.isoformat(),
-        "batch_size": int(batch_size), "hypothetical": int(bool(hypothetical)),
-        "layers": json.dumps(list(layers)),
+        "batch_size": int(run.batch_size), "hypothetical": int(bool(run.hypothetical)),
+        "layers": json.dumps(list(run.options.layers)),
         "references_sha256": _sha256_of(opt["references"]),
         "intervals_sha256": _sha256_of(preflight.find_arg(data.args, "interval", "bed")),
     }
@@ -509,25 +446,27 @@ def _non_acgt(h5_path) -> dict:
             "zero": int(zero_rows.sum())}
 
 
-def _command(km: KipoiModel, args: dict, out_path: Path, tasks, input, layers, hypothetical,
-             batch_size, limit, opt, wanted: Mapping[str, str], shard=None,
-             zoo_config=None) -> str:
+def _command(run: _Run) -> str:
     """The `kipoi-deeplift score` command that reproduces this run (for the record)."""
     import shlex
 
+    km, opt, o, data = run.km, run.opt, run.options, run.data
     words = ["kipoi-deeplift", "score", km.name, "--source", km.source, "--dataloader-args",
-             json.dumps(args, default=str), "-o", str(out_path), "--tasks", ",".join(tasks),
-             *(["--input", input] if input else []), "--rule", opt["rule"],
+             json.dumps(data.args, default=str), "-o", str(run.out_path),
+             "--tasks", ",".join(run.eng.task_names),
+             *(["--input", run.eng.dna_label] if run.eng.dna_label else []),
+             "--rule", opt["rule"],
              "--references", opt["references"] if isinstance(opt["references"], str)
              else "ARRAY.npy", "--n-references", str(opt["n_references"]),
              "--seed", str(opt["seed"]), "--maxpool", opt["maxpool"],
-             "--batch-size", str(batch_size)]
-    if hypothetical:
+             "--batch-size", str(run.batch_size)]
+    if run.hypothetical:
         words.append("--hypothetical")
-    if layers:
-        words += ["--layers", ",".join(layers)]
-    for flag, value in (("--limit", limit), *((f"--{k}", v) for k, v in wanted.items()),
-                        ("--shard", shard), ("--zoo-config", zoo_config)):
+    if o.layers:
+        words += ["--layers", ",".join(o.layers)]
+    zoo_config = run.config["name"] if run.config else "none"
+    for flag, value in (("--limit", data.limit), *((f"--{k}", v) for k, v in o.derived.items()),
+                        ("--shard", o.shard), ("--zoo-config", zoo_config)):
         if value is not None:
             words += [flag, str(value)]
     return shlex.join(words)
@@ -536,41 +475,11 @@ def _command(km: KipoiModel, args: dict, out_path: Path, tasks, input, layers, h
 MAX_AUTO_BATCH = 1024
 
 
-def _batch_from_memory(dl: DeepLift, n_references: int, device_name: str) -> int:
-    """The batch size that fits a quarter of the free memory (32 for variable-length inputs)."""
-    from ..core import batching
-
-    if any(d is None for s in dl.plan.input_shapes for d in s[1:]):
-        return 32
-    zeros = [np.zeros((1,) + tuple(s[1:]), np.float32) for s in dl.plan.input_shapes]
-    return batching.choose(dl.tensor_shapes(zeros).values(), n_references, MAX_AUTO_BATCH,
-                           batching.default_cap(device_name))
-
-
 def _versions() -> dict:
     import keras
     import tensorflow as tf
 
     return {"tensorflow_version": tf.__version__, "keras_version": keras.__version__}
-
-
-class _bar:
-    """A tqdm progress bar (sequences/s) on a terminal, nothing elsewhere."""
-
-    def __init__(self, total, show):
-        self.total, self.show = total, show
-
-    def __enter__(self):
-        from tqdm.auto import tqdm
-
-        show = sys.stderr.isatty() if self.show is None else self.show
-        self.bar = tqdm(total=self.total, unit="seq", desc="DeepLIFT", disable=not show,
-                        file=sys.stderr, smoothing=0.1)
-        return self.bar
-
-    def __exit__(self, *exc):
-        self.bar.close()
-        return False
 
 
 def _orientation(args: Mapping, inputs: InputPlan):
@@ -599,13 +508,13 @@ def _batch_arrays(res, x: Mapping[str, np.ndarray], batch, n: int, labels, orien
     return scorefile.batch_arrays(res, x, ranges, n, labels, orientation, non_acgt)
 
 
-def _stream(dataset, batch_size, limit, inputs: InputPlan, labels, dl: DeepLift, chosen, refs,
-            opt, layers, hypothetical, writer: H5Writer, bar, first: int = 0,
-            orient=None) -> tuple[float, float]:
-    """Score batch after batch, appending each to the file; returns the largest
-    summation-to-delta error, absolute and relative to max(1, |delta|).
-    ``first`` is the index of the dataset's first sequence in the whole run (shards);
-    ``orient`` classifies each sequence as read along or against the genome."""
+def _stream(run: _Run, writer: H5Writer, bar) -> tuple[float, float]:
+    """Score batch after batch, appending each to ``writer`` and counting it on ``bar``;
+    returns the largest summation-to-delta error, absolute and relative to max(1, |delta|)."""
+    data, eng, opt, batch_size = run.data, run.eng, run.opt, run.batch_size
+    dataset, limit, first, inputs = data.dataset, data.limit, data.first, eng.inputs
+    # Classifies each sequence as read along or against the genome (None without a FASTA).
+    orient = _orientation(data.args, inputs)
     worst, worst_rel = 0.0, 0.0
     done = 0
     try:
@@ -634,16 +543,17 @@ def _stream(dataset, batch_size, limit, inputs: InputPlan, labels, dl: DeepLift,
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)   # summed up at the end
                 try:
-                    res = dl.explain(x, references=refs,
-                                     n_references=int(opt["n_references"]),
-                                     seed=int(opt["seed"]), tasks=chosen,
-                                     layers=layers, hypothetical=hypothetical,
-                                     batch_size=batch_size, progress=False,
-                                     index_offset=first + done)
+                    res = eng.dl.explain(x, references=run.refs,
+                                         n_references=int(opt["n_references"]),
+                                         seed=int(opt["seed"]), tasks=eng.chosen,
+                                         layers=run.options.layers,
+                                         hypothetical=run.hypothetical,
+                                         batch_size=batch_size, progress=False,
+                                         index_offset=first + done)
                 except ValueError as e:
                     raise UserError(f"sequences {first + done}-{first + done + n - 1}: "
                                     f"{e}") from e
-            arrays = _batch_arrays(res, x, batch, n, labels, orient, inputs.dna)
+            arrays = _batch_arrays(res, x, batch, n, eng.labels, orient, inputs.dna)
             if written is not None:
                 written.result()            # in order, and a failed write stops the run
             written = writes.submit(writer.append, arrays)

@@ -46,8 +46,8 @@ def load_configs(directory: Path | None = None) -> dict[str, dict]:
 
 def validate(cfg: dict, where: str = "config") -> None:
     """Raise ``UserError`` naming what is missing or wrong in one config."""
-    from ..core.engine import RULES
-    from ..core.maxima import MODES
+    from ..core.methods import MAXPOOL_MODES as MODES
+    from ..core.methods import METHODS as RULES
     from ..core.references import validate_reference_name
 
     if not isinstance(cfg, dict):

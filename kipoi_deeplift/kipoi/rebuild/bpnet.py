@@ -9,7 +9,7 @@ def profile_scoring_model(model, profile_outputs: Sequence[str] | None = None):
     (weights held constant, :class:`kipoi_deeplift.kipoi.zoo_layers.SoftmaxWeightedSum`); other
     outputs (count heads) stay as they are. Profile outputs are the 3-D ones unless named."""
     from .. import zoo_layers
-    from ...core.graph import flavour
+    from ...backends.tf.graph import flavour
 
     if flavour(model) != "keras3":
         raise TypeError("profile_scoring_model takes a Keras 3 model")

@@ -47,10 +47,12 @@ class DeepBindParams:
 
     @property
     def detector_len(self) -> int:
+        """Motif detector length (bases)."""
         return int(self.detectors.shape[0])
 
     @property
     def num_hidden(self) -> int:
+        """Hidden units of the optional second layer (0: none)."""
         return 0 if self.weights2 is None else int(self.weights2.shape[0])
 
 
@@ -109,6 +111,7 @@ def build(detector_len: int, num_detectors: int, num_hidden: int, has_avg_poolin
     best = L.GlobalMaxPooling1D(name="best_window")
 
     def strand(x, suffix=""):
+        """The network on one strand: (N, L, 4) -> the best window's score (N, 1)."""
         f = conv(pad(x))
         h = max_pool(f)
         if avg_pool is not None:
@@ -165,6 +168,7 @@ def _keras2_layers(path: str | Path, arch: str | Path | None) -> tuple[list, Cal
     layers = cfg["config"]["layers"]
 
     def arrays(name: str) -> dict[str, np.ndarray]:
+        """The stored weight arrays of layer ``name``, by weight name."""
         with h5py.File(path, "r") as f:
             root = f["model_weights"] if "model_weights" in f else f
             group = root[name]

@@ -63,7 +63,7 @@ class Context:
 
     ``mode`` is ``"deeplift"`` (rows paired as inputs then references; the backward pass carries
     multipliers into the reference rows) or ``"gradient"`` (plain autodiff). ``step`` is the
-    resolved spec of the step being called (:class:`kipoi_deeplift.core.resolve.StepSpec`: its
+    resolved spec of the step being called (:class:`.resolve.StepSpec`: its
     nonlinearity rule, output role), set once per step; ``kernel_source`` is, for an activation
     layer that follows a Dense/Conv layer, ``(that layer, its input, per-channel scale)``
     (RevealCancel needs them). ``logits`` collects the pre-activations of final

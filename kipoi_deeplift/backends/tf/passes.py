@@ -22,7 +22,7 @@ class TFPass:
 
     ``mode`` is ``deeplift`` or ``gradient``; ``method`` the method's name (``gradient`` returns
     plain gradients as contributions); ``readout`` maps tensor keys to where their neurons'
-    contributions are read (see :func:`kipoi_deeplift.core.resolve.readout`).
+    contributions are read (see :func:`kipoi_deeplift.backends.tf.resolve.readout`).
     """
 
     def __init__(self, plan, specs: Sequence, mode: str, method: str, maxpool: str, eps: float,
@@ -44,6 +44,7 @@ class TFPass:
         compiled = self._compiled(tasks, layers, hyp_inputs)
 
         def run(xs, rs):
+            """Numpy in, numpy out (see :meth:`function`)."""
             out = compiled([tf.constant(v) for v in xs], [tf.constant(r) for r in rs])
             return tf.nest.map_structure(lambda t: t.numpy(), out)
 

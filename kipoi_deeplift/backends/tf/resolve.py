@@ -3,10 +3,11 @@
 Three words, three things:
 
 * the **method** (``DeepLift(model, rule=...)``: rescale, reveal-cancel, genomics-default,
-  grad-input, gradient) is what the user asks for: :data:`METHODS`;
-* the **layer rule** (``LAYER_RULES`` in :mod:`kipoi_deeplift.core.rules`) is how one layer type
+  grad-input, gradient) is what the user asks for:
+  :data:`kipoi_deeplift.core.methods.METHODS`;
+* the **layer rule** (``LAYER_RULES`` in :mod:`.rules`) is how one layer type
   passes multipliers;
-* the **nonlinearity rule** (``NONLINEAR_RULES`` in :mod:`kipoi_deeplift.core.nonlinear`: rescale,
+* the **nonlinearity rule** (``NONLINEAR_RULES`` in :mod:`.nonlinear`: rescale,
   reveal-cancel, gradient) is how an elementwise nonlinearity inside a layer does.
 
 :func:`resolve` turns a plan, a method and the layer-rule table into one :class:`StepSpec` per
@@ -18,24 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from ...core.methods import METHODS
 from .context import LINEAR_ACTIVATIONS, activation_name
 from .rules import (KERNEL_TYPES, LayerRule, activation_layer, channel_scale, check_layer,
                     elementwise_layer)
-
-#: method -> (pass mode, nonlinearity rule after Dense / after Conv / anywhere else).
-#: RevealCancel needs the linear layer before the nonlinearity; elsewhere it is Rescale.
-METHODS: dict[str, tuple[str, dict[str, str]]] = {
-    "rescale": ("deeplift", {"dense": "rescale", "conv": "rescale", "other": "rescale"}),
-    "reveal-cancel": ("deeplift", {"dense": "reveal-cancel", "conv": "reveal-cancel",
-                                   "other": "rescale"}),
-    # The authors' recommendation for genomics: RevealCancel on fully connected layers,
-    # Rescale on convolutions.
-    "genomics-default": ("deeplift", {"dense": "reveal-cancel", "conv": "rescale",
-                                      "other": "rescale"}),
-    "grad-input": ("gradient", {"dense": "gradient", "conv": "gradient", "other": "gradient"}),
-    "gradient": ("gradient", {"dense": "gradient", "conv": "gradient", "other": "gradient"}),
-}
-
 
 @dataclass(frozen=True)
 class StepSpec:

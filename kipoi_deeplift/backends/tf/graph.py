@@ -79,6 +79,8 @@ def build_plan(model) -> Plan:
     input_keys = [next(counter) for _ in model.inputs]
 
     def add(layer, in_keys, bind, n_out):
+        """Append one call of ``layer`` reading ``in_keys``; returns its ``n_out`` new
+        output keys."""
         out_keys = [next(counter) for _ in range(n_out)]
         i = calls.get(layer.name, 0)
         calls[layer.name] = i + 1
@@ -128,6 +130,7 @@ def build_plan(model) -> Plan:
             return bind
 
     def walk(m, in_keys):
+        """Inline model ``m`` called on tensors ``in_keys``; returns its outputs' keys."""
         if isinstance(m, K.Sequential):
             keys = in_keys
             for layer in m.layers:
@@ -151,19 +154,27 @@ def build_plan(model) -> Plan:
         return [env[id(t)] for t in m.outputs]
 
     output_keys = walk(model, input_keys)
-    if kind == "keras3":
+    input_names, input_shapes, output_names, output_shapes = signature(model)
+    return Plan(
+        steps=steps,
+        input_keys=input_keys,
+        input_names=input_names,
+        input_shapes=input_shapes,
+        output_keys=output_keys,
+        output_names=output_names,
+        output_shapes=output_shapes,
+        layer_outputs=layer_outputs,
+    )
+
+
+def signature(model) -> tuple[list[str], list[tuple], list[str], list[tuple]]:
+    """The model's input names and shapes and output names and shapes (each shape with the
+    batch axis first, ``None``), without walking its layers."""
+    if flavour(model) == "keras3":
         input_names = [t.name for t in model.inputs]
         output_names = list(getattr(model, "output_names", None) or [model.layers[-1].name])
     else:
         input_names = list(model.input_names)
         output_names = list(model.output_names)
-    return Plan(
-        steps=steps,
-        input_keys=input_keys,
-        input_names=input_names,
-        input_shapes=[tuple(t.shape) for t in model.inputs],
-        output_keys=output_keys,
-        output_names=output_names,
-        output_shapes=[tuple(t.shape) for t in model.outputs],
-        layer_outputs=layer_outputs,
-    )
+    return (input_names, [tuple(t.shape) for t in model.inputs], output_names,
+            [tuple(t.shape) for t in model.outputs])

@@ -17,9 +17,10 @@ from typing import Callable
 
 import tensorflow as tf
 
+from ...core.methods import MAXPOOL_MODES
 from .context import Context, call_layer, input_rows_like_refs, vjp
 
-MODES = ("gradient", "exact")
+MODES = MAXPOOL_MODES
 
 
 def max_op(ctx: Context, f: Callable, z):
@@ -27,6 +28,8 @@ def max_op(ctx: Context, f: Callable, z):
     n = ctx.n
 
     def grad_refs(z, y, up_r):
+        """Multipliers at the reference rows of ``z`` for upstream multipliers ``up_r``
+        (``y`` the op's output)."""
         x_rows = input_rows_like_refs(z, n)
         if ctx.maxpool == "gradient":
             return vjp(f, x_rows, up_r)

@@ -1,10 +1,10 @@
 """The DeepLIFT rules: a table from layer type to one small function.
 
 A rule is ``fn(ctx, layer, args, kwargs) -> outputs``: it computes the layer's forward output for
-the whole batch (inputs, then references; see :mod:`kipoi_deeplift.core.context`) and makes the
+the whole batch (inputs, then references; see :mod:`.context`) and makes the
 backward pass carry DeepLIFT multipliers. Linear layers need nothing special (their gradient is
 their multiplier); nonlinearities go through ``ctx.nonlinear`` (Rescale, RevealCancel, ...);
-maxima through :mod:`kipoi_deeplift.core.maxima`.
+maxima through :mod:`kipoi_deeplift.backends.tf.maxima`.
 
 Adding a layer type means adding a row to ``LAYER_RULES`` (or calling :func:`register_rule`).
 """
@@ -219,7 +219,7 @@ def register_rule(layer_type: type | str, fn: Rule, exact: bool = True) -> None:
 
     ``layer_type`` is a layer class (matched exactly, before the built-in table) or a class
     name. Inside ``fn``, ``ctx.nonlinear(f, z)`` applies the active nonlinearity rule to an
-    elementwise function ``f``, ``kipoi_deeplift.core.maxima.max_op(ctx, f, z)`` a max-like one,
+    elementwise function ``f``, ``maxima.max_op(ctx, f, z)`` a max-like one,
     ``ctx.paired_op(forward, ctx.refs_only(grad_refs), z)`` builds a custom multiplier, and a
     layer that is linear needs only ``return layer(*args, **kwargs)``.
     """

@@ -1,0 +1,57 @@
+"""The TensorFlow backend: Keras 3 and tf_keras models.
+
+The model is walked into a plan (:mod:`.graph`), each step's rules are decided once
+(:mod:`.resolve`, from the layer-rule table :mod:`.rules` and the nonlinearity rules
+:mod:`.nonlinear`, :mod:`.maxima`, :mod:`.recurrent`) and the passes are compiled
+(:mod:`.passes`). :class:`Backend` is what the engine sees of all this.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from ...core.methods import METHODS
+from .graph import Plan, build_plan
+from .passes import TFPass
+from .resolve import readout, resolve
+
+
+class Backend:
+    """``model`` (Keras 3 or tf_keras) prepared for ``method`` with ``maxpool`` mode, Rescale's
+    ``eps``, XLA compilation ``jit`` and per-model layer ``rules`` (see
+    :func:`kipoi_deeplift.backends.tf.resolve.resolve`)."""
+
+    def __init__(self, model, method: str, maxpool: str, eps: float, jit: bool,
+                 rules: Mapping[Any, Any] | None = None):
+        self.model = model
+        self.plan: Plan = build_plan(model)
+        # Every step's rules, decided once: the passes only follow them.
+        self.specs = resolve(self.plan, method, rules)
+        self._pass = TFPass(self.plan, self.specs, METHODS[method][0], method, maxpool, eps,
+                            jit, readout(self.plan, self.specs))
+
+    def function(self, tasks: tuple, layers: tuple, hyp_inputs: tuple) -> Callable:
+        """See :meth:`kipoi_deeplift.core.backend.Backend.function`."""
+        return self._pass.function(tasks, layers, hyp_inputs)
+
+    def tensor_shapes(self, xs: Sequence[np.ndarray]) -> dict[int, tuple]:
+        """Every plan tensor's shape (batch axis excluded) for inputs like ``xs``."""
+        return self._pass.tensor_shapes(xs)
+
+    def device_kind(self) -> str:
+        """'GPU' where TensorFlow sees one, else 'CPU'."""
+        return self._pass.device_kind()
+
+    def inexact_layers(self, maxpool: str) -> list[str]:
+        """'LayerClass (why)' for each layer type whose rule breaks summation-to-delta."""
+        return sorted({type(s.layer).__name__ + f" ({spec.layer_rule.note})"
+                       for s, spec in zip(self.plan.steps, self.specs)
+                       if not spec.layer_rule.exact or
+                       (spec.layer_rule.max_like and maxpool == "gradient")})
+
+    def low_precision(self) -> list[str]:
+        """Compute dtypes below float32 among the model's layers (mixed precision)."""
+        return sorted({str(getattr(layer, "compute_dtype", "float32"))
+                       for layer in getattr(self.model, "layers", [])} -
+                      {"float32", "float64"})
