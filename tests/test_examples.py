@@ -1,12 +1,10 @@
 """The examples run and say something true (small settings, so they fit in the test budget)."""
 import csv
-import sys
 from pathlib import Path
 
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-sys.path.insert(0, str(EXAMPLES))
 
 
 def test_simulated_motifs_rule_comparison(tmp_path):

@@ -1,10 +1,5 @@
 """Memory stays flat in the number of intervals: batches are written as they are scored."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
-import memory  # noqa: E402
+import memory   # benchmarks/memory.py (pytest.ini puts benchmarks/ on the path)
 
 
 def test_peak_memory_does_not_grow_with_intervals(tmp_path):

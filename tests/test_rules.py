@@ -10,7 +10,7 @@ import tf_keras
 import _models as M
 import _reference as ref
 import kipoi_deeplift as kd
-from test_exactness import assert_close, check_forward, random_refs, two_tasks_match_reference
+from _checks import assert_close, check_forward, random_refs, two_tasks_match_reference
 
 KERAS = {"keras3": keras, "tf_keras": tf_keras}
 RC = {"dense": "reveal-cancel", "conv": "reveal-cancel"}
