@@ -1,11 +1,46 @@
 """Packaging for kipoi_deeplift (setup.py is what the project contract asks for)."""
+import runpy
 from pathlib import Path
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+from setuptools.command.editable_wheel import editable_wheel
 
 HERE = Path(__file__).parent
 version = {}
 exec((HERE / "kipoi_deeplift" / "_version.py").read_text(), version)
+
+
+def write_plugin_hook(folder: str) -> str:
+    """kipoi_deeplift-plugin.pth into ``folder`` (a wheel's root: site-packages once
+    installed), so that `kipoi deeplift` works after install (see
+    kipoi_deeplift/kipoi_plugin.py and the README)."""
+    hook = runpy.run_path(str(HERE / "kipoi_deeplift" / "kipoi_plugin.py"))
+    target = Path(folder) / hook["PTH_NAME"]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(hook["pth_line"]())
+    return str(target)
+
+
+class build_py_with_plugin_hook(build_py):
+    """Regular installs: the hook at the root of the built library."""
+
+    def run(self):
+        super().run()
+        write_plugin_hook(self.build_lib)
+
+    def get_outputs(self, include_bytecode=True):
+        return super().get_outputs(include_bytecode) + \
+            [str(Path(self.build_lib) / "kipoi_deeplift-plugin.pth")]
+
+
+class editable_wheel_with_plugin_hook(editable_wheel):
+    """Editable installs (pip install -e): the hook at the root of the editable wheel."""
+
+    def _run_build_commands(self, dist_name, unpacked_wheel, build_lib, tmp_dir):
+        result = super()._run_build_commands(dist_name, unpacked_wheel, build_lib, tmp_dir)
+        write_plugin_hook(unpacked_wheel)
+        return result
 
 setup(
     name="kipoi_deeplift",
@@ -48,4 +83,6 @@ setup(
     data_files=[("share/kipoi_deeplift/model_zoo_configs",
                  [str(p) for p in sorted(Path("model_zoo_configs").glob("*.yaml"))])],
     entry_points={"console_scripts": ["kipoi-deeplift=kipoi_deeplift.cli:console"]},
+    cmdclass={"build_py": build_py_with_plugin_hook,
+              "editable_wheel": editable_wheel_with_plugin_hook},
 )

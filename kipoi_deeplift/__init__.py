@@ -11,9 +11,14 @@ arguments and quiet TensorFlow's start-up before TensorFlow is imported.
 from __future__ import annotations
 
 import importlib
+import os
 
-from ._version import __version__
-from .errors import UserError
+# TensorFlow's C++ INFO/WARNING lines after its start are not for our users; set
+# TF_CPP_MIN_LOG_LEVEL yourself to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from ._version import __version__  # noqa: E402
+from .errors import UserError  # noqa: E402
 
 #: Where each old module name lives now (see the README's architecture section): core (the
 #: engine), backends.tf (the framework's side), kipoi (the Kipoi adapter, zoo configs and
@@ -53,7 +58,9 @@ def __getattr__(name: str):
 def score(*args, **kwargs):
     """Score a Kipoi model on its dataloader into an HDF5 file (see :func:`scoring.score`)."""
     from .kipoi.scoring import score as _score
+    from .quiet import quiet_tensorflow_start
 
+    quiet_tensorflow_start()
     return _score(*args, **kwargs)
 
 

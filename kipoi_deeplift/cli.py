@@ -12,6 +12,7 @@ import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from ._version import __version__
 from .core.methods import MAXPOOL_MODES, METHODS   # plain data: TensorFlow is not imported
 
 RULE_CHOICES = tuple(METHODS)
@@ -38,7 +39,7 @@ def _score_parser(sub):
                                    "--source dir) on the intervals its dataloader reads, and "
                                    "write contributions in genome coordinates.")
     p.add_argument("model", help="Kipoi model name or model directory")
-    p.add_argument("--source", default=None,
+    p.add_argument("-s", "--source", default=None,
                    help="Kipoi source: kipoi (the zoo), dir (a model directory) or any source "
                         "in ~/.kipoi/config.yaml (default: dir for a directory, else kipoi)")
     p.add_argument("--dataloader-args", nargs="+", default=None, metavar="JSON_OR_FILE",
@@ -70,6 +71,20 @@ def _score_parser(sub):
     p.add_argument("--device", default=None, help="cpu, gpu or gpu:K (default: GPU if "
                                                   "TensorFlow sees one)")
     p.add_argument("--limit", type=int, default=None, help="score only the first N sequences")
+    p.add_argument("-n", "--num-workers", type=int, default=0,
+                   help="processes loading batches in parallel (Kipoi's dataloader workers; "
+                        "default 0: in this process)")
+    p.add_argument("--dataloader", default=None, metavar="NAME",
+                   help="a dataloader other than the model's default (as `kipoi predict`)")
+    p.add_argument("--dataloader-source", default=None, metavar="SOURCE",
+                   help="the Kipoi source of --dataloader (default: the model's)")
+    p.add_argument("--target-layer", default=None, metavar="LAYER",
+                   help="explain neurons of this hidden layer instead of the outputs (e.g. "
+                        "the first convolution); with --target-neuron")
+    p.add_argument("--target-neuron", default=None, metavar="F|P,F",
+                   help="with --target-layer: F (filter F summed over every position; a unit "
+                        "of a dense layer) or P,F (filter F at position P), or several "
+                        "separated by ';'")
     _derived_flags(p)
     p.add_argument("--jit", action="store_true",
                    help="compile the whole pass with XLA (helps on GPUs; costs seconds first)")
@@ -93,12 +108,21 @@ def _run_score(a) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            res = score(a.model, a.dataloader_args, a.output, Options(
+            options = Options(
                 source=a.source, tasks=a.tasks, input=a.input, rule=a.rule,
                 references=a.references, n_references=a.n_references, seed=a.seed,
                 hypothetical=a.hypothetical, layers=layers, batch_size=a.batch_size,
                 device=a.device, limit=a.limit, maxpool=a.maxpool, shard=a.shard, jit=a.jit,
-                zoo_config=a.zoo_config, resume=a.resume, derived=_derived_of(a)))
+                zoo_config=a.zoo_config, resume=a.resume, derived=_derived_of(a),
+                num_workers=a.num_workers, dataloader=a.dataloader,
+                dataloader_source=a.dataloader_source, target_layer=a.target_layer,
+                target_neuron=a.target_neuron)
+            options.check()         # before TensorFlow starts: a wrong flag fails at once
+            if not a.debug:
+                from .quiet import quiet_tensorflow_start
+
+                quiet_tensorflow_start()
+            res = score(a.model, a.dataloader_args, a.output, options)
         finally:            # notes (stale files removed, a run to resume) even when it fails
             for w in caught:
                 if w.category.__name__ == "Notice":
@@ -214,11 +238,45 @@ def _run_zoo(a) -> int:
     return 0
 
 
+def _kipoi_plugin_parser(sub):
+    p = sub.add_parser("kipoi-plugin", help="`kipoi deeplift ...`: the hook that lists this "
+                                            "package among Kipoi's plugins")
+    p.add_argument("action", choices=("status", "enable", "disable"),
+                   help="status: is it installed and does Kipoi list it; enable: (re)write "
+                        "its .pth file; disable: remove it")
+    p.set_defaults(run=_run_kipoi_plugin)
+
+
+def _run_kipoi_plugin(a) -> int:
+    from . import kipoi_plugin
+
+    if a.action == "enable":
+        print(f"wrote {kipoi_plugin.enable()}: `kipoi deeplift ...` runs this package")
+    elif a.action == "disable":
+        gone = kipoi_plugin.disable()
+        print("\n".join(f"removed {p}" for p in gone) if gone else
+              "no hook was installed for this interpreter")
+    st = kipoi_plugin.status()
+    files = ", ".join(st["files"]) or "none"
+    listed = {True: "yes", False: "no", None: "unknown (Kipoi not importable)"}
+    print(f"hook file: {files}" + ("" if st["current"] or not st["files"] else
+                                   " (from another version: run `kipoi-plugin enable`)"))
+    print(f"kipoi lists `deeplift`: {listed[st['listed_by_kipoi']]}"
+          + (" (switched off by KIPOI_DEEPLIFT_PLUGIN=0)" if st["switched_off"] else ""))
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with the contract's errors: one line (no usage block), exit status 2."""
+    """argparse with the contract's errors (one line, no usage block, exit status 2) and
+    Kipoi's spellings: every ``--two-words`` flag is also ``--two_words``."""
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def add_argument(self, *names, **kwargs):
+        aliases = ["--" + n[2:].replace("-", "_") for n in names
+                   if n.startswith("--") and "-" in n[2:]]
+        return super().add_argument(*names, *aliases, **kwargs)
 
 
 def build_parser(prog: str = "kipoi-deeplift") -> argparse.ArgumentParser:
@@ -226,13 +284,25 @@ def build_parser(prog: str = "kipoi-deeplift") -> argparse.ArgumentParser:
     parser = _Parser(prog=prog, description="DeepLIFT importance scores for Kipoi models "
                      "(Keras 3 / tf_keras on TensorFlow 2).")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
     _score_parser(sub)
     _merge_parser(sub)
     _compare_parser(sub)
     _plot_parser(sub)
     _zoo_parser(sub)
+    _kipoi_plugin_parser(sub)
     return parser
+
+
+def _quiet_kipoi_logs() -> None:
+    """Kipoi's INFO lines off: under `kipoi deeplift`, Kipoi's own start configures its logger
+    to print them (its logging.conf); warnings and errors still show."""
+    import logging
+
+    for name in ("kipoi", "kipoiseq", "kipoi_utils", "kipoi_conda"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _terminate(signum, frame):
@@ -266,9 +336,7 @@ def main(argv=None, prog: str = "kipoi-deeplift") -> int:
         args = build_parser(prog).parse_args(argv)
         output = getattr(args, "output", None)
         if not debug:
-            from .quiet import quiet_tensorflow_start
-
-            quiet_tensorflow_start()
+            _quiet_kipoi_logs()
         return args.run(args)
     except BrokenPipeError:        # `... | head`: the reader has what it wanted
         devnull = os.open(os.devnull, os.O_WRONLY)

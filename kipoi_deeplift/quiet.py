@@ -32,8 +32,10 @@ def captured_stderr(into: list):
 
 
 def quiet_tensorflow_start() -> None:
-    """Import TensorFlow and Keras (and look for GPUs) with their start-up lines discarded."""
-    if "tensorflow" in sys.modules:
+    """Import TensorFlow and Keras (and look for GPUs) with their start-up lines discarded
+    (oneDNN, CUDA probing, cuInit on machines without a GPU: printed from C++ before
+    TF_CPP_MIN_LOG_LEVEL applies). ``KIPOI_DEEPLIFT_TF_START=show`` keeps them."""
+    if "tensorflow" in sys.modules or os.environ.get("KIPOI_DEEPLIFT_TF_START") == "show":
         return
     with captured_stderr([]):
         import keras  # noqa: F401

@@ -18,11 +18,8 @@ def run_cli(*argv, entry="console"):
         cmd = [str(BIN / "kipoi-deeplift"), *argv]
     elif entry == "module":
         cmd = [sys.executable, "-m", "kipoi_deeplift", *argv]
-    else:   # Kipoi's own dispatcher, with this plugin added to its plugin list
-        code = ("import sys, kipoi.plugin as p; p.PLUGINS.append({'plugin': 'kipoi_deeplift', "
-                "'url': '', 'cli': True, 'description': 'DeepLIFT'}); "
-                "from kipoi.__main__ import main; sys.argv = ['kipoi'] + sys.argv[1:]; main()")
-        cmd = [sys.executable, "-c", code, "deeplift", *argv]
+    else:   # Kipoi's own executable: the installed hook lists this plugin
+        cmd = [str(BIN / "kipoi"), "deeplift", *argv]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
                        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     return p.returncode, p.stdout, p.stderr

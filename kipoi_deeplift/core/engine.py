@@ -30,7 +30,8 @@ class Task:
 
     name: str
     key: int      # the plan's tensor: a model output or a hidden layer's output
-    unit: int     # flat index within that tensor (batch axis excluded)
+    unit: int | tuple[int, ...]   # flat index within that tensor (batch axis excluded), or
+    #                               indices whose neurons are summed
 
 
 class DeepLift:
@@ -125,7 +126,7 @@ class DeepLift:
         if target_layer is not None:
             if tasks is not None:
                 raise ValueError("give tasks= or target_layer=, not both")
-            task_list = self._hidden_tasks(target_layer, target_neuron, xs)
+            task_list = self.hidden_tasks(target_layer, target_neuron, xs)
         elif target_neuron is not None:
             raise ValueError("target_neuron= needs target_layer= (the layer it belongs to)")
         else:
@@ -297,8 +298,20 @@ class DeepLift:
         cap = memory_cap or batching.default_cap(self._backend.device_kind())
         return batching.choose(self.tensor_shapes(xs).values(), n_references, most, cap)
 
-    def _hidden_tasks(self, layer: str, neuron, xs) -> list[Task]:
+    def hidden_tasks(self, layer: str, neuron, xs: Sequence[np.ndarray] | None = None
+                     ) -> list[Task]:
+        """Tasks for neurons of hidden ``layer``: ``neuron`` is a flat index, an index tuple
+        within the layer's output (batch axis excluded; ``None`` at an axis sums the neurons
+        along it, e.g. ``(None, 3)``: filter 3 of a convolution over every position), or a
+        list of them. ``xs`` are inputs like those to explain (default: the model's declared
+        shapes), for layers whose shape depends on the input length."""
         key = self.layer_key(layer)
+        if xs is None:
+            shapes = [tuple(s[1:]) for s in self.plan.input_shapes]
+            if any(d is None for s in shapes for d in s):
+                raise ValueError(f"target_layer={layer!r}: the model's input length is not "
+                                 "fixed; give inputs")
+            xs = [np.zeros((1,) + s, np.float32) for s in shapes]
         shape = self.tensor_shapes(xs)[key]
         size = int(np.prod(shape))
         if neuron is None:
@@ -309,21 +322,28 @@ class DeepLift:
         chosen = []
         for idx in (list(neuron) if many else [neuron]):
             if isinstance(idx, (tuple, np.ndarray)) and len(idx) == len(shape):
-                idx = tuple(int(i) for i in idx)
-                if any(not 0 <= i < d for i, d in zip(idx, shape)):
-                    raise ValueError(f"target_neuron {idx} is outside layer {layer!r}'s output "
-                                     f"shape {shape}")
-                flat = int(np.ravel_multi_index(idx, shape))
+                fixed = [None if i is None else int(i) for i in idx]
+                if any(i is not None and not 0 <= i < d for i, d in zip(fixed, shape)):
+                    raise ValueError(f"target_neuron {tuple(idx)} is outside layer {layer!r}'s "
+                                     f"output shape {shape}")
+                grid = np.indices(shape).reshape(len(shape), -1)
+                keep = np.ones(grid.shape[1], bool)
+                for axis, i in enumerate(fixed):
+                    if i is not None:
+                        keep &= grid[axis] == i
+                flats = tuple(int(f) for f in np.flatnonzero(keep))
+                unit: int | tuple = flats[0] if len(flats) == 1 else flats
+                label = ",".join("*" if i is None else str(i) for i in fixed)
             elif isinstance(idx, (int, np.integer)) and not isinstance(idx, bool):
                 if not 0 <= int(idx) < size:
                     raise ValueError(f"target_neuron {int(idx)} out of range: layer {layer!r} "
                                      f"has {size} neurons (shape {shape})")
-                flat = int(idx)
+                unit = int(idx)
+                label = ",".join(map(str, np.unravel_index(unit, shape)))
             else:
                 raise ValueError(f"target_neuron {idx!r}: give a flat index or an index tuple "
                                  f"of length {len(shape)} (layer {layer!r} has shape {shape})")
-            label = ",".join(map(str, np.unravel_index(flat, shape)))
-            chosen.append(Task(f"{layer}[{label}]", key, flat))
+            chosen.append(Task(f"{layer}[{label}]", key, unit))
         return chosen
 
     def select_tasks(self, tasks) -> list[Task]:
@@ -337,8 +357,9 @@ class DeepLift:
         by_name = {t.name: t for t in self.tasks}
         chosen = []
         for t in tasks:
-            if isinstance(t, Task) and t in self.tasks:
-                chosen.append(t)
+            if isinstance(t, Task) and (t in self.tasks or any(
+                    t.key == keys[0] for keys in self.plan.layer_outputs.values())):
+                chosen.append(t)     # an output's task, or a hidden neuron's (hidden_tasks)
             elif isinstance(t, (int, np.integer)) and not isinstance(t, bool):
                 if not -len(self.tasks) <= t < len(self.tasks):
                     raise ValueError(f"task index {t} out of range: the model has "

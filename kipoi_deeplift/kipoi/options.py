@@ -32,7 +32,10 @@ class Options:
     score the first N sequences. ``progress``: show the progress bar (``None``: on a terminal).
     ``shard``: ``'I/N'``. ``jit``: XLA. ``zoo_config``: a ``model_zoo_configs`` name or
     ``'none'``. ``resume``: continue an interrupted run. ``derived``: output format ->
-    file prefix (:data:`kipoi_deeplift.io.derived.FORMATS`).
+    file prefix (:data:`kipoi_deeplift.io.derived.FORMATS`). ``num_workers``: processes
+    loading batches (Kipoi's dataloader workers). ``dataloader``/``dataloader_source``: a
+    dataloader other than the model's default (as ``kipoi predict``). ``target_layer`` with
+    ``target_neuron``: explain neurons of a hidden layer (see :func:`parse_neurons`).
     """
 
     source: str | None = None
@@ -54,6 +57,11 @@ class Options:
     zoo_config: str | None = None
     resume: bool = False
     derived: Mapping[str, str] = field(default_factory=dict)
+    num_workers: int = 0
+    dataloader: str | None = None
+    dataloader_source: str | None = None
+    target_layer: str | None = None
+    target_neuron: Any = None
 
     @classmethod
     def from_keywords(cls, **given) -> "Options":
@@ -75,6 +83,16 @@ class Options:
         check_values(n_references=self.n_references, batch_size=self.batch_size,
                      limit=self.limit, seed=self.seed, rule=self.rule, maxpool=self.maxpool)
         parse_shard(self.shard)
+        if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or \
+                self.num_workers < 0:
+            raise UserError(f"--num-workers must be a whole number of at least 0, got "
+                            f"{self.num_workers!r}")
+        if (self.target_layer is None) != (self.target_neuron is None):
+            raise UserError("--target-layer and --target-neuron go together: the layer and "
+                            "which of its neurons to explain")
+        if self.target_layer is not None and self.tasks is not None:
+            raise UserError("give --tasks or --target-layer, not both")
+        parse_neurons(self.target_neuron)
 
 
 def check_values(where: str = "", **given) -> None:
@@ -145,6 +163,38 @@ def parse_shard(shard: str | None) -> tuple[int, int] | None:
     if not 1 <= i <= n:
         raise UserError(f"--shard {shard!r}: I must be between 1 and N")
     return i, n
+
+
+def parse_neurons(spec: Any):
+    """--target-neuron: ``F`` (filter F of a convolution at every position, summed; unit F of a
+    dense layer), ``P,F`` (filter F at position P), several separated by ``;``. Anything else
+    (an int, a tuple, a list of them: the Python forms) passes through. Each neuron is a tuple
+    with ``None`` at the axes summed over; the layer's rank decides how ``F`` is read (see
+    :func:`neurons_for_rank`)."""
+    if not isinstance(spec, str):
+        return spec
+    out = []
+    for part in (p.strip() for p in spec.split(";")):
+        try:
+            out.append(tuple(int(v) for v in part.split(",")))
+        except ValueError:
+            raise UserError(f"--target-neuron {spec!r}: write F, P,F or several separated by "
+                            "';' (whole numbers)") from None
+    return out
+
+
+def neurons_for_rank(neurons: Any, rank: int):
+    """Parsed --target-neuron tuples filled to a layer output of ``rank`` axes (batch
+    excluded): the indices given are the last axes (filter last), the ones before are summed."""
+    if not isinstance(neurons, list) or not all(isinstance(n, tuple) for n in neurons):
+        return neurons
+    filled = []
+    for n in neurons:
+        if len(n) > rank:
+            raise UserError(f"--target-neuron {','.join(map(str, n))}: the layer's output has "
+                            f"{rank} axis/axes (batch excluded)")
+        filled.append((None,) * (rank - len(n)) + n)
+    return filled
 
 
 def tasks_arg(tasks, names: Sequence[str]):

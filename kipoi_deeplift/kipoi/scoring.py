@@ -28,8 +28,8 @@ from ..io import scorefile
 from ..io.writers import H5Writer, Staged, check_writable
 from . import preflight, zoo
 from .loading import KipoiModel, load_kipoi_model, looks_like_path
-from .options import (DEFAULTS, Options, layered, parse_dataloader_args, parse_shard,
-                      references_arg, tasks_arg)
+from .options import (DEFAULTS, Options, layered, neurons_for_rank, parse_dataloader_args,
+                      parse_neurons, parse_shard, references_arg, tasks_arg)
 from .schema import InputPlan, canonical_model, input_labels, plan_inputs, task_names
 
 
@@ -191,6 +191,9 @@ def prepare(model: str | KipoiModel, dataloader_args: Any, output: str,
         batch_size = int(found[0].attrs.get("batch_size", 0)) or None
     scope, device_name = _device_scope(options.device)
     km, config = _load(model, options.source, options.zoo_config)
+    if options.dataloader:
+        km.dataloader = _other_dataloader(options.dataloader,
+                                          options.dataloader_source or km.source)
     pp = {**zoo.score_defaults(config), **km.postprocessing}
     opt = layered(options, pp)
     hypothetical = options.hypothetical or derived_lib.needs_hypothetical(options.derived)
@@ -309,6 +312,30 @@ def _load(model, source: str | None, zoo_config: str | None):
     return km, (chosen_config[-1] if chosen_config else None)
 
 
+def _other_dataloader(name: str, source: str):
+    """A dataloader other than the model's default, as ``kipoi predict --dataloader``."""
+    import kipoi
+
+    try:
+        return kipoi.get_dataloader_factory(name, source)
+    except Exception as e:
+        raise UserError(f"cannot load dataloader {name!r} from Kipoi source {source!r}: "
+                        f"{describe(e)}") from e
+
+
+def _chosen(dl: DeepLift, options: Options) -> list:
+    """The tasks: outputs named by --tasks (default all), or --target-layer's neurons."""
+    if options.target_layer is None:
+        return dl.select_tasks(tasks_arg(options.tasks, dl.task_names))
+    shapes = [tuple(s[1:]) for s in dl.plan.input_shapes]
+    if any(d is None for s in shapes for d in s):
+        raise UserError("--target-layer needs a model whose input length is fixed")
+    rank = len(dl.tensor_shapes([np.zeros((1,) + s, np.float32) for s in shapes])
+               [dl.layer_key(options.target_layer)])
+    neurons = neurons_for_rank(parse_neurons(options.target_neuron), rank)
+    return dl.hidden_tasks(options.target_layer, neurons)
+
+
 def _engine(km: KipoiModel, pp: dict, options: Options, opt: dict) -> _Engine:
     """The model cut at its scored output, its DNA input found, the engine and its tasks.
     ``pp`` is the model's defaults (model.yaml's block over the zoo config's)."""
@@ -330,7 +357,7 @@ def _engine(km: KipoiModel, pp: dict, options: Options, opt: dict) -> _Engine:
     try:
         dl = DeepLift(scoring_model, rule=opt["rule"], maxpool=opt["maxpool"], jit=options.jit,
                       task_names=task_names(km.schema, n_units, km.source_dir))
-        chosen = dl.select_tasks(tasks_arg(options.tasks, dl.task_names))
+        chosen = _chosen(dl, options)
         for layer in options.layers:
             dl.layer_key(layer)
     except ValueError as e:
@@ -451,9 +478,11 @@ def _command(run: _Run) -> str:
     import shlex
 
     km, opt, o, data = run.km, run.opt, run.options, run.data
+    target = ["--target-layer", o.target_layer, "--target-neuron", _neurons_word(
+        o.target_neuron)] if o.target_layer is not None else \
+        ["--tasks", ",".join(run.eng.task_names)]
     words = ["kipoi-deeplift", "score", km.name, "--source", km.source, "--dataloader-args",
-             json.dumps(data.args, default=str), "-o", str(run.out_path),
-             "--tasks", ",".join(run.eng.task_names),
+             json.dumps(data.args, default=str), "-o", str(run.out_path), *target,
              *(["--input", run.eng.dna_label] if run.eng.dna_label else []),
              "--rule", opt["rule"],
              "--references", opt["references"] if isinstance(opt["references"], str)
@@ -466,10 +495,20 @@ def _command(run: _Run) -> str:
         words += ["--layers", ",".join(o.layers)]
     zoo_config = run.config["name"] if run.config else "none"
     for flag, value in (("--limit", data.limit), *((f"--{k}", v) for k, v in o.derived.items()),
-                        ("--shard", o.shard), ("--zoo-config", zoo_config)):
+                        ("--shard", o.shard), ("--zoo-config", zoo_config),
+                        ("--num-workers", o.num_workers or None), ("--dataloader", o.dataloader),
+                        ("--dataloader-source", o.dataloader_source if o.dataloader else None)):
         if value is not None:
             words += [flag, str(value)]
     return shlex.join(words)
+
+
+def _neurons_word(neurons) -> str:
+    """--target-neuron as the command line writes it."""
+    if isinstance(neurons, str):
+        return neurons
+    items = neurons if isinstance(neurons, list) else [neurons]
+    return ";".join(",".join(map(str, n)) if isinstance(n, tuple) else str(n) for n in items)
 
 
 MAX_AUTO_BATCH = 1024
@@ -518,7 +557,8 @@ def _stream(run: _Run, writer: H5Writer, bar) -> tuple[float, float]:
     worst, worst_rel = 0.0, 0.0
     done = 0
     try:
-        batches = dataset.batch_iter(batch_size=batch_size, num_workers=0)
+        batches = dataset.batch_iter(batch_size=batch_size,
+                                     num_workers=run.options.num_workers)
     except TypeError:
         batches = dataset.batch_iter(batch_size=batch_size)
     source = _guard(batches)

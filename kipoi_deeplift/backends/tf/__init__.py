@@ -11,10 +11,14 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ...core.methods import METHODS
-from .graph import Plan, build_plan
-from .passes import TFPass
-from .resolve import readout, resolve
+from ...quiet import quiet_tensorflow_start
+
+quiet_tensorflow_start()     # TensorFlow's C++ start-up lines discarded (the first import)
+
+from ...core.methods import METHODS  # noqa: E402
+from .graph import Plan, build_plan  # noqa: E402
+from .passes import TFPass  # noqa: E402
+from .resolve import readout, resolve  # noqa: E402
 
 
 class Backend:

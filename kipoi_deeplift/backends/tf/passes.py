@@ -104,11 +104,15 @@ class TFPass:
             for task in tasks:
                 z, act = ctx.logits.get(task.key, (vals[task.key], None))
                 flat = tf.reshape(z, [tf.shape(z)[0], -1])
-                t = flat[:, task.unit]
+                if isinstance(task.unit, tuple):   # neurons summed (a filter over positions)
+                    raw = tf.reduce_sum(tf.gather(flat, list(task.unit), axis=1), axis=1)
+                else:
+                    raw = flat[:, task.unit]
+                t = raw
                 if act == "softmax":   # the paper's normalisation for softmax outputs
                     t = t - tf.reduce_mean(flat, axis=1)
                 objective = tf.reduce_sum(t[n:] if deeplift else t[:n])
-                targets.append((t, flat[:, task.unit], objective))
+                targets.append((t, raw, objective))
         # A layer whose output feeds a RevealCancel unit is read at that unit's output: its
         # neurons' contributions are m_y * Δy there (the same as m * Δz under Rescale).
         hidden = [vals[self.readout.get(k, k)]
