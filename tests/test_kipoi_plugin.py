@@ -161,3 +161,21 @@ def test_commands_without_a_model_never_import_tensorflow(argv):
     p = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
                        timeout=120)
     assert p.stderr.strip().splitlines()[-1] == "none", p.stderr[-600:]
+
+
+def test_bed_names_kept_and_resizing_said(world, tmp_path):
+    """kipoiseq numbers intervals '0', '1', ...: the BED's names are what the file keeps; the
+    intervals the dataloader resizes are counted in one note."""
+    rows = [("chr1", 10, 60, "peak_a", 0, "+"), ("chr1", 100, 180, "peak_b", 0, "+"),
+            ("chr2", 100, 150, "peak_c", 0, "-")]
+    bed = K.write_bed(tmp_path, rows, "named.bed")
+    args = json.loads(world["args"])
+    args["intervals_file"] = str(bed)
+    out = tmp_path / "named.h5"
+    status, _, err = run_cli("score", str(world["model"]), "--dataloader-args",
+                             json.dumps(args), "-o", str(out), "--n-references", "2")
+    assert status == 0, err
+    assert f"note: 1 of 3 intervals are not {K.LENGTH} bp" in err
+    with h5py.File(out) as f:
+        assert list(f["metadata/ranges/id"].asstr()[:]) == ["peak_a", "peak_b", "peak_c"]
+        assert list(f["metadata/ranges/start"][:]) == [10, 140 - K.LENGTH // 2, 100]

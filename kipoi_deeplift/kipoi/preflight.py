@@ -81,6 +81,35 @@ def read_intervals(path: str, headers_ok: bool = True) -> list[tuple[str, int, i
     return out
 
 
+def bed_names(path: str) -> list[str] | None:
+    """Column 4 (name) of each interval line of a BED file, or ``None`` where a line has no
+    name (kipoiseq drops the column and numbers the intervals '0', '1', ...)."""
+    names = []
+    try:
+        with open(path) as f:
+            for line in f:
+                if not line.strip() or line.startswith(("#", "track", "browser")):
+                    continue
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) < 4 or not parts[1].strip().isdigit():
+                    if names or len(parts) < 4:
+                        return None
+                    continue          # a header line
+                names.append(parts[3])
+    except OSError:
+        return None
+    return names or None
+
+
+def resized(args: Mapping[str, Any], length: int | None) -> tuple[int, int]:
+    """(intervals whose width is not ``length``, intervals): those the dataloader resizes."""
+    bed = find_arg(args, "interval", "bed")
+    if bed is None or not length:
+        return 0, 0
+    intervals = read_intervals(bed)
+    return sum(1 for _, start, end in intervals if end - start != length), len(intervals)
+
+
 def check_intervals(args: Mapping[str, Any], length: int | None,
                     headers_ok: bool = True) -> int:
     """Every interval on a chromosome of the FASTA and inside it (after the dataloader centres

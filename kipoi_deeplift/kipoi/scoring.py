@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -129,6 +129,7 @@ class _Data:
     limit: int | None
     first: int = 0                 # index of the dataset's first sequence in the whole run
     sharding: tuple | None = None
+    names: list | None = None      # the BED's name column, where kipoiseq numbers intervals
 
 
 @dataclass
@@ -372,9 +373,16 @@ def _open_data(km: KipoiModel, dataloader_args, eng: _Engine, options: Options,
     inputs, plan, wanted = eng.inputs, eng.dl.plan, options.derived
     limit = options.limit
     args = preflight.check_arguments(km.dataloader, parse_dataloader_args(dataloader_args))
-    preflight.check_intervals(args, inputs.layouts[inputs.dna].length if inputs.dna else
-                              plan.input_shapes[0][1],
-                              headers_ok=not _reads_every_line(km.dataloader))
+    length = inputs.layouts[inputs.dna].length if inputs.dna else plan.input_shapes[0][1]
+    kipoiseq = _reads_every_line(km.dataloader)
+    preflight.check_intervals(args, length, headers_ok=not kipoiseq)
+    n_resized, n_intervals = preflight.resized(args, length)
+    if n_resized:
+        warnings.warn(f"{n_resized} of {n_intervals} intervals are not {length} bp: the "
+                      f"dataloader centres them on the model's {length} bp (/metadata/ranges "
+                      "holds the scored windows)", Notice, stacklevel=3)
+    bed = preflight.find_arg(args, "interval", "bed")
+    names = preflight.bed_names(bed) if kipoiseq and isinstance(bed, str) else None
     if inputs.dna is None and wanted:    # now, not after the work
         raise UserError(f"{'/'.join('--' + k for k in wanted)} need a one-hot DNA input "
                         f"(N, L, 4); this model's inputs are {plan.input_names}")
@@ -393,13 +401,14 @@ def _open_data(km: KipoiModel, dataloader_args, eng: _Engine, options: Options,
     total = len(dataset) if hasattr(dataset, "__len__") else None
     if limit is not None:
         total = min(total, limit) if total is not None else limit
-    data = _Data(args, dataset, total, limit)
+    data = _Data(args, dataset, total, limit, names=names)
     sharding = parse_shard(options.shard)
     if sharding is not None:
         if total is None:
             raise UserError("--shard needs a dataloader that knows its length")
         first, last = shard_bounds(total, *sharding, batch_size)
-        data = _Data(args, _slice(dataset, first, last), last - first, None, first, sharding)
+        data = _Data(args, _slice(dataset, first, last), last - first, None, first, sharding,
+                     names)
     return data
 
 
@@ -535,11 +544,16 @@ def _orientation(args: Mapping, inputs: InputPlan):
 
 
 def _batch_arrays(res, x: Mapping[str, np.ndarray], batch, n: int, labels, orient=None,
-                  dna: str | None = None) -> dict:
+                  dna: str | None = None, names: Sequence[str] | None = None) -> dict:
     """One scored batch as the score file's datasets, with what the data say of each sequence
-    (non-ACGT positions, orientation against the genome)."""
+    (non-ACGT positions, orientation against the genome). ``names``: the BED's names, by
+    the interval numbers kipoiseq gives as ids."""
     ranges = (batch.get("metadata") or {}).get("ranges") if isinstance(batch, Mapping) else None
     ranges = ranges if isinstance(ranges, Mapping) else None
+    if ranges is not None and names is not None and "id" in ranges:
+        ids = [str(i) for i in np.asarray(ranges["id"]).ravel()]
+        if all(i.isdigit() and int(i) < len(names) for i in ids):
+            ranges = {**ranges, "id": np.array([names[int(i)] for i in ids])}
     non_acgt = refs_lib.non_acgt_counts(x[dna]) if dna is not None and \
         refs_lib.is_one_hot(x[dna]) else None
     orientation = orient(x[dna], ranges) if orient is not None and dna is not None and \
@@ -593,7 +607,8 @@ def _stream(run: _Run, writer: H5Writer, bar) -> tuple[float, float]:
                 except ValueError as e:
                     raise UserError(f"sequences {first + done}-{first + done + n - 1}: "
                                     f"{e}") from e
-            arrays = _batch_arrays(res, x, batch, n, eng.labels, orient, inputs.dna)
+            arrays = _batch_arrays(res, x, batch, n, eng.labels, orient, inputs.dna,
+                                   data.names)
             if written is not None:
                 written.result()            # in order, and a failed write stops the run
             written = writes.submit(writer.append, arrays)
