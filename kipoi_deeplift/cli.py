@@ -24,7 +24,7 @@ def _derived_flags(p) -> None:
     from .io.derived import FORMATS
 
     for fmt in FORMATS.values():
-        p.add_argument(f"--{fmt.name}", metavar="PREFIX", help=fmt.help)
+        p.add_argument(f"--{fmt.name}", metavar=fmt.metavar, help=fmt.help)
 
 
 def _derived_of(a) -> dict:

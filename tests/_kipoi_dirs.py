@@ -104,3 +104,15 @@ def deepbind_2018_dir(d: Path, h5: Path, template: Path) -> Path:
                                   "default_args": {"auto_resize_len": 101}}
     (d / "model.yaml").write_text(yaml.safe_dump(spec))
     return d
+
+
+def make_world(d: Path) -> dict:
+    """A genome, a BED of :data:`INTERVALS`, a model directory and its dataloader arguments
+    (JSON) under ``d``: what a command-line test scores."""
+    import json
+
+    fasta = write_genome(d)
+    bed = write_bed(d)
+    model_dir = write_model_dir(d / "model")
+    args = json.dumps({"intervals_file": str(bed), "fasta_file": str(fasta)})
+    return {"d": d, "fasta": fasta, "bed": bed, "model": model_dir, "args": args}

@@ -16,12 +16,7 @@ from _cli import fails, run_cli
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    d = tmp_path_factory.mktemp("world")
-    fasta = K.write_genome(d)
-    bed = K.write_bed(d)
-    model_dir = K.write_model_dir(d / "model")
-    args = json.dumps({"intervals_file": str(bed), "fasta_file": str(fasta)})
-    return {"d": d, "fasta": fasta, "bed": bed, "model": model_dir, "args": args}
+    return K.make_world(tmp_path_factory.mktemp("world"))
 
 
 def score_args(world, out, *extra):

@@ -16,12 +16,7 @@ from kipoi_deeplift import kipoi_plugin
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    d = tmp_path_factory.mktemp("plugin")
-    fasta = K.write_genome(d)
-    bed = K.write_bed(d)
-    model_dir = K.write_model_dir(d / "model")
-    args = json.dumps({"intervals_file": str(bed), "fasta_file": str(fasta)})
-    return {"d": d, "model": model_dir, "args": args}
+    return K.make_world(tmp_path_factory.mktemp("plugin"))
 
 
 def kipoi(*argv, env=None):
@@ -179,3 +174,16 @@ def test_bed_names_kept_and_resizing_said(world, tmp_path):
     with h5py.File(out) as f:
         assert list(f["metadata/ranges/id"].asstr()[:]) == ["peak_a", "peak_b", "peak_c"]
         assert list(f["metadata/ranges/start"][:]) == [10, 140 - K.LENGTH // 2, 100]
+
+
+def test_python_api_starts_quietly(world, tmp_path):
+    """kd.score from a script: no TensorFlow start-up lines (oneDNN, CUDA probing, cuInit)
+    and no Kipoi INFO lines on stderr."""
+    code = ("import sys, kipoi_deeplift as kd\n"
+            "kd.score(sys.argv[1], sys.argv[2], sys.argv[3], n_references=2, progress=False)\n")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    p = subprocess.run([sys.executable, "-c", code, str(world["model"]), world["args"],
+                        str(tmp_path / "api.h5")], capture_output=True, text=True, timeout=300,
+                       env=env)
+    assert p.returncode == 0, p.stderr[-800:]
+    assert p.stderr.strip() == "", p.stderr[-800:]

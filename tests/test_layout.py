@@ -9,7 +9,7 @@ TF_FREE = ["io", "io.scorefile", "io.writers", "io.derived", "io.merge", "io.ori
            "io.genome", "io.resume", "analysis.compare", "analysis.report", "analysis.plots",
            "core", "core.engine", "core.backend", "core.methods", "core.references",
            "core.result", "core.batching", "kipoi.zoo", "kipoi.preflight", "kipoi.options",
-           "errors", "cli"]
+           "io.tables", "errors", "cli", "kipoi_plugin"]
 
 
 def test_the_parts_are_folders():
@@ -23,7 +23,8 @@ def test_the_parts_are_folders():
     assert {p.name for p in root.iterdir() if (p / "__init__.py").exists()} == \
         {"core", "backends", "kipoi", "io", "analysis"}
     loose = sorted(p.stem for p in root.glob("*.py"))
-    assert loose == ["__init__", "__main__", "_version", "cli", "errors", "quiet"], loose
+    assert loose == ["__init__", "__main__", "_version", "cli", "errors", "kipoi_plugin",
+                     "quiet"], loose
 
 
 def test_io_and_analysis_do_not_reach_back_up():

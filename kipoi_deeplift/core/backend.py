@@ -48,6 +48,10 @@ class Backend(Protocol):
     def low_precision(self) -> list[str]:
         """The compute dtypes below float32 that the model's layers use."""
 
+    def final_activations(self) -> dict[int, str]:
+        """Output tensor key -> ``sigmoid`` or ``softmax`` where the model ends in one (its
+        tasks are scored at the logit before it)."""
+
 
 #: backend name -> "module:class" (imported only when a model is explained with it).
 BACKENDS: dict[str, str] = {"tensorflow": "kipoi_deeplift.backends.tf:Backend"}

@@ -271,6 +271,15 @@ class DeepLift:
             tasks = [Task(str(nm), t.key, t.unit) for nm, t in zip(task_names, tasks)]
         return tasks
 
+    def output_of(self, task: Task) -> tuple[str, str | None]:
+        """(the output a task belongs to, ``sigmoid``/``softmax`` when that output ends in one
+        and the task's scores and ``preds`` are taken at its logit); a hidden neuron's task
+        gives (its layer's name, None)."""
+        for key, name in zip(self.plan.output_keys, self.plan.output_names):
+            if key == task.key:
+                return name, self._backend.final_activations().get(key)
+        return task.name.split("[")[0], None
+
     def layer_key(self, name: str) -> int:
         """The plan's tensor key of a layer's output, or a ``ValueError`` naming the layers."""
         if name not in self.plan.layer_outputs:

@@ -13,6 +13,7 @@ from typing import Callable, Mapping, Sequence
 
 from . import scorefile as sf
 from ..errors import UserError
+from .tables import write_sites, write_summary
 from .writers import (Staged, chrom_sizes_from, modisco_arrays, write_bedgraph, write_bigwig,
                       write_npz)
 
@@ -35,6 +36,7 @@ class Format:
     write: Callable[[sf.ScoreFile, str, Sequence[str], str, str | None, Out], None]
     needs_ranges: bool = False
     needs_hypothetical: bool = False
+    metavar: str = "PREFIX"         # what the flag takes: a prefix, or the file itself
 
 
 def _bigwig(h5, prefix, tasks, dna, fasta, out):
@@ -58,6 +60,14 @@ def _modisco(h5, prefix, tasks, dna, fasta, out):
                       f"{prefix}.{sf.h5_key(task)}.hyp.npz"), hyp)
 
 
+def _summary(h5, path, tasks, dna, fasta, out):
+    write_summary(h5, dna, tasks, out(path))
+
+
+def _sites(h5, path, tasks, dna, fasta, out):
+    write_sites(h5, dna, tasks, out(path))
+
+
 FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("bigwig", "write PREFIX.<task>.bw per-base tracks (genome coordinates)",
            "{prefix}.x.bw", _bigwig, needs_ranges=True),
@@ -65,6 +75,12 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            _bedgraph, needs_ranges=True),
     Format("modisco", "write PREFIX.ohe.npz and PREFIX.hyp.npz for `modisco motifs`",
            "{prefix}.ohe.npz", _modisco, needs_hypothetical=True),
+    Format("summary", "write a TSV, one row per interval and task: coordinates, name, strand, "
+                      "logit, probability, delta, summation-to-delta error, top window",
+           "{prefix}", _summary, metavar="FILE.tsv"),
+    Format("sites", "write each interval's top-contributing 10 bp window per task as BED6 "
+                    "(genome coordinates, for a browser)",
+           "{prefix}", _sites, needs_ranges=True, metavar="FILE.bed"),
 )}
 
 

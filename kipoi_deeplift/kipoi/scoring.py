@@ -10,7 +10,7 @@ import os
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -184,6 +184,9 @@ def prepare(model: str | KipoiModel, dataloader_args: Any, output: str,
     t0 = time.perf_counter()
     options.check()
     out_path = Path(output)
+    if out_path.suffix == ".tsv":     # as Kipoi's writers: the table there, the HDF5 beside it
+        options = replace(options, derived={**options.derived, "summary": str(out_path)})
+        out_path = out_path.with_suffix(".h5")
     for target, what in [(out_path, "output"), *derived_lib.probe_paths(options.derived)]:
         check_writable(target, what)
     found = _leftovers(out_path, options.resume)
@@ -435,6 +438,8 @@ def _provenance(run: _Run, device_name: str, started: datetime) -> dict:
         "layers": json.dumps(list(run.options.layers)),
         "references_sha256": _sha256_of(opt["references"]),
         "intervals_sha256": _sha256_of(preflight.find_arg(data.args, "interval", "bed")),
+        scorefile.TASK_OUTPUTS: json.dumps({t.name: [o, a or ""] for t in eng.chosen
+                                            for o, a in [eng.dl.output_of(t)]}),
     }
 
 

@@ -16,6 +16,7 @@ from ...quiet import quiet_tensorflow_start
 quiet_tensorflow_start()     # TensorFlow's C++ start-up lines discarded (the first import)
 
 from ...core.methods import METHODS  # noqa: E402
+from .context import FINAL_ACTIVATIONS, activation_name  # noqa: E402
 from .graph import Plan, build_plan  # noqa: E402
 from .passes import TFPass  # noqa: E402
 from .resolve import readout, resolve  # noqa: E402
@@ -59,3 +60,16 @@ class Backend:
         return sorted({str(getattr(layer, "compute_dtype", "float32"))
                        for layer in getattr(self.model, "layers", [])} -
                       {"float32", "float64"})
+
+    def final_activations(self) -> dict[int, str]:
+        """Output key -> ``sigmoid``/``softmax`` where the layer making it ends in one."""
+        out = {}
+        for step, spec in zip(self.plan.steps, self.specs):
+            if not spec.is_output:
+                continue
+            layer = step.layer
+            name = "softmax" if type(layer).__name__ == "Softmax" else \
+                activation_name(getattr(layer, "activation", None))
+            if name in FINAL_ACTIVATIONS:
+                out.update({k: name for k in step.out_keys if k in self.plan.output_keys})
+        return out

@@ -1,0 +1,115 @@
+"""Tables and BED files a user reads first: one row per interval and task (``--summary``), and
+each interval's highest-contributing window as a browser track (``--sites``).
+
+Coordinates are the genome's, 0-based and half-open (BED); a window found in a sequence the
+model read as the reverse complement is mapped back onto the + strand.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import scorefile as sf
+
+#: Width of the window the summary and the sites report (bases): about a TF motif's core.
+SITE_WIDTH = 10
+
+SUMMARY_COLUMNS = ("chrom", "start", "end", "name", "strand", "task", "logit", "probability",
+                   "delta", "summation_error", "top_start", "top_end", "top_score")
+
+
+def _probabilities(h5: sf.ScoreFile, tasks: Sequence[str]) -> dict[str, np.ndarray | None]:
+    """What Kipoi's ``preds`` would be: the sigmoid of a sigmoid output's logit; the softmax
+    over an output's units where all of them were scored; None where it cannot be known."""
+    outputs = h5.task_outputs()
+    logits = {t: h5[sf.preds(t)][:].astype(np.float64) for t in tasks}
+    out: dict[str, np.ndarray | None] = {}
+    for t in tasks:
+        output, act = outputs.get(t, (t, ""))
+        if act == "sigmoid":
+            out[t] = 1.0 / (1.0 + np.exp(-logits[t]))
+        elif act == "softmax":
+            group = [u for u, (o, _) in outputs.items() if o == output]
+            if all(u in logits for u in group):
+                z = np.stack([logits[u] for u in group])
+                z = np.exp(z - z.max(axis=0))
+                out[t] = z[group.index(t)] / z.sum(axis=0)
+            else:
+                out[t] = None
+        else:
+            out[t] = None
+    return out
+
+
+def top_windows(h5: sf.ScoreFile, dna: str, task: str, width: int = SITE_WIDTH
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per interval, the window of ``width`` bases with the largest summed contribution:
+    (genome start (N,), genome end (N,), summed contribution (N,)); each start is -1 where
+    the file has no genome coordinates."""
+    per_base = h5[sf.contrib(dna, task)][:].sum(-1)          # (N, L)
+    n, length = per_base.shape
+    width = min(width, length)
+    sums = np.cumsum(np.pad(per_base, ((0, 0), (1, 0))), axis=1)
+    windows = sums[:, width:] - sums[:, :-width]              # (N, L - width + 1)
+    best = windows.argmax(axis=1)
+    score = windows[np.arange(n), best]
+    r = h5.ranges(("start", "end"))
+    if r is None:
+        return np.full(n, -1), np.full(n, -1), score
+    # The scored sequence is centred in its range (kipoiseq's resizing).
+    seq_start = r["start"] + ((r["end"] - r["start"]) - length) // 2
+    flip = h5.reversed_rows()
+    start = np.where(flip, seq_start + length - best - width, seq_start + best)
+    return start, start + width, score
+
+
+def write_summary(h5: sf.ScoreFile, dna: str, tasks: Sequence[str], path: str | Path) -> None:
+    """The ``--summary`` TSV: :data:`SUMMARY_COLUMNS`, one row per interval and task.
+    ``logit`` is the scored output (before a final sigmoid/softmax), ``probability`` the
+    model's own output where it ends in one (empty elsewhere), ``summation_error`` the largest
+    |sum of contributions - delta| over references."""
+    r = h5.ranges() or {}
+    n = h5[sf.preds(tasks[0])].shape[0]
+    chrom = r.get("chr", np.full(n, "")).astype(str)
+    names = r.get("id", np.arange(n)).astype(str)
+    strand = np.where(h5.reversed_rows(), "-", "+") if "chr" in r else np.full(n, ".")
+    probs = _probabilities(h5, tasks)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, delimiter="\t", lineterminator="\n")
+        w.writerow(SUMMARY_COLUMNS)
+        for task in tasks:
+            logit, delta = h5[sf.preds(task)][:], h5[sf.delta(task)][:]
+            err = h5[sf.convergence(task)][:]
+            top_start, top_end, top = top_windows(h5, dna, task)
+            prob = probs[task]
+            for i in range(n):
+                w.writerow([chrom[i], r["start"][i] if "start" in r else "",
+                            r["end"][i] if "end" in r else "", names[i], strand[i], task,
+                            f"{logit[i]:.6g}", "" if prob is None else f"{prob[i]:.6g}",
+                            f"{delta[i]:.6g}", f"{err[i]:.3g}",
+                            top_start[i] if top_start[i] >= 0 else "",
+                            top_end[i] if top_start[i] >= 0 else "", f"{top[i]:.6g}"])
+
+
+def write_sites(h5: sf.ScoreFile, dna: str, tasks: Sequence[str], path: str | Path) -> None:
+    """The ``--sites`` BED6: per interval and task, the top window (:func:`top_windows`);
+    name ``<interval>|<task>|<summed contribution>``, score the contribution scaled to 0-1000
+    over the file (what browsers shade by), strand the one the model read the sequence on."""
+    r = h5.ranges(("chr", "id"))
+    n = h5[sf.preds(tasks[0])].shape[0]
+    names = r["id"].astype(str) if "id" in r else np.arange(n).astype(str)
+    strand = np.where(h5.reversed_rows(), "-", "+")
+    rows = []
+    for task in tasks:
+        start, end, score = top_windows(h5, dna, task)
+        rows += [(r["chr"][i], int(start[i]), int(end[i]), f"{names[i]}|{task}|{score[i]:.4g}",
+                  float(score[i]), strand[i]) for i in range(n)]
+    top = max((abs(s) for *_, s, _ in rows), default=0.0) or 1.0
+    rows.sort(key=lambda row: (row[0], row[1], row[3]))
+    with open(path, "w") as f:
+        for chrom, start, end, name, score, st in rows:
+            f.write(f"{chrom}\t{start}\t{end}\t{name}\t"
+                    f"{int(round(1000 * max(score, 0.0) / top))}\t{st}\n")
