@@ -37,8 +37,10 @@ class build_py_with_plugin_hook(build_py):
 class editable_wheel_with_plugin_hook(editable_wheel):
     """Editable installs (pip install -e): the hook at the root of the editable wheel."""
 
-    def _run_build_commands(self, dist_name, unpacked_wheel, build_lib, tmp_dir):
-        result = super()._run_build_commands(dist_name, unpacked_wheel, build_lib, tmp_dir)
+    def _run_build_commands(self, dist_name, unpacked_wheel, *args, **kwargs):
+        # setuptools' own step (a private method, so its other arguments pass through as
+        # they are); `kipoi-deeplift kipoi-plugin enable` writes the hook where this fails.
+        result = super()._run_build_commands(dist_name, unpacked_wheel, *args, **kwargs)
         write_plugin_hook(unpacked_wheel)
         return result
 
