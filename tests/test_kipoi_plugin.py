@@ -187,3 +187,64 @@ def test_python_api_starts_quietly(world, tmp_path):
                        env=env)
     assert p.returncode == 0, p.stderr[-800:]
     assert p.stderr.strip() == "", p.stderr[-800:]
+
+
+FORWARD_DL_YAML = """type: Dataset
+defined_as: dataloader.ForwardDl
+args:
+  intervals_file:
+    doc: BED file
+  fasta_file:
+    doc: FASTA file
+info:
+  doc: kipoiseq reading every interval forward
+output_schema:
+  inputs:
+    name: seq
+    shape: (50, 4)
+    special_type: DNASeq
+    doc: one-hot
+    associated_metadata: ranges
+  metadata:
+    ranges:
+      type: GenomicRanges
+      doc: ranges
+dependencies:
+  pip: []
+"""
+FORWARD_DL_PY = '''from kipoiseq.dataloaders import SeqIntervalDl
+
+
+class ForwardDl(SeqIntervalDl):
+    def __init__(self, intervals_file, fasta_file):
+        super().__init__(intervals_file, fasta_file, auto_resize_len=50, use_strand=False,
+                         ignore_targets=True, label_dtype=str)
+'''
+
+
+def test_another_dataloader_as_kipoi_predict(world, tmp_path):
+    """--dataloader DIR --dataloader_source dir: Kipoi builds that dataloader (this one reads
+    minus-strand intervals forward, which the file's orientation shows) instead of the
+    model's default (which reverse-complements them)."""
+    dl = tmp_path / "forward_dl"
+    dl.mkdir()
+    (dl / "dataloader.yaml").write_text(FORWARD_DL_YAML)
+    (dl / "dataloader.py").write_text(FORWARD_DL_PY)
+    minus = [r[5] for r in K.INTERVALS].index("-")
+    runs = {}
+    for name, extra in (("default", []),
+                        ("forward", ["--dataloader", str(dl), "--dataloader_source", "dir"])):
+        out = tmp_path / f"{name}.h5"
+        status, _, err = run_cli("score", str(world["model"]), "--dataloader-args",
+                                 world["args"], "-o", str(out), "--n-references", "2", *extra)
+        assert status == 0, err
+        with h5py.File(out) as f:
+            runs[name] = list(f["metadata/orientation"].asstr()[:])
+            if extra:
+                assert f"--dataloader {dl} --dataloader-source dir" in f.attrs["command"]
+    assert runs["default"][minus] == "reverse_complement"
+    assert runs["forward"] == ["genome"] * len(K.INTERVALS)
+    status, _, err = run_cli("score", str(world["model"]), "--dataloader-args", world["args"],
+                             "-o", str(tmp_path / "x.h5"), "--dataloader", str(tmp_path / "no"),
+                             "--dataloader-source", "dir")
+    assert status == 2 and "cannot load dataloader" in err and len(err.strip().splitlines()) == 1
