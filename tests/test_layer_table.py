@@ -23,7 +23,9 @@ def _keras_for(name):
     import keras
     import tf_keras
 
-    return keras if hasattr(keras.layers, name) else tf_keras
+    from kipoi_deeplift.kipoi import zoo_layers
+
+    return keras if hasattr(keras.layers, name) or hasattr(zoo_layers, name) else tf_keras
 
 
 def _head(K, h):
@@ -137,7 +139,15 @@ ELEMENTWISE = {
         alpha_initializer=K.initializers.Constant(0.3)), lambda z: np.where(z > 0, z, 0.3 * z)),
     "ThresholdedReLU": ("ThresholdedReLU", lambda K: K.layers.ThresholdedReLU(theta=0.1),
                         lambda z: np.where(z > 0.1, z, 0.0)),
+    "Threshold": ("Threshold", lambda K: _zoo_layer("Threshold", 0.0, 1e-6),
+                  lambda z: np.where(z > 0.0, z, 1e-6)),
 }
+
+
+def _zoo_layer(name, *args):
+    from kipoi_deeplift.kipoi import zoo_layers
+
+    return getattr(zoo_layers, name)(*args)
 
 #: Rows with their own reference tests elsewhere; here: summation-to-delta.
 OTHERS = {

@@ -146,18 +146,60 @@ def _kipoi_keras_class(rebuild=None):
     return DeepliftKerasModel
 
 
-@contextlib.contextmanager
-def _keras_loader_for_kipoi(rebuild=None):
+def _kipoi_torch_class(rebuild):
+    """A kipoi BaseModel with PyTorchModel's arguments whose model is a zoo config's Keras 3
+    rebuild of the state dict in ``weights`` (torch only reads the file; the module file is
+    not run)."""
     import kipoi.model
 
-    cls = _kipoi_keras_class(rebuild)
-    saved = kipoi.model.AVAILABLE_MODELS["keras"], kipoi.model.KerasModel
-    kipoi.model.AVAILABLE_MODELS["keras"] = cls
-    kipoi.model.KerasModel = cls
+    class DeepliftRebuiltTorchModel(kipoi.model.BaseModel):
+        """Kipoi's PyTorch model class, rebuilt in Keras 3 from the published state dict."""
+        MODEL_PACKAGE = "pytorch"
+
+        def __init__(self, weights, module_class=None, module_kwargs=None, module_obj=None,
+                     module_file=None, auto_use_cuda=True):
+            self.weights = weights
+            self.model = rebuild(weights)
+
+        def predict_on_batch(self, x):
+            """Predictions of the Keras rebuild for one dataloader batch ``x``."""
+            return self.model.predict_on_batch(x)
+
+    return DeepliftRebuiltTorchModel
+
+
+@contextlib.contextmanager
+def _quiet_schema_notes():
+    """kipoi_utils warns about every model.yaml field its schema classes do not know (e.g.
+    kipoiseq's ``postprocessing``): notes for Kipoi's developers, not for a scoring run."""
+    import logging
+
+    log = logging.getLogger("kipoi_utils.external.related.mixins")
+    level = log.level
+    log.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        kipoi.model.AVAILABLE_MODELS["keras"], kipoi.model.KerasModel = saved
+        log.setLevel(level)
+
+
+@contextlib.contextmanager
+def _keras_loader_for_kipoi(rebuild=None):
+    """Kipoi's Keras (and, with a rebuild, PyTorch) model classes replaced by ours while Kipoi
+    loads a model."""
+    import kipoi.model
+
+    keras_cls = _kipoi_keras_class(rebuild)
+    torch_cls = _kipoi_torch_class(rebuild) if rebuild else kipoi.model.PyTorchModel
+    saved = (kipoi.model.AVAILABLE_MODELS["keras"], kipoi.model.KerasModel,
+             kipoi.model.AVAILABLE_MODELS["pytorch"], kipoi.model.PyTorchModel)
+    kipoi.model.AVAILABLE_MODELS["keras"] = kipoi.model.KerasModel = keras_cls
+    kipoi.model.AVAILABLE_MODELS["pytorch"] = kipoi.model.PyTorchModel = torch_cls
+    try:
+        yield
+    finally:
+        (kipoi.model.AVAILABLE_MODELS["keras"], kipoi.model.KerasModel,
+         kipoi.model.AVAILABLE_MODELS["pytorch"], kipoi.model.PyTorchModel) = saved
 
 
 @dataclass
@@ -239,11 +281,12 @@ def load_kipoi_model(model: str, source: str = "kipoi", rebuild=None,
     if select is not None:
         rebuild = select(descr)
     kind = descr.type or descr.defined_as
-    if kind not in ("keras", "kipoi.model.KerasModel"):
+    torch_rebuilt = rebuild is not None and kind in ("pytorch", "kipoi.model.PyTorchModel")
+    if kind not in ("keras", "kipoi.model.KerasModel") and not torch_rebuilt:
         raise UserError(f"model {model!r} is of type {kind!r}; kipoi_deeplift scores Keras "
                         f"models (type: keras); {ZOO_HINT}")
     try:
-        with _keras_loader_for_kipoi(rebuild), captured_stderr(noise):
+        with _keras_loader_for_kipoi(rebuild), captured_stderr(noise), _quiet_schema_notes():
             mod = kipoi.get_model(model, source=source, with_dataloader=True)
     except UserError:
         raise

@@ -198,16 +198,30 @@ def neurons_for_rank(neurons: Any, rank: int):
 
 
 def tasks_arg(tasks, names: Sequence[str]):
-    """--tasks values: names where they name a task, indices where they are integers."""
+    """--tasks values: a task's name, an integer index, or else a regular expression searched
+    in every name (``CTCF`` selects every task whose name contains it, ``^K562\\|`` those that
+    start so); one that matches nothing stays as given, for the engine to refuse by name."""
+    import re
+
     if tasks is None:
         return None
     if isinstance(tasks, str):
         tasks = [t for t in tasks.split(",") if t.strip()]
-    out = []
+    out: list = []
     for t in tasks:
-        if isinstance(t, str) and t not in names and t.lstrip("-").isdigit():
-            t = int(t)
-        out.append(t)
+        if isinstance(t, str) and t not in names:
+            if t.lstrip("-").isdigit():
+                out.append(int(t))
+                continue
+            try:
+                found = [n for n in names if re.search(t, n)]
+            except re.error:
+                found = []
+            if found:
+                out.extend(n for n in found if n not in out)
+                continue
+        if t not in out:
+            out.append(t)
     return out
 
 

@@ -208,7 +208,18 @@ def task_names(schema, n_units: int, source_dir: str | None = None) -> list[str]
         if not cl:
             return None
         labels.extend(str(c) for c in cl)
-    return labels if len(labels) == n_units else None
+    return unique_names(labels) if len(labels) == n_units else None
+
+
+def unique_names(labels: Sequence[str]) -> list[str]:
+    """Repeated names made distinct, in order: the second ``X`` becomes ``X#2`` (DeepSEA's 919
+    features name some cell/TF pairs twice; each is its own task and its own dataset)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in labels:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return out
 
 
 def input_labels(schema, names: Sequence[str]) -> dict[str, str]:

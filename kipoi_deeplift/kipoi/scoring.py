@@ -207,7 +207,7 @@ def prepare(model: str | KipoiModel, dataloader_args: Any, output: str,
     if batch_size is None:
         batch_size = eng.dl.batch_size(int(opt["n_references"]), MAX_AUTO_BATCH,
                                        memory_cap=batching.default_cap(device_name))
-    data = _open_data(km, dataloader_args, eng, options, batch_size)
+    data = _open_data(km, dataloader_args, eng, options, batch_size, config)
     run = _Run(options, out_path, km, config, opt, eng, refs, batch_size, data, {}, found,
                None, scope, hypothetical, t0)
     run.attrs = _provenance(run, device_name, started)
@@ -370,12 +370,20 @@ def _engine(km: KipoiModel, pp: dict, options: Options, opt: dict) -> _Engine:
 
 
 def _open_data(km: KipoiModel, dataloader_args, eng: _Engine, options: Options,
-               batch_size: int) -> _Data:
+               batch_size: int, config: dict | None = None) -> _Data:
     """The dataloader's arguments checked, the dataloader started, --limit and --shard
-    applied (shards cut at multiples of ``batch_size``)."""
+    applied (shards cut at multiples of ``batch_size``). A zoo config's ``dataloader_args``
+    are what its rebuild reads (Beluga's ACGT): set, and a different value refused."""
     inputs, plan, wanted = eng.inputs, eng.dl.plan, options.derived
     limit = options.limit
-    args = preflight.check_arguments(km.dataloader, parse_dataloader_args(dataloader_args))
+    args = parse_dataloader_args(dataloader_args)
+    if options.dataloader is None:
+        for key, value in ((config or {}).get("dataloader_args") or {}).items():
+            if key in args and args[key] != value:
+                raise UserError(f"--dataloader-args {key}={args[key]!r}: the {config['name']} "
+                                f"rebuild reads {key}={value!r}; leave {key} out")
+            args[key] = value
+    args = preflight.check_arguments(km.dataloader, args)
     length = inputs.layouts[inputs.dna].length if inputs.dna else plan.input_shapes[0][1]
     kipoiseq = _reads_every_line(km.dataloader)
     preflight.check_intervals(args, length, headers_ok=not kipoiseq)

@@ -1,6 +1,7 @@
 """Keras 3 layers that rebuilt zoo architectures need in place of the published Lambda layers
-(which cannot be deserialized on Python 3). Both are linear: their rows in the rule table pass
-multipliers as the gradient."""
+(which cannot be deserialized on Python 3) and of torch modules Keras lacks. Padding and the
+reverse complement are linear (their rows pass multipliers as the gradient); Threshold is an
+elementwise nonlinearity (its row gets the method's nonlinearity rule)."""
 from __future__ import annotations
 
 import keras
@@ -50,3 +51,22 @@ class SoftmaxWeightedSum(keras.layers.Layer):
 
     def compute_output_shape(self, shape):
         return (shape[0], 1)
+
+
+@keras.saving.register_keras_serializable(package="kipoi_deeplift")
+class Threshold(keras.layers.Layer):
+    """torch's ``nn.Threshold(threshold, value)``: ``x`` where ``x > threshold``, else ``value``
+    (DeepSEA's ``Threshold(0, 1e-6)``: not ReLU, which gives 0 there)."""
+
+    def __init__(self, threshold: float = 0.0, value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.threshold, self.value = float(threshold), float(value)
+
+    def call(self, x):
+        return keras.ops.where(x > self.threshold, x, keras.ops.full_like(x, self.value))
+
+    def compute_output_shape(self, shape):
+        return shape
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold, "value": self.value}

@@ -200,7 +200,8 @@ LAYER_RULES: dict[str, LayerRule] = {
     **{name: LayerRule(linear) for name in _LINEAR_TYPES},
     "Activation": LayerRule(activation_layer),
     **{name: LayerRule(elementwise_layer) for name in
-       ("ReLU", "LeakyReLU", "ELU", "PReLU", "ThresholdedReLU")},
+       ("ReLU", "LeakyReLU", "ELU", "PReLU", "ThresholdedReLU",
+        "Threshold")},       # Threshold: kipoi_deeplift.kipoi.zoo_layers (torch's nn.Threshold)
     "Softmax": LayerRule(softmax_layer),
     **{name: LayerRule(maxima.pooling, max_like=True, note=_MAX_NOTE) for name in _MAX_POOL_TYPES},
     "Maximum": LayerRule(maxima.maximum_merge, max_like=True, note=_MAX_NOTE),
