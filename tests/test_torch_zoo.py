@@ -235,3 +235,28 @@ def task_names(name):
         seen[n] = seen.get(n, 0) + 1
         names[i] = n if seen[n] == 1 else f"{n}#{seen[n]}"
     return names
+
+
+@pytest.mark.parametrize("kind, message", [
+    ({"type": "tensorflow"}, "is a TensorFlow 1 graph (type: tensorflow)"),
+    ({"defined_as": "model.LsgkmSvm", "doc": "gapped k-mer SVM (lsgkm)"},
+     "GkmExplain (Shrikumar et al. 2019) is the analogous method"),
+    ({"type": "pytorch"}, "is a PyTorch model with no Keras rebuild")])
+def test_models_deeplift_does_not_apply_to_are_refused_by_kind(tmp_path, kind, message):
+    import yaml
+
+    import _kipoi_dirs as K
+    from _cli import run_cli
+
+    d = K.write_model_dir(tmp_path / "model")
+    spec = yaml.safe_load((d / "model.yaml").read_text())
+    spec.pop("type")
+    if "type" in kind:
+        spec["type"] = kind["type"]
+    else:
+        spec["defined_as"] = kind["defined_as"]
+        spec["info"]["doc"] = kind["doc"]
+    (d / "model.yaml").write_text(yaml.safe_dump(spec))
+    status, _, err = run_cli("score", str(d), "--dataloader-args", "{}", "-o",
+                             str(tmp_path / "x.h5"), "--zoo-config", "none")
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1, err

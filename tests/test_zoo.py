@@ -19,7 +19,8 @@ from kipoi_deeplift.kipoi.rebuild import bpnet, deepbind, factornet, hocomoco
 from kipoi_deeplift.kipoi.schema import dna_layout
 
 GROUPS = {"DeepBind", "pwm_HOCOMOCO", "tal1_model", "MPRA-DragoNN", "FactorNet", "BPNet-OSKN",
-          "CpGenie", "Divergent421", "DeepSTARR", "DeepMEL"}
+          "CpGenie", "Divergent421", "DeepSTARR", "DeepMEL", "DeepSEA-variantEffects",
+          "DeepSEA-predict", "DeepSEA-Beluga", "Basset"}
 DEEPBIND_2018 = {"D00317.009_CEBPB": "D00317.009", "D00328.018_CTCF": "D00328.018",
                  "D00765.001_GATA1": "D00765.001", "D00817.001_TBP": "D00817.001"}
 
@@ -43,7 +44,13 @@ def test_every_group_has_a_valid_config(configs):
             assert dna_layout(eval(layout)) is not None or not cfg["input"].get("dna"), layout
     assert zoo.find("DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF")["name"] == "DeepBind"
     assert zoo.find("pwm_HOCOMOCO/human/CTCF")["name"] == "pwm_HOCOMOCO"
-    assert zoo.find("Basset") is None
+    assert zoo.find("Basset")["name"] == "Basset"
+    assert zoo.find("DeepSEA/predict")["name"] == "DeepSEA-predict"
+    assert zoo.find("Basenji") is None
+    # The table's last line counts models, from each config's `models:` line.
+    assert zoo.table(configs).splitlines()[-1].startswith(
+        f"{sum(zoo.model_count(c) for c in configs.values())} Kipoi models in {len(GROUPS)} ")
+    assert zoo.model_count(configs["DeepBind"]) == 927
 
 
 @pytest.mark.parametrize("change, message", [
@@ -263,8 +270,10 @@ def test_zoo_command_line(capsys):
         assert group in out
     assert cli.main(["zoo", "show", "pwm_HOCOMOCO/human/CTCF"]) == 0
     assert "name: pwm_HOCOMOCO" in capsys.readouterr().out
-    assert cli.main(["zoo", "show", "Basset"]) == 2
-    assert "no config named or matching 'Basset'" in capsys.readouterr().err
+    assert cli.main(["zoo", "show", "DeepSEA/beluga"]) == 0
+    assert "dataloader_args: {alphabet: ACGT}" in capsys.readouterr().out
+    assert cli.main(["zoo", "show", "Basenji"]) == 2
+    assert "no config named or matching 'Basenji'" in capsys.readouterr().err
 
 
 def test_a_configs_input_is_a_hint_and_an_explicit_input_stays_strict(tmp_path, configs):

@@ -253,6 +253,24 @@ def _postprocessing(source_dir: str) -> dict:
     return dict(block) if isinstance(block, dict) else {}
 
 
+def refusal(model: str, kind: str, descr=None) -> str:
+    """Why a model of this Kipoi type cannot be scored, and what to use instead."""
+    text = f"{kind} {getattr(getattr(descr, 'info', None), 'doc', '')}".lower()
+    if "gkm" in text or "svm" in text:
+        return (f"model {model!r} is a gapped k-mer SVM ({kind}): DeepLIFT needs a neural "
+                "network's layers and does not apply; GkmExplain (Shrikumar et al. 2019) is "
+                "the analogous method for gkm-SVMs")
+    if kind in ("tensorflow", "kipoi.model.TensorFlowModel"):
+        return (f"model {model!r} is a TensorFlow 1 graph (type: tensorflow): it has no layers "
+                "to apply DeepLIFT's rules to, only a frozen graph of operations; it is not "
+                f"scored (Basenji and epidermal_basset are such models); {ZOO_HINT}")
+    if kind in ("pytorch", "kipoi.model.PyTorchModel"):
+        return (f"model {model!r} is a PyTorch model with no Keras rebuild: DeepSEA, Beluga "
+                f"and Basset have one (`--zoo-config`); {ZOO_HINT}")
+    return (f"model {model!r} is of type {kind!r}; kipoi_deeplift scores Keras models (type: "
+            f"keras) and rebuilt PyTorch ones; {ZOO_HINT}")
+
+
 def load_kipoi_model(model: str, source: str = "kipoi", rebuild=None,
                      select: Callable | None = None) -> KipoiModel:
     """Load a Kipoi model (zoo name with ``source='kipoi'``, or a directory with ``'dir'``).
@@ -283,8 +301,7 @@ def load_kipoi_model(model: str, source: str = "kipoi", rebuild=None,
     kind = descr.type or descr.defined_as
     torch_rebuilt = rebuild is not None and kind in ("pytorch", "kipoi.model.PyTorchModel")
     if kind not in ("keras", "kipoi.model.KerasModel") and not torch_rebuilt:
-        raise UserError(f"model {model!r} is of type {kind!r}; kipoi_deeplift scores Keras "
-                        f"models (type: keras); {ZOO_HINT}")
+        raise UserError(refusal(model, str(kind), descr))
     try:
         with _keras_loader_for_kipoi(rebuild), captured_stderr(noise), _quiet_schema_notes():
             mod = kipoi.get_model(model, source=source, with_dataloader=True)

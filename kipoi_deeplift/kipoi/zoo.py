@@ -166,8 +166,20 @@ def table(configs: dict) -> str:
         rows.append((cfg["name"], ", ".join(pats), str(st["loads"]), str(st["scores"]),
                      str(st["tested_on_real_weights"]), cfg["rule"]))
     widths = [min(48, max(len(r[i]) for r in rows)) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c[:w].ljust(w) for c, w in zip(r, widths)).rstrip()
-                     for r in rows)
+    lines = ["  ".join(c[:w].ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    real = sum(model_count(c) for c in configs.values()
+               if str(c["status"]["tested_on_real_weights"]).startswith(("yes", "partly")))
+    lines.append(f"{sum(model_count(c) for c in configs.values())} Kipoi models in "
+                 f"{len(configs)} groups; {real} of them in groups tested on published files")
+    return "\n".join(lines)
+
+
+def model_count(cfg: dict) -> int:
+    """How many Kipoi models a config covers (the number its ``models:`` line starts with)."""
+    import re
+
+    found = re.match(r"\s*(\d[\d,]*)", str(cfg.get("models", "")))
+    return int(found.group(1).replace(",", "")) if found else 0
 
 
 def show(name: str, configs: dict | None = None) -> str:
