@@ -20,7 +20,7 @@ from kipoi_deeplift.kipoi.schema import dna_layout
 
 GROUPS = {"DeepBind", "pwm_HOCOMOCO", "tal1_model", "MPRA-DragoNN", "FactorNet", "BPNet-OSKN",
           "CpGenie", "Divergent421", "DeepSTARR", "DeepMEL", "DeepSEA-variantEffects",
-          "DeepSEA-predict", "DeepSEA-Beluga", "Basset"}
+          "DeepSEA-predict", "DeepSEA-Beluga", "Basset", "BPNet-Dmel"}
 DEEPBIND_2018 = {"D00317.009_CEBPB": "D00317.009", "D00328.018_CTCF": "D00328.018",
                  "D00765.001_GATA1": "D00765.001", "D00817.001_TBP": "D00817.001"}
 
@@ -235,12 +235,19 @@ def test_config_rule_is_exact_on_the_published_architecture(configs, group):
     assert all(np.abs(c).max() > 0 for c in res.contrib["seq"].values())
 
 
-def test_bpnet_profile_heads_are_scored_as_bpnet_does(configs):
-    model = Z.bpnet()
+@pytest.mark.parametrize("group, tfs", [("BPNet-OSKN", ("Oct4", "Sox2", "Klf4", "Nanog")),
+                                        ("BPNet-Dmel", ("Zld", "Dl", "Twi", "Bcd", "Cad", "GAF"))])
+def test_bpnet_profile_heads_are_scored_as_bpnet_does(configs, group, tfs):
+    model = Z.bpnet(tasks=tfs)
+    assert zoo.find({"BPNet-OSKN": "BPNet-OSKN", "BPNet-Dmel":
+                     "BPNet_Dmel_OreR_2to3hr_ZDTBCG"}[group])["name"] == group
     scoring = bpnet.profile_scoring_model(model)
     x = M.one_hot(3, 200, seed=4)
     r = kd.references.dinuc_shuffle(x, 4, seed=0)
-    res = kd.DeepLift(scoring, maxpool=configs["BPNet-OSKN"]["maxpool"]).explain(x, references=r)
+    res = kd.DeepLift(scoring, maxpool=configs[group]["maxpool"]).explain(x, references=r)
+    # Per TF: the profile objective and the count head's two units.
+    assert res.tasks[:3] == [f"{tfs[0]}_profile_weighted", f"{tfs[0]}_counts_0",
+                             f"{tfs[0]}_counts_1"] and len(res.tasks) == 3 * len(tfs)
     assert res.max_convergence_error < 1e-3
     # The objective: softmax(profile logits at x) held constant, applied to x and each reference.
     profile = model.predict(x, verbose=0)[0].astype(np.float64)          # Oct4 profile

@@ -15,7 +15,9 @@ def profile_scoring_model(model, profile_outputs: Sequence[str] | None = None):
         raise TypeError("profile_scoring_model takes a Keras 3 model")
     import keras
 
-    names = [t.name.split("/")[0].split(":")[0] for t in model.outputs]
+    # The output's own name (its layer's; Keras 3 names output tensors keras_tensor_N).
+    names = list(getattr(model, "output_names", None) or
+                 [t.name.split("/")[0].split(":")[0] for t in model.outputs])
     outputs = []
     for name, t in zip(names, model.outputs):
         is_profile = name in profile_outputs if profile_outputs is not None else \
