@@ -82,10 +82,36 @@ def deepmel(length=500):
     return keras.Model([fwd, rc], L.Dense(3, activation="sigmoid", name="topics")(h))
 
 
+def scbasset(length=1344, cells=6):
+    """scBasset (Yuan & Kelley 2022) as published, narrower: augmentation layers (identity at
+    inference), GELU before every convolution, a stem, a pooling tower, a 1x1 convolution, a
+    32-unit bottleneck and one sigmoid unit per cell, switched back at the end."""
+    from kipoi_deeplift.kipoi import zoo_layers as Z
+
+    i = keras.Input((length, 4), name="sequence")
+    seq, flag = Z.StochasticReverseComplement()(i)
+    h = Z.StochasticShift(3)(seq)
+
+    def block(h, filters, width, pool):
+        h = L.Conv1D(filters, width, padding="same", use_bias=False)(Z.GELU()(h))
+        h = L.BatchNormalization()(h)
+        return L.MaxPooling1D(pool, padding="same")(h) if pool > 1 else h
+
+    h = block(h, 12, 17, 3)
+    for filters in (12, 14, 16, 18, 20, 22):
+        h = block(h, filters, 5, 2)
+    h = L.Flatten()(block(h, 8, 1, 1))
+    h = L.BatchNormalization()(L.Dense(32)(Z.GELU()(h)))
+    h = L.Dense(cells)(L.Dropout(0.2)(Z.GELU()(h)))
+    out = Z.SwitchReverse()([L.Activation("sigmoid")(h), flag])
+    return M.randomise(keras.Model(i, out), 21, 0.3)
+
+
 #: config name -> (builder, DNA input length)
 TEST_ARCHITECTURES = {
     "MPRA-DragoNN": (mpra_dragonn_conv, 145),
     "CpGenie": (cpgenie, 500),
     "DeepSTARR": (deepstarr, 249),
     "Divergent421": (divergent421, 1000),
+    "scBasset": (scbasset, 1344),
 }

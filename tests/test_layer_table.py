@@ -113,7 +113,22 @@ LINEAR = {
     "Concatenate": lambda: _two("Concatenate", lambda K: K.layers.Concatenate()),
     "ConstantPadding1D": lambda: _zoo("ConstantPadding1D"),
     "ReverseComplement": lambda: _zoo("ReverseComplement"),
+    **{n: (lambda: _scbasset_augmentation()) for n in
+       ("StochasticReverseComplement", "StochasticShift", "SwitchReverse")},
 }
+
+
+def _scbasset_augmentation():
+    """scBasset's inference path: reverse-complement flag (False), shift, conv, switch back."""
+    import keras
+
+    from kipoi_deeplift.kipoi import zoo_layers as Z
+
+    i = keras.Input((10, 4), name="x")
+    seq, flag = Z.StochasticReverseComplement(name="src")(i)
+    h = keras.layers.Conv1D(4, 3, name="conv")(Z.StochasticShift(3, name="shift")(seq))
+    h = Z.SwitchReverse(name="switch")([h, flag])
+    return M.randomise(keras.Model(i, _head(keras, h)), 0, scale=0.5)
 
 
 def _zoo(name):
@@ -141,6 +156,7 @@ ELEMENTWISE = {
                         lambda z: np.where(z > 0.1, z, 0.0)),
     "Threshold": ("Threshold", lambda K: _zoo_layer("Threshold", 0.0, 1e-6),
                   lambda z: np.where(z > 0.0, z, 1e-6)),
+    "GELU": ("GELU", lambda K: _zoo_layer("GELU"), lambda z: z / (1 + np.exp(-1.702 * z))),
 }
 
 

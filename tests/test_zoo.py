@@ -20,7 +20,7 @@ from kipoi_deeplift.kipoi.schema import dna_layout
 
 GROUPS = {"DeepBind", "pwm_HOCOMOCO", "tal1_model", "MPRA-DragoNN", "FactorNet", "BPNet-OSKN",
           "CpGenie", "Divergent421", "DeepSTARR", "DeepMEL", "DeepSEA-variantEffects",
-          "DeepSEA-predict", "DeepSEA-Beluga", "Basset", "BPNet-Dmel"}
+          "DeepSEA-predict", "DeepSEA-Beluga", "Basset", "BPNet-Dmel", "scBasset"}
 DEEPBIND_2018 = {"D00317.009_CEBPB": "D00317.009", "D00328.018_CTCF": "D00328.018",
                  "D00765.001_GATA1": "D00765.001", "D00817.001_TBP": "D00817.001"}
 
@@ -232,7 +232,8 @@ def test_config_rule_is_exact_on_the_published_architecture(configs, group):
         x, references=cfg["references"]["kind"], n_references=4)
     assert res.max_convergence_error < 1e-3 * max(1.0, max(np.abs(d).max()
                                                           for d in res.delta.values()))
-    assert all(np.abs(c).max() > 0 for c in res.contrib["seq"].values())
+    dna = next(iter(res.contrib))
+    assert all(np.abs(c).max() > 0 for c in res.contrib[dna].values())
 
 
 @pytest.mark.parametrize("group, tfs", [("BPNet-OSKN", ("Oct4", "Sox2", "Klf4", "Nanog")),

@@ -70,3 +70,58 @@ class Threshold(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "threshold": self.threshold, "value": self.value}
+
+
+# scBasset's layers (Yuan & Kelley 2022, calico/scBasset), as Kipoi's scbasset models name them.
+# The stochastic ones augment data in training and are the identity at inference.
+@keras.saving.register_keras_serializable(package="kipoi_deeplift")
+class GELU(keras.layers.Layer):
+    """scBasset's GELU: ``sigmoid(1.702 x) * x`` (the sigmoid approximation)."""
+
+    def call(self, x):
+        return keras.ops.sigmoid(1.702 * x) * x
+
+    def compute_output_shape(self, shape):
+        return shape
+
+
+@keras.saving.register_keras_serializable(package="kipoi_deeplift")
+class StochasticReverseComplement(keras.layers.Layer):
+    """At inference: the sequence as it is, and ``False`` (not reverse-complemented)."""
+
+    def call(self, x, training=None):
+        return x, keras.ops.zeros((), dtype="bool")
+
+    def compute_output_shape(self, shape):
+        return shape, ()
+
+
+@keras.saving.register_keras_serializable(package="kipoi_deeplift")
+class StochasticShift(keras.layers.Layer):
+    """At inference: the identity (training shifts the sequence by up to ``shift_max``)."""
+
+    def __init__(self, shift_max: int = 0, pad: str = "uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.shift_max, self.pad = int(shift_max), pad
+
+    def call(self, x, training=None):
+        return x
+
+    def compute_output_shape(self, shape):
+        return shape
+
+    def get_config(self):
+        return {**super().get_config(), "shift_max": self.shift_max, "pad": self.pad}
+
+
+@keras.saving.register_keras_serializable(package="kipoi_deeplift")
+class SwitchReverse(keras.layers.Layer):
+    """Undo a reverse complement on the output (reverse its position axis) where the flag
+    says one was applied; at inference the flag is ``False``."""
+
+    def call(self, inputs):
+        x, reverse = inputs
+        return keras.ops.where(reverse, keras.ops.flip(x, axis=1), x)
+
+    def compute_output_shape(self, shapes):
+        return shapes[0]

@@ -188,8 +188,10 @@ _LINEAR_TYPES = (
     "UpSampling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
     "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
     "Add", "Subtract", "Average", "Concatenate",
-    # kipoi_deeplift.kipoi.zoo_layers, for rebuilt published architectures
-    "ConstantPadding1D", "ReverseComplement",
+    # kipoi_deeplift.kipoi.zoo_layers, for rebuilt published architectures (scBasset's three
+    # augmentation layers are the identity at inference: their flag is a constant False)
+    "ConstantPadding1D", "ReverseComplement", "StochasticReverseComplement", "StochasticShift",
+    "SwitchReverse",
 )
 _MAX_POOL_TYPES = ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "GlobalMaxPooling1D",
                    "GlobalMaxPooling2D", "GlobalMaxPooling3D")
@@ -201,7 +203,7 @@ LAYER_RULES: dict[str, LayerRule] = {
     "Activation": LayerRule(activation_layer),
     **{name: LayerRule(elementwise_layer) for name in
        ("ReLU", "LeakyReLU", "ELU", "PReLU", "ThresholdedReLU",
-        "Threshold")},       # Threshold: kipoi_deeplift.kipoi.zoo_layers (torch's nn.Threshold)
+        "Threshold", "GELU")},   # zoo_layers: torch's nn.Threshold, scBasset's GELU
     "Softmax": LayerRule(softmax_layer),
     **{name: LayerRule(maxima.pooling, max_like=True, note=_MAX_NOTE) for name in _MAX_POOL_TYPES},
     "Maximum": LayerRule(maxima.maximum_merge, max_like=True, note=_MAX_NOTE),
