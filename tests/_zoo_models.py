@@ -73,13 +73,14 @@ def bpnet(length=200, tasks=("Oct4", "Sox2")):
     return M.randomise(keras.Model(i, outs), 15, 0.15)
 
 
-def deepmel(length=500):
-    """DeepMEL: forward and reverse-complement inputs through shared conv and BiLSTM layers."""
+def deepmel(length=500, topics=3):
+    """DeepMEL: forward and reverse-complement inputs through shared conv and BiLSTM layers
+    (DeepFlyBrain and DeepLiver are the same family, with their own topic counts)."""
     fwd, rc = keras.Input((length, 4), name="input_1"), keras.Input((length, 4), name="input_2")
     conv = L.Conv1D(8, 20, activation="relu", name="conv")
     lstm = L.Bidirectional(L.LSTM(4), name="bilstm")
     h = L.Concatenate()([lstm(L.MaxPooling1D(10)(conv(x))) for x in (fwd, rc)])
-    return keras.Model([fwd, rc], L.Dense(3, activation="sigmoid", name="topics")(h))
+    return keras.Model([fwd, rc], L.Dense(topics, activation="sigmoid", name="topics")(h))
 
 
 def scbasset(length=1344, cells=6):
@@ -107,6 +108,39 @@ def scbasset(length=1344, cells=6):
     return M.randomise(keras.Model(i, out), 21, 0.3)
 
 
+def danq(length=600, outputs=1):
+    """DanQ's layout (convolution, max pooling, BiLSTM, dense), which a2z-chromatin adapts."""
+    i = keras.Input((length, 4), name="seq")
+    h = L.MaxPooling1D(13, 13)(L.Conv1D(8, 26, activation="relu")(i))
+    h = L.Bidirectional(L.LSTM(4, return_sequences=True))(L.Dropout(0.2)(h))
+    h = L.Dense(8, activation="relu")(L.Flatten()(L.Dropout(0.5)(h)))
+    return M.randomise(keras.Model(i, L.Dense(outputs, activation="sigmoid")(h)), 22, 0.3)
+
+
+def deepcpg_dna(length=1001, cells=3):
+    """DeepCpG's DNA module (CnnL2h128, narrower): two convolution/pooling blocks, a dense
+    layer, one sigmoid output per cell."""
+    i = keras.Input((length, 4), name="dna")
+    h = L.MaxPooling1D(4)(L.Conv1D(8, 11, activation="relu")(i))
+    h = L.MaxPooling1D(2)(L.Conv1D(12, 3, activation="relu")(h))
+    h = L.Dropout(0.0)(L.Dense(16, activation="relu")(L.Flatten()(h)))
+    outs = [L.Dense(1, activation="sigmoid", name=f"cpg_cell{c}")(h) for c in range(cells)]
+    return M.randomise(keras.Model(i, outs), 23, 0.3)
+
+
+def trednet(length=2000, features=8, phase_two_outputs=1):
+    """TREDNet's two phases: a DeepSEA-like phase one (chromatin features from DNA) whose
+    sigmoid outputs feed a second network (phase two); scored as one model from DNA."""
+    i = keras.Input((length, 4), name="input")
+    h = L.MaxPooling1D(4, 4)(L.Conv1D(8, 8, activation="relu")(i))
+    h = L.MaxPooling1D(4, 4)(L.Conv1D(8, 8, activation="relu")(h))
+    phase_one = L.Dense(features, activation="sigmoid", name="phase_one")(
+        L.Dense(16, activation="relu")(L.Flatten()(h)))
+    h = L.Dense(8, activation="relu", name="phase_two_hidden")(phase_one)
+    out = L.Dense(phase_two_outputs, activation="sigmoid", name="phase_two")(h)
+    return M.randomise(keras.Model(i, out), 24, 0.3)
+
+
 #: config name -> (builder, DNA input length)
 TEST_ARCHITECTURES = {
     "MPRA-DragoNN": (mpra_dragonn_conv, 145),
@@ -114,4 +148,7 @@ TEST_ARCHITECTURES = {
     "DeepSTARR": (deepstarr, 249),
     "Divergent421": (divergent421, 1000),
     "scBasset": (scbasset, 1344),
+    "a2z-chromatin": (danq, 600),
+    "DeepCpG-DNA": (deepcpg_dna, 1001),
+    "TREDNet": (trednet, 2000),
 }

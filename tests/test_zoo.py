@@ -20,7 +20,8 @@ from kipoi_deeplift.kipoi.schema import dna_layout
 
 GROUPS = {"DeepBind", "pwm_HOCOMOCO", "tal1_model", "MPRA-DragoNN", "FactorNet", "BPNet-OSKN",
           "CpGenie", "Divergent421", "DeepSTARR", "DeepMEL", "DeepSEA-variantEffects",
-          "DeepSEA-predict", "DeepSEA-Beluga", "Basset", "BPNet-Dmel", "scBasset"}
+          "DeepSEA-predict", "DeepSEA-Beluga", "Basset", "BPNet-Dmel", "scBasset",
+          "a2z-chromatin", "DeepCpG-DNA", "TREDNet", "DeepFlyBrain", "DeepLiver"}
 DEEPBIND_2018 = {"D00317.009_CEBPB": "D00317.009", "D00328.018_CTCF": "D00328.018",
                  "D00765.001_GATA1": "D00765.001", "D00817.001_TBP": "D00817.001"}
 
@@ -262,10 +263,12 @@ def test_bpnet_profile_heads_are_scored_as_bpnet_does(configs, group, tfs):
     assert res.contrib["seq"][task].shape == (3, 200, 4)
 
 
-def test_deepmel_architecture_with_its_bilstm_scores_exactly(configs):
-    cfg = configs["DeepMEL"]
+@pytest.mark.parametrize("group, topics", [("DeepMEL", 3), ("DeepFlyBrain", 81),
+                                           ("DeepLiver", 82)])
+def test_deepmel_architecture_with_its_bilstm_scores_exactly(configs, group, topics):
+    cfg = configs[group]
     fwd = M.one_hot(2, 500, seed=6)
-    res = kd.DeepLift(Z.deepmel(), rule=cfg["rule"], maxpool=cfg["maxpool"]).explain(
+    res = kd.DeepLift(Z.deepmel(topics=topics), rule=cfg["rule"], maxpool=cfg["maxpool"]).explain(
         {"input_1": fwd, "input_2": fwd[:, ::-1, ::-1].copy()}, n_references=3)
     assert res.max_convergence_error < 1e-4
     assert res.contrib["input_1"]["0"].shape == (2, 500, 4)
