@@ -107,42 +107,39 @@ def _bn(K, params, name):
 def deepsea(weights: str, variant: str = "variantEffects", **_: Any):
     """``DeepSEA/variantEffects`` (one strand) or ``DeepSEA/predict`` (both strands averaged)
     from its state dict: input (N, 4, 1, 1000), 919 outputs."""
-    import keras
+    import keras as K
 
-    K = keras
+    from ..zoo_layers import ReverseComplement, Threshold
+
+    if variant not in ("variantEffects", "predict"):
+        raise UserError(f"DeepSEA variant {variant!r}: use variantEffects or predict")
     convs, linears, _ = _split(read_state_dict(weights))
     _expect(weights, "convolutions", convs, [(320, 4, 1, 8), (480, 320, 1, 8), (960, 480, 1, 8)])
     _expect(weights, "linear layers", linears, [(925, 50880), (919, 925)])
-    from ..zoo_layers import ReverseComplement, Threshold
-
     L = K.layers
+    # variantEffects ends in the sigmoid (scored at its logit); predict averages the two
+    # strands' sigmoids after the network, so its sigmoids are layers of their own.
     layers = [L.Conv1D(320, 8, name="conv1"), Threshold(0.0, 1e-6, name="thr1"),
               L.MaxPooling1D(4, 4, name="pool1"), L.Conv1D(480, 8, name="conv2"),
               Threshold(0.0, 1e-6, name="thr2"), L.MaxPooling1D(4, 4, name="pool2"),
               L.Conv1D(960, 8, name="conv3"), Threshold(0.0, 1e-6, name="thr3"),
               L.Flatten(name="flatten"), L.Dense(925, name="fc1"),
-              Threshold(0.0, 1e-6, name="thr4"), L.Dense(919, name="fc2")]
+              Threshold(0.0, 1e-6, name="thr4"),
+              L.Dense(919, activation=None if variant == "predict" else "sigmoid", name="fc2")]
 
-    def trunk(h, sigmoid=True):
-        for layer in layers:
+    def trunk(h):
+        for layer in layers:       # the same layer objects: both strands share every weight
             h = layer(h)
-        return L.Activation("sigmoid", name="sigmoid" if sigmoid is True else sigmoid)(h)
+        return h
 
     inp = K.Input((4, 1, 1000), name="seq")
     x = _input_to_length_first(K, inp, (4, 1, 1000))
     if variant == "predict":
-        out = L.Average(name="strand_average")([trunk(x, "sigmoid_fwd"),
-                                                trunk(ReverseComplement(name="rc")(x),
-                                                      "sigmoid_rc")])
-    elif variant == "variantEffects":
-        # The sigmoid folded into the last Dense, so the logit is what is scored.
-        layers[-1] = L.Dense(919, activation="sigmoid", name="fc2")
-        h = x
-        for layer in layers:
-            h = layer(h)
-        out = h
+        out = L.Average(name="strand_average")(
+            [L.Activation("sigmoid", name="sigmoid_fwd")(trunk(x)),
+             L.Activation("sigmoid", name="sigmoid_rc")(trunk(ReverseComplement(name="rc")(x)))])
     else:
-        raise UserError(f"DeepSEA variant {variant!r}: use variantEffects or predict")
+        out = trunk(x)
     model = K.Model(inp, out, name=f"DeepSEA_{variant}")
     model.get_layer("conv1").set_weights([_conv_kernel(convs[0]["weight"], True),
                                           convs[0]["bias"]])
