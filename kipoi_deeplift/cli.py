@@ -101,6 +101,8 @@ def _score_parser(sub):
 
 
 def _run_score(a) -> int:
+    from dataclasses import fields
+
     from .kipoi.options import Options
     from .kipoi.scoring import score
 
@@ -108,15 +110,10 @@ def _run_score(a) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            options = Options(
-                source=a.source, tasks=a.tasks, input=a.input, rule=a.rule,
-                references=a.references, n_references=a.n_references, seed=a.seed,
-                hypothetical=a.hypothetical, layers=layers, batch_size=a.batch_size,
-                device=a.device, limit=a.limit, maxpool=a.maxpool, shard=a.shard, jit=a.jit,
-                zoo_config=a.zoo_config, resume=a.resume, derived=_derived_of(a),
-                num_workers=a.num_workers, dataloader=a.dataloader,
-                dataloader_source=a.dataloader_source, target_layer=a.target_layer,
-                target_neuron=a.target_neuron)
+            # Every option of score() that has a flag, under the flag's name.
+            options = Options(**{**{f.name: getattr(a, f.name) for f in fields(Options)
+                                     if hasattr(a, f.name)},
+                                 "layers": layers, "derived": _derived_of(a)})
             options.check()         # before TensorFlow starts: a wrong flag fails at once
             if not a.debug:
                 from .quiet import quiet_tensorflow_start
