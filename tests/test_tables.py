@@ -105,3 +105,35 @@ def test_resize_note_and_names(world):
     with h5py.File(d / "scores.h5") as h5:
         assert list(h5["metadata/ranges/id"].asstr()[:]) == [r[3] for r in rows]
         assert "--summary" in h5.attrs["command"] and "--sites" in h5.attrs["command"]
+
+
+def test_softmax_probability_needs_every_unit(tmp_path):
+    """A softmax output: with both units scored the probabilities are the softmax of the
+    logits (and sum to 1); with one unit scored the probability cannot be known: empty."""
+    import keras
+
+    import _models as M
+
+    i = keras.Input((K.LENGTH, 4), name="seq")
+    h = keras.layers.Flatten()(keras.layers.Conv1D(3, 5, activation="relu")(i))
+    model = M.randomise(keras.Model(i, keras.layers.Dense(2, activation="softmax")(h)), 5, 0.4)
+    world = K.make_world(tmp_path)          # its own model under tmp_path/model; ours beside it
+    d = K.write_model_dir(tmp_path / "softmax_model", model=model)
+    for tasks, n in (("CTCF,GATA1", 2), ("GATA1", 1)):
+        out = tmp_path / f"{n}.tsv"
+        status, _, err = run_cli("score", str(d), "--dataloader-args", world["args"], "-o",
+                                 str(out), "--n-references", "2", "--tasks", tasks)
+        assert status == 0, err
+        with open(out) as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+        if n == 2:
+            by = {}
+            for r in rows:
+                by.setdefault(r["name"], {})[r["task"]] = r
+            for pair in by.values():
+                z = np.array([float(pair[t]["logit"]) for t in ("CTCF", "GATA1")])
+                p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+                got = [float(pair[t]["probability"]) for t in ("CTCF", "GATA1")]
+                np.testing.assert_allclose(got, p, rtol=1e-4)
+        else:
+            assert all(r["probability"] == "" for r in rows)

@@ -271,14 +271,16 @@ class DeepLift:
             tasks = [Task(str(nm), t.key, t.unit) for nm, t in zip(task_names, tasks)]
         return tasks
 
-    def output_of(self, task: Task) -> tuple[str, str | None]:
+    def output_of(self, task: Task) -> tuple[str, str | None, int]:
         """(the output a task belongs to, ``sigmoid``/``softmax`` when that output ends in one
-        and the task's scores and ``preds`` are taken at its logit); a hidden neuron's task
-        gives (its layer's name, None)."""
-        for key, name in zip(self.plan.output_keys, self.plan.output_names):
+        and the task's scores and ``preds`` are taken at its logit, the output's number of
+        units); a hidden neuron's task gives (its layer's name, None, 1)."""
+        for key, name, shape in zip(self.plan.output_keys, self.plan.output_names,
+                                    self.plan.output_shapes):
             if key == task.key:
-                return name, self._backend.final_activations().get(key)
-        return task.name.split("[")[0], None
+                units = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+                return name, self._backend.final_activations().get(key), units
+        return task.name.split("[")[0], None, 1
 
     def layer_key(self, name: str) -> int:
         """The plan's tensor key of a layer's output, or a ``ValueError`` naming the layers."""

@@ -32,8 +32,9 @@ N_POSITIONS, ZERO_POSITIONS = "metadata/n_positions", "metadata/zero_positions"
 PROVENANCE = ("model", "source", "weights_sha256", "rule", "references", "n_references", "seed",
               "maxpool", "tasks", "dna_input", "dataloader_args", "kipoi_deeplift_version",
               "zoo_config")
-#: Attribute: JSON {task: [output name, "sigmoid" | "softmax" | ""]}: which model output each
-#: task belongs to and the final activation its logit (``/preds``) is taken before.
+#: Attribute: JSON {task: [output name, "sigmoid" | "softmax" | "", units of that output]}:
+#: which model output each task belongs to, the final activation its logit (``/preds``) is
+#: taken before, and how many units the output has.
 TASK_OUTPUTS = "task_outputs"
 #: Attributes that say where and when a run ran (not part of its identity).
 ENVIRONMENT = ("tensorflow_version", "keras_version", "device", "start_time", "end_time")
@@ -190,13 +191,14 @@ class ScoreFile:
         return {k: (r[k].asstr()[:] if r[k].dtype.kind == "O" else r[k][:])
                 for k in keys if k in r}
 
-    def task_outputs(self) -> dict[str, tuple[str, str]]:
-        """Task -> (output name, final activation or ''), from :data:`TASK_OUTPUTS` (files
-        written before it existed: every task its own output, no activation known)."""
+    def task_outputs(self) -> dict[str, tuple[str, str, int]]:
+        """Task -> (output name, final activation or '', units of the output), from
+        :data:`TASK_OUTPUTS` (files written before it existed: nothing known)."""
         import json
 
         raw = json.loads(self.attrs.get(TASK_OUTPUTS, "{}") or "{}")
-        return {t: (str(v[0]), str(v[1] or "")) for t, v in raw.items()}
+        return {t: (str(v[0]), str(v[1] or ""), int(v[2]) if len(v) > 2 else 0)
+                for t, v in raw.items()}
 
     def reversed_rows(self) -> np.ndarray:
         """(N,) bool: which stored sequences run against the genome (see

@@ -28,16 +28,16 @@ def _probabilities(h5: sf.ScoreFile, tasks: Sequence[str]) -> dict[str, np.ndarr
     logits = {t: h5[sf.preds(t)][:].astype(np.float64) for t in tasks}
     out: dict[str, np.ndarray | None] = {}
     for t in tasks:
-        output, act = outputs.get(t, (t, ""))
+        output, act, units = outputs.get(t, (t, "", 0))
         if act == "sigmoid":
             out[t] = 1.0 / (1.0 + np.exp(-logits[t]))
         elif act == "softmax":
-            group = [u for u, (o, _) in outputs.items() if o == output]
-            if all(u in logits for u in group):
+            group = [u for u, (o, _, _) in outputs.items() if o == output]
+            if len(group) == units and all(u in logits for u in group):
                 z = np.stack([logits[u] for u in group])
                 z = np.exp(z - z.max(axis=0))
                 out[t] = z[group.index(t)] / z.sum(axis=0)
-            else:
+            else:                      # a softmax needs every unit's logit
                 out[t] = None
         else:
             out[t] = None

@@ -446,8 +446,8 @@ def _provenance(run: _Run, device_name: str, started: datetime) -> dict:
         "layers": json.dumps(list(run.options.layers)),
         "references_sha256": _sha256_of(opt["references"]),
         "intervals_sha256": _sha256_of(preflight.find_arg(data.args, "interval", "bed")),
-        scorefile.TASK_OUTPUTS: json.dumps({t.name: [o, a or ""] for t in eng.chosen
-                                            for o, a in [eng.dl.output_of(t)]}),
+        scorefile.TASK_OUTPUTS: json.dumps({t.name: [o, a or "", n] for t in eng.chosen
+                                            for o, a, n in [eng.dl.output_of(t)]}),
     }
 
 
