@@ -84,9 +84,10 @@ def deepmel(length=500, topics=3):
 
 
 def scbasset(length=1344, cells=6):
-    """scBasset (Yuan & Kelley 2022) as published, narrower: augmentation layers (identity at
-    inference), GELU before every convolution, a stem, a pooling tower, a 1x1 convolution, a
-    32-unit bottleneck and one sigmoid unit per cell, switched back at the end."""
+    """scBasset as Kipoi serves it (scbasset/model.json: layer types and wiring), narrower:
+    augmentation layers (identity at inference), GELU before every convolution, a stem, a
+    pooling tower, a 1x1 convolution, a 32-unit bottleneck on a (1, L*C) reshape, a sigmoid
+    Dense per cell, SwitchReverse, Flatten."""
     from kipoi_deeplift.kipoi import zoo_layers as Z
 
     i = keras.Input((length, 4), name="sequence")
@@ -101,10 +102,11 @@ def scbasset(length=1344, cells=6):
     h = block(h, 12, 17, 3)
     for filters in (12, 14, 16, 18, 20, 22):
         h = block(h, filters, 5, 2)
-    h = L.Flatten()(block(h, 8, 1, 1))
-    h = L.BatchNormalization()(L.Dense(32)(Z.GELU()(h)))
-    h = L.Dense(cells)(L.Dropout(0.2)(Z.GELU()(h)))
-    out = Z.SwitchReverse()([L.Activation("sigmoid")(h), flag])
+    h = Z.GELU()(block(h, 8, 1, 1))
+    h = L.Reshape((1, h.shape[1] * h.shape[2]))(h)
+    h = L.Dropout(0.2)(L.BatchNormalization()(L.Dense(32, use_bias=False)(h)))
+    h = L.Dense(cells, activation="sigmoid")(Z.GELU()(h))
+    out = L.Flatten()(Z.SwitchReverse()([h, flag]))
     return M.randomise(keras.Model(i, out), 21, 0.3)
 
 

@@ -116,12 +116,15 @@ class StochasticShift(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="kipoi_deeplift")
 class SwitchReverse(keras.layers.Layer):
-    """Undo a reverse complement on the output (reverse its position axis) where the flag
-    says one was applied; at inference the flag is ``False``."""
+    """Undo a reverse complement on the output (reverse its position axis, or both of a 4-D
+    output) where the flag says one was applied; at inference the flag is ``False``."""
 
     def call(self, inputs):
         x, reverse = inputs
-        return keras.ops.where(reverse, keras.ops.flip(x, axis=1), x)
+        flipped = keras.ops.flip(x, axis=1)
+        if len(x.shape) == 4:            # as scBasset: positions of both spatial axes
+            flipped = keras.ops.flip(flipped, axis=2)
+        return keras.ops.where(reverse, flipped, x)
 
     def compute_output_shape(self, shapes):
         return shapes[0]
