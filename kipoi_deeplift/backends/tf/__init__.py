@@ -62,7 +62,10 @@ class Backend:
                       {"float32", "float64"})
 
     def final_activations(self) -> dict[int, str]:
-        """Output key -> ``sigmoid``/``softmax`` where the layer making it ends in one."""
+        """Output key -> ``sigmoid``/``softmax`` where the layer making it ends in one
+        (found once: the engine asks per task, and DeepSEA-size models have 2,000 tasks)."""
+        if getattr(self, "_final", None) is not None:
+            return self._final
         out = {}
         for step, spec in zip(self.plan.steps, self.specs):
             if not spec.is_output:
@@ -72,4 +75,5 @@ class Backend:
                 activation_name(getattr(layer, "activation", None))
             if name in FINAL_ACTIVATIONS:
                 out.update({k: name for k in step.out_keys if k in self.plan.output_keys})
+        self._final = out
         return out
