@@ -54,18 +54,27 @@ def _hdf5_keras_version(path: str) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+@contextlib.contextmanager
+def _named(path: str, suffix: str):
+    """``path`` under a name ending in ``suffix`` (a link in a temporary directory): Keras 3
+    reads files by their extension, and Kipoi stores downloads under their md5."""
+    if str(path).endswith(suffix):
+        yield str(path)
+        return
+    with tempfile.TemporaryDirectory() as d:
+        link = Path(d) / f"model{suffix}"
+        link.symlink_to(Path(path).resolve())
+        yield str(link)
+
+
 def _load_keras_archive(path: str, objects: dict):
-    """Keras 3 reads archives only under a .keras name; Kipoi stores downloads by md5."""
+    """A native .keras archive, whatever its file name."""
     import keras
 
     from . import zoo_layers  # noqa: F401  (registers this package's layers for Keras)
 
-    if str(path).endswith(".keras"):
-        return keras.saving.load_model(path, custom_objects=objects, compile=False)
-    with tempfile.TemporaryDirectory() as d:
-        link = Path(d) / "model.keras"
-        link.symlink_to(Path(path).resolve())
-        return keras.saving.load_model(link, custom_objects=objects, compile=False)
+    with _named(path, ".keras") as named:
+        return keras.saving.load_model(named, custom_objects=objects, compile=False)
 
 
 def _refuse_keras1(text: str, arch: str) -> None:
@@ -85,6 +94,25 @@ def _refuse_keras1(text: str, arch: str) -> None:
                     f"Keras 3 can read{also}; {ZOO_HINT}")
 
 
+def _keras3_layers(objects: dict) -> bool:
+    """Whether a custom_objects file defines Keras 3 layers: a file written for tf.keras 2
+    (``tf.keras.layers.Layer``) does on TensorFlow 2.16+, where ``tf.keras`` is Keras 3."""
+    import keras
+
+    return any(isinstance(o, type) and issubclass(o, keras.layers.Layer)
+               for o in objects.values())
+
+
+def _legacy_json_keras3(text: str, objects: dict):
+    """A tf.keras 2 JSON architecture built by Keras 3's reader of legacy configs, so that the
+    model's own custom layers (Keras 3 classes today, see :func:`_keras3_layers`) can be used;
+    tf_keras would refuse them. Keras 3 reads the legacy HDF5 weights of such a model by layer
+    order, as tf.keras wrote them."""
+    from keras.src.legacy.saving import saving_utils  # Keras 3's own reader of Keras 2 configs
+
+    return saving_utils.model_from_config(json.loads(text), custom_objects=objects)
+
+
 def load_keras(weights: str, arch: str | None = None, custom_objects: str | None = None):
     """A Keras model from Kipoi's ``keras`` model arguments (no compilation)."""
     objects = _keras_objects(custom_objects)
@@ -92,6 +120,11 @@ def load_keras(weights: str, arch: str | None = None, custom_objects: str | None
         if arch is not None:
             text = Path(arch).read_text()
             _refuse_keras1(text, arch)
+            if _is_legacy_json(text) and _keras3_layers(objects):
+                model = _legacy_json_keras3(text, objects)
+                with _named(weights, ".h5") as named:
+                    model.load_weights(named)
+                return model
             if _is_legacy_json(text):
                 import tf_keras
 
@@ -122,7 +155,38 @@ def load_keras(weights: str, arch: str | None = None, custom_objects: str | None
         raise UserError(f"cannot load the Keras model from {weights}: {describe(e)}") from e
 
 
-def _kipoi_keras_class(rebuild=None):
+@dataclass(frozen=True)
+class Loader:
+    """How a model's files become a Keras model, where Kipoi's own way does not apply (chosen
+    by a zoo config): a ``rebuild`` of the published files, and/or the model's own Kipoi class
+    (``defined_as`` in model.yaml, e.g. ``model.BPNetOldSeqModel``) replaced by one that reads
+    the Keras file that class would read, without importing the model's model.py (whose
+    TensorFlow 1 / Keras 2 imports do not run on this stack)."""
+
+    rebuild: Callable | None = None      # (weights, arch=...) -> Keras model
+    kipoi_class: str | None = None       # Kipoi's ``defined_as`` replaced (a glob)
+    weights_arg: str = "weights"         # that class's argument holding the Keras file
+    arch_arg: str | None = None          # ... and the one holding an architecture JSON
+    then: Callable | None = None         # (Keras model, model directory) -> Keras model
+
+    def replaces(self, defined_as: str | None) -> bool:
+        """Whether Kipoi's ``defined_as`` is the class this loader stands in for."""
+        import fnmatch
+
+        return bool(self.kipoi_class and defined_as and
+                    fnmatch.fnmatch(defined_as, self.kipoi_class))
+
+    def keras_model(self, weights: str, arch: str | None = None,
+                    custom_objects: str | None = None):
+        """The Keras model of these files (in the model's directory: Kipoi loads there)."""
+        if self.rebuild:
+            model = self.rebuild(weights, **({"arch": arch} if arch else {}))
+        else:
+            model = load_keras(weights, arch, custom_objects)
+        return self.then(model, os.getcwd()) if self.then else model
+
+
+def _kipoi_keras_class(loader: Loader):
     """A kipoi BaseModel with KerasModel's arguments that loads through :func:`load_keras`, or
     through a zoo config's ``rebuild(weights)`` for files no Python 3 Keras can read."""
     import kipoi.model
@@ -134,10 +198,7 @@ def _kipoi_keras_class(rebuild=None):
         def __init__(self, weights, arch=None, custom_objects=None, backend=None,
                      image_dim_ordering=None):
             self.weights, self.arch = weights, arch
-            if rebuild:
-                self.model = rebuild(weights, **({"arch": arch} if arch else {}))
-            else:
-                self.model = load_keras(weights, arch, custom_objects)
+            self.model = loader.keras_model(weights, arch, custom_objects)
 
         def predict_on_batch(self, x):
             """Predictions of the Keras model for one dataloader batch ``x``."""
@@ -146,7 +207,31 @@ def _kipoi_keras_class(rebuild=None):
     return DeepliftKerasModel
 
 
-def _kipoi_torch_class(rebuild):
+def _kipoi_own_class(loader: Loader):
+    """A kipoi BaseModel standing in for a model's own class (``loader.kipoi_class``): it takes
+    that class's arguments and reads the Keras file named by ``loader.weights_arg``."""
+    import kipoi.model
+
+    class DeepliftOwnClassModel(kipoi.model.BaseModel):
+        """A model's own Kipoi class, read as the Keras model it wraps."""
+        MODEL_PACKAGE = "keras"
+
+        def __init__(self, **args):
+            if loader.weights_arg not in args:
+                raise UserError(f"model.yaml gives {sorted(args)} but the zoo config reads "
+                                f"the Keras file from argument {loader.weights_arg!r}")
+            self.weights = args[loader.weights_arg]
+            self.arch = args.get(loader.arch_arg) if loader.arch_arg else None
+            self.model = loader.keras_model(self.weights, self.arch)
+
+        def predict_on_batch(self, x):
+            """Predictions of the Keras model for one dataloader batch ``x``."""
+            return self.model.predict_on_batch(x)
+
+    return DeepliftOwnClassModel
+
+
+def _kipoi_torch_class(loader: Loader):
     """A kipoi BaseModel with PyTorchModel's arguments whose model is a zoo config's Keras 3
     rebuild of the state dict in ``weights`` (torch only reads the file; the module file is
     not run)."""
@@ -159,7 +244,7 @@ def _kipoi_torch_class(rebuild):
         def __init__(self, weights, module_class=None, module_kwargs=None, module_obj=None,
                      module_file=None, auto_use_cuda=True):
             self.weights = weights
-            self.model = rebuild(weights)
+            self.model = loader.rebuild(weights)
 
         def predict_on_batch(self, x):
             """Predictions of the Keras rebuild for one dataloader batch ``x``."""
@@ -184,22 +269,31 @@ def _quiet_schema_notes():
 
 
 @contextlib.contextmanager
-def _keras_loader_for_kipoi(rebuild=None):
+def _keras_loader_for_kipoi(loader: Loader):
     """Kipoi's Keras (and, with a rebuild, PyTorch) model classes replaced by ours while Kipoi
-    loads a model."""
+    loads a model, and the model's own class where ``loader`` stands in for it (Kipoi imports
+    ``defined_as`` through ``kipoi.model.load_obj``)."""
     import kipoi.model
 
-    keras_cls = _kipoi_keras_class(rebuild)
-    torch_cls = _kipoi_torch_class(rebuild) if rebuild else kipoi.model.PyTorchModel
+    keras_cls = _kipoi_keras_class(loader)
+    torch_cls = _kipoi_torch_class(loader) if loader.rebuild else kipoi.model.PyTorchModel
+    own_cls = _kipoi_own_class(loader)
+    original_load_obj = kipoi.model.load_obj
+
+    def load_obj(name: str):
+        return own_cls if loader.replaces(name) else original_load_obj(name)
+
     saved = (kipoi.model.AVAILABLE_MODELS["keras"], kipoi.model.KerasModel,
              kipoi.model.AVAILABLE_MODELS["pytorch"], kipoi.model.PyTorchModel)
     kipoi.model.AVAILABLE_MODELS["keras"] = kipoi.model.KerasModel = keras_cls
     kipoi.model.AVAILABLE_MODELS["pytorch"] = kipoi.model.PyTorchModel = torch_cls
+    kipoi.model.load_obj = load_obj
     try:
         yield
     finally:
         (kipoi.model.AVAILABLE_MODELS["keras"], kipoi.model.KerasModel,
          kipoi.model.AVAILABLE_MODELS["pytorch"], kipoi.model.PyTorchModel) = saved
+        kipoi.model.load_obj = original_load_obj
 
 
 @dataclass
@@ -271,15 +365,16 @@ def refusal(model: str, kind: str, descr=None) -> str:
             f"keras) and rebuilt PyTorch ones; {ZOO_HINT}")
 
 
-def load_kipoi_model(model: str, source: str = "kipoi", rebuild=None,
+def load_kipoi_model(model: str, source: str = "kipoi", loader: Loader | None = None,
                      select: Callable | None = None) -> KipoiModel:
     """Load a Kipoi model (zoo name with ``source='kipoi'``, or a directory with ``'dir'``).
 
     Kipoi pulls the model, downloads its files (Zenodo URLs in model.yaml), parses model.yaml
-    and resolves the default dataloader; the Keras files are read by :func:`load_keras`, or by
-    ``rebuild(weights_path, arch=arch_path)`` where a zoo config names one. ``select``, given
-    Kipoi's description of the model (model.yaml parsed), returns that rebuild (or ``None``):
-    the choice can then depend on what the model is, not on how its path was written.
+    and resolves the default dataloader; the Keras files are read by :func:`load_keras`, or as
+    a zoo config's :class:`Loader` says (a rebuild, the model's own class replaced). ``select``,
+    given Kipoi's description of the model (model.yaml parsed), returns that loader (or
+    ``None``): the choice can then depend on what the model is, not on how its path was
+    written.
     """
     import kipoi
 
@@ -297,13 +392,15 @@ def load_kipoi_model(model: str, source: str = "kipoi", rebuild=None,
         raise UserError(f"cannot {what} model {model!r} in Kipoi source {source!r}{where}: "
                         f"{describe(e)}") from e
     if select is not None:
-        rebuild = select(descr)
+        loader = select(descr)
+    loader = loader or Loader()
     kind = descr.type or descr.defined_as
-    torch_rebuilt = rebuild is not None and kind in ("pytorch", "kipoi.model.PyTorchModel")
-    if kind not in ("keras", "kipoi.model.KerasModel") and not torch_rebuilt:
+    torch_rebuilt = loader.rebuild is not None and kind in ("pytorch", "kipoi.model.PyTorchModel")
+    if kind not in ("keras", "kipoi.model.KerasModel") and not torch_rebuilt and \
+            not loader.replaces(descr.defined_as):
         raise UserError(refusal(model, str(kind), descr))
     try:
-        with _keras_loader_for_kipoi(rebuild), captured_stderr(noise), _quiet_schema_notes():
+        with _keras_loader_for_kipoi(loader), captured_stderr(noise), _quiet_schema_notes():
             mod = kipoi.get_model(model, source=source, with_dataloader=True)
     except UserError:
         raise

@@ -309,7 +309,7 @@ def _load(model, source: str | None, zoo_config: str | None):
     def select(descr):
         cfg = zoo.identify(str(model), descr, zoo_config)
         chosen_config.append(cfg)
-        return zoo.function(cfg["rebuild"]) if cfg and cfg.get("rebuild") else None
+        return zoo.loader(cfg)
 
     src = source or ("dir" if looks_like_path(str(model)) else "kipoi")
     km = load_kipoi_model(str(model), src, select=select)
@@ -346,6 +346,8 @@ def _engine(km: KipoiModel, pp: dict, options: Options, opt: dict) -> _Engine:
     from ..backends.tf.graph import signature
 
     keras_model = _output_submodel(km.keras_model, pp.get("output_layer"))
+    if pp.get("profile_head"):
+        keras_model = zoo.function(pp["profile_head"])(keras_model)
     names, shapes, _, out_shapes = signature(keras_model)
     labels = input_labels(km.schema, names)     # Keras name -> schema name
     by_label = {v: k for k, v in labels.items()}
@@ -360,7 +362,8 @@ def _engine(km: KipoiModel, pp: dict, options: Options, opt: dict) -> _Engine:
     n_units = sum(int(np.prod(s[1:])) if len(s) > 1 else 1 for s in out_shapes)
     try:
         dl = DeepLift(scoring_model, rule=opt["rule"], maxpool=opt["maxpool"], jit=options.jit,
-                      task_names=task_names(km.schema, n_units, km.source_dir))
+                      task_names=task_names(km.schema, n_units, km.source_dir) or
+                      zoo.output_task_names(pp.get("output_names"), out_shapes))
         chosen = _chosen(dl, options)
         for layer in options.layers:
             dl.layer_key(layer)

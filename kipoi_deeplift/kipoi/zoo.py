@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import yaml
 
 from ..errors import UserError
@@ -68,8 +69,11 @@ def validate(cfg: dict, where: str = "config") -> None:
         raise UserError(f"{where}: references.n must be at least 1")
     if "name" not in cfg["input"] or "layout" not in cfg["input"]:
         raise UserError(f"{where}: input needs name and layout")
+    own = cfg.get("kipoi_class") or {}
+    if own and not isinstance(own, dict) or own and "defined_as" not in own:
+        raise UserError(f"{where}: kipoi_class needs defined_as (and weights, arch, then)")
     for spec in (cfg.get("rebuild"), cfg.get("build_from_counts"),
-                 cfg["output"].get("profile_head")):
+                 cfg["output"].get("profile_head"), own.get("then")):
         if spec:
             function(spec)      # importable
     for key in ("loads", "scores", "tested_on_real_weights"):
@@ -84,6 +88,22 @@ def function(spec: str) -> Callable:
         return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as e:
         raise UserError(f"cannot import {spec!r}: {e}") from e
+
+
+def loader(cfg: dict | None):
+    """How the config's models are loaded (:class:`~kipoi_deeplift.kipoi.loading.Loader`):
+    its ``rebuild:`` and ``kipoi_class:`` (the model's own Kipoi class that this package reads
+    instead: ``defined_as``, the argument holding the Keras file, an architecture argument, a
+    function applied to the loaded model)."""
+    from .loading import Loader
+
+    if not cfg:
+        return None
+    own = cfg.get("kipoi_class") or {}
+    return Loader(rebuild=function(cfg["rebuild"]) if cfg.get("rebuild") else None,
+                  kipoi_class=own.get("defined_as"),
+                  weights_arg=own.get("weights", "weights"), arch_arg=own.get("arch"),
+                  then=function(own["then"]) if own.get("then") else None)
 
 
 def _patterns(cfg: dict) -> list[str]:
@@ -152,8 +172,23 @@ def score_defaults(cfg: dict | None) -> dict:
         out["maxpool"] = cfg["maxpool"]
     if cfg["input"].get("name") and cfg["input"].get("dna", True):
         out["input"] = cfg["input"]["name"]
-    if cfg["output"].get("layer"):
-        out["output_layer"] = cfg["output"]["layer"]
+    for key, name in (("layer", "output_layer"), ("profile_head", "profile_head"),
+                      ("names", "output_names")):
+        if cfg["output"].get(key):
+            out[name] = cfg["output"][key]
+    return out
+
+
+def output_task_names(names: list | None, out_shapes) -> list[str] | None:
+    """Task names from a config's names of the model's outputs (``output.names``, in output
+    order; the published files name them ``dense_1``, ``reshape_2``...): ``X`` for a one-unit
+    output, ``X_0``, ``X_1``... otherwise. ``None`` without names or when the counts differ."""
+    if not names or len(names) != len(out_shapes):
+        return None
+    out = []
+    for name, shape in zip(names, out_shapes):
+        units = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+        out += [str(name)] if units == 1 else [f"{name}_{u}" for u in range(units)]
     return out
 
 
