@@ -248,7 +248,7 @@ def test_bpnet_profile_heads_are_scored_as_bpnet_does(configs, group, tfs):
     r = kd.references.dinuc_shuffle(x, 4, seed=0)
     res = kd.DeepLift(scoring, maxpool=configs[group]["maxpool"]).explain(x, references=r)
     # Per TF: the profile objective and the count head's two units.
-    assert res.tasks[:3] == [f"{tfs[0]}_profile_weighted", f"{tfs[0]}_counts_0",
+    assert res.tasks[:3] == [f"{tfs[0]}_profile_weighted_0", f"{tfs[0]}_counts_0",
                              f"{tfs[0]}_counts_1"] and len(res.tasks) == 3 * len(tfs)
     assert res.max_convergence_error < 1e-3
     # The objective: softmax(profile logits at x) held constant, applied to x and each reference.
