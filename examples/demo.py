@@ -179,13 +179,16 @@ def main(argv=None):
         hits += has_site and on_site
         if has_site and on_site and first_hit is None:
             first_hit = (chrom[i], g)
-        interval, window = f"{chrom[i]}:{start[i]}-{start[i] + LENGTH}", f"{chrom[i]}:{g}-{g + 6}"
+        # 1-based and inclusive, as a genome browser (and `plot --region`) writes regions
+        interval = f"{chrom[i]}:{start[i] + 1}-{start[i] + LENGTH}"
+        window = f"{chrom[i]}:{g + 1}-{g + 6}"
         print(f"{interval:<22} {strand[i]:>6} {window:>22} {delta[i]:>7.2f}  "
               f"{'yes' if on_site else ('-' if not has_site else 'NO')}")
     print(f"top-scoring window on the embedded site in {hits}/{n_sites} intervals with a site; "
           f"max summation-to-delta error {error:.1e}")
     c, g = first_hit
-    kipoi_deeplift("plot", str(out / "scores.h5"), "--region", f"{c}:{g - 20}-{g + 26}",
+    # --region is 1-based, as a genome browser shows it: bases g-20 .. g+25 (0-based)
+    kipoi_deeplift("plot", str(out / "scores.h5"), "--region", f"{c}:{g - 19}-{g + 26}",
                    "-o", str(out / "logo.png"))
     # The same model and intervals with gradient x input: how far do the two methods agree?
     kipoi_deeplift("score", str(out / "gata_model"), "--dataloader-args", dl_args,

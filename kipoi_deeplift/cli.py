@@ -64,6 +64,9 @@ def _score_parser(sub):
                         "keeps summation-to-delta)")
     p.add_argument("--hypothetical", action="store_true",
                    help="also write hypothetical contributions")
+    p.add_argument("--per-channel", action="store_true",
+                   help="also write the DNA input's per-channel contributions m*(x-r) "
+                        "(/contrib_per_channel; /contrib holds them on the observed base)")
     p.add_argument("--layers", default="", help="comma-separated layers whose per-neuron "
                                                 "contributions to write")
     p.add_argument("--batch-size", type=int, default=None,
@@ -150,8 +153,9 @@ def _plot_parser(sub):
     p = sub.add_parser("plot", help="a sequence logo of one scored sequence")
     p.add_argument("h5", help="a file written by `kipoi-deeplift score`")
     where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--example", type=int, help="index of the sequence in the file")
-    where.add_argument("--region", help="CHR:START-END (the first scored interval overlapping)")
+    where.add_argument("--example", type=int, help="row of the sequence in the file (from 0)")
+    where.add_argument("--region", help="CHR:START-END, 1-based as a genome browser shows it "
+                       "(the first scored interval overlapping; drawn along the + strand)")
     p.add_argument("--task", default=None, help="default: the first task in the file")
     p.add_argument("--input", default=None, help="default: the DNA input")
     p.add_argument("-o", "--output", required=True, help="PNG (or PDF, SVG) to write")
@@ -200,6 +204,39 @@ def _run_compare(a) -> int:
     return 0
 
 
+def _motifs_parser(sub):
+    p = sub.add_parser("motifs", help="TF-MoDISco patterns of a score file, matched to a motif "
+                                      "database, and which patterns each sequence uses")
+    p.add_argument("h5", help="a file written by `kipoi-deeplift score --hypothetical`")
+    p.add_argument("-o", "--output", required=True, help="directory to write into")
+    p.add_argument("--task", default=None, help="default: the first task in the file")
+    p.add_argument("--input", default=None, help="default: the DNA input")
+    p.add_argument("--database", default=None,
+                   help="match patterns to: jaspar (JASPAR CORE vertebrates, bundled with "
+                        "pyjaspar), jaspar:<taxon> (plants, insects, ...) or a MEME file")
+    p.add_argument("--max-seqlets", type=int, default=2000,
+                   help="most seqlets per sign TF-MoDISco clusters (modisco -n)")
+    p.add_argument("--window", type=int, default=None,
+                   help="central bases TF-MoDISco reads (default: the sequence, at most 400)")
+    p.set_defaults(run=_run_motifs)
+
+
+def _run_motifs(a) -> int:
+    from .analysis.motifs import motifs
+
+    res = motifs(a.h5, a.output, a.task, a.input, a.database, a.max_seqlets, a.window)
+    pats = res["patterns"]
+    print(f"{len(pats)} pattern(s) for task {res['task']}" + (":" if pats else
+          " (TF-MoDISco found none: too few sequences or seqlets?)"))
+    for pt in pats:
+        best = f"  {pt.matches[0][0]} (p {pt.matches[0][1]:.2g}, q {pt.matches[0][2]:.2g})" \
+            if pt.matches else ""
+        print(f"  {pt.name:<7} {len(pt.seqlets):>5} seqlets  {pt.consensus:<24}{best}")
+    for f in res["files"]:
+        print(f"wrote {f}")
+    return 0
+
+
 def _merge_parser(sub):
     p = sub.add_parser("merge", help="join the shard files of one `score --shard I/N` run")
     p.add_argument("shards", nargs="+", metavar="SHARD.h5")
@@ -211,7 +248,12 @@ def _merge_parser(sub):
 def _run_merge(a) -> int:
     from .io.merge import merge
 
-    res = merge(a.shards, a.output, derived=_derived_of(a))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = merge(a.shards, a.output, derived=_derived_of(a))
+    for w in caught:
+        if w.category.__name__ == "Notice":
+            print(f"note: {w.message}", file=sys.stderr)
     print(f"merged {res['shards']} shards, {res['sequences']} sequences")
     for f in res["files"]:
         print(f"wrote {f}")
@@ -288,6 +330,7 @@ def build_parser(prog: str = "kipoi-deeplift") -> argparse.ArgumentParser:
     _merge_parser(sub)
     _compare_parser(sub)
     _plot_parser(sub)
+    _motifs_parser(sub)
     _zoo_parser(sub)
     _kipoi_plugin_parser(sub)
     return parser

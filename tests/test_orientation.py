@@ -153,9 +153,33 @@ def test_tracks_agree_in_genome_coordinates_both_ways(runs):
 
 
 def test_plot_draws_reverse_complemented_sequences_along_the_genome(runs, tmp_path):
+    """A region's logo runs along the genome's + strand whichever way the model read the
+    sequence: at each 1-based position p the drawn letter is the genome's base p (the
+    contribution sits on that channel only), for a window inside a minus-strand interval."""
+    from kipoi_deeplift.analysis.plots import logo_panels
+    from kipoi_deeplift.io import scorefile as sf
+
     out, rows = runs
+    genome = K.read_genome(out["plus"][0].parent / "genome.fa")
     chrom, start, end = rows[1][:3]
-    for name in ("rc", "forward"):
+    lo, hi = start + 10, start + 30                  # 0-based, inside the interval
+    region = f"{chrom}:{lo + 1}-{hi}"                # as a browser shows it
+    drawn = {}
+    for name in ("rc", "forward", "plus"):
+        with sf.ScoreFile(out[name][0]) as h5:
+            panels = logo_panels(h5, "seq", "CTCF", region=region)
+        assert panels["genome"] and panels["flipped"] == (name == "rc")
+        np.testing.assert_array_equal(panels["positions"], np.arange(lo + 1, hi + 1))
+        values = panels["rows"][0][1]
+        assert values.shape == (hi - lo, 4)
+        for k, p in enumerate(panels["positions"]):
+            base = genome[chrom][p - 1]              # 1-based position p
+            off = [c for c in range(4) if c != "ACGT".index(base)]
+            assert np.all(values[k, off] == 0), (name, p, base, values[k])
+        drawn[name] = values
         png = tmp_path / f"{name}.png"
-        kd.plots.plot(str(out[name][0]), str(png), region=f"{chrom}:{start}-{end}")
+        kd.plots.plot(str(out[name][0]), str(png), region=region)
         assert png.stat().st_size > 1000
+    # The symmetric model gives the same scores per genomic base on either strand.
+    np.testing.assert_allclose(drawn["rc"], drawn["plus"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(drawn["forward"], drawn["plus"], rtol=1e-4, atol=1e-6)

@@ -16,44 +16,89 @@ _REGION = re.compile(r"^(?P<chr>[^:]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")
 
 
 def parse_region(region: str) -> tuple[str, int, int]:
-    """'chr1:1,000-2,000' -> ('chr1', 1000, 2000) (0-based, end exclusive, as in BED)."""
+    """'chr1:1,001-1,100' (1-based, both ends included, as genome browsers and samtools write
+    regions) -> ('chr1', 1000, 1100) (0-based, end exclusive, as in BED and in score files)."""
     m = _REGION.match(region.strip())
     if not m:
-        raise UserError(f"region {region!r}: write it as CHR:START-END, e.g. chr1:1000-1100")
+        raise UserError(f"region {region!r}: write it as CHR:START-END (1-based, as a genome "
+                        "browser shows it), e.g. chr1:1001-1100")
     start, end = int(m["start"].replace(",", "")), int(m["end"].replace(",", ""))
-    if end <= start:
-        raise UserError(f"region {region!r}: the end must be after the start")
-    return m["chr"], start, end
+    if start < 1 or end < start:
+        raise UserError(f"region {region!r}: START must be at least 1 and END at least START")
+    return m["chr"], start - 1, end
 
 
-def _pick(h5: sf.ScoreFile, example: int | None, region: str | None):
-    """(example index, first and last position to show, genome start or None, label)."""
-    n = h5.n
-    if region is None:
-        if example is None:
-            raise UserError("give --example I or --region CHR:START-END")
-        if not 0 <= example < n:
-            raise UserError(f"--example {example} out of range: the file holds {n} sequences")
-        return example, 0, None, None, f"example {example}"
+def browser_region(chrom: str, start: int, end: int) -> str:
+    """0-based half-open -> 'chr1:1,001-1,100' (1-based, inclusive, as browsers show it)."""
+    return f"{chrom}:{start + 1:,}-{end:,}"
+
+
+def _row_for_region(h5: sf.ScoreFile, region: str) -> tuple[int, str, int, int]:
+    """(row, chrom, start, end): the first scored interval overlapping ``region`` and the part
+    of the region inside it (0-based half-open)."""
     if not h5.has_ranges():
         raise UserError("--region needs genomic ranges in the file; use --example I")
     chrom, start, end = parse_region(region)
     r = h5.ranges(("chr", "start", "end"))
-    chroms, starts, ends = r["chr"], r["start"], r["end"]
-    hits = np.flatnonzero((chroms == chrom) & (starts < end) & (ends > start))
+    hits = np.flatnonzero((r["chr"] == chrom) & (r["start"] < end) & (r["end"] > start))
     if not hits.size:
         raise UserError(f"no scored interval overlaps {region}")
     i = int(hits[0])
-    return i, max(start, int(starts[i])), int(starts[i]), min(end, int(ends[i])), \
-        f"{chrom}:{max(start, int(starts[i]))}-{min(end, int(ends[i]))}"
+    return i, chrom, max(start, int(r["start"][i])), min(end, int(r["end"][i]))
+
+
+def logo_panels(h5: sf.ScoreFile, input_name: str, task: str, example: int | None = None,
+                region: str | None = None) -> dict:
+    """What a logo of one sequence shows, in the orientation it is drawn in.
+
+    With ``region`` (1-based, see :func:`parse_region`) the panels run along the genome's +
+    strand: a sequence the model read as the reverse complement is reversed and complemented,
+    and positions are 1-based genome coordinates. With ``example`` (a row, counted from 0)
+    they run along the sequence as the model read it, positions 1-based in it.
+
+    Returns ``{"row", "rows": [(name, (W, 4) values)], "positions": (W,) 1-based,
+    "where": label, "xlabel", "genome": bool, "flipped": bool}``.
+    """
+    if region is None:
+        if example is None:
+            raise UserError("give --example I or --region CHR:START-END")
+        if not 0 <= example < h5.n:
+            raise UserError(f"--example {example} is not a row of the file: it holds rows 0 "
+                            f"to {h5.n - 1}")
+        i = example
+    else:
+        i, chrom, lo, hi = _row_for_region(h5, region)
+    values = h5[sf.contrib(input_name, task)][i].astype(float)
+    if "contrib_form" not in h5.attrs and sf.inputs(input_name) in h5:   # files before 0.9
+        values = sf.project(values, h5[sf.inputs(input_name)][i].astype(float))
+    rows = [("contribution", values)]
+    if sf.hyp_contrib(input_name, task) in h5:
+        rows.append(("hypothetical", h5[sf.hyp_contrib(input_name, task)][i].astype(float)))
+    length = len(values)
+    if region is None:
+        return {"row": i, "rows": rows, "positions": np.arange(1, length + 1),
+                "where": f"row {i}", "genome": False, "flipped": False,
+                "xlabel": "position in the sequence as the model read it (1-based)"}
+    r = h5.ranges(("start", "end"))
+    # The sequence is centred in its range where the two lengths differ (kipoiseq resizes).
+    g0 = int(r["start"][i]) + ((int(r["end"][i]) - int(r["start"][i])) - length) // 2
+    lo, hi = max(lo, g0), min(hi, g0 + length)
+    flip = bool(h5.reversed_rows()[i])
+    a, b = lo - g0, hi - g0
+    if flip:        # position p of the genome window is position length - 1 - p of the read
+        a, b = length - b, length - a
+    rows = [(name, v[a:b][::-1, ::-1] if flip else v[a:b]) for name, v in rows]
+    return {"row": i, "rows": rows, "positions": np.arange(lo + 1, hi + 1),
+            "where": browser_region(chrom, lo, hi) + (" (model read the - strand; drawn "
+                                                      "along +)" if flip else ""),
+            "genome": True, "flipped": flip,
+            "xlabel": f"{chrom} position (1-based, as genome browsers show it)"}
 
 
 def projected(contrib: np.ndarray, onehot: np.ndarray | None) -> np.ndarray:
-    """Each position's total contribution drawn on the base that is there: per channel,
-    m * (x - r) is also non-zero on the references' bases, which are not in the sequence."""
-    if onehot is None:
-        return contrib
-    return contrib.sum(-1, keepdims=True) * onehot
+    """Each position's total contribution drawn on the base that is there (see
+    :func:`kipoi_deeplift.io.scorefile.project`); ``contrib`` as it is without a sequence."""
+    return contrib if onehot is None else sf.project(contrib, onehot)
 
 
 def draw_logo(ax, values: np.ndarray, positions, ylabel: str) -> None:
@@ -71,7 +116,9 @@ def draw_logo(ax, values: np.ndarray, positions, ylabel: str) -> None:
 def plot(h5_path: str, output: str, example: int | None = None, region: str | None = None,
          task: str | None = None, input_name: str | None = None) -> str:
     """A logo of the contributions of one sequence (and its hypothetical contributions when
-    the file has them) for one task; returns the path written."""
+    the file has them) for one task; returns the path written. ``example`` is a row of the
+    file (from 0); ``region`` a 1-based region (CHR:START-END, as browsers show it): the logo
+    then runs along the genome's + strand with 1-based genome positions."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,34 +130,23 @@ def plot(h5_path: str, output: str, example: int | None = None, region: str | No
         task = tasks[0] if task is None else sf.h5_key(task)
         if task not in tasks:
             raise UserError(f"task {task!r} is not in {h5_path}; tasks: {', '.join(tasks)}")
-        i, lo, g0, hi, label = _pick(h5, example, region)
-        contrib = projected(h5[sf.contrib(input_name, task)][i].astype(float),
-                            h5[sf.inputs(input_name)][i].astype(float)
-                            if sf.inputs(input_name) in h5 else None)
-        hyp = h5[sf.hyp_contrib(input_name, task)][i].astype(float) \
-            if sf.hyp_contrib(input_name, task) in h5 else None
-        flip = bool(h5.reversed_rows()[i]) if h5.has_ranges() else False
+        panels = logo_panels(h5, input_name, task, example, region)
+        i = panels["row"]
         delta = float(h5[sf.delta(task)][i])
         pred = float(h5[sf.preds(task)][i])
         model = h5.attrs.get("model", "")
         rule = h5.attrs.get("rule", "")
-    if g0 is not None:              # genome coordinates -> positions in the sequence
-        a, b = lo - g0, hi - g0
-        if flip:
-            a, b = len(contrib) - b, len(contrib) - a
-    else:
-        a, b = 0, len(contrib)
-    rows = [("contribution", contrib[a:b])] + ([("hypothetical", hyp[a:b])] if hyp is not None
-                                               else [])
-    if g0 is not None and flip:     # drawn along the genome: reverse and complement (ACGT)
-        rows = [(name, v[::-1, ::-1]) for name, v in rows]
-    fig, axes = plt.subplots(len(rows), 1, figsize=(min(24, 2 + 0.12 * (b - a)), 2.2 * len(rows)),
+        maxpool = h5.attrs.get("maxpool", "")
+    width = len(panels["positions"])
+    fig, axes = plt.subplots(len(panels["rows"]), 1, figsize=(min(24, 2 + 0.12 * width),
+                                                              2.2 * len(panels["rows"])),
                              squeeze=False)
-    for ax, (name, values) in zip(axes[:, 0], rows):
-        draw_logo(ax, values, np.arange(a, b) if g0 is None else np.arange(lo, hi), name)
-    axes[0, 0].set_title(f"{model}  task {task}  {label}  ({rule}; logit {pred:.3g}, "
-                         f"delta {delta:.3g})", fontsize=9)
-    axes[-1, 0].set_xlabel("genome position" if g0 is not None else "position in sequence")
+    for ax, (name, values) in zip(axes[:, 0], panels["rows"]):
+        draw_logo(ax, values, panels["positions"], name)
+    axes[0, 0].set_title(f"model {model} | task {task} | {rule}, maxpool {maxpool} | "
+                         f"{panels['where']}\nscored output {pred:.3g}, delta {delta:.3g} "
+                         "(contributions sum to delta)", fontsize=9)
+    axes[-1, 0].set_xlabel(panels["xlabel"])
     fig.tight_layout()
     try:
         with staged_file(output) as tmp:

@@ -4,7 +4,9 @@ Every dataset path and the provenance attributes are named here; :func:`batch_ar
 scored batch into the datasets appended to the file, and :class:`ScoreFile` reads a finished
 file for compare, plot, merge, tracks and TF-MoDISco. The layout (the contract)::
 
-    /contrib/<input>/<task>         (N, L, 4) float32  contributions (mean over references)
+    /contrib/<input>/<task>         (N, L, 4) float32  contributions (mean over references);
+                                    for the DNA input projected on the observed base
+    /contrib_per_channel/<input>/<task>  (N, L, 4)    m·(x - r) per channel (--per-channel)
     /hyp_contrib/<input>/<task>     (N, L, 4) float32  hypothetical contributions
     /neuron_contrib/<layer>/<task>  (N, ..., units)    per-neuron contributions
     /inputs/<input>                 (N, L, 4)          the sequence as the model saw it
@@ -36,6 +38,21 @@ PROVENANCE = ("model", "source", "weights_sha256", "rule", "references", "n_refe
 #: which model output each task belongs to, the final activation its logit (``/preds``) is
 #: taken before, and how many units the output has.
 TASK_OUTPUTS = "task_outputs"
+#: Attributes that state the file's conventions (written by every run).
+CONVENTIONS = {
+    "alphabet": "ACGT",
+    "axes": "/contrib, /contrib_per_channel, /hyp_contrib, /inputs: (sequence, position, base "
+            "in alphabet order); position 0 is the first base the model read",
+    "contrib_form": "projected: for the DNA input, each position's contribution (its sum over "
+                    "the 4 channels of m*(x - r), averaged over references) placed on the base "
+                    "that is there (shared in proportion where the input is not one base, kept "
+                    "per channel where the input row is all zero); other inputs per channel. "
+                    "/contrib_per_channel holds the per-channel form where written. Either "
+                    "sums to /delta",
+    "coordinates": "/metadata/ranges: 0-based, half-open (BED); rows counted from 0",
+    "sequence_orientation": "each stored sequence as the model read it: /metadata/orientation "
+                            "says genome or reverse_complement",
+}
 #: Attributes that say where and when a run ran (not part of its identity).
 ENVIRONMENT = ("tensorflow_version", "keras_version", "device", "start_time", "end_time")
 
@@ -48,6 +65,27 @@ def h5_key(name: str) -> str:
 def contrib(input_name: str, task: str) -> str:
     """Path of one input's contributions to one task: (N, L, 4) float32."""
     return f"contrib/{h5_key(input_name)}/{h5_key(task)}"
+
+
+def contrib_per_channel(input_name: str, task: str) -> str:
+    """Path of one input's per-channel contributions m·(x - r) to one task: (N, L, 4)."""
+    return f"contrib_per_channel/{h5_key(input_name)}/{h5_key(task)}"
+
+
+def project(per_channel: np.ndarray, onehot: np.ndarray) -> np.ndarray:
+    """(N, L, 4) per-channel contributions -> each position's total on the base that is there.
+
+    Per channel, m·(x - r) is also non-zero on the references' bases, which are not in the
+    sequence; genomics tools (logos, TF-MoDISco, tangermeme) expect the position's total on
+    the observed base. Where the input is not a single base (N coded 0.25) the total is shared
+    in proportion to it; where the input row is all zero the per-channel values are kept. The
+    sum over positions and channels is unchanged (summation-to-delta holds either way).
+    """
+    x = np.asarray(onehot, dtype=np.float64)
+    total = x.sum(-1, keepdims=True)
+    share = x / np.where(total > 0, total, 1.0)
+    return np.where(total > 0, per_channel.sum(-1, keepdims=True) * share,
+                    per_channel).astype(per_channel.dtype)
 
 
 def hyp_contrib(input_name: str, task: str) -> str:
@@ -87,18 +125,26 @@ def ranges(key: str) -> str:
 
 def batch_arrays(res, x: Mapping[str, np.ndarray], metadata_ranges: Mapping | None, n: int,
                  labels: Mapping[str, str], orientation: np.ndarray | None = None,
-                 non_acgt: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+                 non_acgt: tuple[np.ndarray, np.ndarray] | None = None,
+                 dna: str | None = None, per_channel: bool = False) -> dict:
     """The datasets one scored batch appends to the file.
 
     ``res`` is the batch's :class:`~kipoi_deeplift.core.result.Explanation`; ``x`` its inputs by
     Keras name, each (n, ...); ``labels`` maps Keras input names to the schema's names used in
     the file; ``metadata_ranges`` the dataloader's ``metadata.ranges`` (arrays of length >= n);
-    ``orientation`` (n,) and ``non_acgt`` ((n,) N counts, (n,) zero-row counts) when known.
+    ``orientation`` (n,) and ``non_acgt`` ((n,) N counts, (n,) zero-row counts) when known;
+    ``dna`` the Keras name of the DNA input, whose contributions are written projected
+    (:func:`project`), and also per channel with ``per_channel``.
     """
     out: dict[str, np.ndarray] = {}
     for name, by_task in res.contrib.items():
         for task, a in by_task.items():
-            out[contrib(labels[name], task)] = a.astype(np.float32)
+            if name == dna:
+                out[contrib(labels[name], task)] = project(a, x[name]).astype(np.float32)
+                if per_channel:
+                    out[contrib_per_channel(labels[name], task)] = a.astype(np.float32)
+            else:
+                out[contrib(labels[name], task)] = a.astype(np.float32)
     for name, by_task in res.hyp_contrib.items():
         for task, a in by_task.items():
             out[hyp_contrib(labels[name], task)] = a.astype(np.float32)

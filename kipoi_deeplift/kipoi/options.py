@@ -27,6 +27,8 @@ class Options:
     to explain (schema or Keras name). ``rule``, ``references`` (a name, an .npy/.npz file, an
     array or a dict by input), ``n_references``, ``seed``, ``maxpool``: the DeepLIFT settings
     (see :data:`DEFAULTS`). ``hypothetical``: also write hypothetical contributions.
+    ``per_channel``: also write the DNA input's per-channel contributions m·(x - r)
+    (``/contrib`` holds them projected on the observed base).
     ``layers``: hidden layers whose per-neuron contributions to write. ``batch_size``: sequences
     per pass (``None``: from memory). ``device``: ``cpu``, ``gpu`` or ``gpu:K``. ``limit``:
     score the first N sequences. ``progress``: show the progress bar (``None``: on a terminal).
@@ -46,6 +48,7 @@ class Options:
     n_references: int | None = None
     seed: int | None = None
     hypothetical: bool = False
+    per_channel: bool = False
     layers: Sequence[str] = ()
     batch_size: int | None = None
     device: str | None = None

@@ -130,8 +130,9 @@ def check_intervals(args: Mapping[str, Any], length: int | None,
         sizes = fasta_sizes(fasta)
     except Exception as e:
         raise UserError(f"cannot read the FASTA file {fasta!r}: {describe(e, 200)}") from e
-    for i, (chrom, start, end) in enumerate(intervals, 1):
-        where = f"interval {i} ({chrom}:{start}-{end})"
+    for i, (chrom, start, end) in enumerate(intervals):
+        # Counted from 0, as the score file's rows and --example are.
+        where = f"interval {i} (from 0; BED {chrom}:{start}-{end})"
         if chrom not in sizes:
             shown = ", ".join(list(sizes)[:10]) + (" ..." if len(sizes) > 10 else "")
             raise UserError(f"{where}: chromosome {chrom!r} is not in the FASTA {fasta!r} "

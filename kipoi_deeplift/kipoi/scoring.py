@@ -446,6 +446,7 @@ def _provenance(run: _Run, device_name: str, started: datetime) -> dict:
                        "called bases, a palindrome) falls back to /metadata/ranges/strand",
         **_versions(), "device": device_name, "start_time": started.isoformat(),
         "batch_size": int(run.batch_size), "hypothetical": int(bool(run.hypothetical)),
+        "per_channel": int(bool(run.options.per_channel)), **scorefile.CONVENTIONS,
         "layers": json.dumps(list(run.options.layers)),
         "references_sha256": _sha256_of(opt["references"]),
         "intervals_sha256": _sha256_of(preflight.find_arg(data.args, "interval", "bed")),
@@ -516,6 +517,8 @@ def _command(run: _Run) -> str:
              "--batch-size", str(run.batch_size)]
     if run.hypothetical:
         words.append("--hypothetical")
+    if o.per_channel:
+        words.append("--per-channel")
     if o.layers:
         words += ["--layers", ",".join(o.layers)]
     zoo_config = run.config["name"] if run.config else "none"
@@ -560,10 +563,12 @@ def _orientation(args: Mapping, inputs: InputPlan):
 
 
 def _batch_arrays(res, x: Mapping[str, np.ndarray], batch, n: int, labels, orient=None,
-                  dna: str | None = None, names: Sequence[str] | None = None) -> dict:
+                  dna: str | None = None, names: Sequence[str] | None = None,
+                  per_channel: bool = False) -> dict:
     """One scored batch as the score file's datasets, with what the data say of each sequence
     (non-ACGT positions, orientation against the genome). ``names``: the BED's names, by
-    the interval numbers kipoiseq gives as ids."""
+    the interval numbers kipoiseq gives as ids; ``per_channel``: also write the DNA input's
+    per-channel contributions."""
     ranges = (batch.get("metadata") or {}).get("ranges") if isinstance(batch, Mapping) else None
     ranges = ranges if isinstance(ranges, Mapping) else None
     if ranges is not None and names is not None and "id" in ranges:
@@ -574,7 +579,8 @@ def _batch_arrays(res, x: Mapping[str, np.ndarray], batch, n: int, labels, orien
         refs_lib.is_one_hot(x[dna]) else None
     orientation = orient(x[dna], ranges) if orient is not None and dna is not None and \
         ranges is not None and all(k in ranges for k in ("chr", "start", "end")) else None
-    return scorefile.batch_arrays(res, x, ranges, n, labels, orientation, non_acgt)
+    return scorefile.batch_arrays(res, x, ranges, n, labels, orientation, non_acgt, dna,
+                                  per_channel)
 
 
 def _stream(run: _Run, writer: H5Writer, bar) -> tuple[float, float]:
@@ -624,7 +630,7 @@ def _stream(run: _Run, writer: H5Writer, bar) -> tuple[float, float]:
                     raise UserError(f"sequences {first + done}-{first + done + n - 1}: "
                                     f"{e}") from e
             arrays = _batch_arrays(res, x, batch, n, eng.labels, orient, inputs.dna,
-                                   data.names)
+                                   data.names, run.options.per_channel)
             if written is not None:
                 written.result()            # in order, and a failed write stops the run
             written = writes.submit(writer.append, arrays)
