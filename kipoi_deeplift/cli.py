@@ -237,6 +237,35 @@ def _run_motifs(a) -> int:
     return 0
 
 
+def _sites_parser(sub):
+    p = sub.add_parser("sites", help="binding sites: windows whose contribution stands out "
+                                     "at a stated false discovery rate, as BED")
+    p.add_argument("h5", help="a file written by `kipoi-deeplift score` from a BED file")
+    p.add_argument("-o", "--output", required=True, help="BED file to write")
+    p.add_argument("--task", default=None, help="default: the first task in the file")
+    p.add_argument("--input", default=None, help="default: the DNA input")
+    p.add_argument("--fdr", type=float, default=0.05,
+                   help="false discovery rate against shuffled scores (default 0.05)")
+    p.add_argument("--width", type=int, default=10, help="window width in bases (default 10)")
+    p.add_argument("--layer", default=None,
+                   help="a first convolution scored with `score --layers NAME`: its neurons "
+                        "place each site's centre")
+    p.add_argument("--motifs", default=None,
+                   help="a directory from `kipoi-deeplift motifs`: name sites by pattern")
+    p.set_defaults(run=_run_sites)
+
+
+def _run_sites(a) -> int:
+    from .analysis.sites import sites
+
+    res = sites(a.h5, a.output, a.task, a.input, a.fdr, a.width, a.layer, a.motifs)
+    rows = {s.row for s in res["sites"]}
+    print(f"{len(res['sites'])} site(s) in {len(rows)} sequence(s) for task {res['task']} "
+          f"(FDR {res['fdr']}: window sum >= {res['threshold']:.4g})")
+    print(f"wrote {res['output']}")
+    return 0
+
+
 def _merge_parser(sub):
     p = sub.add_parser("merge", help="join the shard files of one `score --shard I/N` run")
     p.add_argument("shards", nargs="+", metavar="SHARD.h5")
@@ -331,6 +360,7 @@ def build_parser(prog: str = "kipoi-deeplift") -> argparse.ArgumentParser:
     _compare_parser(sub)
     _plot_parser(sub)
     _motifs_parser(sub)
+    _sites_parser(sub)
     _zoo_parser(sub)
     _kipoi_plugin_parser(sub)
     return parser

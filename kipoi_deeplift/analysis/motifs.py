@@ -10,6 +10,9 @@ seqlets -> database matches -> files in the output directory:
     patterns.tsv          one row per pattern: seqlets, consensus, best matches, p and q values
     usage.tsv             one row per sequence and pattern: seqlets and their summed
                           contribution, and its share of the sequence's delta
+    seqlets.tsv           every seqlet: row, pattern, start, end (0-based, in the sequence as
+                          the model read it), reverse (1 where it matches the pattern's
+                          reverse complement); ``kipoi-deeplift sites --motifs`` reads it
     logos/<pattern>.png   each pattern's contribution weight matrix, labelled
 """
 from __future__ import annotations
@@ -222,6 +225,7 @@ def _write_tsv(path: Path, rows: list[dict], columns: Sequence[str]) -> None:
 
 PATTERN_COLUMNS = ("pattern", "seqlets", "width", "bits_per_position", "consensus", "match_1", "p_1", "q_1",
                    "match_2", "p_2", "match_3", "p_3", "logo")
+SEQLET_COLUMNS = ("row", "pattern", "start", "end", "reverse")
 USAGE_COLUMNS = ("row", "chr", "start", "end", "name", "pattern", "seqlets", "contribution",
                  "share_of_delta")
 
@@ -289,6 +293,9 @@ def motifs(h5_path: str, out_dir: str, task: str | None = None, input_name: str 
             rows.append(row)
         _write_tsv(staged.path(out / "patterns.tsv"), rows, PATTERN_COLUMNS)
         _write_tsv(staged.path(out / "usage.tsv"), used, USAGE_COLUMNS)
+        _write_tsv(staged.path(out / "seqlets.tsv"),
+                   [{"row": r, "pattern": pt.name, "start": a, "end": b, "reverse": int(rev)}
+                    for pt in patterns for r, a, b, rev in pt.seqlets], SEQLET_COLUMNS)
         files = [str(p) for p in staged.commit()]
     except BaseException:
         staged.discard()

@@ -56,14 +56,23 @@ def top_windows(h5: sf.ScoreFile, dna: str, task: str, width: int = SITE_WIDTH
     windows = sums[:, width:] - sums[:, :-width]              # (N, L - width + 1)
     best = windows.argmax(axis=1)
     score = windows[np.arange(n), best]
-    r = h5.ranges(("start", "end"))
-    if r is None:
+    if h5.ranges(("start",)) is None:
         return np.full(n, -1), np.full(n, -1), score
-    # The scored sequence is centred in its range (kipoiseq's resizing).
-    seq_start = r["start"] + ((r["end"] - r["start"]) - length) // 2
-    flip = h5.reversed_rows()
-    start = np.where(flip, seq_start + length - best - width, seq_start + best)
-    return start, start + width, score
+    start, end = genome_spans(h5, np.arange(n), best, best + width, length)
+    return start, end, score
+
+
+def genome_spans(h5: sf.ScoreFile, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                 length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Spans [start, end) of scored sequences (positions as the model read them) in genome
+    coordinates (0-based, half-open): each sequence centred in its range (kipoiseq's
+    resizing), mapped back onto the + strand where the model read the reverse complement."""
+    rows, starts, ends = (np.asarray(a, dtype=np.int64) for a in (rows, starts, ends))
+    r = h5.ranges(("start", "end"))
+    seq_start = (r["start"] + ((r["end"] - r["start"]) - length) // 2)[rows]
+    flip = h5.reversed_rows()[rows]
+    g_start = np.where(flip, seq_start + length - ends, seq_start + starts)
+    return g_start, g_start + (ends - starts)
 
 
 def write_summary(h5: sf.ScoreFile, dna: str, tasks: Sequence[str], path: str | Path) -> None:

@@ -1,0 +1,204 @@
+"""Binding sites located from contributions: windows whose summed contribution stands out
+against a null of shuffled scores at a stated false discovery rate, in genome coordinates.
+
+Calling. Per sequence, the per-base contribution (``/contrib`` summed over its channels) is
+summed over every window of ``width`` bases. The null is the same window sums after the
+per-base scores of each sequence are permuted (``rounds`` times): what windows score when
+contributions are not clustered into sites. The threshold is the smallest window sum ``t``
+at which the expected share of null windows among the observed windows at or above ``t``
+(Benjamini-Hochberg with the empirical null) is at most ``fdr``. Sites are then taken greedily:
+the highest window above ``t``, its neighbours within ``width`` suppressed, and so on.
+
+Precision. With ``layer`` (a first convolution whose per-neuron contributions the file holds,
+``score --layers NAME``), each site's centre is moved to the receptive-field centre of the
+convolution position that contributes most inside it: a filter fires at one place, while a
+window sum is flat across the positions a site spans.
+
+Patterns. With ``motifs`` (a directory written by ``kipoi-deeplift motifs``) each site is
+named by the TF-MoDISco pattern whose seqlet overlaps it most, and its strand is the strand
+on which that pattern reads (``.`` without one).
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from ..io import scorefile as sf
+from ..io.tables import genome_spans
+from ..io.writers import staged_file
+
+
+@dataclass
+class Site:
+    """One called site, in the sequence as the model read it: ``row``, ``start``/``end``
+    (0-based, half-open), ``centre`` (a position), ``score`` (the window's summed
+    contribution), ``pattern`` and ``reverse`` (the matched pattern reads on the reverse
+    complement) where known."""
+
+    row: int
+    start: int
+    end: int
+    centre: float
+    score: float
+    pattern: str = "."
+    reverse: bool | None = None
+
+
+def window_sums(per_base: np.ndarray, width: int) -> np.ndarray:
+    """(N, L) per-base scores -> (N, L - width + 1) sums of every window of ``width``."""
+    c = np.cumsum(np.pad(per_base, ((0, 0), (1, 0))), axis=1)
+    return c[:, width:] - c[:, :-width]
+
+
+def shuffled_null(per_base: np.ndarray, width: int, rounds: int = 20,
+                  seed: int = 0) -> np.ndarray:
+    """Window sums of the per-base scores permuted within each sequence, ``rounds`` times:
+    (rounds * N * (L - width + 1),)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(rounds):
+        shuffled = rng.permuted(per_base, axis=1)
+        out.append(window_sums(shuffled, width).ravel())
+    return np.concatenate(out)
+
+
+def fdr_threshold(observed: np.ndarray, null: np.ndarray, fdr: float) -> float:
+    """The smallest window sum ``t`` (among the observed) at which the estimated false
+    discovery rate, (share of null windows >= t) x (observed windows) / (observed windows
+    >= t), is at most ``fdr``; ``inf`` when none is."""
+    obs = np.sort(observed.ravel())[::-1]
+    nul = np.sort(null.ravel())
+    # Null windows at or above each observed value, as a share of the null.
+    above = (len(nul) - np.searchsorted(nul, obs, side="left")) / len(nul)
+    est = above * len(obs) / np.arange(1, len(obs) + 1)
+    # Step-up (Benjamini-Hochberg): the deepest rank whose estimate is within the rate.
+    ok = np.flatnonzero(est <= fdr)
+    return float(obs[ok[-1]]) if ok.size else float("inf")
+
+
+def call_sites(per_base: np.ndarray, width: int, threshold: float,
+               max_per_sequence: int = 10) -> list[Site]:
+    """Sites: windows summing to at least ``threshold``, taken greedily per sequence (the
+    highest first; windows within ``width`` of a taken one are suppressed)."""
+    sums = window_sums(per_base, width)
+    sites = []
+    for row in range(sums.shape[0]):
+        s = sums[row].copy()
+        for _ in range(max_per_sequence):
+            best = int(np.argmax(s))
+            if not s[best] >= threshold:
+                break
+            sites.append(Site(row, best, best + width, best + width / 2, float(s[best])))
+            s[max(0, best - width + 1):best + width] = -np.inf
+    return sites
+
+
+def sharpen(sites: list[Site], neurons: np.ndarray, length: int) -> None:
+    """Move each site's centre to the receptive-field centre of the first-layer position
+    whose neurons (summed over filters) contribute most inside the site. ``neurons`` is
+    (N, L', F): L' = L - k + 1 for a 'valid' convolution of width k, L for 'same'."""
+    per_pos = neurons.reshape(neurons.shape[0], neurons.shape[1], -1).sum(-1)
+    positions = per_pos.shape[1]
+    k = length - positions + 1           # 'valid': width k; 'same' (L' = L): centred, k = 1
+    for site in sites:
+        # Convolution positions whose receptive field [p, p + k) lies in the site, widened
+        # by the kernel so that a site narrower than the kernel still has candidates.
+        lo = max(0, site.start - k + 1)
+        hi = min(positions, site.end)
+        if hi <= lo:
+            continue
+        p = lo + int(np.argmax(per_pos[site.row, lo:hi]))
+        site.centre = p + k / 2
+
+
+def _assign_patterns(sites: list[Site], seqlets_tsv: Path) -> None:
+    by_row: dict[int, list] = {}
+    with open(seqlets_tsv) as f:
+        for r in csv.DictReader(f, delimiter="\t"):
+            by_row.setdefault(int(r["row"]), []).append(
+                (int(r["start"]), int(r["end"]), r["pattern"], r["reverse"] == "1"))
+    for site in sites:
+        best, best_overlap = None, 0
+        for a, b, name, rev in by_row.get(site.row, []):
+            overlap = min(b, site.end) - max(a, site.start)
+            if overlap > best_overlap:
+                best, best_overlap = (name, rev), overlap
+        if best is not None:
+            site.pattern, site.reverse = best
+
+
+def sites(h5_path: str, output: str, task: str | None = None, input_name: str | None = None,
+          fdr: float = 0.05, width: int = 10, layer: str | None = None,
+          motifs: str | None = None, rounds: int = 20, seed: int = 0) -> dict:
+    """Call sites in one task of a score file and write them as BED8 to ``output``.
+
+    Columns: chromosome, start, end (genome, 0-based half-open), name
+    ``<interval>|<task>|<pattern or .>|<summed contribution>``, score (the contribution scaled
+    to 0-1000 over the file, what browsers shade by), strand (of the matched pattern, ``.``
+    without one), thickStart/thickEnd (the one-base centre, refined with ``layer``).
+    ``fdr``: the false discovery rate against shuffled scores; ``width``: window bases;
+    ``rounds``/``seed``: the shuffles. Returns ``{"sites": [Site], "threshold", "fdr",
+    "task", "output"}`` (sites in the sequences as the model read them).
+    """
+    if not 0 < fdr < 1:
+        raise UserError(f"--fdr {fdr}: give a rate between 0 and 1, e.g. 0.05")
+    with sf.ScoreFile(h5_path) as h5:
+        input_name = input_name or h5.dna_input()
+        tasks = h5.tasks(input_name)
+        task = tasks[0] if task is None else sf.h5_key(task)
+        if task not in tasks:
+            raise UserError(f"task {task!r} is not in {h5_path}; tasks: {', '.join(tasks)}")
+        if not h5.has_ranges():
+            raise UserError(f"{h5_path} has no genomic ranges: sites are written in genome "
+                            "coordinates; score intervals from a BED file")
+        per_base = h5[sf.contrib(input_name, task)][:].astype(np.float64).sum(-1)
+        length = per_base.shape[1]
+        if not 1 <= width <= length:
+            raise UserError(f"--width {width}: give 1 to the sequence length ({length})")
+        neurons = None
+        if layer is not None:
+            path = sf.neuron_contrib(layer, task)
+            if path not in h5:
+                raise UserError(f"{h5_path} has no per-neuron contributions of layer "
+                                f"{layer!r}: score again with --layers {layer}")
+            neurons = h5[path][:].astype(np.float64)
+        null = shuffled_null(per_base, width, rounds, seed)
+        threshold = fdr_threshold(window_sums(per_base, width), null, fdr)
+        called = call_sites(per_base, width, threshold)
+        if neurons is not None:
+            sharpen(called, neurons, length)
+        if motifs is not None:
+            table = Path(motifs) / "seqlets.tsv"
+            if not table.exists():
+                raise UserError(f"--motifs {motifs}: no seqlets.tsv there (write it with "
+                                "`kipoi-deeplift motifs`)")
+            _assign_patterns(called, table)
+        rows = np.array([s.row for s in called], dtype=np.int64)
+        r = h5.ranges(("chr", "id"))
+        flip = h5.reversed_rows()
+        g_start, g_end = genome_spans(h5, rows, [s.start for s in called],
+                                      [s.end for s in called], length)
+        centre = np.floor([s.centre for s in called]).astype(np.int64)
+        g_centre, _ = genome_spans(h5, rows, centre, centre + 1, length)
+        names = r["id"].astype(str) if "id" in r else np.arange(h5.n).astype(str)
+        chroms = r["chr"].astype(str)
+    top = max((abs(s.score) for s in called), default=0.0) or 1.0
+    lines = []
+    for k, s in enumerate(called):
+        strand = "." if s.reverse is None else ("-" if s.reverse != bool(flip[s.row]) else "+")
+        lines.append((chroms[s.row], int(g_start[k]), int(g_end[k]),
+                      f"{names[s.row]}|{task}|{s.pattern}|{s.score:.4g}",
+                      int(round(1000 * max(s.score, 0.0) / top)), strand, int(g_centre[k])))
+    lines.sort(key=lambda x: (x[0], x[1]))
+    with staged_file(output) as tmp, open(tmp, "w") as f:
+        f.write(f"#sites of task {task}: {width} bp windows, FDR {fdr} against shuffled "
+                f"scores (threshold {threshold:.4g}); thickStart-thickEnd: the centre"
+                f"{' from layer ' + layer if layer else ''}\n")
+        for chrom, a, b, name, score, strand, c in lines:
+            f.write(f"{chrom}\t{a}\t{b}\t{name}\t{score}\t{strand}\t{c}\t{c + 1}\n")
+    return {"sites": called, "threshold": threshold, "fdr": fdr, "task": task,
+            "output": str(output)}
