@@ -1,4 +1,4 @@
-"""`motifs` and `sites` on a simulation with planted GATA sites (tests/_simulation.py): the
+"""`motifs` and `sites` on a simulation with planted GATA sites (examples/planted_sites.py): the
 motif is recovered and matched to GATA in JASPAR, the sites are found at a stated false
 discovery rate, in genome coordinates on the right strand, and the first layer's neurons
 place their centres at least as close as the top-window heuristic."""
@@ -9,7 +9,7 @@ import csv
 import numpy as np
 import pytest
 
-import _simulation as S
+import planted_sites as S
 import kipoi_deeplift as kd
 from kipoi_deeplift import cli
 
