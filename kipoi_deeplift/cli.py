@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 import warnings
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -178,8 +179,15 @@ def _compare_parser(sub):
     p.add_argument("--tsv", default=None, help="also write one row per (model pair, interval) "
                                                "and a summary row per pair")
     p.add_argument("--top-k", type=int, default=10, help="positions compared by Jaccard")
-    p.add_argument("--example", type=int, default=0, help="interval whose logos the report "
-                                                          "shows (default 0)")
+    p.add_argument("--example", type=int, action="append", default=None, metavar="ROW",
+                   help="a row (from 0) whose logos the report shows; repeat for several "
+                        "(default: the most confident and the most disagreeing intervals)")
+    p.add_argument("--intervals", type=int, default=4,
+                   help="how many intervals the report shows when --example is not given")
+    p.add_argument("--motifs", default=None,
+                   help="a `kipoi-deeplift motifs` directory (of the first file) to show")
+    p.add_argument("--sites", default=None,
+                   help="a BED of sites (`kipoi-deeplift sites`) to shade on the logos")
     p.set_defaults(run=_run_compare)
 
 
@@ -190,12 +198,23 @@ def _run_compare(a) -> int:
 
     files, rows = compare(a.files, top_k=a.top_k)
     n = files[0].per_base.shape[0]
-    if not 0 <= a.example < n:
-        raise UserError(f"--example {a.example} out of range: the files hold {n} intervals")
+    for row in a.example or []:
+        if not 0 <= row < n:
+            raise UserError(f"--example {row} is not a row of the files: they hold rows 0 to "
+                            f"{n - 1}")
+    if a.intervals < 1:
+        raise UserError(f"--intervals {a.intervals}: give at least 1")
+    for flag, where, is_ok in (("--motifs", a.motifs, lambda q: (q / "patterns.tsv").exists()),
+                               ("--sites", a.sites, lambda q: q.is_file())):
+        if where is not None and not is_ok(Path(where)):
+            raise UserError(f"{flag} {where}: not found (write it with `kipoi-deeplift "
+                            f"{flag[2:]}`)")
     if a.tsv:
         write_tsv(rows, a.tsv)
         print(f"wrote {a.tsv}")
-    print(f"wrote {write_report(files, rows, a.output, example=a.example)}")
+    written = write_report(files, rows, a.output, examples=a.example,
+                           n_intervals=a.intervals, motifs=a.motifs, sites=a.sites)
+    print(f"wrote {written}")
     for r in rows:
         if r["interval"] == "all":
             print(f"{r['model_a']} vs {r['model_b']}: pearson {r['pearson']:.3f}, spearman "

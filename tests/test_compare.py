@@ -99,7 +99,30 @@ def test_report_is_self_contained_html_with_valid_images(scored):
     assert "kipoi-deeplift score" in text            # how to rerun each file
     with h5py.File(out["a"]) as f:
         sha = json.loads(f.attrs["weights_sha256"])["weights"]
-    assert sha in text and "chr2:100-150(-)" in text
+    # Regions as a genome browser shows them (1-based); model, task and rule in the labels.
+    assert sha in text and "chr2:101-150 (row 2, c; chosen)" in text
+    assert "model_a | task GATA1 | rescale" in text or "| task GATA1 | rescale" in text
+    assert "kipoi-deeplift score" in text and " \\\n    --rule rescale" in text
+
+
+def test_report_chooses_confident_and_disagreeing_intervals(scored):
+    from kipoi_deeplift.analysis.compare import compare
+    from kipoi_deeplift.analysis.report import choose_intervals, describe_files
+
+    d, out, _ = scored
+    files, rows = compare([str(out["a"]), str(out["b"])])
+    chosen = choose_intervals(files, rows, n=4)
+    delta = np.mean([np.abs(f.delta) for f in files], axis=0)
+    pearson = [r["pearson"] for r in rows if r["interval"] != "all"]
+    assert chosen[0] == (int(np.argmax(delta)), "most confident")
+    disagreeing = [i for i, why in chosen if why == "most disagreeing"]
+    assert disagreeing and disagreeing[0] in np.argsort(pearson)[:2]
+    assert len({i for i, _ in chosen}) == 4
+    assert choose_intervals(files, rows, [3, 1]) == [(3, "chosen"), (1, "chosen")]
+    assert describe_files(files).startswith("2 score files of 2 models")
+    files[1].attrs["model"] = files[0].attrs["model"]
+    files[1].attrs["rule"] = "grad-input"
+    assert "one model" in describe_files(files) and "grad-input" in describe_files(files)
 
 
 def test_plot_png_has_the_expected_size(scored):
@@ -156,10 +179,26 @@ def test_report_opens_in_a_headless_browser(scored, tmp_path):
     report = d / "browser.html"
     assert cli.main(["compare", str(out["a"]), str(out["b"]), "-o", str(report)]) == 0
     probe = tmp_path / "probe.html"
+    # In the browser: every image decodes; a click on the table's "delta" header sorts the
+    # rows by it (ascending), a second click descending.
     probe.write_text(report.read_text().replace(
-        "</body>", "<script>window.onload=()=>{document.title=[...document.images].every("
-                   "i=>i.complete&&i.naturalWidth>0)?'IMAGES-OK':'IMAGES-BROKEN'}</script></body>"))
+        "</body>", """<script>window.onload=()=>{
+const ok=[...document.images].every(i=>i.complete&&i.naturalWidth>0);
+const t=document.getElementById('intervals');
+const h=[...t.tHead.rows[0].cells];const k=h.findIndex(c=>c.textContent.startsWith('delta'));
+const col=()=>[...t.tBodies[0].rows].map(r=>parseFloat(r.cells[k].textContent));
+const up=a=>a.every((x,i)=>i==0||a[i-1]<=x);
+h[k].click();const asc=up(col());h[k].click();const desc=up(col().reverse());
+document.title=(ok?'IMAGES-OK':'IMAGES-BROKEN')+(asc&&desc?' SORT-OK':' SORT-BROKEN');}
+</script></body>"""))
     p = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
                         "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
                        capture_output=True, text=True, timeout=120)
-    assert "<title>IMAGES-OK</title>" in p.stdout, p.stderr[-500:]
+    assert "<title>IMAGES-OK SORT-OK</title>" in p.stdout, p.stderr[-500:]
+    shot = tmp_path / "report.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--window-size=1300,2000", f"--screenshot={shot}", report.as_uri()],
+                   capture_output=True, timeout=120)
+    from PIL import Image
+
+    assert Image.open(shot).size == (1300, 2000)

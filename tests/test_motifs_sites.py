@@ -145,3 +145,29 @@ def test_sites_errors_say_what_to_do(sim, tmp_path, capsys):
     assert "score again with --layers nope" in capsys.readouterr().err
     assert cli.main(["sites", str(sim["h5"]), "-o", str(tmp_path / "x.bed"), "--fdr", "2"]) == 2
     assert not (tmp_path / "x.bed").exists()
+
+
+def test_report_shows_motifs_usage_and_sites(sim, tmp_path):
+    """`compare --motifs --sites`: the patterns with their logos and matches, the per-sequence
+    motif use (sortable), and the sites shaded on the logos, in one self-contained page."""
+    import re
+
+    grad = tmp_path / "grad.h5"
+    kd.score(str(sim["model"]), sim["args"], str(grad), rule="grad-input")
+    bed = tmp_path / "sites.bed"
+    assert cli.main(["sites", str(sim["h5"]), "-o", str(bed), "--motifs",
+                     str(sim["motifs"])]) == 0
+    report = tmp_path / "report.html"
+    assert cli.main(["compare", str(sim["h5"]), str(grad), "-o", str(report), "--motifs",
+                     str(sim["motifs"]), "--sites", str(bed), "--example", "0"]) == 0
+    text = report.read_text()
+    assert "one model, model, scored 2 ways" in text
+    assert "<b>pos_0</b>" in text and "best database match MA" in text
+    assert "Which motifs each sequence uses" in text and "pos_0 share of delta" in text
+    assert f"{len(bed_rows(bed))} sites from" in text
+    assert "chr1:" in text and "(row 0, i0; chosen)" in text
+    # Every image is embedded (no file or network reference).
+    assert all(src.startswith("data:image/png;base64,")
+               for src in re.findall(r"src=['\"]([^'\"]+)", text))
+    assert cli.main(["compare", str(sim["h5"]), str(grad), "-o", str(tmp_path / "x.html"),
+                     "--motifs", str(tmp_path / "nowhere")]) == 2

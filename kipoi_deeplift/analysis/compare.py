@@ -15,7 +15,7 @@ from ..io import scorefile as sf
 from ..errors import UserError
 from ..io.writers import staged_file
 
-RANGE_KEYS = ("chr", "start", "end", "strand")
+RANGE_KEYS = ("chr", "start", "end", "strand", "id")
 
 
 @dataclass
@@ -31,6 +31,20 @@ class Scored:
     convergence: np.ndarray           # (N,)
     ranges: dict | None
     attrs: dict = field(default_factory=dict)
+    delta: np.ndarray | None = None   # (N,)
+    preds: np.ndarray | None = None   # (N,) the scored output (logit)
+    flip: np.ndarray | None = None    # (N,) bool: read against the genome (reverse complement)
+
+    @property
+    def rule(self) -> str:
+        """The DeepLIFT rule (and max-pool mode where it is not the default) of the run."""
+        rule, maxpool = self.attrs.get("rule", ""), self.attrs.get("maxpool", "")
+        return f"{rule}, maxpool {maxpool}" if maxpool else str(rule)
+
+    @property
+    def model(self) -> str:
+        """The model's name (a directory's last part)."""
+        return Path(str(self.attrs.get("model", self.path))).name or self.path
 
 
 def load(spec: str) -> Scored:
@@ -49,10 +63,15 @@ def load(spec: str) -> Scored:
                                                           if tasks else ""))
         contrib = f[sf.contrib(dna, task)][:].astype(np.float64)
         inputs = f[sf.inputs(dna)][:]
+        if "contrib_form" not in f.attrs:           # files before /contrib was projected
+            contrib = sf.project(contrib, inputs.astype(np.float64))
         ranges = f.ranges(RANGE_KEYS)
         conv = f[sf.convergence(task)][:]
+        delta, preds = f[sf.delta(task)][:], f[sf.preds(task)][:]
+        flip = f.reversed_rows() if f.has_ranges() else None
     label = f"{Path(attrs.get('model', path)).name or path}:{task}"
-    return Scored(path, label, task, contrib.sum(-1), contrib, inputs, conv, ranges, attrs)
+    return Scored(path, label, task, contrib.sum(-1), contrib, inputs, conv, ranges, attrs,
+                  delta, preds, flip)
 
 
 def check_same_intervals(files: list[Scored]) -> None:

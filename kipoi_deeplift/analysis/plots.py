@@ -80,19 +80,36 @@ def logo_panels(h5: sf.ScoreFile, input_name: str, task: str, example: int | Non
                 "where": f"row {i}", "genome": False, "flipped": False,
                 "xlabel": "position in the sequence as the model read it (1-based)"}
     r = h5.ranges(("start", "end"))
-    # The sequence is centred in its range where the two lengths differ (kipoiseq resizes).
-    g0 = int(r["start"][i]) + ((int(r["end"][i]) - int(r["start"][i])) - length) // 2
-    lo, hi = max(lo, g0), min(hi, g0 + length)
     flip = bool(h5.reversed_rows()[i])
-    a, b = lo - g0, hi - g0
-    if flip:        # position p of the genome window is position length - 1 - p of the read
-        a, b = length - b, length - a
-    rows = [(name, v[a:b][::-1, ::-1] if flip else v[a:b]) for name, v in rows]
-    return {"row": i, "rows": rows, "positions": np.arange(lo + 1, hi + 1),
+    positions, rows = along_genome(rows, int(r["start"][i]), int(r["end"][i]), flip, lo, hi)
+    lo, hi = int(positions[0]) - 1, int(positions[-1])
+    return {"row": i, "rows": rows, "positions": positions,
             "where": browser_region(chrom, lo, hi) + (" (model read the - strand; drawn "
                                                       "along +)" if flip else ""),
             "genome": True, "flipped": flip,
             "xlabel": f"{chrom} position (1-based, as genome browsers show it)"}
+
+
+def sequence_start(range_start: int, range_end: int, length: int) -> int:
+    """Genome start of a scored sequence: centred in its range where the two lengths differ
+    (kipoiseq resizes intervals to the model's length)."""
+    return range_start + ((range_end - range_start) - length) // 2
+
+
+def along_genome(rows: list, range_start: int, range_end: int, flip: bool, lo: int, hi: int
+                 ) -> tuple[np.ndarray, list]:
+    """Per-position values of one scored sequence (``rows``: [(name, (L, 4))] as the model read
+    it) for the genome window [lo, hi) (0-based; clipped to the sequence), along the + strand:
+    reversed and complemented where the model read the reverse complement (``flip``).
+    Returns (1-based genome positions, [(name, (W, 4))])."""
+    length = len(rows[0][1])
+    g0 = sequence_start(range_start, range_end, length)
+    lo, hi = max(lo, g0), min(hi, g0 + length)
+    a, b = lo - g0, hi - g0
+    if flip:        # position p of the genome window is position length - 1 - p of the read
+        a, b = length - b, length - a
+    return np.arange(lo + 1, hi + 1), [(name, v[a:b][::-1, ::-1] if flip else v[a:b])
+                                       for name, v in rows]
 
 
 def projected(contrib: np.ndarray, onehot: np.ndarray | None) -> np.ndarray:
