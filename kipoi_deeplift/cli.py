@@ -60,9 +60,10 @@ def _score_parser(sub):
     p.add_argument("--n-references", type=int, default=None, help="default 20")
     p.add_argument("--seed", type=int, default=None, help="default 0")
     p.add_argument("--maxpool", choices=MAXPOOL_CHOICES, default=None,
-                   help="how max pooling passes multipliers (default gradient: through the "
-                        "input's max, as the original DeepLIFT, tied maxima sharing it; exact "
-                        "keeps summation-to-delta)")
+                   help="how max pooling passes multipliers (default exact: the pooled "
+                        "difference carried by one position, summation-to-delta holds; "
+                        "gradient: through the input's max, the DeepLIFT authors' original "
+                        "mode)")
     p.add_argument("--hypothetical", action="store_true",
                    help="also write hypothetical contributions")
     p.add_argument("--per-channel", action="store_true",

@@ -139,7 +139,23 @@ def test_task_names_and_selection(bpnet):
 def test_convergence_warning_names_the_inexact_layer():
     model, _ = M.maxpool_model(keras, global_pool=True)
     with pytest.warns(kd.ConvergenceWarning, match="GlobalMaxPooling1D"):
-        kd.DeepLift(model).explain(M.one_hot(6, 40, seed=2), n_references=5)
+        kd.DeepLift(model, maxpool="gradient").explain(M.one_hot(6, 40, seed=2), n_references=5)
+
+
+def test_exact_max_pooling_is_the_default_in_python_and_on_the_command_line():
+    """maxpool='exact' unless asked otherwise: summation-to-delta holds through max pooling
+    (the authors' 'gradient' mode stays available by name)."""
+    from kipoi_deeplift import cli
+    from kipoi_deeplift.kipoi.options import DEFAULTS
+
+    model, _ = M.maxpool_model(keras, global_pool=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", kd.ConvergenceWarning)
+        res = kd.DeepLift(model).explain(M.one_hot(6, 40, seed=2), n_references=5)
+    assert res.max_convergence_error < 1e-5
+    assert kd.DeepLift(model).maxpool == "exact" and DEFAULTS["maxpool"] == "exact"
+    args = cli.build_parser().parse_args(["score", "m", "-o", "x.h5"])
+    assert args.maxpool is None                      # resolved from DEFAULTS / the model
 
 
 def test_exact_models_do_not_warn(bpnet):

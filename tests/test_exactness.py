@@ -74,7 +74,7 @@ def test_max_pooling_gradient_mode_matches_reference(global_pool):
     x = M.one_hot(5, 40, seed=8)
     check_forward(model, forward, [x])
     r = kd.references.dinuc_shuffle(x, 3, seed=0)
-    res = kd.DeepLift(model).explain(x, references=r)
+    res = kd.DeepLift(model, maxpool="gradient").explain(x, references=r)
     want, _ = ref.deeplift_rescale(forward, x, r, 0)
     assert_close(res.contrib["seq"]["act"], want)
 

@@ -40,10 +40,10 @@ class DeepLift:
     ``rule`` is one of ``rescale``, ``reveal-cancel``, ``genomics-default`` (RevealCancel after
     Dense layers, Rescale after convolutions), ``grad-input`` (gradient x (input - reference))
     or ``gradient`` (saliency). ``maxpool`` is how multipliers pass max pooling and
-    ``Maximum``/``Minimum`` merges: ``gradient`` (through the input's max, as the original
-    DeepLIFT code does, except that tied maxima of a reduction share the multiplier where the
-    original gives each the full one; not exact) or ``exact`` (the pooled difference is
-    carried by one position, so summation-to-delta holds); see
+    ``Maximum``/``Minimum`` merges: ``exact`` (the default: the pooled difference is carried
+    by one position, so summation-to-delta holds) or ``gradient`` (the DeepLIFT authors'
+    original mode: through the input's max, except that tied maxima of a reduction share the
+    multiplier where the original gives each the full one; not exact); see
     :mod:`kipoi_deeplift.backends.tf.maxima`. ``task_names`` names the output units (a list
     over all units of all outputs in order); by default a one-unit output is named after the
     output and the units of a multi-unit output by their index. ``tolerance`` is the
@@ -55,7 +55,7 @@ class DeepLift:
     """
 
     def __init__(self, model, rule: str = "rescale", task_names: Sequence[str] | None = None,
-                 tolerance: float = 1e-3, eps: float = 1e-7, maxpool: str = "gradient",
+                 tolerance: float = 1e-3, eps: float = 1e-7, maxpool: str = "exact",
                  jit: bool = False, allow_mixed_precision: bool = False,
                  rules: Mapping[Any, Any] | None = None):
         if rule not in RULES:

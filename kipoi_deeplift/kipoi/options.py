@@ -15,7 +15,7 @@ from ..errors import UserError
 
 #: The DeepLIFT settings every run has; anything not given comes from here last.
 DEFAULTS = {"rule": "genomics-default", "references": "dinuc-shuffle", "n_references": 20,
-            "seed": 0, "maxpool": "gradient"}
+            "seed": 0, "maxpool": "exact"}
 
 
 @dataclass(frozen=True)

@@ -82,12 +82,17 @@ class Context:
     logits: dict = field(default_factory=dict)
 
     # -- row bookkeeping -------------------------------------------------------------------
-    def paired_op(self, forward: Callable, grad: Callable, *zs):
+    def paired_op(self, forward: Callable, grad: Callable, *zs, prepare: Callable | None = None):
         """``forward(*zs)`` whose backward pass is ``grad(*zs, y, upstream)``.
 
         ``grad`` returns one gradient per input (``None`` for no path); it must give the input
         rows zero gradient: they are the point the multipliers are taken at, not a path to the
         target. :meth:`refs_only` builds such a ``grad`` from a function of the reference rows.
+
+        With ``prepare``, ``state = prepare(*zs, y)`` is computed in the forward pass and the
+        backward pass is ``grad(*zs, y, upstream, state)``: what does not depend on the
+        upstream multipliers (secants, max-pool routing) is then computed once per batch, not
+        once per task's backward pass.
         """
         if self.mode == "gradient":
             return forward(*zs)
@@ -95,9 +100,10 @@ class Context:
         @tf.custom_gradient
         def op(*zs):
             y = forward(*zs)
+            state = prepare(*zs, y) if prepare is not None else None
 
             def backward(up, variables=None):
-                dz = grad(*zs, y, up)
+                dz = grad(*zs, y, up) if prepare is None else grad(*zs, y, up, state)
                 dz = list(dz) if isinstance(dz, (list, tuple)) else [dz]
                 if variables:
                     return dz, [tf.zeros_like(v) for v in variables]
@@ -108,11 +114,12 @@ class Context:
         return op(*zs)
 
     def refs_only(self, grad_refs: Callable) -> Callable:
-        """Turn ``grad_refs(z, y, upstream of reference rows)`` into a ``paired_op`` grad."""
+        """Turn ``grad_refs(z, y, upstream of reference rows[, state])`` into a ``paired_op``
+        grad."""
         n = self.n
 
-        def grad(z, y, up):
-            return with_zero_input_rows(z, grad_refs(z, y, up[n:]))
+        def grad(z, y, up, *state):
+            return with_zero_input_rows(z, grad_refs(z, y, up[n:], *state))
 
         return grad
 

@@ -2,14 +2,14 @@
 
 Two modes (``DeepLift(..., maxpool=...)``):
 
-``gradient`` (default, as the original DeepLIFT code does)
-    multipliers follow the max at the input, like the gradient. Summation-to-delta is not exact
-    where the reference's max sits at another position of the window.
-``exact``
+``exact`` (default)
     the pooled difference max(x) - max(r) is given to one position of the window: to the input's
     argmax when it is positive (there x_i = max(x) > max(r) >= r_i), to the reference's argmax
     when negative (there r_j = max(r) > max(x) >= x_j). The position carries the whole
     difference, so its multiplier is Δy / Δz_i and contributions add up to Δy exactly.
+``gradient`` (the DeepLIFT authors' original mode)
+    multipliers follow the max at the input, like the gradient. Summation-to-delta is not exact
+    where the reference's max sits at another position of the window.
 """
 from __future__ import annotations
 
@@ -18,14 +18,24 @@ from typing import Callable
 import tensorflow as tf
 
 from ...core.methods import MAXPOOL_MODES
-from .context import Context, call_layer, input_rows_like_refs, vjp
+from .context import (Context, call_layer, input_rows_like_refs, split_rows, vjp,
+                      with_zero_input_rows)
 
 MODES = MAXPOOL_MODES
 
 
-def max_op(ctx: Context, f: Callable, z):
-    """``f(z)`` for a max-like ``f`` (a pooling or a reduction that selects one element)."""
+def max_op(ctx: Context, f: Callable, z, expand: Callable | None = None):
+    """``f(z)`` for a max-like ``f`` (a pooling or a reduction that selects one element).
+
+    ``expand(u)``, where given, spreads an output-shaped tensor over the input (each input
+    position gets its window's value; broadcasting allowed): ``f``'s windows then do not
+    overlap, and the multipliers are one weight per input position, computed once per batch
+    in the forward pass (:func:`_routed`). Without it each task's backward pass routes the
+    upstream multipliers through ``f``'s gradient.
+    """
     n = ctx.n
+    if expand is not None and ctx.mode == "deeplift":
+        return _routed(ctx, f, z, expand)
 
     def grad_refs(z, y, up_r):
         """Multipliers at the reference rows of ``z`` for upstream multipliers ``up_r``
@@ -42,6 +52,71 @@ def max_op(ctx: Context, f: Callable, z):
     return ctx.paired_op(f, ctx.refs_only(grad_refs), z)
 
 
+def _routed(ctx: Context, f: Callable, z, expand: Callable):
+    """:func:`max_op` for non-overlapping windows: the weight of each input position is what
+    ``f``'s gradient routes to it (ties shared as TensorFlow shares them) times the part of
+    the pooled difference it carries, over its own difference; the backward pass of every
+    task is then ``expand(upstream) * weights``."""
+    n = ctx.n
+
+    def weights(z, y):
+        # Inputs as (N, 1, ...) against references (N, K, ...): the input rows' routing is
+        # found once per sequence, not once per reference.
+        mask_x = vjp(f, z[:n], tf.ones_like(y[:n]))[:, None]
+        zx, zr = split_rows(z, n)
+        if ctx.maxpool == "gradient":
+            return with_zero_input_rows(z, tf.reshape(mask_x * tf.ones_like(zr),
+                                                      tf.shape(z[n:])))
+        yx, yr = split_rows(y, n)
+        mask_r = tf.reshape(vjp(f, z[n:], tf.ones_like(y[n:])), tf.shape(zr))
+        return with_zero_input_rows(z, _fused_carry(expand)(mask_x, mask_r, zx, zr, yx, yr))
+
+    return ctx.paired_op(f, lambda z, y, up, w: expand(up) * w, z, prepare=weights)
+
+
+def _fused_carry(expand: Callable):
+    """The exact weights from the routings (``mask_x`` (N, 1, in...), ``mask_r`` (N, K,
+    in...)), the inputs and references of the op (``zx``, ``zr``) and its outputs (``yx``,
+    ``yr``), as (N*K, in...). Compiled with XLA: unfused, the full-size temporaries cost more
+    than the pooling's own backward pass."""
+    def carry(mask_x, mask_r, zx, zr, yx, yr):
+        cross = tf.maximum(yx, yr)
+
+        def spread(u):          # (N, K, out...) -> (N, K, in...) (or broadcastable to it)
+            e = expand(tf.reshape(u, tf.concat([[-1], tf.shape(u)[2:]], 0)))
+            return tf.reshape(e, tf.concat([tf.shape(u)[:2], tf.shape(e)[1:]], 0))
+
+        carried = mask_x * spread(cross - yr) + mask_r * spread(yx - cross)
+        dz = zx - zr
+        w = tf.where(dz == 0, tf.zeros_like(dz), carried / tf.where(dz == 0, 1.0, dz))
+        return tf.reshape(w, tf.concat([[-1], tf.shape(zr)[2:]], 0))
+
+    return tf.function(carry, jit_compile=True, autograph=False)
+
+
+def _pool_expand(layer, length) -> Callable | None:
+    """``expand`` (see :func:`max_op`) of a channels-last MaxPooling1D whose windows tile the
+    sequence (strides equal to the pool size; 'valid', or 'same' on a length it divides), or
+    of a GlobalMaxPooling1D; ``None`` for other poolings."""
+    kind = type(layer).__name__
+    if getattr(layer, "data_format", "channels_last") not in ("channels_last", None):
+        return None
+    if kind == "GlobalMaxPooling1D" and not getattr(layer, "keepdims", False):
+        return lambda u: u[:, None, :]
+    if kind != "MaxPooling1D" or length is None:
+        return None
+    pool, stride = int(layer.pool_size[0]), int(layer.strides[0])
+    padding = layer.padding.lower()
+    if stride != pool or padding == "same" and length % pool:
+        return None
+    covered = (length // pool) * pool
+
+    def expand(u):
+        return tf.pad(tf.repeat(u, pool, axis=1), [[0, 0], [0, length - covered], [0, 0]])
+
+    return expand
+
+
 def min_op(ctx: Context, f_min: Callable, z):
     """``f_min(z)`` for a min-like ``f_min``: min(z) = -max(-z), and negation is linear."""
     return -max_op(ctx, lambda t: -f_min(-t), -z)
@@ -49,12 +124,15 @@ def min_op(ctx: Context, f_min: Callable, z):
 
 def pooling(ctx: Context, layer, args, kwargs):
     """MaxPooling1D/2D/3D and GlobalMaxPooling1D/2D/3D."""
-    return max_op(ctx, lambda t: call_layer(layer, (t,), kwargs), args[0])
+    z = args[0]
+    expand = _pool_expand(layer, z.shape[1]) if z.shape.rank == 3 else None
+    return max_op(ctx, lambda t: call_layer(layer, (t,), kwargs), z, expand)
 
 
 def maximum_merge(ctx: Context, layer, args, kwargs):
     """``Maximum()([a, b, ...])``: the max over a stacked axis."""
-    return max_op(ctx, lambda t: tf.reduce_max(t, axis=1), tf.stack(list(args[0]), axis=1))
+    return max_op(ctx, lambda t: tf.reduce_max(t, axis=1), tf.stack(list(args[0]), axis=1),
+                  lambda u: u[:, None])
 
 
 def minimum_merge(ctx: Context, layer, args, kwargs):

@@ -20,10 +20,10 @@ F64 = tf.float64
 PIECEWISE_LINEAR = frozenset({"relu", "relu6", "leaky_relu", "prelu", "thresholded_relu"})
 
 
-def _apply(m, z, up, n):
-    """Upstream times multipliers on the reference rows, zeros on the input rows."""
-    _, up_r = split_rows(up, n)
-    return with_zero_input_rows(z, tf.reshape(up_r * tf.cast(m, up.dtype), tf.shape(up[n:])))
+def _flat(m, z, n):
+    """(N, K, ...) multipliers of the reference rows -> (N + N*K, ...) in ``z``'s dtype, zeros
+    on the input rows: each task's backward pass is then one multiplication."""
+    return with_zero_input_rows(z, tf.reshape(m, tf.shape(z[n:])))
 
 
 def _secant(dz, dy, slope, eps):
@@ -43,18 +43,18 @@ def _slope(f, z):
 # unfused they cost more than the layer's own backward pass. (Inlined, they also make the
 # graph larger, which an unrolled LSTM pays for in start-up time.)
 @tf.function(jit_compile=True, autograph=False)
-def _rescale_f32(z, y, up, slope, eps):
+def _rescale_f32(z, y, slope, eps):
     n = tf.shape(slope)[0]
     zx, zr = split_rows(z, n)
     yx, yr = split_rows(y, n)
-    return _apply(_secant(zx - zr, yx - yr, slope[:, None], eps), z, up, n)
+    return _flat(_secant(zx - zr, yx - yr, slope[:, None], eps), z, n)
 
 
-def _rescale_f64(f, z, up, slope, eps):
+def _rescale_f64(f, z, slope, eps):
     n = tf.shape(slope)[0]
     zx, zr = split_rows(tf.cast(z, F64), n)
     dy = tf.cast(f(zx), F64) - tf.cast(f(zr), F64)
-    return _apply(_secant(zx - zr, dy, tf.cast(slope[:, None], F64), eps), z, up, n)
+    return _flat(_secant(zx - zr, dy, tf.cast(slope[:, None], F64), eps), z, n)
 
 
 _FUSED: dict = {}
@@ -76,13 +76,14 @@ def rescale(ctx: Context, f: Callable, z, name: str | None = None, source=None):
     digits when x and r are close, and a wrong multiplier at one neuron spreads to every input
     behind it. Piecewise-linear ones (ReLU) are exact in float32 from the forward values.
     """
-    def grad(z, y, up):
+    def multipliers(z, y):
+        # In the forward pass: the same for every task, so computed once per batch.
         slope = _slope(f, z[: ctx.n])
         if name in PIECEWISE_LINEAR:
-            return _rescale_f32(z, y, up, slope, ctx.eps)
-        return _fused_f64(f)(z, up, slope, ctx.eps)
+            return _rescale_f32(z, y, slope, ctx.eps)
+        return _fused_f64(f)(z, slope, ctx.eps)
 
-    return ctx.paired_op(f, grad, z)
+    return ctx.paired_op(f, lambda z, y, up, m: up * m, z, prepare=multipliers)
 
 
 # -- RevealCancel ---------------------------------------------------------------------------
