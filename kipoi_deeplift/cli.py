@@ -50,9 +50,10 @@ def _score_parser(sub):
     p.add_argument("--tasks", default=None, help="comma-separated task names or indices "
                                                  "(default: all)")
     p.add_argument("--input", default=None, help="the DNA input (default: special_type DNASeq)")
-    p.add_argument("--rule", choices=RULE_CHOICES, default=None,
+    p.add_argument("--rule", "--method", choices=RULE_CHOICES, default=None,
                    help="default genomics-default: RevealCancel after dense layers, Rescale "
-                        "after convolutions")
+                        "after convolutions; ism: in-silico mutagenesis (every single-base "
+                        "substitution, no references), in the same file layout")
     p.add_argument("--references", default=None,
                    help="dinuc-shuffle (default), shuffle, zeros, uniform, gc:FRACTION, an "
                         ".npy file of shape (K, L, 4) or (N, K, L, 4), or an .npz file of arrays "
@@ -133,6 +134,8 @@ def _run_score(a) -> int:
         if w.category.__name__ == "ConvergenceWarning":
             print(f"warning: {w.message}", file=sys.stderr)
     gap = (f"max summation-to-delta error {res['max_convergence_error']:.2e}" if res["exact"]
+           else "in-silico mutagenesis: every single-base substitution, no references "
+                "(/delta is the sum of the per-base effects)" if res["rule"] == "ism"
            else f"{res['rule']} does not sum to the delta (largest gap "
                 f"{res['max_convergence_error']:.3g})")
     reused = (f" ({res['resumed']} reused from the interrupted run)"

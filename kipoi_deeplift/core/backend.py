@@ -36,6 +36,11 @@ class Backend(Protocol):
         (list over ``layers``), ``delta``, ``convergence`` and ``pred`` (each (n,)).
         ``tasks`` carry ``key`` (a plan tensor) and ``unit`` (flat index within it)."""
 
+    def predict(self, tasks: tuple) -> Callable:
+        """``fn(xs)``: inputs (each (rows, ...)), numpy -> (rows, len(tasks), 2): per task the
+        scored output as the DeepLIFT objective has it (softmax logits centred) and as it is
+        (``pred``). One forward pass for every task (in-silico mutagenesis)."""
+
     def tensor_shapes(self, xs: Sequence[np.ndarray]) -> dict[int, tuple]:
         """Every plan tensor's shape (batch axis excluded) for inputs like ``xs``."""
 

@@ -19,6 +19,9 @@ METHODS: dict[str, tuple[str, dict[str, str]]] = {
                                       "other": "rescale"}),
     "grad-input": ("gradient", {"dense": "gradient", "conv": "gradient", "other": "gradient"}),
     "gradient": ("gradient", {"dense": "gradient", "conv": "gradient", "other": "gradient"}),
+    # In-silico mutagenesis: forward passes of every single-base substitution (no references,
+    # no backward pass); the layers are only run forward.
+    "ism": ("ism", {"dense": "gradient", "conv": "gradient", "other": "gradient"}),
 }
 
 #: How multipliers pass max pooling and Maximum/Minimum merges: ``gradient`` (the authors'

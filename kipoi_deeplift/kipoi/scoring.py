@@ -433,8 +433,10 @@ def _provenance(run: _Run, device_name: str, started: datetime) -> dict:
     return {
         "kipoi_deeplift_version": __version__, "model": km.name, "source": km.source,
         "weights_sha256": json.dumps(km.sha256()), "rule": opt["rule"],
-        "references": opt["references"] if isinstance(opt["references"], str) else "array",
-        "n_references": int(opt["n_references"]), "seed": int(opt["seed"]),
+        "references": "none" if opt["rule"] == "ism" else
+        opt["references"] if isinstance(opt["references"], str) else "array",
+        "n_references": 0 if opt["rule"] == "ism" else int(opt["n_references"]),
+        "seed": int(opt["seed"]),
         "maxpool": opt["maxpool"], "tasks": json.dumps(eng.task_names),
         "zoo_config": config["name"] if config else "",
         "shard": f"{sharding[0]}/{sharding[1]}" if sharding else "",

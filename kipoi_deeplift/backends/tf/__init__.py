@@ -40,6 +40,10 @@ class Backend:
         """See :meth:`kipoi_deeplift.core.backend.Backend.function`."""
         return self._pass.function(tasks, layers, hyp_inputs)
 
+    def predict(self, tasks: tuple) -> Callable:
+        """See :meth:`kipoi_deeplift.core.backend.Backend.predict`."""
+        return self._pass.predict(tasks)
+
     def tensor_shapes(self, xs: Sequence[np.ndarray]) -> dict[int, tuple]:
         """Every plan tensor's shape (batch axis excluded) for inputs like ``xs``."""
         return self._pass.tensor_shapes(xs)

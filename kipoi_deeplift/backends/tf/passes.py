@@ -50,6 +50,40 @@ class TFPass:
 
         return run
 
+    def predict(self, tasks: tuple) -> Callable:
+        """``fn(xs)``: numpy inputs (each (rows, ...)) -> numpy (rows, len(tasks), 2), per task
+        the objective (see :meth:`_objective`) and the scored output, from one forward pass."""
+        key = ("predict", tasks)
+        if key not in self._fns:
+            spec = [tf.TensorSpec((None,) + tuple(s[1:]), tf.float32)
+                    for s in self.plan.input_shapes]
+
+            def forward(xs):
+                ctx = Context("gradient", tf.shape(xs[0])[0], 0, dispatch=NONLINEAR_RULES,
+                              default_rule="gradient")
+                vals = self._forward(ctx, xs)
+                return tf.stack([tf.stack(self._objective(ctx, vals, task), -1)
+                                 for task in tasks], 1)
+
+            self._fns[key] = tf.function(forward, input_signature=[spec], autograph=False,
+                                         reduce_retracing=True, jit_compile=self.jit or None)
+        compiled = self._fns[key]
+        return lambda xs: compiled([tf.constant(v) for v in xs]).numpy()
+
+    @staticmethod
+    def _objective(ctx: Context, vals: dict, task) -> tuple:
+        """(objective, scored output) of ``task`` for every row: the output unit (the logit
+        where the model ends in sigmoid/softmax), summed over the units of a tuple; for a
+        softmax the objective is centred on the mean logit (the paper's normalisation)."""
+        z, act = ctx.logits.get(task.key, (vals[task.key], None))
+        flat = tf.reshape(z, [tf.shape(z)[0], -1])
+        if isinstance(task.unit, tuple):   # neurons summed (a filter over positions)
+            raw = tf.reduce_sum(tf.gather(flat, list(task.unit), axis=1), axis=1)
+        else:
+            raw = flat[:, task.unit]
+        t = raw - tf.reduce_mean(flat, axis=1) if act == "softmax" else raw
+        return t, raw
+
     def tensor_shapes(self, xs) -> dict[int, tuple]:
         """Shapes (batch axis excluded) of every tensor of the plan for inputs like ``xs``,
         from one plain pass over their first row."""
@@ -102,15 +136,7 @@ class TFPass:
             vals = self._forward(ctx, zs)
             targets = []
             for task in tasks:
-                z, act = ctx.logits.get(task.key, (vals[task.key], None))
-                flat = tf.reshape(z, [tf.shape(z)[0], -1])
-                if isinstance(task.unit, tuple):   # neurons summed (a filter over positions)
-                    raw = tf.reduce_sum(tf.gather(flat, list(task.unit), axis=1), axis=1)
-                else:
-                    raw = flat[:, task.unit]
-                t = raw
-                if act == "softmax":   # the paper's normalisation for softmax outputs
-                    t = t - tf.reduce_mean(flat, axis=1)
+                t, raw = self._objective(ctx, vals, task)
                 objective = tf.reduce_sum(t[n:] if deeplift else t[:n])
                 targets.append((t, raw, objective))
         # A layer whose output feeds a RevealCancel unit is read at that unit's output: its
