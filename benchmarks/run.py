@@ -1,16 +1,26 @@
 """DeepLIFT against its floor and its peers, side by side in one run, on three model sizes.
 
     python benchmarks/run.py [--models deepbind,basset,bpnet] [--k 20] [--json out.json]
+                             [--threads T] [--scale N]
 
 For each model (random weights; only the arithmetic matters), on the same N sequences and K
-shared dinucleotide-shuffled references: the plain gradient of every scored output for the
-N*K (input, reference) rows (the physical floor), this engine (Rescale), shap's DeepExplainer
-where it runs, and in-silico mutagenesis (all 3*L substitutions). Prints seconds, ratios,
-sequences/s and peak memory of each, and writes the numbers to JSON.
+shared dinucleotide-shuffled references, for one task and for all tasks: the plain gradient of
+every scored output for the N*K (input, reference) rows (the physical floor), this engine
+(Rescale, exact max pooling: the defaults), tangermeme's ``deep_lift_shap`` and captum's
+``DeepLiftShap`` on the same network in torch with the weights copied (predictions checked
+equal first; attributions compared: largest difference over the largest attribution), shap's
+DeepExplainer where it runs, and in-silico mutagenesis (``rule="ism"``). Prints seconds and
+ratios measured in this run, and writes them to JSON. Both frameworks get ``--threads``
+threads (default: the cores), torch ``OMP_WAIT_POLICY=PASSIVE``.
 
   deepbind  101 bp, 16 detectors of 24, global max pool, dense 32, one output
   basset    600 bp, 300/200/200 filters (19/11/7) with max pooling, dense 1000x2, 164 outputs
   bpnet     1 kb, 64 filters, 9 dilated residual convolutions, one (count) output
+
+``--scale N`` times the whole pipeline instead (``kipoi-deeplift score``: kipoiseq's dataloader
+on a FASTA, the engine, the HDF5 writer) on N 1 kb intervals with the BPNet-size model and 20
+references, and prints sequences/s and how the time splits between reading, scoring and
+writing. It runs unchanged on a GPU (the device is printed).
 """
 from __future__ import annotations
 
@@ -89,14 +99,16 @@ class PeakRSS:
 
 
 def timed(fn, repeats):
-    fn()                                      # tracing and compilation are not compared
-    best = float("inf")
+    """Median seconds of ``repeats`` calls after one untimed call (tracing and compilation
+    are not compared), and the peak memory above the start (MiB)."""
+    fn()
+    times = []
     with PeakRSS() as mem:
         for _ in range(repeats):
             t0 = time.perf_counter()
             fn()
-            best = min(best, time.perf_counter() - t0)
-    return best, mem.mib
+            times.append(time.perf_counter() - t0)
+    return float(np.median(times)), mem.mib
 
 
 def gradient_floor(model, n_outputs):
@@ -113,64 +125,103 @@ def gradient_floor(model, n_outputs):
     return grads
 
 
-def ism(model, x, batch=512):
-    """f(x) - f(x with one base substituted), every position and base: 3*L passes per seq."""
-    @tf.function(input_signature=[tf.TensorSpec((None,) + tuple(model.input_shape[1:]))])
-    def f(v):
-        return model(v, training=False)
-    n, length, _ = x.shape
-    out = []
-    for s in x:
-        mutants = np.repeat(s[None], length * 4, axis=0).reshape(length, 4, length, 4)
-        mutants[np.arange(length)[:, None], np.arange(4)[None], np.arange(length)[:, None]] = \
-            np.eye(4, dtype=np.float32)[None]
-        keep = ~s.astype(bool).reshape(-1)                    # the 3*L real substitutions
-        flat = mutants.reshape(-1, length, 4)[keep]
-        out.append(np.concatenate([f(tf.constant(flat[a:a + batch])).numpy()
-                                   for a in range(0, len(flat), batch)]))
-    return out
+def data(model, n: int, k: int):
+    """N one-hot sequences and K dinucleotide-shuffled references shared by all of them."""
+    rng = np.random.default_rng(0)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, model.input_shape[1]))]
+    return x, kd.dinuc_shuffle(x[:1], k, seed=0)[0]               # (K, L, 4)
 
 
-def run_one(name, k, repeats, shap_limit):
+def logits(model, x) -> np.ndarray:
+    """The scored outputs (the logit before a final sigmoid), (N, outputs)."""
+    last = model.layers[-1]
+    if getattr(last, "activation", None) is keras.activations.sigmoid:
+        p = model.predict(x, verbose=0).astype(np.float64)
+        return np.log(p / (1 - p))
+    return model.predict(x, verbose=0).reshape(len(x), -1)
+
+
+def peer(name: str, which: str, n_tasks: int, k: int, repeats: int, threads: int) -> dict:
+    """One peer's run (benchmarks/peers.py) in a process of its own."""
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(threads)}
+    done = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "peers.py"),
+                           "--run", which, "--model", name, "--tasks", str(n_tasks), "--k",
+                           str(k), "--repeats", str(repeats), "--threads", str(threads)],
+                          capture_output=True, text=True, env=env)
+    lines = done.stdout.strip().splitlines()
+    if not lines:
+        return {"peer": which, "seconds": None, "note": done.stderr.strip()[-160:]}
+    return json.loads(lines[-1])
+
+
+def agreement(ours: np.ndarray, x: np.ndarray, result: dict) -> float | None:
+    """Largest |difference| of task 0's attributions over the largest |attribution|, in the
+    form the peer returns (``ours``: per channel, as ``explain`` gives them)."""
+    theirs = result.get("attr_task0")
+    if theirs is None:
+        return None
+    theirs = np.asarray(theirs)
+    if result.get("form") == "projected":
+        ours = ours.sum(-1, keepdims=True) * x
+    return float(np.abs(ours - theirs).max() / max(np.abs(ours).max(), 1e-30))
+
+
+def run_one(name, k, repeats, shap_limit, threads, all_tasks=True):
+    """Every tool on one model, for one task and (where the model has several) all tasks."""
     build, n = MODELS[name]
     keras.utils.set_random_seed(0)
     model = build()
     n_out = int(np.prod(model.output_shape[1:]))
-    rng = np.random.default_rng(0)
-    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, model.input_shape[1]))]
-    refs = kd.dinuc_shuffle(x[:1], k, seed=0)[0]              # (K, L, 4), shared
+    x, refs = data(model, n, k)
     rows = np.repeat(x, k, axis=0)
-    floor = gradient_floor(model, n_out)
-    r = {"model": name, "n": n, "k": k, "length": int(x.shape[1]), "outputs": n_out}
-    r["gradient_s"], r["gradient_mib"] = timed(lambda: [g.numpy() for g in floor(rows)],
-                                               repeats)
-    dl = kd.DeepLift(model)
-    r["deeplift_s"], r["deeplift_mib"] = timed(
-        lambda: dl.explain(x, references=refs, batch_size=n), repeats)
-    r["max_convergence_error"] = dl.explain(x, references=refs,
-                                            batch_size=n).max_convergence_error
-    r["ism_s"], r["ism_mib"] = timed(lambda: ism(model, x), 1)
-    # shap patches TensorFlow's gradient registry and leaves it patched when it fails, which
-    # breaks every later gradient in the process: it runs in a process of its own.
-    shap_r = json.loads(subprocess.run(
-        [sys.executable, __file__, "--shap-only", name, "--k", str(k), "--shap-sequences",
-         str(shap_limit)], capture_output=True, text=True).stdout.strip().splitlines()[-1])
-    r.update(shap_r)
-    r["deeplift_over_gradient"] = r["deeplift_s"] / r["gradient_s"]
-    r["ism_over_deeplift"] = r["ism_s"] / r["deeplift_s"]
-    r["shap_over_deeplift"] = r["shap_s"] / r["deeplift_s"] if r["shap_s"] else None
-    r["sequences_per_s"] = n / r["deeplift_s"]
-    return r
+    out = []
+    for n_tasks in sorted({1, n_out if all_tasks else 1}):
+        floor = gradient_floor(model, n_tasks)
+        r = {"model": name, "n": n, "k": k, "length": int(x.shape[1]), "tasks": n_tasks}
+        r["gradient_s"], _ = timed(lambda: [g.numpy() for g in floor(rows)], repeats)
+        dl = kd.DeepLift(model, rule="rescale")
+        tasks = list(range(n_tasks))
+        r["deeplift_s"], r["deeplift_mib"] = timed(
+            lambda: dl.explain(x, references=refs, batch_size=n, tasks=tasks, progress=False),
+            repeats)
+        res = dl.explain(x, references=refs, batch_size=n, tasks=tasks, progress=False)
+        r["max_convergence_error"] = res.max_convergence_error
+        ours = res.contrib[dl.input_names[0]][res.tasks[0]]
+        ism_dl = kd.DeepLift(model, rule="ism")
+        r["ism_s"], _ = timed(lambda: ism_dl.explain(x, tasks=tasks, progress=False), 1)
+        for which in ("tangermeme", "captum"):
+            pr = peer(name, which, n_tasks, k, repeats, threads)
+            r[f"{which}_s"] = pr.get("seconds")
+            r[f"{which}_agree"] = agreement(ours, x, pr)
+            r[f"{which}_pred_diff"] = pr.get("pred_diff")
+            r[f"{which}_sum_error"] = pr.get("sum_error")
+            r[f"{which}_note"] = pr.get("note", "")
+            if pr.get("sum_error") is not None and pr["sum_error"] > 1e-3:
+                r[f"{which}_note"] += (f"its own summation-to-delta error is "
+                                       f"{pr['sum_error']:.2g} (relative): its scores, not "
+                                       "this engine's, are off here")
+        # shap patches TensorFlow's gradient registry and leaves it patched when it fails,
+        # which breaks every later gradient in the process: it runs in a process of its own.
+        shap_r = json.loads(subprocess.run(
+            [sys.executable, __file__, "--shap-only", name, "--k", str(k), "--shap-sequences",
+             str(shap_limit), "--tasks", str(n_tasks)], capture_output=True,
+            text=True).stdout.strip().splitlines()[-1])
+        r.update(shap_r)
+        r["deeplift_over_gradient"] = r["deeplift_s"] / r["gradient_s"]
+        r["sequences_per_s"] = n / r["deeplift_s"]
+        out.append(r)
+    return out
 
 
-def shap_only(name, k, shap_limit) -> dict:
-    """Time shap's DeepExplainer on the same model, data and references (in this process)."""
+def shap_only(name, k, shap_limit, n_tasks=1) -> dict:
+    """Time shap's DeepExplainer on the same model, data and references (in this process),
+    for the first ``n_tasks`` outputs."""
     build, n = MODELS[name]
     keras.utils.set_random_seed(0)
     model = build()
-    rng = np.random.default_rng(0)
-    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, model.input_shape[1]))]
-    refs = kd.dinuc_shuffle(x[:1], k, seed=0)[0]
+    x, refs = data(model, n, k)
+    if n_tasks < int(np.prod(model.output_shape[1:])):
+        model = keras.Model(model.inputs, model.outputs[0][:, :n_tasks])
     try:
         import shap
 
@@ -185,43 +236,72 @@ def shap_only(name, k, shap_limit) -> dict:
                                              f"{(last[-1] if last else str(e))[:160].strip()}"}
 
 
+def _cell(seconds, base) -> str:
+    if seconds is None:
+        return f"{'fails':>16}"
+    return f"{seconds:9.3f} ({seconds / base:4.1f}x)"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default="deepbind,basset,bpnet")
     p.add_argument("--k", type=int, default=20)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="threads for TensorFlow and torch alike")
     p.add_argument("--shap-sequences", type=int, default=4,
                    help="shap is timed on at most this many sequences and scaled")
+    p.add_argument("--no-all-tasks", action="store_true",
+                   help="one task only (all 164 of Basset take the peers minutes)")
+    p.add_argument("--scale", type=int, default=None, metavar="N",
+                   help="time the whole score pipeline on N 1 kb intervals instead")
     p.add_argument("--json", default=None)
     p.add_argument("--shap-only", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--tasks", type=int, default=1, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.shap_only:
-        print(json.dumps(shap_only(a.shap_only, a.k, a.shap_sequences)))
+        print(json.dumps(shap_only(a.shap_only, a.k, a.shap_sequences, a.tasks)))
         return
+    tf.config.threading.set_intra_op_parallelism_threads(a.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(a.threads)
     gpus = tf.config.list_physical_devices("GPU")
     device = gpus[0].name if gpus else \
         f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
-    print(f"device: {device}; K={a.k} references; TensorFlow {tf.__version__}")
-    print(f"{'model':9} {'N':>3} {'gradient':>9} {'deeplift':>9} {'x grad':>7} {'shap':>9} "
-          f"{'shap/dl':>8} {'ISM':>9} {'ISM/dl':>7} {'seq/s':>7} {'dl MiB':>7} {'error':>8}")
+    print(f"device: {device}; K={a.k} references; {a.threads} threads; TensorFlow "
+          f"{tf.__version__}")
+    if a.scale:
+        import scale
+
+        result = scale.run(a.scale, a.k)
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump({"device": device, "scale": result}, f, indent=2)
+        return
+    print(f"{'model':9} {'N':>3} {'tasks':>5} {'gradient':>9} {'this engine':>16} "
+          f"{'tangermeme':>16} {'captum':>16} {'shap':>16} {'ISM':>16} {'agree tgm':>9} "
+          f"{'agree cpt':>9} {'sum error':>9}")
     results = []
     for name in a.models.split(","):
-        r = run_one(name, a.k, a.repeats, a.shap_sequences)
-        results.append(r)
-        shap_s = f"{r['shap_s']:9.2f}" if r["shap_s"] else f"{'fails':>9}"
-        ratio = f"{r['shap_over_deeplift']:8.1f}" if r["shap_s"] else f"{'-':>8}"
-        print(f"{name:9} {r['n']:>3} {r['gradient_s']:9.3f} {r['deeplift_s']:9.3f} "
-              f"{r['deeplift_over_gradient']:7.2f} {shap_s} {ratio} {r['ism_s']:9.2f} "
-              f"{r['ism_over_deeplift']:7.1f} {r['sequences_per_s']:7.1f} "
-              f"{r['deeplift_mib']:7.0f} {r['max_convergence_error']:8.1e}", flush=True)
-        if r["shap_note"]:
-            print(f"          shap: {r['shap_note']}")
-    print("targets: deeplift within 1.5x of the gradient; shap >= 3x slower; ISM >= 50x "
-          "slower at 1 kb")
+        for r in run_one(name, a.k, a.repeats, a.shap_sequences, a.threads,
+                         not a.no_all_tasks):
+            results.append(r)
+            base = r["deeplift_s"]
+            agree = [f"{r[w]:9.1e}" if r[w] is not None else f"{'-':>9}"
+                     for w in ("tangermeme_agree", "captum_agree")]
+            print(f"{name:9} {r['n']:>3} {r['tasks']:>5} {r['gradient_s']:9.3f} "
+                  f"{_cell(r['deeplift_s'], r['gradient_s'])} "
+                  f"{_cell(r['tangermeme_s'], base)} {_cell(r['captum_s'], base)} "
+                  f"{_cell(r['shap_s'], base)} {_cell(r['ism_s'], base)} {agree[0]} "
+                  f"{agree[1]} {r['max_convergence_error']:9.1e}", flush=True)
+            for key in ("tangermeme_note", "captum_note", "shap_note"):
+                if r.get(key):
+                    print(f"          {key.split('_')[0]}: {r[key]}")
+    print("this engine's ratio is to the gradient floor; the others' to this engine; agree: "
+          "largest |difference| of task 0's attributions over the largest attribution")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"device": device, "tensorflow": tf.__version__, "results": results}, f,
-                      indent=2)
+            json.dump({"device": device, "tensorflow": tf.__version__, "threads": a.threads,
+                       "results": results}, f, indent=2)
 
 
 if __name__ == "__main__":
