@@ -53,7 +53,9 @@ setup(
     packages=find_packages(include=["kipoi_deeplift", "kipoi_deeplift.*"]),
     python_requires=">=3.10,<3.13",
     install_requires=[
-        "tensorflow-cpu>=2.21,<2.22; platform_machine != 'arm64'",
+        # One TensorFlow: tf_keras requires `tensorflow`, so `tensorflow-cpu` beside it would
+        # install a second copy of the same files. Linux, macOS (arm64 too) and Windows wheels.
+        "tensorflow>=2.21,<2.22",
         "keras>=3.10,<4",
         "tf_keras>=2.21,<2.22",
         "numpy>=1.26,<3",
@@ -85,7 +87,10 @@ setup(
         # Reading Kipoi's PyTorch state dicts (DeepSEA, Beluga, Basset rebuilds).
         "pytorch": ["torch>=2.0"],
         "dask": ["dask[distributed]>=2024.1,<2027"],
-        "bench": ["shap>=0.51,<0.60"],
+        # Peers of the benchmark (benchmarks/run.py): torch twins of its models.
+        "bench": ["shap>=0.51,<0.60", "torch>=2.0", "tangermeme>=1.6,<2", "captum>=0.9,<1"],
+        # NVIDIA GPUs on Linux: TensorFlow's CUDA libraries as pip packages (a driver is needed).
+        "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         "examples": ["pyjaspar>=4,<5", "scikit-learn>=1.4,<2"],
     },
     # The zoo configs live beside the package (model_zoo_configs/); installed copies go here.

@@ -79,10 +79,40 @@ def _device_scope(device: str | None):
     if d == "gpu" or d.startswith("gpu:"):
         k = int(d.split(":")[1]) if ":" in d else 0
         if k >= len(gpus):
-            raise UserError(f"--device {device}: TensorFlow sees {len(gpus)} GPU(s); use "
-                            "--device cpu or install a GPU build of TensorFlow")
+            why = gpu_missing(**_gpu_probe()) if not gpus else \
+                f"there is no GPU {k} (GPUs 0 to {len(gpus) - 1})"
+            raise UserError(f"--device {device}: TensorFlow sees {len(gpus)} GPU(s): {why}; "
+                            "or use --device cpu")
         return tf.device(f"/GPU:{k}"), f"GPU:{k}"
     raise UserError(f"--device {device!r}: use cpu, gpu or gpu:K")
+
+
+def _gpu_probe() -> dict:
+    """What a GPU run needs, as found on this machine: a TensorFlow built with CUDA, an NVIDIA
+    driver loaded, and the CUDA libraries (the pip packages ``tensorflow[and-cuda]`` brings)."""
+    import importlib.util
+
+    import tensorflow as tf
+
+    return {"built_with_cuda": bool(tf.test.is_built_with_cuda()),
+            "driver": os.path.exists("/proc/driver/nvidia/version"),
+            "cuda_libraries": all(importlib.util.find_spec(m) is not None
+                                  for m in ("nvidia.cudnn", "nvidia.cublas"))}
+
+
+def gpu_missing(built_with_cuda: bool, driver: bool, cuda_libraries: bool) -> str:
+    """What keeps TensorFlow from seeing a GPU, and what to do, from :func:`_gpu_probe`."""
+    if not built_with_cuda:
+        return ("this TensorFlow is a CPU-only build (macOS, or tensorflow-cpu): on Linux with "
+                "an NVIDIA GPU, pip install 'kipoi_deeplift[gpu]'")
+    if not driver:
+        return ("no NVIDIA driver is loaded (/proc/driver/nvidia/version is missing): install "
+                "the GPU's driver (nvidia-smi must list the GPU)")
+    if not cuda_libraries:
+        return ("the CUDA libraries TensorFlow loads (cuDNN, cuBLAS) are not installed: "
+                "pip install 'kipoi_deeplift[gpu]' (tensorflow[and-cuda])")
+    return ("the driver and CUDA libraries are there but TensorFlow found no usable GPU: "
+            "rerun with --debug to see TensorFlow's own start-up lines")
 
 
 def _output_submodel(model, layer: str | None):
