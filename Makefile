@@ -20,6 +20,7 @@ test: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q tests
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[bench]"
 	mkdir -p benchmarks/out
 	$(BIN)/python benchmarks/run.py --json benchmarks/out/run.json
 

@@ -85,8 +85,10 @@ def torch_model(name: str, keras_model):
     return net.eval()
 
 
-def timed(fn, repeats: int) -> float:
-    fn()
+def timed(fn, repeats: int, warm=None) -> float:
+    """Median seconds of ``repeats`` calls of ``fn`` after one call of ``warm`` (default
+    ``fn``)."""
+    (warm or fn)()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -136,7 +138,8 @@ def run_peer(peer: str, name: str, n_tasks: int, k: int, repeats: int, threads: 
     def all_tasks():
         return [attribute(t) for t in range(n_tasks)]
 
-    seconds = timed(all_tasks, repeats)
+    # Warmed up on one task; all tasks of a large model are timed once (minutes per round).
+    seconds = timed(all_tasks, repeats if n_tasks == 1 else 1, warm=lambda: attribute(0))
     first = attribute(0).detach().numpy().transpose(0, 2, 1)
     with torch.no_grad():        # its own summation-to-delta: which of two disagreeing is off
         delta = net(xt).numpy().reshape(len(x), -1)[:, 0] - \

@@ -154,6 +154,12 @@ def _run_score(a) -> int:
     return 0
 
 
+def _task_args(p) -> None:
+    """--task and --input of the commands that read one task of a score file."""
+    p.add_argument("--task", default=None, help="default: the first task in the file")
+    p.add_argument("--input", default=None, help="default: the DNA input")
+
+
 def _plot_parser(sub):
     p = sub.add_parser("plot", help="a sequence logo of one scored sequence")
     p.add_argument("h5", help="a file written by `kipoi-deeplift score`")
@@ -161,8 +167,7 @@ def _plot_parser(sub):
     where.add_argument("--example", type=int, help="row of the sequence in the file (from 0)")
     where.add_argument("--region", help="CHR:START-END, 1-based as a genome browser shows it "
                        "(the first scored interval overlapping; drawn along the + strand)")
-    p.add_argument("--task", default=None, help="default: the first task in the file")
-    p.add_argument("--input", default=None, help="default: the DNA input")
+    _task_args(p)
     p.add_argument("-o", "--output", required=True, help="PNG (or PDF, SVG) to write")
     p.set_defaults(run=_run_plot)
 
@@ -232,8 +237,7 @@ def _motifs_parser(sub):
                                       "database, and which patterns each sequence uses")
     p.add_argument("h5", help="a file written by `kipoi-deeplift score --hypothetical`")
     p.add_argument("-o", "--output", required=True, help="directory to write into")
-    p.add_argument("--task", default=None, help="default: the first task in the file")
-    p.add_argument("--input", default=None, help="default: the DNA input")
+    _task_args(p)
     p.add_argument("--database", default=None,
                    help="match patterns to: jaspar (JASPAR CORE vertebrates, bundled with "
                         "pyjaspar), jaspar:<taxon> (plants, insects, ...) or a MEME file")
@@ -265,8 +269,7 @@ def _sites_parser(sub):
                                      "at a stated false discovery rate, as BED")
     p.add_argument("h5", help="a file written by `kipoi-deeplift score` from a BED file")
     p.add_argument("-o", "--output", required=True, help="BED file to write")
-    p.add_argument("--task", default=None, help="default: the first task in the file")
-    p.add_argument("--input", default=None, help="default: the DNA input")
+    _task_args(p)
     p.add_argument("--fdr", type=float, default=0.05,
                    help="false discovery rate against shuffled scores (default 0.05)")
     p.add_argument("--width", type=int, default=10, help="window width in bases (default 10)")

@@ -240,11 +240,7 @@ def motifs(h5_path: str, out_dir: str, task: str | None = None, input_name: str 
     Returns ``{"patterns": [Pattern], "usage": [dict], "files": [paths], "task": str}``.
     """
     with sf.ScoreFile(h5_path) as h5:
-        input_name = input_name or h5.dna_input()
-        tasks = h5.tasks(input_name)
-        task = tasks[0] if task is None else sf.h5_key(task)
-        if task not in tasks:
-            raise UserError(f"task {task!r} is not in {h5_path}; tasks: {', '.join(tasks)}")
+        input_name, task = h5.pick(input_name, task)
         if sf.hyp_contrib(input_name, task) not in h5:
             raise UserError(f"{h5_path} has no hypothetical contributions, which TF-MoDISco "
                             "reads: score again with --hypothetical")

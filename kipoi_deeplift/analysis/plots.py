@@ -142,11 +142,7 @@ def plot(h5_path: str, output: str, example: int | None = None, region: str | No
     import matplotlib.pyplot as plt
 
     with sf.ScoreFile(h5_path) as h5:
-        input_name = input_name or h5.dna_input()
-        tasks = h5.tasks(input_name)
-        task = tasks[0] if task is None else sf.h5_key(task)
-        if task not in tasks:
-            raise UserError(f"task {task!r} is not in {h5_path}; tasks: {', '.join(tasks)}")
+        input_name, task = h5.pick(input_name, task)
         panels = logo_panels(h5, input_name, task, example, region)
         i = panels["row"]
         delta = float(h5[sf.delta(task)][i])

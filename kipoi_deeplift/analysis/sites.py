@@ -147,11 +147,7 @@ def sites(h5_path: str, output: str, task: str | None = None, input_name: str | 
     if not 0 < fdr < 1:
         raise UserError(f"--fdr {fdr}: give a rate between 0 and 1, e.g. 0.05")
     with sf.ScoreFile(h5_path) as h5:
-        input_name = input_name or h5.dna_input()
-        tasks = h5.tasks(input_name)
-        task = tasks[0] if task is None else sf.h5_key(task)
-        if task not in tasks:
-            raise UserError(f"task {task!r} is not in {h5_path}; tasks: {', '.join(tasks)}")
+        input_name, task = h5.pick(input_name, task)
         if not h5.has_ranges():
             raise UserError(f"{h5_path} has no genomic ranges: sites are written in genome "
                             "coordinates; score intervals from a BED file")

@@ -225,6 +225,17 @@ class ScoreFile:
         group = f"contrib/{h5_key(input_name or self.dna_input())}"
         return list(self.h5[group]) if group in self.h5 else []
 
+    def pick(self, input_name: str | None = None, task: str | None = None
+             ) -> tuple[str, str]:
+        """(input, task) a command reads: the DNA input and the first task unless given;
+        ``UserError`` naming the tasks there are when ``task`` is not one of them."""
+        input_name = input_name or self.dna_input()
+        tasks = self.tasks(input_name)
+        task = tasks[0] if task is None and tasks else h5_key(task) if task else ""
+        if task not in tasks:
+            raise UserError(f"task {task!r} is not in {self.path}; tasks: {', '.join(tasks)}")
+        return input_name, task
+
     def has_ranges(self) -> bool:
         """Whether the file holds genome coordinates (metadata ranges)."""
         return ranges("chr") in self.h5
