@@ -119,7 +119,7 @@ def test_bad_options_fail_before_any_work(world, capsys, extra, message):
     (["score", "m", "--seed", "abc"], "argument --seed: invalid int value: 'abc'"),
     (["score"], "the following arguments are required: model"),
     (["scor"], "invalid choice: 'scor'"),
-    (["score", "m", "--rule", "deep"], "argument --rule: invalid choice: 'deep'"),
+    (["score", "m", "--rule", "deep"], "argument --rule/--method: invalid choice: 'deep'"),
 ])
 def test_argparse_mistakes_are_one_line(argv, message):
     status, out, err = run_cli(*argv)

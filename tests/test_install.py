@@ -76,3 +76,18 @@ def test_device_gpu_on_this_machine_says_what_it_lacks(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert gpu_missing(**_gpu_probe()) in err[0] and "--device cpu" in err[0]
+
+
+def test_probe_without_the_nvidia_packages(monkeypatch):
+    """Where no `nvidia` package is installed at all, looking for its modules must not fail."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        if name.startswith("nvidia"):
+            raise ModuleNotFoundError(name)
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    assert _gpu_probe()["cuda_libraries"] is False

@@ -94,10 +94,15 @@ def _gpu_probe() -> dict:
 
     import tensorflow as tf
 
+    def installed(module: str) -> bool:
+        try:
+            return importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:       # its parent (the `nvidia` namespace) is absent
+            return False
+
     return {"built_with_cuda": bool(tf.test.is_built_with_cuda()),
             "driver": os.path.exists("/proc/driver/nvidia/version"),
-            "cuda_libraries": all(importlib.util.find_spec(m) is not None
-                                  for m in ("nvidia.cudnn", "nvidia.cublas"))}
+            "cuda_libraries": installed("nvidia.cudnn") and installed("nvidia.cublas")}
 
 
 def gpu_missing(built_with_cuda: bool, driver: bool, cuda_libraries: bool) -> str:
