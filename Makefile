@@ -16,8 +16,12 @@ $(STAMP): setup.py
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py --out examples/out
 
+# Two workers (pytest-xdist), each test module on one worker (its module fixtures built once):
+# most of a test's time is single-threaded tracing and compiling, so two workers use both cores.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q tests
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope tests
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"

@@ -79,7 +79,7 @@ setup(
     extras_require={
         # torch 2.13.0: the CPU build this project's machines hold (a newer one is a CUDA build
         # of several GB); it only reads the zoo's .pth state dicts in tests.
-        "test": ["pytest>=8,<10", "shap>=0.51,<0.60", "scikit-learn>=1.4,<2",
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4", "shap>=0.51,<0.60", "scikit-learn>=1.4,<2",
                  "pyjaspar>=4,<5", "dask[distributed]>=2024.1,<2027", "torch==2.13.0",
                  "modisco-lite>=2.2,<4"],
         # `kipoi-deeplift motifs` runs TF-MoDISco (modisco-lite) and matches patterns to JASPAR.

@@ -170,7 +170,8 @@ class Linearised(Plain):
         return f(zr) + m * (z - zr)
 
     # Maxima. "gradient": multipliers follow the max at the input x. "exact": the difference
-    # of the maxima is put on x's max when positive, on r's max when negative. A reduction
+    # of the maxima is put on x's max when positive, on r's max when negative (positions with
+    # no difference of their own follow x's max, as the gradient does). A reduction
     # (global max, Maximum merge) shares ties equally, as TensorFlow's gradient of a max does;
     # max pooling windows pick the first maximum, as TensorFlow's MaxPool gradient does.
     @staticmethod
@@ -188,7 +189,8 @@ class Linearised(Plain):
         at_r = self._argmax_mask(zrb, axis, ties)
         share = tf.where(tf.expand_dims(yx >= yr, axis), at_x, at_r)
         dz = zxb - zrb
-        coef = tf.where(dz == 0, 0.0, share * tf.expand_dims(yx - yr, axis) /
+        # A position with Δz = 0 adds nothing; its multiplier is the gradient's (x's max).
+        coef = tf.where(dz == 0, at_x, share * tf.expand_dims(yx - yr, axis) /
                         tf.where(dz == 0, 1.0, dz))
         return yr + tf.reduce_sum(coef * (zb - zrb), axis=axis)
 

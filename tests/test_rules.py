@@ -110,6 +110,33 @@ def test_max_pooling_exact_mode(global_pool):
     assert gradient_mode.max_convergence_error > 1e-3   # what the exact mode is for
 
 
+@pytest.mark.parametrize("pool", ["window", "overlapping", "global", "maximum"])
+def test_a_max_with_no_difference_of_its_own_passes_the_gradient(pool):
+    """y = max(u0 + u1, u1) from r = (3, 0) to x = (2, 1): the max moves by 0 and its position
+    has Δz = 0. Both modes give that position the gradient's multiplier (1, as Rescale takes
+    the slope where Δx = 0), so u0 and u1 get -1 and +1 (as tangermeme and captum do), not
+    zeros; the sum is still Δy = 0."""
+    lay = keras.layers
+    u = keras.Input((2,), name="u")
+    mix = lay.Dense(2, use_bias=False, name="mix")
+    z = mix(u)
+    if pool == "maximum":
+        y = lay.Maximum()([lay.Lambda(lambda t: t[:, :1])(z), lay.Lambda(lambda t: t[:, 1:])(z)])
+    else:
+        col = lay.Reshape((2, 1))(z)
+        y = lay.Flatten()({"window": lay.MaxPooling1D(2),
+                           "overlapping": lay.MaxPooling1D(2, strides=1),
+                           "global": lay.GlobalMaxPooling1D()}[pool](col))
+    model = keras.Model(u, y)
+    mix.set_weights([np.array([[1.0, 0.0], [1.0, 1.0]], np.float32)])   # z = (u0 + u1, u1)
+    x, r = np.array([[2.0, 1.0]], np.float32), np.array([[[3.0, 0.0]]], np.float32)
+    for maxpool in ("exact", "gradient"):
+        res = kd.DeepLift(model, maxpool=maxpool).explain(x, references=r)
+        task = res.tasks[0]
+        np.testing.assert_allclose(res.contrib["u"][task], [[-1.0, 1.0]], atol=1e-6)
+        np.testing.assert_allclose(res.delta[task], [0.0], atol=1e-6)
+
+
 @pytest.mark.parametrize("maxpool", ["gradient", "exact"])
 def test_maximum_and_minimum_merges(maxpool):
     res, _ = against_reference(M.merges_model, 4, 40, (5, 1), maxpool=maxpool)

@@ -6,7 +6,11 @@ Two modes (``DeepLift(..., maxpool=...)``):
     the pooled difference max(x) - max(r) is given to one position of the window: to the input's
     argmax when it is positive (there x_i = max(x) > max(r) >= r_i), to the reference's argmax
     when negative (there r_j = max(r) > max(x) >= x_j). The position carries the whole
-    difference, so its multiplier is Δy / Δz_i and contributions add up to Δy exactly.
+    difference, so its multiplier is Δy / Δz_i and contributions add up to Δy exactly. A
+    position whose own difference is zero contributes nothing whatever its multiplier; it takes
+    the gradient's (the upstream multiplier where it is the input's max), as Rescale takes the
+    slope where Δx ≈ 0, so the credit that cancels below it is still passed on (tangermeme and
+    captum do the same).
 ``gradient`` (the DeepLIFT authors' original mode)
     multipliers follow the max at the input, like the gradient. Summation-to-delta is not exact
     where the reference's max sits at another position of the window.
@@ -41,13 +45,14 @@ def max_op(ctx: Context, f: Callable, z, expand: Callable | None = None):
         """Multipliers at the reference rows of ``z`` for upstream multipliers ``up_r``
         (``y`` the op's output)."""
         x_rows = input_rows_like_refs(z, n)
+        routed = vjp(f, x_rows, up_r)          # the gradient at the input
         if ctx.maxpool == "gradient":
-            return vjp(f, x_rows, up_r)
+            return routed
         yx, yr = input_rows_like_refs(y, n), y[n:]
         cross = tf.maximum(yx, yr)
         carried = vjp(f, x_rows, up_r * (cross - yr)) + vjp(f, z[n:], up_r * (yx - cross))
         dz = x_rows - z[n:]
-        return tf.where(dz == 0, tf.zeros_like(dz), carried / tf.where(dz == 0, 1.0, dz))
+        return tf.where(dz == 0, routed, carried / tf.where(dz == 0, 1.0, dz))
 
     return ctx.paired_op(f, ctx.refs_only(grad_refs), z)
 
@@ -88,7 +93,8 @@ def _fused_carry(expand: Callable):
 
         carried = mask_x * spread(cross - yr) + mask_r * spread(yx - cross)
         dz = zx - zr
-        w = tf.where(dz == 0, tf.zeros_like(dz), carried / tf.where(dz == 0, 1.0, dz))
+        # Where Δz = 0 the gradient's routing (see the module's docstring).
+        w = tf.where(dz == 0, mask_x * tf.ones_like(dz), carried / tf.where(dz == 0, 1.0, dz))
         return tf.reshape(w, tf.concat([[-1], tf.shape(zr)[2:]], 0))
 
     return tf.function(carry, jit_compile=True, autograph=False)
