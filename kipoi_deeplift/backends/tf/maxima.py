@@ -17,6 +17,7 @@ Two modes (``DeepLift(..., maxpool=...)``):
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import tensorflow as tf
@@ -28,18 +29,40 @@ from .context import (Context, call_layer, input_rows_like_refs, split_rows, vjp
 MODES = MAXPOOL_MODES
 
 
-def max_op(ctx: Context, f: Callable, z, expand: Callable | None = None):
+@dataclass(frozen=True)
+class Windows:
+    """How a max's input is cut into non-overlapping windows (see :func:`max_op`).
+
+    ``group(t)``: (rows, in...) -> (rows, G, W, ...), windows on axis 2; ``ungroup`` inverts it
+    (positions outside every window get zeros); ``out(u)``: the op's output (rows, out...) ->
+    (rows, G, 1, ...), to broadcast over each window. ``ties`` is who wins a tied window:
+    ``first`` (max pooling, as TensorFlow's MaxPool gradient routes) or ``share`` (reductions,
+    as the gradient of a reduce_max shares).
+    """
+
+    group: Callable
+    ungroup: Callable
+    out: Callable
+    ties: str
+
+
+#: A whole axis as one window: global max pooling and Maximum merges (input axis 1).
+WHOLE_AXIS = Windows(group=lambda t: t[:, None], ungroup=lambda t: t[:, 0],
+                     out=lambda u: u[:, None, None], ties="share")
+
+
+def max_op(ctx: Context, f: Callable, z, windows: Windows | None = None):
     """``f(z)`` for a max-like ``f`` (a pooling or a reduction that selects one element).
 
-    ``expand(u)``, where given, spreads an output-shaped tensor over the input (each input
-    position gets its window's value; broadcasting allowed): ``f``'s windows then do not
-    overlap, and the multipliers are one weight per input position, computed once per batch
-    in the forward pass (:func:`_routed`). Without it each task's backward pass routes the
-    upstream multipliers through ``f``'s gradient.
+    With ``windows`` (``f`` takes the max of each, see :class:`Windows`) the multipliers are
+    one weight per input position, computed once per batch in the forward pass by one fused
+    function (:func:`_window_weights`); each task's backward pass is then a broadcast
+    multiplication. Without it each task's backward pass routes the upstream multipliers
+    through ``f``'s gradient.
     """
     n = ctx.n
-    if expand is not None and ctx.mode == "deeplift":
-        return _routed(ctx, f, z, expand)
+    if windows is not None and ctx.mode == "deeplift":
+        return _routed(ctx, f, z, windows)
 
     def grad_refs(z, y, up_r):
         """Multipliers at the reference rows of ``z`` for upstream multipliers ``up_r``
@@ -57,70 +80,77 @@ def max_op(ctx: Context, f: Callable, z, expand: Callable | None = None):
     return ctx.paired_op(f, ctx.refs_only(grad_refs), z)
 
 
-def _routed(ctx: Context, f: Callable, z, expand: Callable):
-    """:func:`max_op` for non-overlapping windows: the weight of each input position is what
-    ``f``'s gradient routes to it (ties shared as TensorFlow shares them) times the part of
-    the pooled difference it carries, over its own difference; the backward pass of every
-    task is then ``expand(upstream) * weights``."""
+def _routed(ctx: Context, f: Callable, z, windows: Windows):
+    """:func:`max_op` over non-overlapping windows: the weight of each input position is the
+    part of the pooled difference it carries over its own difference (see the module's
+    docstring), found once per batch; the backward pass of every task is then
+    ``ungroup(out(upstream) * weights)``."""
     n = ctx.n
 
     def weights(z, y):
-        # Inputs as (N, 1, ...) against references (N, K, ...): the input rows' routing is
-        # found once per sequence, not once per reference.
-        mask_x = vjp(f, z[:n], tf.ones_like(y[:n]))[:, None]
-        zx, zr = split_rows(z, n)
-        if ctx.maxpool == "gradient":
-            return with_zero_input_rows(z, tf.reshape(mask_x * tf.ones_like(zr),
-                                                      tf.shape(z[n:])))
-        yx, yr = split_rows(y, n)
-        mask_r = tf.reshape(vjp(f, z[n:], tf.ones_like(y[n:])), tf.shape(zr))
-        return with_zero_input_rows(z, _fused_carry(expand)(mask_x, mask_r, zx, zr, yx, yr))
+        grouped = windows.group(z)                              # (rows, G, W, ...)
+        zx, zr = split_rows(grouped, n)                         # (N, 1, ...), (N, K, ...)
+        w = _window_weights(zx, zr, ctx.maxpool == "exact", windows.ties == "first")
+        return with_zero_input_rows(grouped, w)
 
-    return ctx.paired_op(f, lambda z, y, up, w: expand(up) * w, z, prepare=weights)
+    return ctx.paired_op(f, lambda z, y, up, w: windows.ungroup(windows.out(up) * w), z,
+                         prepare=weights)
 
 
-def _fused_carry(expand: Callable):
-    """The exact weights from the routings (``mask_x`` (N, 1, in...), ``mask_r`` (N, K,
-    in...)), the inputs and references of the op (``zx``, ``zr``) and its outputs (``yx``,
-    ``yr``), as (N*K, in...). Compiled with XLA: unfused, the full-size temporaries cost more
-    than the pooling's own backward pass."""
-    def carry(mask_x, mask_r, zx, zr, yx, yr):
+# One XLA-compiled function for every max of every model (retraced per shape and flags):
+# unfused, the full-size masks and temporaries cost more than the pooling's own backward pass.
+@tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
+def _window_weights(zx, zr, exact: bool, first: bool):
+    """Weights (N*K, G, W, ...) from the windows of the inputs ``zx`` (N, 1, G, W, ...) and of
+    their references ``zr`` (N, K, G, W, ...) (window axis 3)."""
+    def top(t):
+        return tf.reduce_max(t, axis=3, keepdims=True)
+
+    def routing(t):
+        """Where the gradient of the max sends it: the window's (first or shared) maxima."""
+        hit = tf.cast(tf.equal(t, top(t)), t.dtype)
+        if first:
+            return hit * tf.cast(tf.equal(tf.cumsum(hit, axis=3), 1.0), t.dtype)
+        return hit / tf.reduce_sum(hit, axis=3, keepdims=True)
+
+    mask_x = routing(zx) * tf.ones_like(zr)
+    if exact:
+        yx, yr = top(zx), top(zr)
         cross = tf.maximum(yx, yr)
-
-        def spread(u):          # (N, K, out...) -> (N, K, in...) (or broadcastable to it)
-            e = expand(tf.reshape(u, tf.concat([[-1], tf.shape(u)[2:]], 0)))
-            return tf.reshape(e, tf.concat([tf.shape(u)[:2], tf.shape(e)[1:]], 0))
-
-        carried = mask_x * spread(cross - yr) + mask_r * spread(yx - cross)
+        carried = mask_x * (cross - yr) + routing(zr) * (yx - cross)
         dz = zx - zr
         # Where Δz = 0 the gradient's routing (see the module's docstring).
-        w = tf.where(dz == 0, mask_x * tf.ones_like(dz), carried / tf.where(dz == 0, 1.0, dz))
-        return tf.reshape(w, tf.concat([[-1], tf.shape(zr)[2:]], 0))
-
-    return tf.function(carry, jit_compile=True, autograph=False)
+        mask_x = tf.where(dz == 0, mask_x, carried / tf.where(dz == 0, tf.ones_like(dz), dz))
+    return tf.reshape(mask_x, tf.concat([[-1], tf.shape(zr)[2:]], 0))
 
 
-def _pool_expand(layer, length) -> Callable | None:
-    """``expand`` (see :func:`max_op`) of a channels-last MaxPooling1D whose windows tile the
-    sequence (strides equal to the pool size; 'valid', or 'same' on a length it divides), or
-    of a GlobalMaxPooling1D; ``None`` for other poolings."""
+def _pool_windows(layer, length) -> Windows | None:
+    """The :class:`Windows` of a channels-last MaxPooling1D whose windows tile the sequence
+    (strides equal to the pool size; 'valid', or 'same' on a length it divides), or of a
+    GlobalMaxPooling1D; ``None`` for other poolings."""
     kind = type(layer).__name__
     if getattr(layer, "data_format", "channels_last") not in ("channels_last", None):
         return None
     if kind == "GlobalMaxPooling1D" and not getattr(layer, "keepdims", False):
-        return lambda u: u[:, None, :]
+        return WHOLE_AXIS
     if kind != "MaxPooling1D" or length is None:
         return None
     pool, stride = int(layer.pool_size[0]), int(layer.strides[0])
     padding = layer.padding.lower()
     if stride != pool or padding == "same" and length % pool:
         return None
-    covered = (length // pool) * pool
+    count = length // pool
+    covered = count * pool
 
-    def expand(u):
-        return tf.pad(tf.repeat(u, pool, axis=1), [[0, 0], [0, length - covered], [0, 0]])
+    def group(t):
+        return tf.reshape(t[:, :covered], tf.concat([[-1, count, pool], tf.shape(t)[2:]], 0))
 
-    return expand
+    def ungroup(t):
+        flat = tf.reshape(t, tf.concat([[-1, covered], tf.shape(t)[3:]], 0))
+        return flat if covered == length else \
+            tf.pad(flat, [[0, 0], [0, length - covered], [0, 0]])
+
+    return Windows(group=group, ungroup=ungroup, out=lambda u: u[:, :, None], ties="first")
 
 
 def min_op(ctx: Context, f_min: Callable, z):
@@ -131,14 +161,14 @@ def min_op(ctx: Context, f_min: Callable, z):
 def pooling(ctx: Context, layer, args, kwargs):
     """MaxPooling1D/2D/3D and GlobalMaxPooling1D/2D/3D."""
     z = args[0]
-    expand = _pool_expand(layer, z.shape[1]) if z.shape.rank == 3 else None
-    return max_op(ctx, lambda t: call_layer(layer, (t,), kwargs), z, expand)
+    windows = _pool_windows(layer, z.shape[1]) if z.shape.rank == 3 else None
+    return max_op(ctx, lambda t: call_layer(layer, (t,), kwargs), z, windows)
 
 
 def maximum_merge(ctx: Context, layer, args, kwargs):
     """``Maximum()([a, b, ...])``: the max over a stacked axis."""
     return max_op(ctx, lambda t: tf.reduce_max(t, axis=1), tf.stack(list(args[0]), axis=1),
-                  lambda u: u[:, None])
+                  WHOLE_AXIS)
 
 
 def minimum_merge(ctx: Context, layer, args, kwargs):
