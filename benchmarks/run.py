@@ -166,6 +166,24 @@ def agreement(ours: np.ndarray, x: np.ndarray, result: dict) -> float | None:
     return float(np.abs(ours - theirs).max() / max(np.abs(ours).max(), 1e-30))
 
 
+def first_call(model, x, refs) -> dict:
+    """What a user feels on a small run (a notebook cell): a fresh engine's first ``explain``
+    of one sequence and one task (tracing, graph optimisation, no XLA below FUSE_AFTER), its
+    second call, and the first call of a long run (``expect``: XLA compilation included)."""
+    out = {}
+    for label, expect in (("first_call_s", 0), ("first_call_long_s", 10 ** 6)):
+        dl = kd.DeepLift(model, rule="rescale")
+        dl.expect(expect)
+        t0 = time.perf_counter()
+        dl.explain(x[:1], references=refs, tasks=[0], progress=False)
+        out[label] = time.perf_counter() - t0
+        if not expect:
+            t0 = time.perf_counter()
+            dl.explain(x[:1], references=refs, tasks=[0], progress=False)
+            out["second_call_s"] = time.perf_counter() - t0
+    return out
+
+
 def run_one(name, k, repeats, shap_limit, threads, all_tasks=True):
     """Every tool on one model, for one task and (where the model has several) all tasks."""
     build, n = MODELS[name]
@@ -175,12 +193,14 @@ def run_one(name, k, repeats, shap_limit, threads, all_tasks=True):
     x, refs = data(model, n, k)
     rows = np.repeat(x, k, axis=0)
     out = []
+    first = first_call(model, x, refs)
     for n_tasks in sorted({1, n_out if all_tasks else 1}):
         floor = gradient_floor(model, n_tasks)
         r = {"model": name, "n": n, "k": k, "length": int(x.shape[1]), "tasks": n_tasks}
         reps = repeats if n_tasks == 1 else 1       # all tasks: seconds to minutes a round
         r["gradient_s"], _ = timed(lambda: [g.numpy() for g in floor(rows)], reps)
         dl = kd.DeepLift(model, rule="rescale")
+        dl.expect(10 ** 6)   # timed as a long run goes: the multipliers XLA-compiled
         tasks = list(range(n_tasks))
         r["deeplift_s"], r["deeplift_mib"] = timed(
             lambda: dl.explain(x, references=refs, batch_size=n, tasks=tasks, progress=False),
@@ -208,6 +228,7 @@ def run_one(name, k, repeats, shap_limit, threads, all_tasks=True):
              str(shap_limit), "--tasks", str(n_tasks)], capture_output=True,
             text=True).stdout.strip().splitlines()[-1])
         r.update(shap_r)
+        r.update(first)
         r["deeplift_over_gradient"] = r["deeplift_s"] / r["gradient_s"]
         r["sequences_per_s"] = n / r["deeplift_s"]
         out.append(r)
@@ -300,6 +321,11 @@ def main(argv=None):
                   f"{_cell(r['tangermeme_s'], base)} {_cell(r['captum_s'], base)} "
                   f"{_cell(r['shap_s'], base)} {_cell(r['ism_s'], base)} {agree[0]} "
                   f"{agree[1]} {r['max_convergence_error']:9.1e}", flush=True)
+            if r["tasks"] == 1:
+                print(f"          first call (fresh engine, 1 sequence): "
+                      f"{r['first_call_s']:.2f} s, again {r['second_call_s']:.3f} s; "
+                      f"first call of a long run (XLA compiled): "
+                      f"{r['first_call_long_s']:.2f} s")
             for key in ("tangermeme_note", "captum_note", "shap_note"):
                 if r.get(key):
                     print(f"          {key.split('_')[0]}: {r[key]}")

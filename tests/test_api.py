@@ -205,3 +205,45 @@ def test_every_command_line_choice_runs():
                 x, references="uniform")
             if rule not in ("gradient", "grad-input") and maxpool == "exact":
                 assert res.max_convergence_error < 1e-5, (rule, maxpool)
+
+
+def _fused_variants(dl) -> set:
+    """Which variants (fused or not) of the DeepLIFT pass an engine has compiled."""
+    return {key[-1] for key in dl._backend._pass._fns if key[0] != "predict"}
+
+
+@pytest.mark.parametrize("which", ["pool", "global-pool", "mlp"])
+def test_small_runs_start_without_xla_and_long_runs_compile_once(which):
+    """Tiered compilation: a small call runs the per-batch multipliers as plain ops; a run
+    announced as long (``expect``, as `score` does) or grown past ``FUSE_AFTER`` runs them
+    XLA-compiled. Both give the independent reference's contributions: the XLA-compiled
+    secants (float32 ReLU, float64 tanh) and max-pool weights are checked here."""
+    import _reference as ref
+    from _checks import assert_close, random_refs
+
+    if which == "mlp":
+        model, forward = M.mlp(keras)
+        x = np.random.default_rng(0).normal(0, 1, (4, 24)).astype(np.float32)
+        r = random_refs(x, 3, 1)
+    else:
+        model, forward = M.maxpool_model(keras, global_pool=which == "global-pool")
+        x = M.one_hot(4, 40, seed=8)
+        r = kd.references.dinuc_shuffle(x, 3, seed=0)
+    want, _ = ref.deeplift_rescale(forward, x, r, 0, maxpool="exact")
+
+    small = kd.DeepLift(model)
+    a = small.explain(x, references=r, tasks=[0])
+    assert _fused_variants(small) == {False}
+    long = kd.DeepLift(model)
+    long.expect(10 ** 7)
+    b = long.explain(x, references=r, tasks=[0])
+    assert _fused_variants(long) == {True}
+    for res in (a, b):
+        contrib = next(iter(res.contrib.values()))[res.tasks[0]]
+        assert_close(contrib, want)
+        assert res.max_convergence_error < 1e-5
+    # A run that grows past the threshold switches once, and stays switched.
+    small.FUSE_AFTER = small._work + 1
+    small.explain(x, references=r, tasks=[0])
+    small.explain(x, references=r, tasks=[0])
+    assert _fused_variants(small) == {False, True}

@@ -30,11 +30,14 @@ class Backend(Protocol):
 
     plan: PlanInfo
 
-    def function(self, tasks: tuple, layers: tuple, hyp_inputs: tuple) -> Callable:
+    def function(self, tasks: tuple, layers: tuple, hyp_inputs: tuple,
+                 fuse: bool = True) -> Callable:
         """``fn(xs, rs)``: per input, sequences (n, ...) and their references (n*k, ...) ->
         per task a dict: ``contrib``/``hyp`` (lists over inputs of (n, ...)), ``neuron``
         (list over ``layers``), ``delta``, ``convergence`` and ``pred`` (each (n,)).
-        ``tasks`` carry ``key`` (a plan tensor) and ``unit`` (flat index within it)."""
+        ``tasks`` carry ``key`` (a plan tensor) and ``unit`` (flat index within it).
+        ``fuse=False`` leaves out compilations that pay only over many batches (the same
+        numbers; slower per batch, quicker to start)."""
 
     def predict(self, tasks: tuple) -> Callable:
         """``fn(xs)``: inputs (each (rows, ...)), numpy -> (rows, len(tasks), 2): per task the

@@ -48,7 +48,8 @@ class DeepLift:
     over all units of all outputs in order); by default a one-unit output is named after the
     output and the units of a multi-unit output by their index. ``tolerance`` is the
     summation-to-delta error (scaled by max(1, |delta|)) above which :meth:`explain` warns. ``jit=True`` compiles the whole pass with XLA (it helps on
-    GPUs; compilation costs seconds). Models computing in float16/bfloat16 are refused unless
+    GPUs; compilation costs seconds); without it only the per-batch multipliers are
+    XLA-compiled, once a run is long enough to repay it (:attr:`FUSE_AFTER`, :meth:`expect`). Models computing in float16/bfloat16 are refused unless
     ``allow_mixed_precision=True``. ``rules`` are layer rules for this model only (a layer
     class or class name -> ``fn(ctx, layer, args, kwargs)``, as for
     :func:`kipoi_deeplift.register_rule`, which registers for every model).
@@ -83,6 +84,16 @@ class DeepLift:
                              "policy, or pass allow_mixed_precision=True")
         self.plan = self._backend.plan
         self.tasks = self._make_tasks(task_names)
+        self._work = 0        # elements this object's passes have carried (see FUSE_AFTER)
+        self._expected = 0    # sequences of a run announced by expect()
+
+    #: Tiered compilation: the per-batch multipliers (secants, max-pool weights) run as
+    #: XLA-compiled functions once this object's passes have carried this many tensor elements
+    #: (rows x every tensor of the model), counting the call at hand. XLA's compilation costs
+    #: 0.1-0.3 s per model and shape on a CPU and saves about 5 ns an element (measured on the
+    #: benchmark models), so small runs (a test, a notebook cell) start quicker without it and
+    #: long ones (genome-wide `score`, batch after batch) switch to it early.
+    FUSE_AFTER = 3e7
 
     # -- public ---------------------------------------------------------------------------
     @property
@@ -145,10 +156,13 @@ class DeepLift:
         hyp_inputs = tuple(i for i, d in enumerate(dna) if d) if hypothetical else ()
         if hypothetical and not hyp_inputs:
             raise ValueError("hypothetical=True needs a one-hot DNA input of shape (N, L, 4)")
-        fn = self._backend.function(tuple(task_list), tuple(layers), hyp_inputs)
-
         if batch_size is None:
             batch_size = self.batch_size(k, n, xs, memory_cap)
+        per_row = (k + 1) * sum(int(np.prod(s)) for s in self.tensor_shapes(xs).values())
+        self._work += n * per_row
+        fn = self._backend.function(
+            tuple(task_list), tuple(layers), hyp_inputs,
+            fuse=max(self._work, self._expected * per_row) >= self.FUSE_AFTER)
         chunks: list[dict] = []
         with batching.progress(n, progress if progress is not None else
                                (None if n > batch_size else False)) as bar:
@@ -166,6 +180,12 @@ class DeepLift:
         if self.mode == "deeplift":
             self._check_convergence(res)
         return res
+
+    def expect(self, sequences: int) -> None:
+        """Announce a run of ``sequences`` sequences to come batch by batch (as ``score``
+        streams them): :attr:`FUSE_AFTER` then counts the whole run from its first batch, so
+        a long run compiles once, up front, instead of switching part way."""
+        self._expected = max(self._expected, int(sequences))
 
     # -- inputs, references, tasks ---------------------------------------------------------
     def _inputs(self, x) -> list[np.ndarray]:

@@ -265,6 +265,8 @@ def stream(run: _Run) -> tuple[Staged, Path, int, float, float]:
         try:
             if run.partial is not None:
                 worst, worst_rel = resume_lib.copy_rows(run.partial, writer, run.batch_size)
+            if run.data.total:
+                run.eng.dl.expect(run.data.total)
             with run.scope, batching.progress(run.data.total, run.options.progress) as bar:
                 streamed = _stream(run, writer, bar)
             worst, worst_rel = max(worst, streamed[0]), max(worst_rel, streamed[1])

@@ -36,9 +36,10 @@ class Backend:
         self._pass = TFPass(self.plan, self.specs, METHODS[method][0], method, maxpool, eps,
                             jit, readout(self.plan, self.specs))
 
-    def function(self, tasks: tuple, layers: tuple, hyp_inputs: tuple) -> Callable:
+    def function(self, tasks: tuple, layers: tuple, hyp_inputs: tuple,
+                 fuse: bool = True) -> Callable:
         """See :meth:`kipoi_deeplift.core.backend.Backend.function`."""
-        return self._pass.function(tasks, layers, hyp_inputs)
+        return self._pass.function(tasks, layers, hyp_inputs, fuse)
 
     def predict(self, tasks: tuple) -> Callable:
         """See :meth:`kipoi_deeplift.core.backend.Backend.predict`."""

@@ -50,6 +50,13 @@ def vjp(f: Callable, z, up):
     return tape.gradient(y, z, output_gradients=up)
 
 
+def fused(fn, fuse: bool) -> Callable:
+    """``fn`` (an XLA-compiled ``tf.function``) where ``fuse``, else its Python function, traced
+    into the pass as plain ops: the same numbers, without XLA's compilation (tenths of a second
+    for each new shape), which only many batches repay."""
+    return fn if fuse else fn.python_function
+
+
 def call_layer(layer, args, kwargs):
     """Call a layer as at inference (dropout and noise off, batch norm on its statistics)."""
     kwargs = dict(kwargs)
@@ -62,7 +69,8 @@ class Context:
     """State of one pass through the model, handed to every rule.
 
     ``mode`` is ``"deeplift"`` (rows paired as inputs then references; the backward pass carries
-    multipliers into the reference rows) or ``"gradient"`` (plain autodiff). ``step`` is the
+    multipliers into the reference rows) or ``"gradient"`` (plain autodiff). ``fuse``: rules
+    run their per-batch multipliers as XLA-compiled functions (:func:`fused`). ``step`` is the
     resolved spec of the step being called (:class:`.resolve.StepSpec`: its
     nonlinearity rule, output role), set once per step; ``kernel_source`` is, for an activation
     layer that follows a Dense/Conv layer, ``(that layer, its input, per-channel scale)``
@@ -77,6 +85,7 @@ class Context:
     default_rule: str = "rescale"                  # the nonlinearity rule outside any step
     maxpool: str = "gradient"
     eps: float = 1e-7
+    fuse: bool = True
     step: Any = None
     kernel_source: tuple | None = None
     logits: dict = field(default_factory=dict)

@@ -23,7 +23,7 @@ from typing import Callable
 import tensorflow as tf
 
 from ...core.methods import MAXPOOL_MODES
-from .context import (Context, call_layer, input_rows_like_refs, split_rows, vjp,
+from .context import (Context, call_layer, fused, input_rows_like_refs, split_rows, vjp,
                       with_zero_input_rows)
 
 MODES = MAXPOOL_MODES
@@ -90,7 +90,8 @@ def _routed(ctx: Context, f: Callable, z, windows: Windows):
     def weights(z, y):
         grouped = windows.group(z)                              # (rows, G, W, ...)
         zx, zr = split_rows(grouped, n)                         # (N, 1, ...), (N, K, ...)
-        w = _window_weights(zx, zr, ctx.maxpool == "exact", windows.ties == "first")
+        w = fused(_window_weights, ctx.fuse)(zx, zr, ctx.maxpool == "exact",
+                                             windows.ties == "first")
         return with_zero_input_rows(grouped, w)
 
     return ctx.paired_op(f, lambda z, y, up, w: windows.ungroup(windows.out(up) * w), z,

@@ -11,7 +11,8 @@ from typing import Callable
 
 import tensorflow as tf
 
-from .context import Context, input_rows_like_refs, split_rows, vjp, with_zero_input_rows
+from .context import (Context, fused, input_rows_like_refs, split_rows, vjp,
+                      with_zero_input_rows)
 
 F64 = tf.float64
 
@@ -80,8 +81,8 @@ def rescale(ctx: Context, f: Callable, z, name: str | None = None, source=None):
         # In the forward pass: the same for every task, so computed once per batch.
         slope = _slope(f, z[: ctx.n])
         if name in PIECEWISE_LINEAR:
-            return _rescale_f32(z, y, slope, ctx.eps)
-        return _fused_f64(f)(z, slope, ctx.eps)
+            return fused(_rescale_f32, ctx.fuse)(z, y, slope, ctx.eps)
+        return fused(_fused_f64(f), ctx.fuse)(z, slope, ctx.eps)
 
     return ctx.paired_op(f, lambda z, y, up, m: up * m, z, prepare=multipliers)
 

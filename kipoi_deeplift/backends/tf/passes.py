@@ -37,11 +37,13 @@ class TFPass:
         """'GPU' where TensorFlow sees one, else 'CPU' (for the batch-size cap)."""
         return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
 
-    def function(self, tasks: tuple, layers: tuple, hyp_inputs: tuple) -> Callable:
+    def function(self, tasks: tuple, layers: tuple, hyp_inputs: tuple,
+                 fuse: bool = True) -> Callable:
         """``fn(xs, rs)``: inputs (each (n, ...)) and their references (each (n*k, ...)), numpy
         -> per task a dict of numpy arrays: contrib/hyp (per input, (n, ...)), neuron (per
-        layer), delta, convergence and pred ((n,))."""
-        compiled = self._compiled(tasks, layers, hyp_inputs)
+        layer), delta, convergence and pred ((n,)). ``fuse``: the secants and max-pool weights
+        as XLA-compiled functions (faster per batch; each compiles once per shape)."""
+        compiled = self._compiled(tasks, layers, hyp_inputs, fuse or self.jit)
 
         def run(xs, rs):
             """Numpy in, numpy out (see :meth:`function`)."""
@@ -94,13 +96,13 @@ class TFPass:
             self._shapes[key] = {k: tuple(v.shape[1:]) for k, v in vals.items()}
         return self._shapes[key]
 
-    def _compiled(self, tasks: tuple, layers: tuple, hyp_inputs: tuple):
-        key = (tasks, layers, hyp_inputs)
+    def _compiled(self, tasks: tuple, layers: tuple, hyp_inputs: tuple, fuse: bool):
+        key = (tasks, layers, hyp_inputs, fuse)
         if key not in self._fns:
             spec = [tf.TensorSpec((None,) + tuple(s[1:]), tf.float32)
                     for s in self.plan.input_shapes]
             self._fns[key] = tf.function(
-                lambda xs, rs: self._pass(xs, rs, tasks, layers, hyp_inputs),
+                lambda xs, rs: self._pass(xs, rs, tasks, layers, hyp_inputs, fuse),
                 input_signature=[spec, spec], reduce_retracing=True, autograph=False,
                 jit_compile=self.jit or None)
         return self._fns[key]
@@ -119,13 +121,13 @@ class TFPass:
                 vals[key] = value
         return vals
 
-    def _pass(self, xs, rs, tasks, layers, hyp_inputs):
+    def _pass(self, xs, rs, tasks, layers, hyp_inputs, fuse):
         n = tf.shape(xs[0])[0]
         k = tf.shape(rs[0])[0] // n
         deeplift = self.mode == "deeplift"
         ctx = Context(self.mode, n, k, dispatch=NONLINEAR_RULES,
                       default_rule="gradient" if not deeplift else "rescale",
-                      maxpool=self.maxpool, eps=self.eps)
+                      maxpool=self.maxpool, eps=self.eps, fuse=fuse)
         zs = [tf.concat([x, r], 0) for x, r in zip(xs, rs)]
 
         def by_ref(t):  # (N*K, ...) -> (N, K, ...)
