@@ -89,11 +89,14 @@ class DeepLift:
 
     #: Tiered compilation: the per-batch multipliers (secants, max-pool weights) run as
     #: XLA-compiled functions once this object's passes have carried this many tensor elements
-    #: (rows x every tensor of the model), counting the call at hand. XLA's compilation costs
-    #: 0.1-0.3 s per model and shape on a CPU and saves about 5 ns an element (measured on the
-    #: benchmark models), so small runs (a test, a notebook cell) start quicker without it and
-    #: long ones (genome-wide `score`, batch after batch) switch to it early.
-    FUSE_AFTER = 3e7
+    #: (rows x every tensor of the model), counting the call at hand; before that, as plain
+    #: ops. Measured on the benchmark models (2 CPU cores, fresh process, first call): below
+    #: it XLA's compilation is most of a small run (DeepBind-size, 64 sequences: 0.40 s
+    #: without, 0.66 s with; Basset-size, one sequence: 0.86 s and 1.19 s); above it XLA pays
+    #: within the first call (BPNet-size, one sequence, 2.6e7 elements: 0.74 s with, 1.11 s
+    #: without). Long runs (genome-wide `score`, batch after batch) switch early, or at once
+    #: when announced with :meth:`expect`.
+    FUSE_AFTER = 1e7
 
     # -- public ---------------------------------------------------------------------------
     @property

@@ -89,10 +89,9 @@ def _routed(ctx: Context, f: Callable, z, windows: Windows):
 
     def weights(z, y):
         grouped = windows.group(z)                              # (rows, G, W, ...)
-        zx, zr = split_rows(grouped, n)                         # (N, 1, ...), (N, K, ...)
-        w = fused(_window_weights, ctx.fuse)(zx, zr, ctx.maxpool == "exact",
-                                             windows.ties == "first")
-        return with_zero_input_rows(grouped, w)
+        # The input rows go in apart (a small copy): their count must be a shape for XLA.
+        return fused(_window_weights, ctx.fuse)(grouped[:n], grouped, windows.out(y),
+                                                ctx.maxpool == "exact", windows.ties == "first")
 
     return ctx.paired_op(f, lambda z, y, up, w: windows.ungroup(windows.out(up) * w), z,
                          prepare=weights)
@@ -101,28 +100,29 @@ def _routed(ctx: Context, f: Callable, z, windows: Windows):
 # One XLA-compiled function for every max of every model (retraced per shape and flags):
 # unfused, the full-size masks and temporaries cost more than the pooling's own backward pass.
 @tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
-def _window_weights(zx, zr, exact: bool, first: bool):
-    """Weights (N*K, G, W, ...) from the windows of the inputs ``zx`` (N, 1, G, W, ...) and of
-    their references ``zr`` (N, K, G, W, ...) (window axis 3)."""
-    def top(t):
-        return tf.reduce_max(t, axis=3, keepdims=True)
+def _window_weights(inputs, grouped, pooled, exact: bool, first: bool):
+    """Weights (rows, G, W, ...) for the windows ``grouped`` (rows: N inputs, then their N*K
+    references; window axis 2), zeros on the input rows; ``inputs`` is ``grouped[:N]``.
+    Splitting and the zeros happen here, fused, not as full-size copies around the call."""
+    n = tf.shape(inputs)[0]
+    zx, zr = split_rows(grouped, n)                     # (N, 1, G, W, ...), (N, K, G, W, ...)
+    yx, yr = split_rows(pooled, n)                      # the maxima: (N, 1, G, 1, ...), ...
 
-    def routing(t):
+    def routing(t, top):
         """Where the gradient of the max sends it: the window's (first or shared) maxima."""
-        hit = tf.cast(tf.equal(t, top(t)), t.dtype)
+        hit = tf.cast(tf.equal(t, top), t.dtype)
         if first:
             return hit * tf.cast(tf.equal(tf.cumsum(hit, axis=3), 1.0), t.dtype)
         return hit / tf.reduce_sum(hit, axis=3, keepdims=True)
 
-    mask_x = routing(zx) * tf.ones_like(zr)
+    mask_x = routing(zx, yx) * tf.ones_like(zr)
     if exact:
-        yx, yr = top(zx), top(zr)
         cross = tf.maximum(yx, yr)
-        carried = mask_x * (cross - yr) + routing(zr) * (yx - cross)
+        carried = mask_x * (cross - yr) + routing(zr, yr) * (yx - cross)
         dz = zx - zr
         # Where Δz = 0 the gradient's routing (see the module's docstring).
         mask_x = tf.where(dz == 0, mask_x, carried / tf.where(dz == 0, tf.ones_like(dz), dz))
-    return tf.reshape(mask_x, tf.concat([[-1], tf.shape(zr)[2:]], 0))
+    return with_zero_input_rows(grouped, tf.reshape(mask_x, tf.shape(grouped[n:])))
 
 
 def _pool_windows(layer, length) -> Windows | None:
@@ -144,7 +144,8 @@ def _pool_windows(layer, length) -> Windows | None:
     covered = count * pool
 
     def group(t):
-        return tf.reshape(t[:, :covered], tf.concat([[-1, count, pool], tf.shape(t)[2:]], 0))
+        t = t if covered == length else t[:, :covered]
+        return tf.reshape(t, tf.concat([[-1, count, pool], tf.shape(t)[2:]], 0))
 
     def ungroup(t):
         flat = tf.reshape(t, tf.concat([[-1, covered], tf.shape(t)[3:]], 0))
