@@ -27,6 +27,8 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"
 	mkdir -p benchmarks/out
 	$(BIN)/python benchmarks/run.py --json benchmarks/out/run.json
+	$(BIN)/python benchmarks/first_call.py --json benchmarks/out/first_call.json
+	$(BIN)/python benchmarks/overhead.py --json benchmarks/out/overhead.json
 
 clean:
 	rm -rf $(VENV) examples/out benchmarks/out

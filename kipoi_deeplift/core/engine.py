@@ -84,18 +84,17 @@ class DeepLift:
                              "policy, or pass allow_mixed_precision=True")
         self.plan = self._backend.plan
         self.tasks = self._make_tasks(task_names)
-        self._work = 0        # elements this object's passes have carried (see FUSE_AFTER)
-        self._expected = 0    # sequences of a run announced by expect()
+        self._expected = 0    # sequences of a run announced by expect() (see FUSE_AFTER)
 
     #: Tiered compilation: the per-batch multipliers (secants, max-pool weights) run as
-    #: XLA-compiled functions once this object's passes have carried this many tensor elements
-    #: (rows x every tensor of the model), counting the call at hand; before that, as plain
+    #: XLA-compiled functions in a call that carries at least this many tensor elements (its
+    #: sequences x (K + 1) rows x every tensor of the model), or in a run announced as that
+    #: long with :meth:`expect` (genome-wide `score` does); smaller calls run them as plain
     #: ops. Measured on the benchmark models (2 CPU cores, fresh process, first call): below
     #: it XLA's compilation is most of a small run (DeepBind-size, 64 sequences: 0.40 s
     #: without, 0.66 s with; Basset-size, one sequence: 0.86 s and 1.19 s); above it XLA pays
     #: within the first call (BPNet-size, one sequence, 2.6e7 elements: 0.74 s with, 1.11 s
-    #: without). Long runs (genome-wide `score`, batch after batch) switch early, or at once
-    #: when announced with :meth:`expect`.
+    #: without). Decided per call, so that a second small call never pays a compilation.
     FUSE_AFTER = 1e7
 
     # -- public ---------------------------------------------------------------------------
@@ -162,10 +161,9 @@ class DeepLift:
         if batch_size is None:
             batch_size = self.batch_size(k, n, xs, memory_cap)
         per_row = (k + 1) * sum(int(np.prod(s)) for s in self.tensor_shapes(xs).values())
-        self._work += n * per_row
         fn = self._backend.function(
             tuple(task_list), tuple(layers), hyp_inputs,
-            fuse=max(self._work, self._expected * per_row) >= self.FUSE_AFTER)
+            fuse=max(n, self._expected) * per_row >= self.FUSE_AFTER)
         chunks: list[dict] = []
         with batching.progress(n, progress if progress is not None else
                                (None if n > batch_size else False)) as bar:
@@ -186,8 +184,8 @@ class DeepLift:
 
     def expect(self, sequences: int) -> None:
         """Announce a run of ``sequences`` sequences to come batch by batch (as ``score``
-        streams them): :attr:`FUSE_AFTER` then counts the whole run from its first batch, so
-        a long run compiles once, up front, instead of switching part way."""
+        streams them): :attr:`FUSE_AFTER` then weighs the whole run, not each batch, so a
+        long run's batches are XLA-compiled from the first."""
         self._expected = max(self._expected, int(sequences))
 
     # -- inputs, references, tasks ---------------------------------------------------------
