@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -46,13 +45,7 @@ def measure(name: str, k: int, rounds: int) -> dict:
             x, references=refs, batch_size=n, tasks=[0], progress=False))(dl)
     for fn in fns.values():
         fn()                                   # tracing and compilation are not compared
-    times = {label: [] for label in fns}
-    for _ in range(rounds):
-        for label, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[label].append(time.perf_counter() - t0)
-    return {label: float(np.median(t)) for label, t in times.items()}
+    return bench.side_by_side(fns, rounds)
 
 
 def main(argv=None):

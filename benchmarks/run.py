@@ -124,15 +124,22 @@ def floor_and_engine(floor_fn, engine_fn, repeats):
         t0 = time.perf_counter()
         engine_fn()
         rounds = max(repeats, min(50, int(1.0 / max(time.perf_counter() - t0, 1e-3))))
-    floor_s, engine_s = [], []
-    for _ in range(rounds):
-        for fn, times in ((floor_fn, floor_s), (engine_fn, engine_s)):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
+    medians = side_by_side({"floor": floor_fn, "engine": engine_fn}, rounds)
     with PeakRSS() as mem:
         engine_fn()
-    return float(np.median(floor_s)), float(np.median(engine_s)), mem.mib
+    return medians["floor"], medians["engine"], mem.mib
+
+
+def side_by_side(fns: dict, rounds: int) -> dict:
+    """Median seconds of each of ``fns`` (label -> function), called in turn for ``rounds``
+    rounds (warm them up first)."""
+    times: dict = {label: [] for label in fns}
+    for _ in range(rounds):
+        for label, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[label].append(time.perf_counter() - t0)
+    return {label: float(np.median(t)) for label, t in times.items()}
 
 
 def gradient_floor(model, n_outputs):

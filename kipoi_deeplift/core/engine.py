@@ -49,7 +49,8 @@ class DeepLift:
     output and the units of a multi-unit output by their index. ``tolerance`` is the
     summation-to-delta error (scaled by max(1, |delta|)) above which :meth:`explain` warns. ``jit=True`` compiles the whole pass with XLA (it helps on
     GPUs; compilation costs seconds); without it only the per-batch multipliers are
-    XLA-compiled, once a run is long enough to repay it (:attr:`FUSE_AFTER`, :meth:`expect`). Models computing in float16/bfloat16 are refused unless
+    XLA-compiled, in calls (or announced runs) large enough to repay it
+    (:attr:`FUSE_AFTER`, :meth:`expect`). Models computing in float16/bfloat16 are refused unless
     ``allow_mixed_precision=True``. ``rules`` are layer rules for this model only (a layer
     class or class name -> ``fn(ctx, layer, args, kwargs)``, as for
     :func:`kipoi_deeplift.register_rule`, which registers for every model).
@@ -90,11 +91,12 @@ class DeepLift:
     #: XLA-compiled functions in a call that carries at least this many tensor elements (its
     #: sequences x (K + 1) rows x every tensor of the model), or in a run announced as that
     #: long with :meth:`expect` (genome-wide `score` does); smaller calls run them as plain
-    #: ops. Measured on the benchmark models (2 CPU cores, fresh process, first call): below
-    #: it XLA's compilation is most of a small run (DeepBind-size, 64 sequences: 0.40 s
-    #: without, 0.66 s with; Basset-size, one sequence: 0.86 s and 1.19 s); above it XLA pays
-    #: within the first call (BPNet-size, one sequence, 2.6e7 elements: 0.74 s with, 1.11 s
-    #: without). Decided per call, so that a second small call never pays a compilation.
+    #: ops. Measured on the benchmark models (benchmarks/first_call.py: 2 CPU cores, fresh
+    #: process, first call): below it XLA's compilation is most of a small run (DeepBind-size,
+    #: 64 sequences: 0.43 s tiered, 0.65 s with XLA; Basset-size, one sequence: 0.96 s and
+    #: 1.22 s); above it XLA pays within the first call (BPNet-size, one sequence, 2.6e7
+    #: elements: 0.83 s with, 1.20 s without). Decided per call, so that a second small call
+    #: never pays a compilation.
     FUSE_AFTER = 1e7
 
     # -- public ---------------------------------------------------------------------------
