@@ -60,6 +60,10 @@ setup(
         "tf_keras>=2.21,<2.22",
         "numpy>=1.26,<3",
         "h5py>=3.10,<4",
+        # Random references compiled (dinucleotide shuffles at memory speed, GIL released).
+        "numba>=0.59,<1",
+        # Score files compressed off the GIL at about 3x zlib's speed (standard deflate).
+        "zlib-ng>=0.5,<2",
         "tqdm>=4.66,<5",
         "pyyaml>=6,<7",
         # Kipoi and what it needs but does not declare on this stack (see README).

@@ -1,6 +1,7 @@
 """Peak memory of `kipoi-deeplift score` as the number of intervals grows (it should not grow).
 
-    python benchmarks/memory.py [--n 100000] [--length 1000] [--references 2] [--work DIR]
+    python benchmarks/memory.py [--n 100000] [--length 1000] [--references 2] [--hypothetical]
+                                [--work DIR]
 
 Writes a random genome, N overlapping intervals of LENGTH bp and a small Kipoi model directory
 (a Keras 3 CNN with kipoiseq's SeqIntervalDl), runs the command line in a child process and
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -61,16 +61,20 @@ def setup(work: Path, n: int, length: int, seed: int = 0) -> dict:
 
 
 def measure(work: Path, n: int, length: int = 1000, references: int = 2,
-            batch_size: int = 256) -> dict:
-    """Run `kipoi-deeplift score` on n intervals in a child; peak RSS (MiB) and time."""
+            batch_size: int = 256, extra: list[str] = ()) -> dict:
+    """Run `kipoi-deeplift score` on n intervals in a child (``extra``: more flags); peak RSS
+    (MiB) and time."""
     args = setup(work, n, length)
-    code = ("import resource, sys; from kipoi_deeplift.cli import main; "
+    # The peak of the child's own address space (VmHWM): getrusage's ru_maxrss survives
+    # execve, so a child of a large process would report its parent's peak.
+    code = ("import sys; from kipoi_deeplift.cli import main; "
             "status = main(sys.argv[1:]); "
-            "print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); "
+            "print('PEAK_KB', next(line.split()[1] for line in open('/proc/self/status') "
+            "if line.startswith('VmHWM'))); "
             "sys.exit(status)")
     cmd = [sys.executable, "-c", code, "score", str(work / "model"), "--dataloader-args",
            json.dumps(args), "-o", str(work / "out.h5"), "--n-references", str(references),
-           "--batch-size", str(batch_size), "--rule", "rescale"]
+           "--batch-size", str(batch_size), "--rule", "rescale", *extra]
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True,
                        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
@@ -89,11 +93,14 @@ def main(argv=None):
     p.add_argument("--n", type=int, nargs="+", default=[1000, 100000])
     p.add_argument("--length", type=int, default=1000)
     p.add_argument("--references", type=int, default=2)
+    p.add_argument("--hypothetical", action="store_true",
+                   help="also write hypothetical contributions")
     p.add_argument("--work", default=None)
     a = p.parse_args(argv)
     for n in a.n:
         with tempfile.TemporaryDirectory(dir=a.work) as d:
-            r = measure(Path(d), n, a.length, a.references)
+            r = measure(Path(d), n, a.length, a.references,
+                        extra=["--hypothetical"] if a.hypothetical else [])
         print(f"{r['n']:>7} intervals x {r['length']} bp, K={r['references']}: peak RSS "
               f"{r['peak_mib']:.0f} MiB, {r['seconds']:.0f} s ({r['sequences_per_s']:.0f} seq/s),"
               f" output {r['output_mib']:.0f} MiB", flush=True)

@@ -50,8 +50,8 @@ def deepbind():
     return keras.Model(i, L.Dense(1)(L.Dense(32, activation="relu")(h)), name="deepbind")
 
 
-def basset():
-    i = keras.Input((600, 4), name="seq")
+def basset(length: int = 600):
+    i = keras.Input((length, 4), name="seq")
     h = L.MaxPooling1D(3)(L.Conv1D(300, 19, activation="relu")(i))
     h = L.MaxPooling1D(4)(L.Conv1D(200, 11, activation="relu")(h))
     h = L.MaxPooling1D(4)(L.Conv1D(200, 7, activation="relu")(h))

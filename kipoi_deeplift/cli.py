@@ -70,6 +70,10 @@ def _score_parser(sub):
     p.add_argument("--per-channel", action="store_true",
                    help="also write the DNA input's per-channel contributions m*(x-r) "
                         "(/contrib_per_channel; /contrib holds them on the observed base)")
+    p.add_argument("--dtype", choices=("float32", "float16"), default="float32",
+                   help="stored contributions (default float32; float16 halves the file, about "
+                        "3 significant digits; /delta and /convergence stay float32, the "
+                        "summation-to-delta error measured before rounding)")
     p.add_argument("--layers", default="", help="comma-separated layers whose per-neuron "
                                                 "contributions to write")
     p.add_argument("--batch-size", type=int, default=None,

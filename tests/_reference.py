@@ -221,13 +221,14 @@ class Linearised(Plain):
 
 
 def deeplift_rescale(forward, x, r, task, output=0, softmax=False, rules=None,
-                     maxpool="gradient"):
+                     maxpool="gradient", multipliers=False):
     """DeepLIFT contributions and per-reference deltas, all float64 (Rescale by default;
     ``rules`` as in :class:`Linearised` for RevealCancel).
 
     ``x`` (N, ...) inputs (a list for several inputs), ``r`` (N, K, ...) references (a list),
     ``forward(inputs, hooks)`` returns the logits of each output, (N, T) each. Returns
-    (contributions averaged over references, per input; delta per (N, K)).
+    (contributions averaged over references, per input; delta per (N, K)), and with
+    ``multipliers`` the multipliers of each input, (N, K, ...), as a third value.
     """
     xs = x if isinstance(x, list) else [x]
     rs = r if isinstance(r, list) else [r]
@@ -254,6 +255,10 @@ def deeplift_rescale(forward, x, r, task, output=0, softmax=False, rules=None,
         c = (m * (a - b)).numpy()
         contribs.append(c.reshape((n, k) + c.shape[1:]).mean(axis=1))
     delta = (target(out_x) - target(out_r)).numpy().reshape(n, k)
+    if multipliers:
+        ms = [m.numpy().reshape((n, k) + m.shape[1:]) for m in mult]
+        return (contribs if isinstance(x, list) else contribs[0]), delta, \
+            (ms if isinstance(x, list) else ms[0])
     return (contribs if isinstance(x, list) else contribs[0]), delta
 
 

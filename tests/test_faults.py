@@ -78,9 +78,9 @@ def test_dinuc_shuffle_keeps_n_and_zero_rows_as_symbols():
     assert refs.is_one_hot(x)
     sh = refs.dinuc_shuffle(x, 5, seed=1)
     for i in range(3):
-        tok = refs._tokens(x[i:i + 1])[0]
+        tok = refs.tokens(x[i:i + 1])[0]
         for k in range(5):
-            t = refs._tokens(sh[i, k][None])[0]
+            t = refs.tokens(sh[i, k][None])[0]
             pairs = lambda v: sorted(zip(v[:-1], v[1:]))      # noqa: E731
             assert pairs(t) == pairs(tok) and t[0] == tok[0] and t[-1] == tok[-1]
     n_rows, zero_rows = refs.non_acgt_counts(x)

@@ -48,9 +48,10 @@ def test_motifs_recovers_the_planted_motif_and_matches_gata(sim):
     # Which sequences use it: the planted ones, each carrying most of its delta there.
     usage = [u for u in read_tsv(sim["motifs"] / "usage.tsv") if u["pattern"] == best["pattern"]]
     rows = {int(u["row"]) for u in usage}
-    # (TF-MoDISco keeps 97 of the 120 planted sites in its pattern; the rest fall out of
-    # its clustering)
-    assert len(rows & set(sim["planted"])) >= 0.75 * len(sim["planted"])
+    # TF-MoDISco keeps most of the 120 planted sites in its pattern; the rest fall out of its
+    # clustering, how many depends on the reference draw: 81-97 over seeds 0 and 2-5 with the
+    # first random stream, 83-94 with today's (87 at seed 0).
+    assert len(rows & set(sim["planted"])) >= 0.65 * len(sim["planted"])
     shares = [float(u["share_of_delta"]) for u in usage if int(u["row"]) in sim["planted"]]
     assert np.median(shares) > 0.5
     # modisco-lite reads its own results file back (its `meme` command).
@@ -92,7 +93,9 @@ def test_sites_find_the_planted_sites_at_the_stated_rate(sim, tmp_path):
     # own orientation, which TF-MoDISco chooses).
     gata = read_tsv(sim["motifs"] / "patterns.tsv")[0]["pattern"]
     named = [r for r in rows if on_site(r) and r["pattern"] == gata]
-    assert len(named) >= 0.75 * len(planted)
+    # Named only where TF-MoDISco kept the site in its pattern (see the test above: 65% or
+    # more of the planted sites, depending on the reference draw).
+    assert len(named) >= 0.65 * len(planted)
     agree = [r["strand"] == planted[r["row"]][1] for r in named]
     assert np.mean(agree) >= 0.95 or np.mean(agree) <= 0.05, agree
     import pybedtools

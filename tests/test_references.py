@@ -1,4 +1,5 @@
-"""Reference generation: dinucleotide shuffles, shuffles, constant references, arrays."""
+"""Reference generation: dinucleotide shuffles, shuffles, constant references, arrays, and the
+forms references travel in to the pass."""
 import itertools
 from collections import Counter
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from kipoi_deeplift.core import references as R
+from kipoi_deeplift.core import references as R, shuffle as S
 
 LETTERS = "ACGT"
 
@@ -27,44 +28,6 @@ def decode(onehot):
 
 def dinucs(s):
     return Counter(s[i:i + 2] for i in range(len(s) - 1))
-
-
-def test_dinuc_shuffle_preserves_dinucleotides_ends_and_ns():
-    rng = np.random.default_rng(0)
-    seqs = ["".join(rng.choice(list("ACGTN"), p=[.24, .24, .24, .24, .04], size=120))
-            for _ in range(6)]
-    shuf = R.dinuc_shuffle(encode(seqs), 10, seed=4)
-    assert shuf.shape == (6, 10, 120, 4)
-    for s, group in zip(seqs, shuf):
-        outs = [decode(g) for g in group]
-        for o in outs:
-            assert dinucs(o) == dinucs(s)
-            assert o[0] == s[0] and o[-1] == s[-1]
-        assert len(set(outs)) > 5, "shuffles should differ from each other"
-        assert any(o != s for o in outs)
-
-
-def test_dinuc_shuffle_is_seeded_per_sequence_not_per_batch():
-    x = encode(["".join(np.random.default_rng(i).choice(list(LETTERS), 50)) for i in range(5)])
-    whole = R.dinuc_shuffle(x, 4, seed=7)
-    np.testing.assert_array_equal(whole, R.dinuc_shuffle(x, 4, seed=7))
-    part = R.dinuc_shuffle(x[3:], 4, seed=7, index=[3, 4])
-    np.testing.assert_array_equal(whole[3:], part)
-    assert not np.array_equal(whole, R.dinuc_shuffle(x, 4, seed=8))
-
-
-def test_dinuc_shuffle_is_uniform_over_valid_sequences():
-    """Altschul-Erickson: every sequence with the same dinucleotides and ends equally likely."""
-    s = "ACAGTACGA"
-    valid = {"".join(p) for p in set(itertools.permutations(s))
-             if p[0] == s[0] and p[-1] == s[-1] and dinucs("".join(p)) == dinucs(s)}
-    assert len(valid) > 3
-    n = 4000
-    got = Counter(decode(o) for o in R.dinuc_shuffle(encode([s]), n, seed=1)[0])
-    assert set(got) == valid
-    expected = n / len(valid)
-    chi2 = sum((got[v] - expected) ** 2 / expected for v in valid)
-    assert chi2 < stats.chi2.ppf(0.999, len(valid) - 1), (chi2, got)
 
 
 def test_shuffle_preserves_composition():
@@ -99,3 +62,113 @@ def test_reference_arrays_and_their_shapes():
 def test_dinuc_shuffle_refuses_non_dna():
     with pytest.raises(ValueError, match="not one-hot DNA"):
         R.make_references("dinuc-shuffle", np.full((2, 8, 4), 0.5, np.float32), 3, 0, [0, 1], "x")
+
+
+# -- the compiled shuffles (issue 22) -----------------------------------------------------------
+def text(tokens):
+    return "".join("ACGTNn"[t] for t in tokens)     # N: an all-zero row, n: an all-0.25 row
+
+
+def test_every_shuffle_keeps_dinucleotides_and_ends_and_shuffles_differ():
+    rng = np.random.default_rng(0)
+    for length in (1, 2, 3, 4, 17, 300):
+        seqs = ["".join(rng.choice(list("ACGTN"), p=[.3, .2, .2, .25, .05], size=length))
+                for _ in range(5)]
+        x = encode(seqs)
+        x[0, length // 2] = 0.0                      # an all-zero row (IUPAC) as well
+        x[1, length // 3] = 0.25                     # N as kipoiseq writes it
+        tok = R.tokens(x)
+        out = R.dinuc_shuffle_tokens(x, 12, seed=3)
+        assert out.shape == (5, 12, length) and out.dtype == np.uint8
+        for s, shuffles in zip(tok, out):
+            for o in shuffles:
+                assert dinucs(text(o)) == dinucs(text(s))
+                assert o[0] == s[0] and o[-1] == s[-1]
+            if length == 300:
+                assert len({o.tobytes() for o in shuffles}) == 12, "shuffles should differ"
+        # The one-hot form is the tokens' rows.
+        np.testing.assert_array_equal(R.dinuc_shuffle(x, 12, seed=3), R.from_tokens(out))
+
+
+@pytest.mark.parametrize("seq", ["ACAGTACGA", "AAACAAAGA", "ANACANAGA", "GATTACAGAT",
+                                 "TTTTATTTT"])
+def test_shuffles_are_uniform_over_every_arrangement(seq):
+    """Enumerate every sequence with the same dinucleotides and ends (Altschul-Erickson's
+    space) and check the shuffles hit each equally often (chi-square, p > 0.001)."""
+    valid = sorted({"".join(p) for p in set(itertools.permutations(seq))
+                    if p[0] == seq[0] and p[-1] == seq[-1] and dinucs("".join(p)) == dinucs(seq)})
+    assert len(valid) >= 3, valid
+    n = 400 * len(valid)
+    got = Counter(text(o) for o in R.dinuc_shuffle_tokens(encode([seq]), n, seed=11)[0])
+    assert set(got) == set(valid)
+    observed = [got[v] for v in valid]
+    assert stats.chisquare(observed).pvalue > 1e-3, (observed, valid)
+
+
+def test_uniform_across_many_sequences_too():
+    """Seeds differ per sequence: the same short sequence at 3,000 indices (one shuffle
+    each) covers its arrangements uniformly as well."""
+    seq = "ACAGTACGA"
+    x = np.repeat(encode([seq]), 3000, axis=0)
+    got = Counter(text(o[0]) for o in R.dinuc_shuffle_tokens(x, 1, seed=5))
+    assert stats.chisquare(list(got.values())).pvalue > 1e-3, got
+
+
+def test_same_seed_same_bits_whatever_the_batch():
+    rng = np.random.default_rng(1)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (9, 200))]
+    whole = R.dinuc_shuffle_tokens(x, 5, seed=7)
+    np.testing.assert_array_equal(whole, R.dinuc_shuffle_tokens(x, 5, seed=7))
+    for a, b in ((0, 4), (4, 9), (3, 5)):
+        np.testing.assert_array_equal(
+            whole[a:b], R.dinuc_shuffle_tokens(x[a:b], 5, seed=7, index=range(a, b)))
+    assert not np.array_equal(whole, R.dinuc_shuffle_tokens(x, 5, seed=8))
+    # The first K shuffles do not depend on how many more are drawn after them.
+    assert R.dinuc_shuffle_tokens(x, 7, seed=7)[:, :5].shape == whole.shape
+
+
+def test_the_stream_is_pinned():
+    """The random stream is part of the file format (``reference_stream``): a change to it
+    must be deliberate. These bits are xoshiro256** seeded by splitmix64 from (seed, index)."""
+    x = encode(["ACGTTGCAACGGTACA"])
+    got = text(R.dinuc_shuffle_tokens(x, 1, seed=0)[0, 0])
+    assert dinucs(got) == dinucs("ACGTTGCAACGGTACA")
+    assert S.STREAM == 2
+    assert got == PINNED, got
+
+
+PINNED = "ACAACGTGCACGGTTA"
+
+
+def test_tokens_refuse_what_is_not_one_hot():
+    x = encode(["ACGT"])
+    x[0, 1] = [0.5, 0.5, 0, 0]
+    with pytest.raises(ValueError, match="not one-hot DNA"):
+        R.tokens(x)
+    assert not R.is_one_hot(x)
+    x[0, 1] = [1, -1, 1, 0]                         # sums to one, still not one base
+    assert not R.is_one_hot(x)
+
+
+def test_position_shuffles_are_uniform_permutations():
+    perms = np.empty((1, 6000, 3), np.int32)
+    S.permutations(6000, 3, 0, np.array([4], np.int64), perms)
+    got = Counter(tuple(p) for p in perms[0])
+    assert len(got) == 6 and stats.chisquare(list(got.values())).pvalue > 1e-3, got
+
+
+def test_reference_forms():
+    x = encode(["ACGTACGTAA", "TTTTAAAACG"])
+    tok = R.batch_references("dinuc-shuffle", x, 3, 0, [5, 6], "seq")
+    assert tok.form == "tokens" and tok.array.shape == (6, 10) and tok.array.dtype == np.uint8
+    np.testing.assert_array_equal(tok.per_sequence(2), R.dinuc_shuffle(x, 3, 0, [5, 6]))
+    const = R.batch_references("zeros", x, 3, 0, [0, 1], "seq")
+    assert const.form == "shared" and const.array.shape == (1, 10, 4)
+    assert const.repeated(3).array.shape == (1, 10, 4)
+    per = np.arange(4 * 2 * 10 * 4, dtype=np.float32).reshape(4, 2, 10, 4) % 2
+    rows = R.batch_references(per, x, 1, 0, [2, 3], "seq")
+    assert rows.form == "rows" and rows.k == 2
+    np.testing.assert_array_equal(rows.per_sequence(2), per[2:4])
+    padded = tok.padded(2, 4)
+    assert padded.array.shape == (12, 10)
+    np.testing.assert_array_equal(padded.array[6:9], tok.array[:3])

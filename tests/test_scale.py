@@ -116,44 +116,120 @@ def test_dask_local_cluster_equals_the_serial_run(world):
     assert not list(d.glob(".dask.h5.shards-*/*.h5"))      # shard files cleaned up
 
 
-def test_the_next_batch_is_read_while_this_one_is_scored(world, monkeypatch):
-    """Events in order: reading batch i+1 starts before scoring batch i ends."""
+def test_reading_references_pass_and_writing_overlap_in_order(world, monkeypatch):
+    """The stages overlap: batch i+1 is read and its references made before the pass of batch
+    i ends, and batch i is written while batch i+1 is in the pass; the file is still the
+    serial run's."""
     import threading
 
-    from kipoi_deeplift.core import engine
+    from kipoi_deeplift.backends.tf import passes
+    from kipoi_deeplift.core import references
+    from kipoi_deeplift.io import writers
     from kipoi_deeplift.kipoi import scoring
 
-    d, model, args, _ = world
+    d, model, args, whole = world
     events, lock = [], threading.Lock()
 
     def log(what):
         with lock:
             events.append(what)
 
-    guard = scoring._guard
+    def wait_for(what, limit=200):
+        # Hold a stage until the event it should overlap with has happened, so the order is
+        # not left to chance (at most 2 s: a pipeline that does not overlap fails below).
+        for _ in range(limit):
+            with lock:
+                if what in events:
+                    return
+            threading.Event().wait(0.01)
+
+    guard, make, function = scoring._guard, references.batch_references, passes.TFPass.function
+    append = writers.H5Writer.append
 
     def reading(batches):
         for i, batch in enumerate(guard(batches)):
+            log(("read", i))
             yield batch
-            log(("read", i + 1))     # the reader thread starts on the next one here
 
-    explain = engine.DeepLift.explain
+    def making(spec, x, n_references, seed, index, *a, **kw):
+        log(("references", index[0] // 4))
+        return make(spec, x, n_references, seed, index, *a, **kw)
 
-    def scoring_batch(self, x, **kw):
-        i = kw["index_offset"] // 4
-        log(("score start", i))
-        res = explain(self, x, **kw)
-        # Hold the batch until the reader has moved on, so the order is not left to chance.
-        for _ in range(200):
-            with lock:
-                if ("read", i + 1) in events or i + 1 >= 6:
-                    break
-            threading.Event().wait(0.01)
-        log(("score end", i))
-        return res
+    def compiled(self, *a, **kw):
+        fn = function(self, *a, **kw)
+        count = iter(range(100))
+
+        def run(xs, rs):
+            i = next(count)
+            log(("pass start", i))
+            out = fn(xs, rs)
+            if i + 1 < 6:
+                wait_for(("references", i + 1))
+            log(("pass end", i))
+            return out
+        return run
+
+    def writing(self, arrays):
+        i = self.n // 4
+        log(("write start", i))
+        if i + 1 < 6:
+            wait_for(("pass start", i + 1))
+        append(self, arrays)
+        log(("write end", i))
 
     monkeypatch.setattr(scoring, "_guard", reading)
-    monkeypatch.setattr(engine.DeepLift, "explain", scoring_batch)
-    kd.score(str(model), args, str(d / "overlap.h5"), n_references=2, batch_size=4)
+    monkeypatch.setattr(references, "batch_references", making)
+    monkeypatch.setattr(passes.TFPass, "function", compiled)
+    monkeypatch.setattr(writers.H5Writer, "append", writing)
+    kd.score(str(model), args, str(d / "overlap.h5"), n_references=3, batch_size=4,
+             hypothetical=True)
     for i in range(5):                    # 23 sequences, batches of 4: batches 0..5
-        assert events.index(("read", i + 1)) < events.index(("score end", i)), events
+        assert events.index(("read", i + 1)) < events.index(("pass end", i)), events
+        assert events.index(("references", i + 1)) < events.index(("pass end", i)), events
+        assert events.index(("pass start", i + 1)) < events.index(("write end", i)), events
+    assert_same_arrays(whole, d / "overlap.h5")
+
+
+def test_float16_storage_rounds_only_what_it_stores(world, capsys):
+    """--dtype float16: contributions stored in half precision (what the float32 run has,
+    rounded); /delta and /convergence stay float32 and the error is the one measured before
+    rounding; tracks read the file; a float16 shard does not merge with float32 ones."""
+    d, model, args, whole = world
+    half = d / "half.h5"
+    for out, dtype in ((half, "float16"), (d / "full.h5", "float32")):
+        assert cli.main(["score", str(model), "--dataloader-args", json.dumps(args), "-o",
+                         str(out), "--n-references", "3", "--batch-size", "4",
+                         "--hypothetical", "--dtype", dtype, "--bigwig", str(out)[:-3],
+                         "--summary", str(out)[:-3] + ".tsv"]) == 0
+    a, b = arrays(whole), arrays(half)
+    assert sorted(a) == sorted(b)
+    for key in a:
+        if key.startswith(("contrib/", "hyp_contrib/")):
+            assert b[key].dtype == np.float16, key
+            np.testing.assert_array_equal(b[key], a[key].astype(np.float16), err_msg=key)
+        else:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    with h5py.File(half) as f:
+        assert f.attrs["dtype"] == "float16" and "--dtype float16" in f.attrs["command"]
+        assert f["convergence/CTCF"].dtype == np.float32
+    assert (d / "half.CTCF.bw").stat().st_size > 0
+    # Tables and tracks read half precision in float64: the float32 run's, to its rounding.
+    import pyBigWig
+
+    tables = [(d / name).read_text().splitlines() for name in ("half.tsv", "full.tsv")]
+    assert [r.split("\t")[:5] for r in tables[0]] == [r.split("\t")[:5] for r in tables[1]]
+    top = [[float(r.split("\t")[-1]) for r in t[1:]] for t in tables]
+    np.testing.assert_allclose(top[0], top[1], rtol=2e-3, atol=2e-3)
+    with pyBigWig.open(str(d / "half.CTCF.bw")) as h, pyBigWig.open(str(d / "full.CTCF.bw")) as g:
+        a, b = (np.nan_to_num(np.array(t.values("chr1", 0, 600))) for t in (h, g))
+    np.testing.assert_allclose(a, b, rtol=0, atol=2e-3 * np.abs(b).max())
+    parts = []
+    for i, dtype in ((1, "float16"), (2, "float32")):
+        p = d / f"mixed{i}.h5"
+        kd.score(str(model), args, str(p), n_references=3, batch_size=4, shard=f"{i}/2",
+                 dtype=dtype)
+        parts.append(str(p))
+    capsys.readouterr()
+    assert cli.main(["merge", *parts, "-o", str(d / "mixed.h5")]) == 2
+    assert "dtype" in capsys.readouterr().err
+

@@ -31,13 +31,18 @@ class Backend(Protocol):
     plan: PlanInfo
 
     def function(self, tasks: tuple, layers: tuple, hyp_inputs: tuple,
-                 fuse: bool = True) -> Callable:
-        """``fn(xs, rs)``: per input, sequences (n, ...) and their references (n*k, ...) ->
+                 fuse: bool = True, onehot_inputs: tuple = ()) -> Callable:
+        """``fn(xs, rs)``: per input, sequences (n, ...) and their references (a
+        :class:`~kipoi_deeplift.core.references.ReferenceBatch`: tokens (n*k, L), rows
+        (n*k, ...) or shared (k, ...), made into rows by the backend, on its device) ->
         per task a dict: ``contrib``/``hyp`` (lists over inputs of (n, ...)), ``neuron``
-        (list over ``layers``), ``delta``, ``convergence`` and ``pred`` (each (n,)).
+        (list over ``layers``), ``delta``, ``convergence``, ``pred`` (each (n,)) and
+        ``finite`` ((n,) bool: every contribution, delta and error of the row is finite).
         ``tasks`` carry ``key`` (a plan tensor) and ``unit`` (flat index within it).
         ``fuse=False`` leaves out compilations that pay only over many batches (the same
-        numbers; slower per batch, quicker to start)."""
+        numbers; slower per batch, quicker to start). ``onehot_inputs``: the inputs whose
+        rows are one-hot DNA (the backend may take a cheaper form of their contributions);
+        ``hyp_inputs`` are among them."""
 
     def predict(self, tasks: tuple) -> Callable:
         """``fn(xs)``: inputs (each (rows, ...)), numpy -> (rows, len(tasks), 2): per task the

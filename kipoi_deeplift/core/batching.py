@@ -15,6 +15,16 @@ import numpy as np
 PASS_FACTOR = 4
 DEFAULT_FRACTION = 0.25          # of the memory available when the run starts
 DEFAULT_CEILING = 8 * 2 ** 30
+#: Sequences a default batch holds at most, by device. On a CPU, batches past a few hundred
+#: sequences only add memory traffic: `score` of a cheap model (benchmarks/pipeline.py, 4,000
+#: x 1 kb, K=20, 2 cores) ran 480 sequences/s in batches of 256, 465 of 512, 330 of 1,024. A
+#: GPU needs more rows in flight to be busy.
+MOST = {"CPU": 256, "GPU": 1024}
+
+
+def most(device: str = "CPU") -> int:
+    """The largest default batch on ``device`` ('CPU', 'GPU', 'GPU:1', ...)."""
+    return MOST["GPU" if device.upper().startswith("GPU") else "CPU"]
 
 
 def bytes_per_sequence(tensor_shapes, n_references: int) -> int:

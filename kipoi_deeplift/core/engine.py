@@ -8,13 +8,15 @@ reference rows, all references and sequences of a batch at once.
 """
 from __future__ import annotations
 
+import itertools
+import os
 import warnings
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from . import batching
+from . import batching, pipeline
 from . import references as refs
 from .backend import for_model
 from .methods import MAXPOOL_MODES, METHODS
@@ -130,14 +132,147 @@ class DeepLift:
         seeded by (seed, index), so a data set scored in pieces gets the same references.
         ``batch_size=None`` picks the largest batch whose estimated memory fits ``memory_cap``
         bytes (default: a quarter of the free memory, at most 8 GiB; see
-        :mod:`kipoi_deeplift.core.batching`).
+        :mod:`kipoi_deeplift.core.batching`). Batches are padded to one shape (the pass
+        compiles once) and the next batch's references are made while a batch is scored.
         """
         xs = self._inputs(x)
         n = xs[0].shape[0]
-        if not isinstance(n_references, (int, np.integer)) or n_references < 1:
+        run = self._settings(xs, references, n_references, seed, tasks, layers, hypothetical,
+                             target_layer, target_neuron, n_sequences=n)
+        if self.mode == "ism":
+            res = self._ism(xs, list(run.tasks), hypothetical, progress, seed)
+            _check_finite(res, index_offset)
+            return res
+        if batch_size is None:
+            batch_size = self.batch_size(run.k, n, xs, memory_cap)
+        batches = (([v[a:a + batch_size] for v in xs], index_offset + a, a)
+                   for a in range(0, n, batch_size))
+        collected = _Collector(n)
+        with batching.progress(n, progress if progress is not None else
+                               (None if n > batch_size else False)) as bar:
+            # One batch: nothing to overlap, so no threads to start.
+            for out, start in self._run(run, batches, batch_size, xs, checked=True,
+                                        expected=max(n, self._expected),
+                                        depth=2 if n > batch_size else 0):
+                collected.put(start, out)
+                bar.update(len(out[0]["delta"]))
+        res = collected.explanation(run, self.rule, self.plan.input_names)
+        if self.mode == "deeplift":
+            self._check_convergence(res)
+        return res
+
+    def stream(self, batches: Iterable[tuple[Any, int, Any]], batch_size: int,
+               references: Any = "dinuc-shuffle", n_references: int = 20, seed: int = 0,
+               tasks: Sequence[int | str] | None = None, layers: Sequence[str] = (),
+               hypothetical: bool = False, target_layer: str | None = None,
+               target_neuron: Any = None, depth: int = 2,
+               workers: int | None = None) -> Iterator[tuple[Explanation, Any]]:
+        """Explain a stream of batches, as a genome-wide run reads them: yields
+        ``(explanation, tag)`` for each ``(x, index_offset, tag)`` of ``batches``, in order.
+
+        ``x`` is a batch of at most ``batch_size`` sequences (as :meth:`explain` takes it),
+        ``index_offset`` the index of its first sequence in the whole run (references are
+        seeded by (seed, index); per-sequence reference arrays are indexed by it) and ``tag``
+        anything to hand back with the result. ``batches`` is read (one thread) and each
+        batch's references are made (``workers`` threads; default: a quarter of the cores, 1
+        to 4) in the background, up to ``depth`` batches ahead of the pass, so reading,
+        reference making and the pass overlap; every batch runs padded to
+        ``batch_size`` (one compiled shape). The other arguments are :meth:`explain`'s,
+        settled on the first batch. Errors are ``ValueError`` naming the batch's sequences.
+        Summation-to-delta is left to the caller (``max_relative_error`` of each result).
+        """
+        it = iter(batches)
+        first = next(it, None)
+        if first is None:
+            return
+        try:
+            xs = self._inputs(first[0])
+            run = self._settings(xs, references, n_references, seed, tasks, layers,
+                                 hypothetical, target_layer, target_neuron)
+        except ValueError as e:
+            raise _in_batch(e, first[1], first[0]) from e
+        if self.mode == "ism":     # no references to make: each batch as it comes
+            for x, offset, tag in itertools.chain([first], it):
+                try:
+                    res = self._ism(self._inputs(x), list(run.tasks), hypothetical, False, seed)
+                    _check_finite(res, offset)
+                except ValueError as e:
+                    raise _in_batch(e, offset, x) from e
+                yield res, tag
+            return
+
+        def items():
+            yield (xs, first[1], first[2])
+            yield from it
+
+        if workers is None:
+            workers = max(1, min(4, (os.cpu_count() or 1) // 4))
+        for out, tag in self._run(run, items(), batch_size, xs, checked=False, depth=depth,
+                                  expected=self._expected, workers=workers):
+            yield _explanation(out, run, self.rule, self.plan.input_names), tag
+
+    def expect(self, sequences: int) -> None:
+        """Announce a run of ``sequences`` sequences to come batch by batch (as ``score``
+        streams them): :attr:`FUSE_AFTER` then weighs the whole run, not each batch, so a
+        long run's batches are XLA-compiled from the first."""
+        self._expected = max(self._expected, int(sequences))
+
+    # -- the batch loop -----------------------------------------------------------------
+    def _run(self, run: "_Settings", items: Iterable, batch_size: int, like: list,
+             checked: bool, expected: int = 0, depth: int = 2,
+             workers: int = 1) -> Iterator[tuple[dict, Any]]:
+        """The pass over ``items`` ((inputs, index offset, tag) each), references made and
+        batches padded on ``workers`` background threads, ``depth`` batches ahead (``0``:
+        here, before each pass); yields (the batch's outputs trimmed to its sequences, tag)
+        in order. ``checked``: the inputs were checked
+        already (:meth:`_inputs`). ``like``: inputs shaped as the run's (for the tensor count
+        that decides compilation)."""
+        per_row = (run.k + 1) * sum(int(np.prod(s)) for s in self.tensor_shapes(like).values())
+        fn = self._backend.function(
+            run.tasks, run.layers, run.hyp_inputs,
+            fuse=max(batch_size, expected) * per_row >= self.FUSE_AFTER,
+            onehot_inputs=run.dna_inputs)
+
+        def prepare(item):
+            x, offset, tag = item
+            try:
+                xb = x if checked else self._inputs(x)
+                n = xb[0].shape[0]
+                if n > batch_size:
+                    raise ValueError(f"a batch of {n} sequences is larger than batch_size "
+                                     f"{batch_size}")
+                # explain indexes per-sequence references by rows of its own x (tag: the
+                # batch's first), a stream by the run's index.
+                rows = range(tag, tag + n) if checked else None
+                rb = [refs.batch_references(spec, v, run.n_references, run.seed,
+                                            range(offset, offset + n), name, rows)
+                      .repeated(run.k).padded(n, batch_size)
+                      for spec, v, name in zip(run.specs, xb, self.plan.input_names)]
+            except ValueError as e:
+                if checked:
+                    raise
+                raise _in_batch(e, offset, x) from e
+            return [_pad(v, batch_size) for v in xb], rb, n, offset, tag
+
+        prepared = pipeline.ahead(prepare, items, depth=depth, workers=workers,
+                                  name="references") if depth else map(prepare, items)
+        for xb, rb, n, offset, tag in prepared:
+            out = _map(lambda a: a[:n], fn(xb, rb))
+            _check_rows(out, run.tasks, offset)
+            yield out, tag
+
+    # -- a run's settings -------------------------------------------------------------------
+    def _settings(self, xs, references, n_references, seed, tasks, layers, hypothetical,
+                  target_layer, target_neuron, n_sequences: int | None = None) -> "_Settings":
+        """Everything a run decides once, checked before any pass: references per input and
+        how many, the tasks, the layers, the inputs with hypothetical contributions.
+        ``n_sequences``: the sequences of the whole run where known (per-sequence reference
+        arrays must cover them)."""
+        if isinstance(n_references, bool) or not isinstance(n_references, (int, np.integer)) \
+                or n_references < 1:
             raise ValueError(f"n_references must be a positive integer, got {n_references!r}")
         specs = self._reference_specs(references, xs)
-        k = self._reference_count(specs, n_references, xs)
+        k = self._reference_count(specs, n_references, xs, n_sequences)
         if target_layer is not None:
             if tasks is not None:
                 raise ValueError("give tasks= or target_layer=, not both")
@@ -146,49 +281,19 @@ class DeepLift:
             raise ValueError("target_neuron= needs target_layer= (the layer it belongs to)")
         else:
             task_list = self.select_tasks(tasks)
-        layers = list(layers)
+        layers = tuple(layers)
         for name in layers:
             self.layer_key(name)
-        if self.mode == "ism":
-            if layers:
-                raise ValueError("in-silico mutagenesis gives no per-neuron contributions: "
-                                 "drop layers= (or use a DeepLIFT rule)")
-            res = self._ism(xs, task_list, hypothetical, progress, seed)
-            _check_finite(res, index_offset)
-            return res
-        dna = [refs.is_one_hot(v) and v.ndim == 3 for v in xs]
-        hyp_inputs = tuple(i for i, d in enumerate(dna) if d) if hypothetical else ()
+        if layers and self.mode == "ism":
+            raise ValueError("in-silico mutagenesis gives no per-neuron contributions: "
+                             "drop layers= (or use a DeepLIFT rule)")
+        dna = tuple(i for i, v in enumerate(xs) if v.ndim == 3 and refs.is_one_hot(v))
+        hyp_inputs = dna if hypothetical else ()
         if hypothetical and not hyp_inputs:
             raise ValueError("hypothetical=True needs a one-hot DNA input of shape (N, L, 4)")
-        if batch_size is None:
-            batch_size = self.batch_size(k, n, xs, memory_cap)
-        per_row = (k + 1) * sum(int(np.prod(s)) for s in self.tensor_shapes(xs).values())
-        fn = self._backend.function(
-            tuple(task_list), tuple(layers), hyp_inputs,
-            fuse=max(n, self._expected) * per_row >= self.FUSE_AFTER)
-        chunks: list[dict] = []
-        with batching.progress(n, progress if progress is not None else
-                               (None if n > batch_size else False)) as bar:
-            for start in range(0, n, batch_size):
-                stop = min(n, start + batch_size)
-                index = range(index_offset + start, index_offset + stop)
-                xb = [v[start:stop] for v in xs]
-                rb = [self._batch_refs(spec, v, n_references, seed, index, name, k,
-                                       rows=range(start, stop))
-                      for spec, v, name in zip(specs, xb, self.plan.input_names)]
-                chunks.append(fn(xb, rb))
-                bar.update(stop - start)
-        res = self._collect(chunks, task_list, layers, hyp_inputs, references, k, seed)
-        _check_finite(res, index_offset)
-        if self.mode == "deeplift":
-            self._check_convergence(res)
-        return res
-
-    def expect(self, sequences: int) -> None:
-        """Announce a run of ``sequences`` sequences to come batch by batch (as ``score``
-        streams them): :attr:`FUSE_AFTER` then weighs the whole run, not each batch, so a
-        long run's batches are XLA-compiled from the first."""
-        self._expected = max(self._expected, int(sequences))
+        return _Settings(tuple(specs), k, int(n_references), int(seed), tuple(task_list),
+                         layers, hyp_inputs, dna,
+                         references if isinstance(references, str) else "array")
 
     # -- inputs, references, tasks ---------------------------------------------------------
     def _inputs(self, x) -> list[np.ndarray]:
@@ -257,7 +362,7 @@ class DeepLift:
             given = {names[0]: references}
         return [given.get(n, "zeros") for n in names]
 
-    def _reference_count(self, specs, n_references, xs) -> int:
+    def _reference_count(self, specs, n_references, xs, n_sequences: int | None) -> int:
         counts = set()
         for spec, v, name in zip(specs, xs, self.plan.input_names):
             c = refs.reference_count(spec, n_references, v.shape[1:])
@@ -265,21 +370,15 @@ class DeepLift:
                 # Shape errors get their full message from make_references.
                 refs.make_references(spec, v[:1], n_references, 0, [0], name)
             if not isinstance(spec, str) and np.ndim(spec) == v.ndim + 1 \
-                    and np.shape(spec)[0] != v.shape[0]:
+                    and n_sequences is not None and np.shape(spec)[0] != n_sequences:
                 raise ValueError(f"per-sequence references for input {name!r} cover "
-                                 f"{np.shape(spec)[0]} sequences, the input has {v.shape[0]}")
+                                 f"{np.shape(spec)[0]} sequences, the input has {n_sequences}")
             if isinstance(spec, str) and spec == "dinuc-shuffle":
                 refs.require_one_hot(v, name)
             counts.add(c)
         if len(counts - {1}) > 1:
             raise ValueError(f"inputs have different numbers of references {sorted(counts)}")
         return max(counts)
-
-    @staticmethod
-    def _batch_refs(spec, xb, n_references, seed, index, name, k, rows) -> np.ndarray:
-        r = refs.make_references(spec, xb, n_references, seed, index, name, rows)
-        r = np.broadcast_to(r, (xb.shape[0], k) + xb.shape[1:])
-        return np.ascontiguousarray(r.reshape((-1,) + xb.shape[1:]), dtype=np.float32)
 
     def _make_tasks(self, task_names) -> list[Task]:
         tasks = []
@@ -325,18 +424,21 @@ class DeepLift:
         return self._backend.tensor_shapes(xs)
 
     def batch_size(self, n_references: int, most: int, xs: Sequence[np.ndarray] | None = None,
-                   memory_cap: int | None = None) -> int:
-        """The largest batch (1 to ``most`` sequences) whose estimated memory with
+                   memory_cap: int | None = None, device: str | None = None) -> int:
+        """The largest batch (1 to ``most`` sequences, and at most
+        :data:`kipoi_deeplift.core.batching.MOST` on the device) whose estimated memory with
         ``n_references`` references each fits ``memory_cap`` bytes (default: a quarter of the
-        free memory of the device the passes run on, at most 8 GiB; see
+        free memory of ``device``, by default the one the passes run on, at most 8 GiB; see
         :mod:`kipoi_deeplift.core.batching`), for inputs like ``xs`` (arrays (N, ...) per
         input; default: the model's declared shapes, and 32 where a length is not fixed)."""
+        device = device or self._backend.device_kind()
+        most = min(most, batching.most(device))
         if xs is None:
             shapes = [tuple(s[1:]) for s in self.plan.input_shapes]
             if any(d is None for s in shapes for d in s):
                 return min(most, 32)
             xs = [np.zeros((1,) + s, np.float32) for s in shapes]
-        cap = memory_cap or batching.default_cap(self._backend.device_kind())
+        cap = memory_cap or batching.default_cap(device)
         return batching.choose(self.tensor_shapes(xs).values(), n_references, most, cap)
 
     def hidden_tasks(self, layer: str, neuron, xs: Sequence[np.ndarray] | None = None
@@ -478,31 +580,7 @@ class DeepLift:
                            hyp_contrib=hyp, rule=self.rule, references="none",
                            n_references=0, seed=seed, tasks=[t.name for t in tasks])
 
-    # -- the compiled pass ------------------------------------------------------------------
     # -- results ----------------------------------------------------------------------------
-    def _collect(self, chunks, tasks, layers, hyp_inputs, references, k, seed) -> Explanation:
-        names = self.plan.input_names
-
-        def cat(get):
-            return np.concatenate([get(c) for c in chunks], axis=0)
-
-        contrib, hyp, neuron = {}, {}, {}
-        delta, conv, preds = {}, {}, {}
-        for j, task in enumerate(tasks):
-            for i, name in enumerate(names):
-                contrib.setdefault(name, {})[task.name] = cat(lambda c: c[j]["contrib"][i])
-            for h, i in enumerate(hyp_inputs):
-                hyp.setdefault(names[i], {})[task.name] = cat(lambda c: c[j]["hyp"][h])
-            for h, layer in enumerate(layers):
-                neuron.setdefault(layer, {})[task.name] = cat(lambda c: c[j]["neuron"][h])
-            delta[task.name] = cat(lambda c: c[j]["delta"])
-            conv[task.name] = cat(lambda c: c[j]["convergence"])
-            preds[task.name] = cat(lambda c: c[j]["pred"])
-        return Explanation(contrib=contrib, delta=delta, convergence=conv, preds=preds,
-                           hyp_contrib=hyp, neuron_contrib=neuron, rule=self.rule,
-                           references=references if isinstance(references, str) else "array",
-                           n_references=k, seed=seed, tasks=[t.name for t in tasks])
-
     def _check_convergence(self, res: Explanation) -> None:
         worst, worst_task = 0.0, None
         for task, err in res.convergence.items():     # as Explanation.max_relative_error
@@ -536,7 +614,108 @@ def _check_finite(res: Explanation, index_offset: int = 0) -> None:
             a = by_task[task]
             bad |= ~np.isfinite(a.reshape(len(a), -1)).all(axis=1)
         if bad.any():
-            first = index_offset + int(np.argmax(bad))
-            raise ValueError(f"task {task!r}: the model gave NaN or inf for {int(bad.sum())} "
-                             f"sequence(s), first at sequence {first} (at the input or at a "
-                             "reference): check the inputs, the references and the weights")
+            raise _non_finite(task, bad, index_offset)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What a run decides once (:meth:`DeepLift._settings`)."""
+
+    specs: tuple          # per input: a reference name or array
+    k: int                # references per sequence
+    n_references: int
+    seed: int
+    tasks: tuple          # Task objects
+    layers: tuple         # hidden layers' names
+    hyp_inputs: tuple     # indices of the inputs with hypothetical contributions
+    dna_inputs: tuple     # indices of the one-hot DNA inputs (as the first batch has them)
+    references: str       # what Explanation.references records
+
+
+def _rows(x) -> int:
+    """Sequences in a batch as given (an array, a dict or a list of arrays)."""
+    first = next(iter(x.values())) if isinstance(x, Mapping) else \
+        x[0] if isinstance(x, (list, tuple)) else x
+    return int(np.shape(first)[0])
+
+
+def _pad(v: np.ndarray, rows: int) -> np.ndarray:
+    """``v`` (n, ...) followed by copies of its first row, to ``rows`` rows."""
+    if v.shape[0] == rows:
+        return v
+    return np.concatenate([v, np.repeat(v[:1], rows - v.shape[0], axis=0)])
+
+
+def _map(f, out, *more):
+    """``f`` applied to every array of the pass's outputs (nested lists and dicts), with the
+    arrays at the same place in ``more`` (trees of the same shape)."""
+    if isinstance(out, dict):
+        return {key: _map(f, v, *(m[key] for m in more)) for key, v in out.items()}
+    if isinstance(out, list):
+        return [_map(f, v, *(m[i] for m in more)) for i, v in enumerate(out)]
+    return f(out, *more)
+
+
+def _check_rows(out: list, tasks: Sequence[Task], offset: int) -> None:
+    """NaN compares false with every tolerance: a batch with a non-finite result (``finite``,
+    per row, from the pass) is refused, never passed off as exact."""
+    for task, o in zip(tasks, out):
+        bad = ~o["finite"]
+        if bad.any():
+            raise _non_finite(task.name, bad, offset)
+
+
+def _non_finite(task: str, bad: np.ndarray, offset: int) -> ValueError:
+    """The error for sequences (``bad``, (n,) bool, the first at index ``offset``) whose
+    scores are not finite."""
+    return ValueError(f"task {task!r}: the model gave NaN or inf for {int(bad.sum())} "
+                      f"sequence(s), first at sequence {offset + int(np.argmax(bad))} (at the "
+                      "input or at a reference): check the inputs, the references and the "
+                      "weights")
+
+
+def _in_batch(e: ValueError, offset: int, x) -> ValueError:
+    """``e`` raised on the batch ``x`` of a stream whose first sequence is ``offset``,
+    naming its sequences."""
+    return ValueError(f"sequences {offset}-{offset + _rows(x) - 1}: {e}")
+
+
+def _explanation(out: list, run: _Settings, rule: str, names: Sequence[str]) -> Explanation:
+    """An Explanation of the pass's outputs (``out``: a list over tasks of its dicts)."""
+    contrib: dict = {name: {} for name in names}
+    hyp: dict = {}
+    neuron: dict = {}
+    delta, conv, preds = {}, {}, {}
+    for task, o in zip(run.tasks, out):
+        for name, c in zip(names, o["contrib"]):
+            contrib[name][task.name] = c
+        for i, h in zip(run.hyp_inputs, o["hyp"]):
+            hyp.setdefault(names[i], {})[task.name] = h
+        for layer, c in zip(run.layers, o["neuron"]):
+            neuron.setdefault(layer, {})[task.name] = c
+        delta[task.name], conv[task.name] = o["delta"], o["convergence"]
+        preds[task.name] = o["pred"]
+    return Explanation(contrib=contrib, delta=delta, convergence=conv, preds=preds,
+                       hyp_contrib=hyp, neuron_contrib=neuron, rule=rule,
+                       references=run.references, n_references=run.k, seed=run.seed,
+                       tasks=[t.name for t in run.tasks])
+
+
+class _Collector:
+    """Batches' outputs copied into arrays of the whole run as they come (one copy, no
+    concatenation at the end)."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.whole = None
+
+    def put(self, start: int, out: list) -> None:
+        """One batch's outputs (the pass's list over tasks), for sequences from ``start``."""
+        if self.whole is None:
+            self.whole = _map(lambda a: np.empty((self.n,) + a.shape[1:], a.dtype), out)
+        _map(lambda a, whole: whole.__setitem__(slice(start, start + len(a)), a), out,
+             self.whole)
+
+    def explanation(self, run: _Settings, rule: str, names: Sequence[str]) -> Explanation:
+        """The whole run's Explanation."""
+        return _explanation(self.whole, run, rule, names)

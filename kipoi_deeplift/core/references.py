@@ -1,24 +1,32 @@
 """Reference (baseline) inputs for DeepLIFT.
 
 Every random reference is drawn from a generator seeded by ``(seed, index of the sequence)``, so a
-sequence gets the same references whatever batch or shard it lands in.
+sequence gets the same references whatever batch, shard or thread it lands in. Random DNA
+references are made as small integer tokens (:mod:`.shuffle`: one byte a position, compiled with
+numba, the GIL released) and become one-hot rows only where the pass needs them
+(:func:`from_tokens`, or inside the compiled pass).
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
+from . import shuffle as _kernels
+from .shuffle import ALPHABET as _ALPHABET, STREAM
+
 #: Names accepted by ``references=`` (plus ``gc:FRACTION`` and arrays).
 REFERENCE_NAMES = ("dinuc-shuffle", "shuffle", "zeros", "uniform")
 _GC = re.compile(r"^gc:(0(\.\d+)?|1(\.0+)?)$")
-_ALPHABET = 4
-#: Positions that are not one base keep their row through a shuffle, as letters of their own:
-#: an all-zero row (N, or an IUPAC code, as kipoiseq writes them) and a uniform 0.25 row (N as
-#: kipoiseq and genomelake write it). The authors' shuffles likewise keep N as a symbol.
-_ZERO_TOKEN, _UNIFORM_TOKEN = _ALPHABET, _ALPHABET + 1
-_SYMBOLS = _ALPHABET + 2
+#: One-hot row of each token: the 4 bases, then an all-zero row and an all-0.25 row (N).
+TOKEN_TABLE = np.concatenate([np.eye(_ALPHABET), np.zeros((1, _ALPHABET)),
+                              np.full((1, _ALPHABET), 0.25)]).astype(np.float32)
+__all__ = ["REFERENCE_NAMES", "STREAM", "TOKEN_TABLE", "dinuc_shuffle", "dinuc_shuffle_tokens",
+           "shuffle", "tokens", "from_tokens", "make_references", "constant_reference",
+           "reference_count", "validate_reference_name", "is_random", "is_one_hot",
+           "require_one_hot", "non_acgt_counts"]
 
 
 def validate_reference_name(spec: str) -> None:
@@ -45,6 +53,8 @@ def is_one_hot(x: np.ndarray) -> bool:
     written as an all-zero or an all-0.25 row."""
     if x.shape[-1] != _ALPHABET:
         return False
+    if x.ndim == 3 and x.dtype.kind == "f":     # one pass, compiled
+        return bool(_kernels.tokens(x, np.empty(x.shape[:2], np.uint8)))
     binary = np.all((x == 0) | (x == 1), axis=-1) & (x.sum(axis=-1) <= 1)
     return bool(np.all(binary | _uniform_rows(x)))
 
@@ -59,83 +69,64 @@ def require_one_hot(x: np.ndarray, name: str) -> None:
 def non_acgt_counts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per sequence of one-hot (N, L, 4): (positions written as 0.25 rows, i.e. N; positions
     written as zero rows, i.e. N or another IUPAC code)."""
+    if x.ndim == 3 and x.dtype.kind == "f":
+        tok = np.empty(x.shape[:2], np.uint8)
+        if _kernels.tokens(x, tok):
+            return ((tok == _kernels.UNIFORM_TOKEN).sum(-1).astype(np.int64),
+                    (tok == _kernels.ZERO_TOKEN).sum(-1).astype(np.int64))
     return (_uniform_rows(x).sum(axis=-1).astype(np.int64),
             (np.abs(x).sum(axis=-1) == 0).sum(axis=-1).astype(np.int64))
 
 
-def _tokens(onehot: np.ndarray) -> np.ndarray:
-    """(N, L, 4) one-hot -> (N, L) integer symbols: 0-3 the bases, then zero and 0.25 rows."""
-    tok = onehot.argmax(axis=-1)
-    tok[onehot.sum(axis=-1) == 0] = _ZERO_TOKEN
-    tok[_uniform_rows(onehot)] = _UNIFORM_TOKEN
-    return tok
+def tokens(onehot: np.ndarray) -> np.ndarray:
+    """(N, L, 4) one-hot -> (N, L) uint8 tokens: 0-3 the bases A, C, G, T, 4 an all-zero row,
+    5 an all-0.25 row. ``ValueError`` for a row that is none of these."""
+    onehot = np.asarray(onehot)
+    if onehot.ndim != 3 or onehot.shape[-1] != _ALPHABET:
+        raise ValueError(f"expected one-hot DNA of shape (N, L, 4), got {onehot.shape}")
+    out = np.empty(onehot.shape[:2], np.uint8)
+    if not _kernels.tokens(onehot, out):
+        raise ValueError("not one-hot DNA: a position is neither one base, all zero nor "
+                         "all 0.25")
+    return out
 
 
-def _from_tokens(tok: np.ndarray, dtype) -> np.ndarray:
-    table = np.concatenate([np.eye(_ALPHABET), np.zeros((1, _ALPHABET)),
-                            np.full((1, _ALPHABET), 0.25)]).astype(dtype)
-    return table[tok]
+def from_tokens(tok: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """Tokens (..., L) -> one-hot rows (..., L, 4) (see :data:`TOKEN_TABLE`)."""
+    return TOKEN_TABLE.astype(dtype, copy=False)[tok]
 
 
-def _rngs(seed: int, index: Sequence[int]) -> list[np.random.Generator]:
-    return [np.random.default_rng([seed, int(i)]) for i in index]
+def _index(index: Sequence[int] | None, n: int) -> np.ndarray:
+    index = np.arange(n, dtype=np.int64) if index is None else \
+        np.ascontiguousarray(index, dtype=np.int64)
+    if index.shape != (n,):
+        raise ValueError(f"index has {index.size} entries for {n} sequences")
+    return index
+
+
+def dinuc_shuffle_tokens(onehot: np.ndarray, n_shuffles: int, seed: int = 0,
+                         index: Sequence[int] | None = None) -> np.ndarray:
+    """Dinucleotide shuffles as tokens, (N, L, 4) one-hot (or (N, L) tokens) -> (N, K, L) uint8.
+
+    Uniform over all sequences with the same dinucleotide counts, first and last letter
+    (Altschul & Erickson 1985; see :func:`kipoi_deeplift.core.shuffle.dinuc`); positions
+    written as all-zero or all-0.25 rows are letters of their own. Shuffles of sequence i are
+    seeded by (``seed``, ``index[i]``) (default index: 0..N-1). Releases the GIL.
+    """
+    onehot = np.asarray(onehot)
+    tok = np.ascontiguousarray(onehot, np.uint8) if onehot.ndim == 2 else tokens(onehot)
+    n, length = tok.shape
+    out = np.empty((n, int(n_shuffles), length), np.uint8)
+    _kernels.dinuc(tok, int(n_shuffles), int(seed), _index(index, n), out)
+    return out
 
 
 def dinuc_shuffle(onehot: np.ndarray, n_shuffles: int, seed: int = 0,
                   index: Sequence[int] | None = None) -> np.ndarray:
-    """Dinucleotide-preserving shuffles of one-hot sequences, (N, L, 4) -> (N, K, L, 4).
-
-    Uniform over all sequences with the same dinucleotide counts, first and last letter
-    (Altschul & Erickson 1985): each shuffle is a random Eulerian walk through the graph of
-    letter transitions, whose last exit edges form a random arborescence rooted at the final
-    letter. All shuffles of a batch walk together in numpy, one step per position.
-    """
+    """Dinucleotide-preserving shuffles of one-hot sequences, (N, L, 4) -> (N, K, L, 4) in the
+    input's dtype (see :func:`dinuc_shuffle_tokens`, which this wraps)."""
     onehot = np.asarray(onehot)
-    n, length = onehot.shape[:2]
-    index = range(n) if index is None else index
-    k = n_shuffles
-    tok = _tokens(onehot)
-    if length < 3:
-        return np.repeat(onehot[:, None], k, axis=1)
-    src = np.repeat(tok[:, :-1], k, axis=0)          # (R, E) edge j goes src[j] -> dst[j]
-    dst = np.repeat(tok[:, 1:], k, axis=0)
-    end = np.repeat(tok[:, -1], k)
-    rows = np.arange(n * k)
-    rngs = _rngs(seed, index)
-    keys = np.concatenate([g.random((k, length - 1)) for g in rngs])
-    nv = _SYMBOLS
-    counts = np.stack([(src == v).sum(axis=1) for v in range(nv)], axis=1)   # (R, symbols)
-    starts = np.concatenate([np.zeros((n * k, 1), int), np.cumsum(counts, 1)[:, :-1]], 1)
-    todo = rows
-    while todo.size:
-        # Sorting edges by (source letter, random key) gives every letter a random exit order;
-        # its last edge is the one with the largest key.
-        order = np.argsort(src[todo] * 2.0 + keys[todo], axis=1, kind="stable")
-        last = starts[todo] + counts[todo] - 1
-        nxt = np.where(counts[todo] > 0,
-                       dst[todo[:, None], order[np.arange(todo.size)[:, None], np.maximum(last, 0)]],
-                       end[todo, None])
-        nxt[np.arange(todo.size), end[todo]] = end[todo]
-        cur = np.tile(np.arange(nv), (todo.size, 1))
-        for _ in range(nv):
-            cur = nxt[np.arange(todo.size)[:, None], cur]
-        bad = todo[~np.all(cur == end[todo, None], axis=1)]
-        for r in bad:  # last exits do not form a tree: draw that shuffle's keys again
-            keys[r] = rngs[r // k].random(length - 1)
-        if not bad.size:
-            break
-        todo = bad
-    order = np.argsort(src * 2.0 + keys, axis=1, kind="stable")
-    ptr = starts.copy()
-    out = np.empty((n * k, length), dtype=tok.dtype)
-    cur = np.repeat(tok[:, 0], k)
-    out[:, 0] = cur
-    for j in range(1, length):
-        edge = order[rows, ptr[rows, cur]]
-        ptr[rows, cur] += 1
-        cur = dst[rows, edge]
-        out[:, j] = cur
-    return _from_tokens(out, onehot.dtype).reshape(n, k, length, _ALPHABET)
+    return from_tokens(dinuc_shuffle_tokens(onehot, n_shuffles, seed, index), onehot.dtype)
 
 
 def shuffle(x: np.ndarray, n_shuffles: int, seed: int = 0,
@@ -143,8 +134,8 @@ def shuffle(x: np.ndarray, n_shuffles: int, seed: int = 0,
     """Random permutations of the positions (axis 1) of each sequence, (N, L, ...) -> (N, K, L, ...)."""
     x = np.asarray(x)
     n, length = x.shape[:2]
-    index = range(n) if index is None else index
-    perm = np.stack([np.argsort(g.random((n_shuffles, length)), axis=1) for g in _rngs(seed, index)])
+    perm = np.empty((n, int(n_shuffles), length), np.int32)
+    _kernels.permutations(int(n_shuffles), length, int(seed), _index(index, n), perm)
     return x[np.arange(n)[:, None, None], perm]
 
 
@@ -161,41 +152,104 @@ def constant_reference(spec: str, shape: tuple[int, ...], dtype=np.float32) -> n
     return np.broadcast_to(row, shape).astype(dtype)
 
 
-def make_references(spec, x: np.ndarray, n_references: int, seed: int,
-                    index: Sequence[int], name: str,
-                    rows: Sequence[int] | None = None) -> np.ndarray:
-    """References for one input batch ``x`` (N, ...) as an array (N, K, ...).
+#: How one input's references reach the pass (see :class:`ReferenceBatch`).
+FORMS = ("tokens", "rows", "shared")
+
+
+@dataclass(frozen=True)
+class ReferenceBatch:
+    """One input's references for a batch of ``n`` sequences, in the form the pass takes.
+
+    ``form`` is ``tokens`` (``array`` (n*K, L) uint8, see :data:`TOKEN_TABLE`: random DNA
+    references, one byte a position until the pass makes one-hot rows of them), ``rows``
+    (``array`` (n*K, ...) float32, sequence i's references in rows i*K to i*K+K-1) or ``shared``
+    (``array`` (K, ...) float32, the same references for every sequence, repeated only inside
+    the pass). ``k`` is K.
+    """
+
+    form: str
+    array: np.ndarray
+    k: int
+
+    def per_sequence(self, n: int) -> np.ndarray:
+        """The references as one-hot or float rows, (n, K, ...)."""
+        a = from_tokens(self.array) if self.form == "tokens" else self.array
+        if self.form == "shared":
+            return np.broadcast_to(a, (n,) + a.shape)
+        return a.reshape((n, self.k) + a.shape[1:])
+
+    def repeated(self, k: int) -> "ReferenceBatch":
+        """The same references for a run with ``k`` references a sequence (this input has one
+        reference, another input ``k``): the one repeated."""
+        if k == self.k:
+            return self
+        if self.k != 1:
+            raise ValueError(f"cannot repeat {self.k} references to {k}")
+        if self.form == "shared":
+            return ReferenceBatch("shared", self.array, 1)
+        return ReferenceBatch(self.form, np.repeat(self.array, k, axis=0), k)
+
+    def padded(self, n: int, rows: int) -> "ReferenceBatch":
+        """The references of ``n`` sequences followed by copies of the first sequence's, to
+        ``rows`` sequences (a fixed batch shape for the compiled pass)."""
+        if self.form == "shared" or rows == n:
+            return self
+        extra = np.tile(self.array[:self.k], (rows - n,) + (1,) * (self.array.ndim - 1))
+        return ReferenceBatch(self.form, np.concatenate([self.array, extra]), self.k)
+
+
+def batch_references(spec, x: np.ndarray, n_references: int, seed: int,
+                     index: Sequence[int], name: str,
+                     rows: Sequence[int] | None = None) -> ReferenceBatch:
+    """References for one input batch ``x`` (N, ...) in the form the pass takes.
 
     ``spec`` is a reference name or an array: (...) one reference, (K, ...) shared by all
     sequences, (N_total, K, ...) one set per sequence (rows picked by ``rows``, by default
-    ``index``). Random references are seeded by (``seed``, ``index``).
+    ``index``). Random references are seeded by (``seed``, ``index``): dinucleotide shuffles
+    and shuffles of one-hot DNA travel as tokens.
     """
     n, shape = x.shape[0], x.shape[1:]
     if isinstance(spec, str):
         if spec == "dinuc-shuffle":
             require_one_hot(x, name)
-            return dinuc_shuffle(x, n_references, seed, index)
+            tok = dinuc_shuffle_tokens(x, n_references, seed, index)
+            return ReferenceBatch("tokens", tok.reshape(n * n_references, -1), n_references)
         if spec == "shuffle":
-            return shuffle(x, n_references, seed, index)
-        ref = constant_reference(spec, shape, x.dtype)
-        return np.broadcast_to(ref, (n, 1) + shape)
-    ref = np.asarray(spec, dtype=x.dtype)
-    out = None
+            if x.ndim == 3 and is_one_hot(x):
+                tok = shuffle(tokens(x), n_references, seed, index)
+                return ReferenceBatch("tokens", tok.reshape(n * n_references, -1),
+                                      n_references)
+            out = shuffle(x, n_references, seed, index).astype(np.float32, copy=False)
+            return ReferenceBatch("rows", out.reshape((n * n_references,) + shape),
+                                  n_references)
+        return ReferenceBatch("shared", constant_reference(spec, shape)[None], 1)
+    ref = np.asarray(spec, dtype=np.float32)
     if ref.shape == shape:
-        out = ref[None, None]
+        out, form = ref[None], "shared"
     elif ref.ndim == len(shape) + 1 and ref.shape[1:] == shape:
-        out = ref[None]
+        out, form = ref, "shared"
     elif ref.ndim == len(shape) + 2 and ref.shape[2:] == shape:
-        out = ref[np.asarray(index if rows is None else rows)]
-    if out is not None:
-        if not np.all(np.isfinite(out)):
-            raise ValueError(f"references for input {name!r} contain NaN or inf: every "
-                             "reference must be finite")
-        return np.broadcast_to(out, (n,) + out.shape[1:])
-    raise ValueError(
-        f"references for input {name!r} have shape {ref.shape}; expected {shape} (one reference), "
-        f"(K, {', '.join(map(str, shape))}) shared, or (N, K, {', '.join(map(str, shape))}) per sequence"
-    )
+        out, form = ref[np.asarray(index if rows is None else rows)], "rows"
+    else:
+        raise ValueError(
+            f"references for input {name!r} have shape {ref.shape}; expected {shape} (one "
+            f"reference), (K, {', '.join(map(str, shape))}) shared, or "
+            f"(N, K, {', '.join(map(str, shape))}) per sequence")
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"references for input {name!r} contain NaN or inf: every "
+                         "reference must be finite")
+    k = out.shape[0] if form == "shared" else out.shape[1]
+    return ReferenceBatch(form, np.ascontiguousarray(
+        out if form == "shared" else out.reshape((n * k,) + shape)), k)
+
+
+def make_references(spec, x: np.ndarray, n_references: int, seed: int,
+                    index: Sequence[int], name: str,
+                    rows: Sequence[int] | None = None) -> np.ndarray:
+    """References for one input batch ``x`` (N, ...) as an array (N, K, ...) in ``x``'s dtype
+    (see :func:`batch_references` for ``spec`` and the seeding)."""
+    batch = batch_references(spec, x, n_references, seed, index, name, rows)
+    return batch.per_sequence(x.shape[0]).astype(x.dtype, copy=False)
 
 
 def reference_count(spec, n_references: int, shape: tuple[int, ...]) -> int:

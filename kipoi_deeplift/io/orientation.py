@@ -12,22 +12,46 @@ from typing import Mapping
 
 import numpy as np
 
+from ..core.references import tokens
+
 GENOME, REVERSE, UNKNOWN = "genome", "reverse_complement", "unknown"
 #: Fraction of the called bases that must agree with the genome in the winning orientation.
 AGREEMENT = 0.9
 
 
 def _codes(onehot: np.ndarray) -> np.ndarray:
-    """(L, 4) one-hot (ACGT) -> base index per position, -1 where not a single base."""
+    """(..., L, 4) one-hot (ACGT) -> base index per position, -1 where not a single base."""
+    if onehot.ndim == 3:
+        try:        # exact one-hot (N as zero or 0.25 rows): one compiled pass
+            tok = tokens(onehot).astype(np.int64)
+            return np.where(tok < 4, tok, -1)
+        except ValueError:
+            pass
     called = np.isclose(onehot.sum(-1), 1.0) & np.isclose(onehot.max(-1), 1.0)
     return np.where(called, onehot.argmax(-1), -1)
 
 
+_TABLE = np.full(256, -1, np.int64)
+for _i, _b in enumerate("ACGT"):
+    _TABLE[ord(_b)] = _TABLE[ord(_b.lower())] = _i
+
+
 def _genome_codes(seq: str) -> np.ndarray:
-    table = np.full(256, -1, np.int64)
-    for i, b in enumerate("ACGT"):
-        table[ord(b)] = table[ord(b.lower())] = i
-    return table[np.frombuffer(seq.encode("ascii", "replace"), np.uint8)]
+    return _TABLE[np.frombuffer(seq.encode("ascii", "replace"), np.uint8)]
+
+
+def _classify(seen: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """(n, L) base codes as the model saw them and as the genome has them (-1: not a single
+    base) -> (n,) labels."""
+    rc = np.where(ref[:, ::-1] >= 0, 3 - ref[:, ::-1], -1)
+    ok = (seen >= 0) & (ref >= 0)
+    called = ok.sum(1)
+    fwd = ((seen == ref) & ok).sum(1) / np.maximum(called, 1)
+    rev = ((seen == rc) & ok).sum(1) / np.maximum(called, 1)
+    best = np.where(fwd > rev, GENOME, REVERSE).astype(object)
+    frac = np.maximum(fwd, rev)
+    decided = (called >= 8) & (fwd != rev) & (frac >= AGREEMENT)
+    return np.where(decided, best, UNKNOWN).astype(str)
 
 
 def classify(onehot: np.ndarray, genome: str) -> str:
@@ -36,15 +60,7 @@ def classify(onehot: np.ndarray, genome: str) -> str:
     seen, ref = _codes(onehot), _genome_codes(genome)
     if len(ref) != len(seen):
         return UNKNOWN
-    rc = np.where(ref[::-1] >= 0, 3 - ref[::-1], -1)
-    ok = (seen >= 0) & (ref >= 0)
-    if ok.sum() < 8:
-        return UNKNOWN
-    fwd, rev = (seen == ref)[ok].mean(), (seen == rc)[ok].mean()
-    if fwd == rev:
-        return UNKNOWN
-    best, frac = (GENOME, fwd) if fwd > rev else (REVERSE, rev)
-    return best if frac >= AGREEMENT else UNKNOWN
+    return str(_classify(seen[None], ref[None])[0])
 
 
 class GenomeOrientation:
@@ -66,13 +82,15 @@ class GenomeOrientation:
     def __call__(self, onehot: np.ndarray, ranges: Mapping) -> np.ndarray:
         """(N, L, 4) canonical one-hot and the batch's ``metadata.ranges`` -> (N,) labels."""
         n, length = onehot.shape[:2]
-        out = np.full(n, UNKNOWN, dtype=object)
         chrom, start, end = (np.asarray(ranges[k])[:n] for k in ("chr", "start", "end"))
-        for i in range(n):
-            # Ranges wider or narrower than the input: the sequence is centred in them.
-            s = int(start[i]) + ((int(end[i]) - int(start[i])) - length) // 2
-            out[i] = classify(onehot[i], self._window(str(chrom[i]), s, length))
-        return out.astype(str)
+        # Ranges wider or narrower than the input: the sequence is centred in them.
+        first = start.astype(np.int64) + ((end.astype(np.int64) - start) - length) // 2
+        windows = [self._window(str(c), int(s), length) for c, s in zip(chrom, first)]
+        ref = np.full((n, length), -1, np.int64)
+        for i, w in enumerate(windows):
+            if len(w) == length:      # a chromosome the FASTA lacks stays unknown
+                ref[i] = _genome_codes(w)
+        return _classify(_codes(onehot[:n]), ref)
 
     def close(self) -> None:
         """Close the FASTA file."""

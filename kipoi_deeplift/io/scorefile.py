@@ -33,7 +33,7 @@ N_POSITIONS, ZERO_POSITIONS = "metadata/n_positions", "metadata/zero_positions"
 #: (merge) and an interrupted run (``--resume``) must agree on all of them.
 PROVENANCE = ("model", "source", "weights_sha256", "rule", "references", "n_references", "seed",
               "maxpool", "tasks", "dna_input", "dataloader_args", "kipoi_deeplift_version",
-              "zoo_config")
+              "zoo_config", "reference_stream", "dtype")
 #: Attribute: JSON {task: [output name, "sigmoid" | "softmax" | "", units of that output]}:
 #: which model output each task belongs to, the final activation its logit (``/preds``) is
 #: taken before, and how many units the output has.
@@ -53,6 +53,13 @@ CONVENTIONS = {
     "sequence_orientation": "each stored sequence as the model read it: /metadata/orientation "
                             "says genome or reverse_complement",
 }
+#: Stored dtypes of the contributions (``--dtype``): float16 halves the file, as chrombpnet
+#: stores its scores; every contribution keeps about 3 significant digits.
+DTYPES = ("float32", "float16")
+#: The file format's version: 2 since references are drawn from a new random stream (see
+#: :data:`kipoi_deeplift.core.references.STREAM`) and contributions may be float16.
+FORMAT_VERSION = 2
+
 #: Attributes that say where and when a run ran (not part of its identity).
 ENVIRONMENT = ("tensorflow_version", "keras_version", "device", "start_time", "end_time")
 
@@ -81,11 +88,14 @@ def project(per_channel: np.ndarray, onehot: np.ndarray) -> np.ndarray:
     in proportion to it; where the input row is all zero the per-channel values are kept. The
     sum over positions and channels is unchanged (summation-to-delta holds either way).
     """
-    x = np.asarray(onehot, dtype=np.float64)
+    x = np.asarray(onehot, dtype=np.float32)
     total = x.sum(-1, keepdims=True)
-    share = x / np.where(total > 0, total, 1.0)
-    return np.where(total > 0, per_channel.sum(-1, keepdims=True) * share,
-                    per_channel).astype(per_channel.dtype)
+    out = per_channel.sum(-1, keepdims=True, dtype=np.float32) * \
+        (x / np.where(total > 0, total, np.float32(1)))
+    empty = total[..., 0] == 0
+    if empty.any():
+        out[empty] = per_channel[empty]
+    return out.astype(per_channel.dtype, copy=False)
 
 
 def hyp_contrib(input_name: str, task: str) -> str:
@@ -126,7 +136,8 @@ def ranges(key: str) -> str:
 def batch_arrays(res, x: Mapping[str, np.ndarray], metadata_ranges: Mapping | None, n: int,
                  labels: Mapping[str, str], orientation: np.ndarray | None = None,
                  non_acgt: tuple[np.ndarray, np.ndarray] | None = None,
-                 dna: str | None = None, per_channel: bool = False) -> dict:
+                 dna: str | None = None, per_channel: bool = False,
+                 dtype: str = "float32") -> dict:
     """The datasets one scored batch appends to the file.
 
     ``res`` is the batch's :class:`~kipoi_deeplift.core.result.Explanation`; ``x`` its inputs by
@@ -134,23 +145,27 @@ def batch_arrays(res, x: Mapping[str, np.ndarray], metadata_ranges: Mapping | No
     the file; ``metadata_ranges`` the dataloader's ``metadata.ranges`` (arrays of length >= n);
     ``orientation`` (n,) and ``non_acgt`` ((n,) N counts, (n,) zero-row counts) when known;
     ``dna`` the Keras name of the DNA input, whose contributions are written projected
-    (:func:`project`), and also per channel with ``per_channel``.
+    (:func:`project`), and also per channel with ``per_channel``. ``dtype`` (one of
+    :data:`DTYPES`) is that of the stored contributions; ``/delta`` and ``/convergence`` are
+    float32 whatever it is, the error measured before rounding.
     """
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
     out: dict[str, np.ndarray] = {}
     for name, by_task in res.contrib.items():
         for task, a in by_task.items():
             if name == dna:
-                out[contrib(labels[name], task)] = project(a, x[name]).astype(np.float32)
+                out[contrib(labels[name], task)] = project(a, x[name]).astype(dtype)
                 if per_channel:
-                    out[contrib_per_channel(labels[name], task)] = a.astype(np.float32)
+                    out[contrib_per_channel(labels[name], task)] = a.astype(dtype)
             else:
-                out[contrib(labels[name], task)] = a.astype(np.float32)
+                out[contrib(labels[name], task)] = a.astype(dtype)
     for name, by_task in res.hyp_contrib.items():
         for task, a in by_task.items():
-            out[hyp_contrib(labels[name], task)] = a.astype(np.float32)
+            out[hyp_contrib(labels[name], task)] = a.astype(dtype)
     for layer, by_task in res.neuron_contrib.items():
         for task, a in by_task.items():
-            out[neuron_contrib(layer, task)] = a.astype(np.float32)
+            out[neuron_contrib(layer, task)] = a.astype(dtype)
     for name, v in x.items():
         out[inputs(labels[name])] = v
     for task in res.tasks:

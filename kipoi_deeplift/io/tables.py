@@ -49,7 +49,7 @@ def top_windows(h5: sf.ScoreFile, dna: str, task: str, width: int = SITE_WIDTH
     """Per interval, the window of ``width`` bases with the largest summed contribution:
     (genome start (N,), genome end (N,), summed contribution (N,)); each start is -1 where
     the file has no genome coordinates."""
-    per_base = h5[sf.contrib(dna, task)][:].sum(-1)          # (N, L)
+    per_base = h5[sf.contrib(dna, task)][:].astype(np.float64).sum(-1)    # (N, L)
     n, length = per_base.shape
     width = min(width, length)
     sums = np.cumsum(np.pad(per_base, ((0, 0), (1, 0))), axis=1)

@@ -29,6 +29,8 @@ class Options:
     (see :data:`DEFAULTS`). ``hypothetical``: also write hypothetical contributions.
     ``per_channel``: also write the DNA input's per-channel contributions m·(x - r)
     (``/contrib`` holds them projected on the observed base).
+    ``dtype``: of the stored contributions, ``float32`` or ``float16`` (see
+    :data:`kipoi_deeplift.io.scorefile.DTYPES`).
     ``layers``: hidden layers whose per-neuron contributions to write. ``batch_size``: sequences
     per pass (``None``: from memory). ``device``: ``cpu``, ``gpu`` or ``gpu:K``. ``limit``:
     score the first N sequences. ``progress``: show the progress bar (``None``: on a terminal).
@@ -49,6 +51,7 @@ class Options:
     seed: int | None = None
     hypothetical: bool = False
     per_channel: bool = False
+    dtype: str = "float32"
     layers: Sequence[str] = ()
     batch_size: int | None = None
     device: str | None = None
@@ -86,6 +89,10 @@ class Options:
         check_values(n_references=self.n_references, batch_size=self.batch_size,
                      limit=self.limit, seed=self.seed, rule=self.rule, maxpool=self.maxpool)
         parse_shard(self.shard)
+        from ..io.scorefile import DTYPES
+
+        if self.dtype not in DTYPES:
+            raise UserError(f"--dtype {self.dtype!r}: use one of {', '.join(DTYPES)}")
         if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or \
                 self.num_workers < 0:
             raise UserError(f"--num-workers must be a whole number of at least 0, got "

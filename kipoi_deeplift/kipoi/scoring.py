@@ -239,10 +239,12 @@ def prepare(model: str | KipoiModel, dataloader_args: Any, output: str,
     eng = _engine(km, pp, options, opt)
     refs = references_arg(opt["references"], eng.by_label, eng.inputs.dna,
                           pp.get("references", DEFAULTS["references"]))
-    if batch_size is None:
+    auto = batch_size is None
+    if auto:
         batch_size = eng.dl.batch_size(int(opt["n_references"]), MAX_AUTO_BATCH,
-                                       memory_cap=batching.default_cap(device_name))
-    data = _open_data(km, dataloader_args, eng, options, batch_size, config)
+                                       memory_cap=batching.default_cap(device_name),
+                                       device=device_name)
+    data, batch_size = _open_data(km, dataloader_args, eng, options, batch_size, config, auto)
     run = _Run(options, out_path, km, config, opt, eng, refs, batch_size, data, {}, found,
                None, scope, hypothetical, t0)
     run.attrs = _provenance(run, device_name, started)
@@ -410,10 +412,13 @@ def _engine(km: KipoiModel, pp: dict, options: Options, opt: dict) -> _Engine:
 
 
 def _open_data(km: KipoiModel, dataloader_args, eng: _Engine, options: Options,
-               batch_size: int, config: dict | None = None) -> _Data:
+               batch_size: int, config: dict | None = None,
+               auto: bool = False) -> tuple[_Data, int]:
     """The dataloader's arguments checked, the dataloader started, --limit and --shard
-    applied (shards cut at multiples of ``batch_size``). A zoo config's ``dataloader_args``
-    are what its rebuild reads (Beluga's ACGT): set, and a different value refused."""
+    applied (shards cut at multiples of ``batch_size``); returns the data and the batch size,
+    which an ``auto`` batch size leaves no larger than the whole run (every batch is padded
+    to it). A zoo config's ``dataloader_args`` are what its rebuild reads (Beluga's ACGT):
+    set, and a different value refused."""
     inputs, plan, wanted = eng.inputs, eng.dl.plan, options.derived
     limit = options.limit
     args = parse_dataloader_args(dataloader_args)
@@ -452,6 +457,8 @@ def _open_data(km: KipoiModel, dataloader_args, eng: _Engine, options: Options,
     total = len(dataset) if hasattr(dataset, "__len__") else None
     if limit is not None:
         total = min(total, limit) if total is not None else limit
+    if auto and total:
+        batch_size = min(batch_size, total)
     data = _Data(args, dataset, total, limit, names=names)
     sharding = parse_shard(options.shard)
     if sharding is not None:
@@ -460,7 +467,7 @@ def _open_data(km: KipoiModel, dataloader_args, eng: _Engine, options: Options,
         first, last = shard_bounds(total, *sharding, batch_size)
         data = _Data(args, _slice(dataset, first, last), last - first, None, first, sharding,
                      names)
-    return data
+    return data, batch_size
 
 
 def _provenance(run: _Run, device_name: str, started: datetime) -> dict:
@@ -486,6 +493,8 @@ def _provenance(run: _Run, device_name: str, started: datetime) -> dict:
         **_versions(), "device": device_name, "start_time": started.isoformat(),
         "batch_size": int(run.batch_size), "hypothetical": int(bool(run.hypothetical)),
         "per_channel": int(bool(run.options.per_channel)), **scorefile.CONVENTIONS,
+        "dtype": run.options.dtype, "format_version": scorefile.FORMAT_VERSION,
+        "reference_stream": refs_lib.STREAM,
         "layers": json.dumps(list(run.options.layers)),
         "references_sha256": _sha256_of(opt["references"]),
         "intervals_sha256": _sha256_of(preflight.find_arg(data.args, "interval", "bed")),
@@ -558,6 +567,8 @@ def _command(run: _Run) -> str:
         words.append("--hypothetical")
     if o.per_channel:
         words.append("--per-channel")
+    if o.dtype != "float32":
+        words += ["--dtype", o.dtype]
     if o.layers:
         words += ["--layers", ",".join(o.layers)]
     zoo_config = run.config["name"] if run.config else "none"
@@ -603,11 +614,11 @@ def _orientation(args: Mapping, inputs: InputPlan):
 
 def _batch_arrays(res, x: Mapping[str, np.ndarray], batch, n: int, labels, orient=None,
                   dna: str | None = None, names: Sequence[str] | None = None,
-                  per_channel: bool = False) -> dict:
+                  per_channel: bool = False, dtype: str = "float32") -> dict:
     """One scored batch as the score file's datasets, with what the data say of each sequence
     (non-ACGT positions, orientation against the genome). ``names``: the BED's names, by
     the interval numbers kipoiseq gives as ids; ``per_channel``: also write the DNA input's
-    per-channel contributions."""
+    per-channel contributions; ``dtype``: of the stored contributions."""
     ranges = (batch.get("metadata") or {}).get("ranges") if isinstance(batch, Mapping) else None
     ranges = ranges if isinstance(ranges, Mapping) else None
     if ranges is not None and names is not None and "id" in ranges:
@@ -619,66 +630,67 @@ def _batch_arrays(res, x: Mapping[str, np.ndarray], batch, n: int, labels, orien
     orientation = orient(x[dna], ranges) if orient is not None and dna is not None and \
         ranges is not None and all(k in ranges for k in ("chr", "start", "end")) else None
     return scorefile.batch_arrays(res, x, ranges, n, labels, orientation, non_acgt, dna,
-                                  per_channel)
+                                  per_channel, dtype)
 
 
 def _stream(run: _Run, writer: H5Writer, bar) -> tuple[float, float]:
     """Score batch after batch, appending each to ``writer`` and counting it on ``bar``;
-    returns the largest summation-to-delta error, absolute and relative to max(1, |delta|)."""
+    returns the largest summation-to-delta error, absolute and relative to max(1, |delta|).
+
+    Four stages overlap, each in order (the file is the same as a serial run's): the
+    dataloader's batches are read and their references made in background threads (the
+    engine's :meth:`~kipoi_deeplift.core.engine.DeepLift.stream`), the pass runs here, and the
+    finished batch's datasets are made (projections, orientation against the genome) and
+    written in a writer thread."""
     data, eng, opt, batch_size = run.data, run.eng, run.opt, run.batch_size
     dataset, limit, first, inputs = data.dataset, data.limit, data.first, eng.inputs
     # Classifies each sequence as read along or against the genome (None without a FASTA).
     orient = _orientation(data.args, inputs)
-    worst, worst_rel = 0.0, 0.0
-    done = 0
     try:
         batches = dataset.batch_iter(batch_size=batch_size,
                                      num_workers=run.options.num_workers)
     except TypeError:
         batches = dataset.batch_iter(batch_size=batch_size)
-    source = _guard(batches)
-    # One thread reads the next batch while this one is scored; another writes the last one,
-    # in order: the accelerator does not wait for the disk or the FASTA.
-    with ThreadPoolExecutor(1, thread_name_prefix="read") as reader, \
-            ThreadPoolExecutor(1, thread_name_prefix="write") as writes:
-        upcoming = reader.submit(next, source, None)
-        written = None
-        while True:
-            batch = upcoming.result()
-            if batch is None:
-                break
-            upcoming = reader.submit(next, source, None)
+
+    def items():
+        """(inputs, index of the first, (batch, inputs, sequences)) per dataloader batch."""
+        done = 0
+        for batch in _guard(batches):
             x = inputs.to_arrays(batch["inputs"])
             n = len(next(iter(x.values())))
             if limit is not None:
                 n = min(n, limit - done)
                 x = {k: v[:n] for k, v in x.items()}
             if n <= 0:
-                break
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)   # summed up at the end
-                try:
-                    res = eng.dl.explain(x, references=run.refs,
-                                         n_references=int(opt["n_references"]),
-                                         seed=int(opt["seed"]), tasks=eng.chosen,
-                                         layers=run.options.layers,
-                                         hypothetical=run.hypothetical,
-                                         batch_size=batch_size, progress=False,
-                                         index_offset=first + done)
-                except ValueError as e:
-                    raise UserError(f"sequences {first + done}-{first + done + n - 1}: "
-                                    f"{e}") from e
-            arrays = _batch_arrays(res, x, batch, n, eng.labels, orient, inputs.dna,
-                                   data.names, run.options.per_channel)
-            if written is not None:
-                written.result()            # in order, and a failed write stops the run
-            written = writes.submit(writer.append, arrays)
-            worst = max(worst, res.max_convergence_error)
-            worst_rel = max(worst_rel, res.max_relative_error)
+                return
+            yield x, first + done, (batch, x, n)
             done += n
-            bar.update(n)
             if limit is not None and done >= limit:
-                break
+                return
+
+    def write(res, batch, x, n):
+        writer.append(_batch_arrays(res, x, batch, n, eng.labels, orient, inputs.dna,
+                                    data.names, run.options.per_channel, run.options.dtype))
+
+    results = eng.dl.stream(items(), batch_size, references=run.refs,
+                            n_references=int(opt["n_references"]), seed=int(opt["seed"]),
+                            tasks=eng.chosen, layers=run.options.layers,
+                            hypothetical=run.hypothetical)
+    worst, worst_rel = 0.0, 0.0
+    with ThreadPoolExecutor(1, thread_name_prefix="write") as writes:
+        written = None
+        try:
+            for res, (batch, x, n) in results:
+                if written is not None:
+                    written.result()            # in order, and a failed write stops the run
+                written = writes.submit(write, res, batch, x, n)
+                worst = max(worst, res.max_convergence_error)
+                worst_rel = max(worst_rel, res.max_relative_error)
+                bar.update(n)
+        except ValueError as e:
+            raise UserError(str(e)) from e
+        finally:
+            results.close()
         if written is not None:
             written.result()
     return worst, worst_rel

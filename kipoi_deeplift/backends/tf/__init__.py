@@ -37,9 +37,9 @@ class Backend:
                             jit, readout(self.plan, self.specs))
 
     def function(self, tasks: tuple, layers: tuple, hyp_inputs: tuple,
-                 fuse: bool = True) -> Callable:
+                 fuse: bool = True, onehot_inputs: tuple = ()) -> Callable:
         """See :meth:`kipoi_deeplift.core.backend.Backend.function`."""
-        return self._pass.function(tasks, layers, hyp_inputs, fuse)
+        return self._pass.function(tasks, layers, hyp_inputs, fuse, onehot_inputs)
 
     def predict(self, tasks: tuple) -> Callable:
         """See :meth:`kipoi_deeplift.core.backend.Backend.predict`."""

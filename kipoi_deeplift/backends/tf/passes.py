@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 
 import tensorflow as tf
 
+from ...core.references import TOKEN_TABLE
 from .context import Context
 from .nonlinear import NONLINEAR_RULES
 from .rules import chain_scale
@@ -38,16 +39,23 @@ class TFPass:
         return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
 
     def function(self, tasks: tuple, layers: tuple, hyp_inputs: tuple,
-                 fuse: bool = True) -> Callable:
-        """``fn(xs, rs)``: inputs (each (n, ...)) and their references (each (n*k, ...)), numpy
-        -> per task a dict of numpy arrays: contrib/hyp (per input, (n, ...)), neuron (per
-        layer), delta, convergence and pred ((n,)). ``fuse``: the secants and max-pool weights
-        as XLA-compiled functions (faster per batch; each compiles once per shape)."""
-        compiled = self._compiled(tasks, layers, hyp_inputs, fuse or self.jit)
+                 fuse: bool = True, onehot_inputs: tuple = ()) -> Callable:
+        """``fn(xs, rs)``: inputs (each (n, ...), numpy) and their references (one
+        :class:`~kipoi_deeplift.core.references.ReferenceBatch` per input: tokens, rows or
+        shared, made into the rows the pass runs on inside the graph) -> per task a dict of
+        numpy arrays: contrib/hyp (per input, (n, ...)), neuron (per layer), delta,
+        convergence, pred and finite ((n,)). ``fuse``: the secants and max-pool weights as
+        XLA-compiled functions (faster per batch; each compiles once per shape).
+        ``onehot_inputs``: inputs whose rows are one-hot DNA (their contributions take fewer
+        passes over the reference rows; those of ``hyp_inputs`` are)."""
+        fuse = fuse or self.jit
+        onehot = tuple(sorted(set(onehot_inputs) | set(hyp_inputs)))
 
         def run(xs, rs):
             """Numpy in, numpy out (see :meth:`function`)."""
-            out = compiled([tf.constant(v) for v in xs], [tf.constant(r) for r in rs])
+            compiled = self._compiled(tasks, layers, hyp_inputs, onehot,
+                                      tuple(r.form for r in rs), fuse)
+            out = compiled([tf.constant(v) for v in xs], [tf.constant(r.array) for r in rs])
             return tf.nest.map_structure(lambda t: t.numpy(), out)
 
         return run
@@ -96,16 +104,39 @@ class TFPass:
             self._shapes[key] = {k: tuple(v.shape[1:]) for k, v in vals.items()}
         return self._shapes[key]
 
-    def _compiled(self, tasks: tuple, layers: tuple, hyp_inputs: tuple, fuse: bool):
-        key = (tasks, layers, hyp_inputs, fuse)
+    def _compiled(self, tasks: tuple, layers: tuple, hyp_inputs: tuple, onehot: tuple,
+                  forms: tuple, fuse: bool):
+        key = (tasks, layers, hyp_inputs, onehot, forms, fuse)
         if key not in self._fns:
             spec = [tf.TensorSpec((None,) + tuple(s[1:]), tf.float32)
                     for s in self.plan.input_shapes]
+            ref_spec = [tf.TensorSpec((None, s[1]), tf.uint8) if form == "tokens" else x
+                        for form, s, x in zip(forms, self.plan.input_shapes, spec)]
             self._fns[key] = tf.function(
-                lambda xs, rs: self._pass(xs, rs, tasks, layers, hyp_inputs, fuse),
-                input_signature=[spec, spec], reduce_retracing=True, autograph=False,
+                lambda xs, rs: self._pass(xs, rs, forms, tasks, layers, hyp_inputs, onehot,
+                                          fuse),
+                input_signature=[spec, ref_spec], reduce_retracing=True, autograph=False,
                 jit_compile=self.jit or None)
         return self._fns[key]
+
+    @staticmethod
+    def _reference_rows(xs, rs, forms) -> tuple[list, Any]:
+        """Every input's reference rows (n*k, ...) from the forms they travel in, and k:
+        tokens become one-hot rows here, shared references are repeated for every sequence."""
+        n = tf.shape(xs[0])[0]
+        per_seq = [i for i, f in enumerate(forms) if f != "shared"]
+        k = tf.shape(rs[per_seq[0]])[0] // n if per_seq else \
+            tf.reduce_max(tf.stack([tf.shape(r)[0] for r in rs]))
+        rows = []
+        for r, form in zip(rs, forms):
+            if form == "tokens":
+                r = tf.gather(tf.constant(TOKEN_TABLE), tf.cast(r, tf.int32))
+            elif form == "shared":
+                times = tf.concat([[n * k // tf.shape(r)[0]],
+                                   tf.ones([tf.rank(r) - 1], tf.int32)], 0)
+                r = tf.tile(r, times)
+            rows.append(r)
+        return rows, k
 
     def _forward(self, ctx: Context, zs: list) -> dict:
         plan = self.plan
@@ -121,9 +152,9 @@ class TFPass:
                 vals[key] = value
         return vals
 
-    def _pass(self, xs, rs, tasks, layers, hyp_inputs, fuse):
+    def _pass(self, xs, rs, forms, tasks, layers, hyp_inputs, onehot, fuse):
         n = tf.shape(xs[0])[0]
-        k = tf.shape(rs[0])[0] // n
+        rs, k = self._reference_rows(xs, rs, forms)
         deeplift = self.mode == "deeplift"
         ctx = Context(self.mode, n, k, dispatch=NONLINEAR_RULES,
                       default_rule="gradient" if not deeplift else "rescale",
@@ -152,17 +183,32 @@ class TFPass:
                                   unconnected_gradients=tf.UnconnectedGradients.ZERO)
             res = {"contrib": [], "hyp": [], "neuron": []}
             total = 0.0
+            finite = tf.ones([n], tf.bool)
             for i, (x, r, g) in enumerate(zip(xs, rs, grads)):
                 rr = by_ref(r)
                 m = by_ref(g[n:]) if deeplift else g[:n][:, None]
-                pairs = m * (x[:, None] - rr)
-                total += tf.reduce_sum(tf.reshape(pairs, [n, k, -1]), axis=2)
-                res["contrib"].append(g[:n] if self.rule == "gradient"
-                                      else tf.reduce_mean(pairs, axis=1))
-                if i in hyp_inputs:
-                    # What each base would contribute if it were present (TF-MoDISco's form).
-                    hyp = m - tf.reduce_sum(m * rr, axis=-1, keepdims=True)
-                    res["hyp"].append(tf.reduce_mean(hyp * tf.ones_like(rr), axis=1))
+                if i in onehot:
+                    # One-hot DNA: mean_k m*(x - r) = x * mean_k m - mean_k m*r, and the
+                    # hypothetical contributions mean_k (m - sum_c m*r) from the same two
+                    # means: one product over the (n, k, L, 4) rows instead of four.
+                    mr = m * rr
+                    m1, mr1 = tf.reduce_mean(m, axis=1), tf.reduce_mean(mr, axis=1)
+                    total += tf.einsum("nkf,nf->nk", tf.reshape(m, [n, -1, tf.size(x) // n]),
+                                       tf.reshape(x, [n, -1])) - \
+                        tf.reduce_sum(tf.reshape(mr, [n, k, -1]), axis=2)
+                    c = x * m1 - mr1
+                    if i in hyp_inputs:
+                        # What each base would contribute if it were present (TF-MoDISco's
+                        # form).
+                        res["hyp"].append(m1 - tf.reduce_sum(mr1, axis=-1, keepdims=True))
+                else:
+                    pairs = m * (x[:, None] - rr)
+                    total += tf.reduce_sum(tf.reshape(pairs, [n, k, -1]), axis=2)
+                    c = tf.reduce_mean(pairs, axis=1)
+                if self.rule == "gradient":
+                    c = g[:n]
+                finite &= tf.reduce_all(tf.math.is_finite(tf.reshape(c, [n, -1])), axis=1)
+                res["contrib"].append(c)
             for h, g in zip(hidden, grads[len(zs):]):
                 hx, hr = h[:n][:, None], by_ref(h[n:])
                 m = by_ref(g[n:]) if deeplift else g[:n][:, None]
@@ -171,6 +217,8 @@ class TFPass:
             res["delta"] = tf.reduce_mean(delta_pairs, axis=1)
             res["convergence"] = tf.reduce_max(tf.abs(total - delta_pairs), axis=1)
             res["pred"] = raw[:n]
+            res["finite"] = finite & tf.math.is_finite(res["delta"]) & \
+                tf.math.is_finite(res["convergence"])
             results.append(res)
         del tape
         return results
