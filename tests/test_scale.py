@@ -233,3 +233,31 @@ def test_float16_storage_rounds_only_what_it_stores(world, capsys):
     assert cli.main(["merge", *parts, "-o", str(d / "mixed.h5")]) == 2
     assert "dtype" in capsys.readouterr().err
 
+
+def test_resume_reads_its_check_from_a_dataloader_of_its_own(world, monkeypatch):
+    """--resume compares a few stored rows with the data before it scores the rest: on a
+    dataloader of its own, so that the one the workers fork from has opened no FASTA yet
+    (workers that inherit one open file move each other's reads: with `-n 2`, rows of other
+    intervals were written, silently). The resumed file is the uninterrupted one."""
+    from kipoi_deeplift.io import writers
+    from kipoi_deeplift.kipoi import scoring
+
+    d, model, args, whole = world
+    out = d / "resumed.h5"
+    append = writers.H5Writer.append
+
+    def stop_after_two_batches(self, arrays):
+        if self.n >= 8:
+            raise KeyboardInterrupt
+        append(self, arrays)
+
+    monkeypatch.setattr(writers.H5Writer, "append", stop_after_two_batches)
+    with pytest.raises(KeyboardInterrupt, match="8 finished sequences are kept"):
+        kd.score(str(model), args, str(out), n_references=3, batch_size=4, hypothetical=True)
+    monkeypatch.setattr(writers.H5Writer, "append", append)
+    run = scoring.prepare(str(model), args, str(out), kd.Options(
+        n_references=3, batch_size=4, hypothetical=True, resume=True))
+    assert run.partial.rows == 8
+    assert run.data.dataset.base.seq_dl.fasta_extractors is None    # kipoiseq: opened lazily
+    scoring.finish(run, *scoring.stream(run))
+    assert_same_arrays(whole, out)

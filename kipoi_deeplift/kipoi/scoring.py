@@ -51,6 +51,8 @@ def _slice(dataset, start: int, stop: int):
                         f"this one is a {type(dataset).__name__}")
 
     class Part(kipoi.data.Dataset):
+        base = dataset          # the dataset sliced
+
         def __len__(self):
             return stop - start
 
@@ -250,7 +252,7 @@ def prepare(model: str | KipoiModel, dataloader_args: Any, output: str,
     run.attrs = _provenance(run, device_name, started)
     run.attrs["command"] = _command(run)
     if options.resume:
-        run.partial = _continue(found, run.attrs, data, eng)
+        run.partial = _continue(found, run.attrs, data, eng, lambda: km.dataloader(**data.args))
     return run
 
 
@@ -503,14 +505,22 @@ def _provenance(run: _Run, device_name: str, started: datetime) -> dict:
     }
 
 
-def _continue(found: list, attrs: dict, data: _Data, eng: _Engine):
-    """--resume: the interrupted run to continue, checked, and ``data`` moved past its rows."""
+def _continue(found: list, attrs: dict, data: _Data, eng: _Engine, fresh):
+    """--resume: the interrupted run to continue, checked, and ``data`` moved past its rows.
+    ``fresh()`` is a new instance of the dataloader, which the check reads from: reading from
+    ``data.dataset`` here would open its files (kipoiseq opens the FASTA at the first read) in
+    this process, the dataloader's worker processes would inherit the open file, and one
+    worker's seek would move another's read: rows of another interval, silently."""
     import kipoi.data
 
     partial = resume_lib.choose(found, attrs)
     if not isinstance(data.dataset, kipoi.data.Dataset):
         raise UserError("--resume needs a dataloader that can be indexed (a kipoi Dataset)")
-    resume_lib.check_data(partial, data.dataset, eng.inputs.to_arrays, eng.labels)
+    check = fresh()
+    if data.sharding is not None:
+        check = _slice(check, data.first, data.first + data.total)
+    resume_lib.check_data(partial, check, eng.inputs.to_arrays, eng.labels)
+    del check
     total = data.total if data.total is not None else len(data.dataset)
     if partial.rows >= total:
         raise UserError(f"--resume: the interrupted run had finished all {total} sequences; "
