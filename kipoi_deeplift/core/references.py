@@ -53,8 +53,8 @@ def is_one_hot(x: np.ndarray) -> bool:
     written as an all-zero or an all-0.25 row."""
     if x.shape[-1] != _ALPHABET:
         return False
-    if x.ndim == 3 and x.dtype.kind == "f":     # one pass, compiled
-        return bool(_kernels.tokens(x, np.empty(x.shape[:2], np.uint8)))
+    if x.ndim == 3:
+        return _tokens_or_none(x) is not None
     binary = np.all((x == 0) | (x == 1), axis=-1) & (x.sum(axis=-1) <= 1)
     return bool(np.all(binary | _uniform_rows(x)))
 
@@ -69,25 +69,30 @@ def require_one_hot(x: np.ndarray, name: str) -> None:
 def non_acgt_counts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per sequence of one-hot (N, L, 4): (positions written as 0.25 rows, i.e. N; positions
     written as zero rows, i.e. N or another IUPAC code)."""
-    if x.ndim == 3 and x.dtype.kind == "f":
-        tok = np.empty(x.shape[:2], np.uint8)
-        if _kernels.tokens(x, tok):
-            return ((tok == _kernels.UNIFORM_TOKEN).sum(-1).astype(np.int64),
-                    (tok == _kernels.ZERO_TOKEN).sum(-1).astype(np.int64))
+    tok = _tokens_or_none(x)
+    if tok is not None:
+        return ((tok == _kernels.UNIFORM_TOKEN).sum(-1).astype(np.int64),
+                (tok == _kernels.ZERO_TOKEN).sum(-1).astype(np.int64))
     return (_uniform_rows(x).sum(axis=-1).astype(np.int64),
             (np.abs(x).sum(axis=-1) == 0).sum(axis=-1).astype(np.int64))
 
 
+def _tokens_or_none(x: np.ndarray) -> np.ndarray | None:
+    """(N, L, 4) one-hot -> (N, L) tokens in one compiled pass; ``None`` for anything else."""
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[-1] != _ALPHABET or x.dtype.kind not in "biuf":
+        return None
+    out = np.empty(x.shape[:2], np.uint8)
+    return out if _kernels.tokens(x, out) else None
+
+
 def tokens(onehot: np.ndarray) -> np.ndarray:
     """(N, L, 4) one-hot -> (N, L) uint8 tokens: 0-3 the bases A, C, G, T, 4 an all-zero row,
-    5 an all-0.25 row. ``ValueError`` for a row that is none of these."""
-    onehot = np.asarray(onehot)
-    if onehot.ndim != 3 or onehot.shape[-1] != _ALPHABET:
-        raise ValueError(f"expected one-hot DNA of shape (N, L, 4), got {onehot.shape}")
-    out = np.empty(onehot.shape[:2], np.uint8)
-    if not _kernels.tokens(onehot, out):
-        raise ValueError("not one-hot DNA: a position is neither one base, all zero nor "
-                         "all 0.25")
+    5 an all-0.25 row. ``ValueError`` for anything that is not one-hot DNA."""
+    out = _tokens_or_none(onehot)
+    if out is None:
+        raise ValueError(f"not one-hot DNA of shape (N, L, 4) (shape {np.shape(onehot)}): "
+                         "a position is neither one base, all zero nor all 0.25")
     return out
 
 
