@@ -324,7 +324,7 @@ class DeepLift:
                                            for d, s in zip(shape[1:], v.shape[1:])):
                 want = "(N, " + ", ".join("?" if d is None else str(d) for d in shape[1:]) + ")"
                 raise ValueError(f"input {name!r} has shape {v.shape}; the model expects {want}")
-            v = v.astype(np.float32)
+            v = v.astype(np.float32, copy=False)  # float32 batches: no copy
             bad = ~np.isfinite(v)
             if bad.any():
                 first = int(np.argwhere(bad)[0][0])

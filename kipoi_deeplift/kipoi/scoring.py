@@ -520,7 +520,6 @@ def _continue(found: list, attrs: dict, data: _Data, eng: _Engine, fresh):
     if data.sharding is not None:
         check = _slice(check, data.first, data.first + data.total)
     resume_lib.check_data(partial, check, eng.inputs.to_arrays, eng.labels)
-    del check
     total = data.total if data.total is not None else len(data.dataset)
     if partial.rows >= total:
         raise UserError(f"--resume: the interrupted run had finished all {total} sequences; "
