@@ -107,6 +107,10 @@ def _score_parser(sub):
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run of the same command: its finished batches "
                         "are kept, the rest is scored (the result equals an uninterrupted run)")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="score the intervals that fit the genome and skip the rest (listed in "
+                        "OUT.invalid.bed, counted in the file); by default any invalid interval "
+                        "stops the run before any work")
     p.set_defaults(run=_run_score)
 
 

@@ -456,3 +456,81 @@ def test_output_piped_to_a_closed_reader_ends_quietly(monkeypatch, capsys):
         except OSError:
             pass
     assert capsys.readouterr().err == ""
+
+
+# -- workers (issue 23) ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory):
+    """A 40 kb chromosome tiled by overlapping 50 bp intervals 8 bp apart on both strands: one
+    batch of 128 spans ~1 kb of the FASTA, the run spans all of it (rows of other intervals
+    were written at batch boundaries when workers shared an open FASTA)."""
+    import subprocess
+
+    from _cli import BIN
+    d = tmp_path_factory.mktemp("wide")
+    rng = np.random.default_rng(7)
+    seq = "".join(rng.choice(list("ACGT"), 40_000))
+    fasta = d / "wide.fa"
+    fasta.write_text(">chrW\n" + "\n".join(seq[i:i + 60] for i in range(0, len(seq), 60)) + "\n")
+    rows = [("chrW", s, s + 50, f"t{s}{strand}", 0, strand)
+            for s in range(0, 40_000 - 50, 8) for strand in "+-"]
+    bed = K.write_bed(d, rows, name="tiles.bed")
+    model = K.write_model_dir(d / "model")
+    args = json.dumps({"intervals_file": str(bed), "fasta_file": str(fasta)})
+
+    def argv(out, *extra):
+        return [str(BIN / "kipoi-deeplift"), "score", str(model), "--dataloader-args", args,
+                "-o", str(out), "--hypothetical", "--batch-size", "128", "--n-references", "4",
+                *extra]
+
+    whole = d / "whole.h5"          # read in this process, no workers
+    subprocess.run(argv(whole), check=True, capture_output=True)
+    return {"d": d, "argv": argv, "whole": whole, "n": len(rows)}
+
+
+def test_ctrl_c_to_the_group_with_workers_then_resume(wide, tmp_path):
+    """As a terminal's Ctrl-C does: SIGINT to the whole process group, workers included. One
+    line (no worker tracebacks), then `--resume -n 2` writes the file of an uninterrupted
+    run read without workers, row for row."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "res.h5"
+    p = subprocess.Popen(wide["argv"](out, "-n", "2"), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and p.poll() is None:
+        temps = list(tmp_path.glob(".res.h5.*.kd-tmp"))
+        if temps and temps[0].stat().st_size > 1_500_000:
+            break
+        time.sleep(0.02)
+    os.killpg(p.pid, signal.SIGINT)
+    stdout, err = p.communicate(timeout=120)
+    assert p.returncode == 2, f"the run ended with {p.returncode} before it was stopped: {err}"
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "kept for `--resume`" in lines[0], err[-3000:]
+    r = subprocess.run(wide["argv"](out, "-n", "2", "--resume"), capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "reused from the interrupted run" in r.stdout
+    assert "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert _same_arrays(wide["whole"], out) == wide["n"]
+
+
+def test_shards_read_by_workers_merge_into_the_whole_run(wide, tmp_path):
+    import subprocess
+
+    from _cli import BIN
+    parts = []
+    for i in (1, 2, 3):
+        parts.append(tmp_path / f"part{i}.h5")
+        r = subprocess.run(wide["argv"](parts[-1], "-n", "2", "--shard", f"{i}/3"),
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-3000:]
+    merged = tmp_path / "merged.h5"
+    r = subprocess.run([str(BIN / "kipoi-deeplift"), "merge", *map(str, parts), "-o",
+                        str(merged)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert _same_arrays(wide["whole"], merged) == wide["n"]

@@ -62,6 +62,7 @@ class Options:
     jit: bool = False
     zoo_config: str | None = None
     resume: bool = False
+    skip_invalid: bool = False
     derived: Mapping[str, str] = field(default_factory=dict)
     num_workers: int = 0
     dataloader: str | None = None

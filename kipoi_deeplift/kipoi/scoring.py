@@ -31,6 +31,7 @@ from .loading import KipoiModel, load_kipoi_model, looks_like_path
 from .options import (DEFAULTS, Options, layered, neurons_for_rank, parse_dataloader_args,
                       parse_neurons, parse_shard, references_arg, tasks_arg)
 from .schema import InputPlan, canonical_model, input_labels, plan_inputs, task_names
+from .workers import batch_iterator
 
 
 def shard_bounds(total: int, i: int, n: int, batch_size: int) -> tuple[int, int]:
@@ -655,11 +656,7 @@ def _stream(run: _Run, writer: H5Writer, bar) -> tuple[float, float]:
     dataset, limit, first, inputs = data.dataset, data.limit, data.first, eng.inputs
     # Classifies each sequence as read along or against the genome (None without a FASTA).
     orient = _orientation(data.args, inputs)
-    try:
-        batches = dataset.batch_iter(batch_size=batch_size,
-                                     num_workers=run.options.num_workers)
-    except TypeError:
-        batches = dataset.batch_iter(batch_size=batch_size)
+    batches = batch_iterator(dataset, batch_size, run.options.num_workers)
 
     def items():
         """(inputs, index of the first, (batch, inputs, sequences)) per dataloader batch."""
