@@ -142,7 +142,11 @@ def test_same_seed_same_arrays_and_python_api(world, scored, tmp_path):
 
 
 def test_streamed_batches_equal_one_engine_call(world, tmp_path):
-    """Batches of 2 with per-sequence seeding give what one call on all sequences gives."""
+    """Batches of 2 give what one engine call on all sequences gives with the references a
+    score file draws: each sequence's seeded by its locus, a sequence read against the genome
+    drawn as the reverse complement of its locus's forward draw."""
+    from kipoi_deeplift.core import references as R
+
     out = tmp_path / "b2.h5"
     kd.score(str(world["model"]), json.loads(world["args"]), str(out), n_references=4,
              batch_size=2, rule="rescale", tasks=["GATA1"])
@@ -151,7 +155,14 @@ def test_streamed_batches_equal_one_engine_call(world, tmp_path):
     with h5py.File(out) as f:
         x = f["inputs/seq"][:]
         got = f["contrib/seq/GATA1"][:]
-    want = kd.DeepLift(model, rule="rescale").explain(x, n_references=4, tasks=[1])
+        loci = [f[f"metadata/ranges/{k}"][:] for k in ("chr", "start", "end")]
+        reverse = f["metadata/orientation"].asstr()[:] == "reverse_complement"
+    assert reverse.any() and not reverse.all()
+    draws = R.Draws.of_loci([c.decode() for c in loci[0]], loci[1], loci[2], reverse)
+    refs = R.batch_references("dinuc-shuffle", x, 4, 0, draws.keys, "seq",
+                              reverse=draws.reverse).per_sequence(len(x))
+    want = kd.DeepLift(model, rule="rescale").explain(x, references=np.array(refs),
+                                                      tasks=[1])
     # The file holds each position's total on the base that is there (x is one-hot here).
     np.testing.assert_allclose(got, want.contrib["seq"]["1"].sum(-1, keepdims=True) * x,
                                rtol=1e-5, atol=1e-6)

@@ -158,15 +158,15 @@ def test_zoo_config_flag_chooses_or_turns_off_the_config(tmp_path):
     assert not (tmp_path / "x.h5").exists()
 
 
-def test_a_bed6_file_with_kipoiseqs_dataloader_gets_a_working_hint(tmp_path):
-    """kipoiseq's SeqIntervalDl reads BED columns 4+ as float labels: the error says what to add,
-    and what it says works."""
+def test_a_named_bed6_file_scores_with_kipoiseqs_dataloader(tmp_path):
+    """kipoiseq's SeqIntervalDl reads BED columns 4+ as float labels ('could not convert string
+    to float'): the file is handed to it as the columns it reads, the name kept as the id."""
     source = kipoi_source(tmp_path)
     args = intervals(tmp_path)
     args["intervals_file"] = str(K.write_bed(tmp_path, [("chr1", 100, 201, "a", 0, "-")],
                                              name="named.bed"))
-    with pytest.raises(UserError, match='"ignore_targets": true, "label_dtype": "str"'):
-        kd.score(f"DeepBind/{NAME}", args, str(tmp_path / "x.h5"), source=source)
-    res = kd.score(f"DeepBind/{NAME}", {**args, "ignore_targets": True, "label_dtype": "str"},
-                   str(tmp_path / "x.h5"), source=source, n_references=2)
+    res = kd.score(f"DeepBind/{NAME}", args, str(tmp_path / "x.h5"), source=source,
+                   n_references=2)
     assert res["sequences"] == 1
+    with h5py.File(tmp_path / "x.h5") as f:
+        assert list(f["metadata/ranges/id"].asstr()[:]) == ["a"]

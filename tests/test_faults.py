@@ -136,17 +136,6 @@ def test_dataloader_path_arguments_must_be_paths(world, capsys, value, shown):
     fails(capsys, argv, out, f"'fasta_file' must be the path of a FASTA file, got {shown}")
 
 
-# -- 13. BED headers and comments with kipoiseq's dataloader ----------------------------------
-@pytest.mark.parametrize("first", ["# comment", "track name=x", "chrom\tstart\tend"])
-def test_bed_headers_are_named_for_kipoiseq(world, capsys, first):
-    bed = world["d"] / "header.bed"
-    bed.write_text(first + "\n" + open(world["args"]["intervals_file"]).read())
-    out = world["d"] / "hdr.h5"
-    argv = score_argv(world, out)
-    argv[3] = json.dumps({**world["args"], "intervals_file": str(bed)})
-    fails(capsys, argv, out, "header")
-
-
 # -- 2, 3, 4. full disks and read-only directories ---------------------------------------------
 @pytest.fixture
 def small_disk(tmp_path):

@@ -151,9 +151,9 @@ def test_reading_references_pass_and_writing_overlap_in_order(world, monkeypatch
             log(("read", i))
             yield batch
 
-    def making(spec, x, n_references, seed, index, *a, **kw):
-        log(("references", index[0] // 4))
-        return make(spec, x, n_references, seed, index, *a, **kw)
+    def making(spec, x, n_references, seed, index, name, rows, *a, **kw):
+        log(("references", rows[0] // 4))       # rows: the batch's rows in the run
+        return make(spec, x, n_references, seed, index, name, rows, *a, **kw)
 
     def compiled(self, *a, **kw):
         fn = function(self, *a, **kw)

@@ -173,7 +173,9 @@ class DeepLift:
         ``x`` is a batch of at most ``batch_size`` sequences (as :meth:`explain` takes it),
         ``index_offset`` the index of its first sequence in the whole run (references are
         seeded by (seed, index); per-sequence reference arrays are indexed by it) and ``tag``
-        anything to hand back with the result. ``batches`` is read (one thread) and each
+        anything to hand back with the result. An item may carry a fourth element, a
+        :class:`~kipoi_deeplift.core.references.Draws` (keys by locus, strands) that seeds its
+        random references instead of the index. ``batches`` is read (one thread) and each
         batch's references are made (``workers`` threads; default: a quarter of the cores, 1
         to 4) in the background, up to ``depth`` batches ahead of the pass, so reading,
         reference making and the pass overlap; every batch runs padded to
@@ -192,7 +194,7 @@ class DeepLift:
         except ValueError as e:
             raise _in_batch(e, first[1], first[0]) from e
         if self.mode == "ism":     # no references to make: each batch as it comes
-            for x, offset, tag in itertools.chain([first], it):
+            for x, offset, tag, *_ in itertools.chain([first], it):
                 try:
                     res = self._ism(self._inputs(x), list(run.tasks), hypothetical, False, seed)
                     _check_finite(res, offset)
@@ -202,7 +204,7 @@ class DeepLift:
             return
 
         def items():
-            yield (xs, first[1], first[2])
+            yield (xs, *first[1:])
             yield from it
 
         if workers is None:
@@ -234,7 +236,8 @@ class DeepLift:
             onehot_inputs=run.dna_inputs)
 
         def prepare(item):
-            x, offset, tag = item
+            x, offset, tag, *more = item
+            draws = more[0] if more else None
             try:
                 xb = x if checked else self._inputs(x)
                 n = xb[0].shape[0]
@@ -243,9 +246,10 @@ class DeepLift:
                                      f"{batch_size}")
                 # explain indexes per-sequence references by rows of its own x (tag: the
                 # batch's first), a stream by the run's index.
-                rows = range(tag, tag + n) if checked else None
-                rb = [refs.batch_references(spec, v, run.n_references, run.seed,
-                                            range(offset, offset + n), name, rows)
+                rows = range(tag, tag + n) if checked else range(offset, offset + n)
+                keys = range(offset, offset + n) if draws is None else draws.keys
+                rb = [refs.batch_references(spec, v, run.n_references, run.seed, keys, name,
+                                            rows, None if draws is None else draws.reverse)
                       .repeated(run.k).padded(n, batch_size)
                       for spec, v, name in zip(run.specs, xb, self.plan.input_names)]
             except ValueError as e:

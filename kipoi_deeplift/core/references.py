@@ -1,7 +1,10 @@
 """Reference (baseline) inputs for DeepLIFT.
 
-Every random reference is drawn from a generator seeded by ``(seed, index of the sequence)``, so a
-sequence gets the same references whatever batch, shard or thread it lands in. Random DNA
+Every random reference is drawn from a generator seeded by ``(seed, key of the sequence)``, so a
+sequence gets the same references whatever batch, shard or thread it lands in. The key is the
+sequence's index in the run, or (score files, :class:`Draws`) a hash of its locus, with a
+sequence read against the genome drawn as the reverse complement of its locus's forward draw:
+one locus gets the same references on either strand. Random DNA
 references are made as small integer tokens (:mod:`.shuffle`: one byte a position, compiled with
 numba, the GIL released) and become one-hot rows only where the pass needs them
 (:func:`from_tokens`, or inside the compiled pass).
@@ -17,13 +20,17 @@ import numpy as np
 from . import shuffle as _kernels
 from .shuffle import ALPHABET as _ALPHABET, STREAM
 
+#: ``reference_stream`` of score files: stream 2's kernels, each sequence keyed by its locus and
+#: '-' drawn as the reverse complement of the '+' draw (:class:`Draws`); 2 keyed them by row.
+SCORE_STREAM = 3
+
 #: Names accepted by ``references=`` (plus ``gc:FRACTION`` and arrays).
 REFERENCE_NAMES = ("dinuc-shuffle", "shuffle", "zeros", "uniform")
 _GC = re.compile(r"^gc:(0(\.\d+)?|1(\.0+)?)$")
 #: One-hot row of each token: the 4 bases, then an all-zero row and an all-0.25 row (N).
 TOKEN_TABLE = np.concatenate([np.eye(_ALPHABET), np.zeros((1, _ALPHABET)),
                               np.full((1, _ALPHABET), 0.25)]).astype(np.float32)
-__all__ = ["REFERENCE_NAMES", "STREAM", "TOKEN_TABLE", "dinuc_shuffle", "dinuc_shuffle_tokens",
+__all__ = ["REFERENCE_NAMES", "STREAM", "SCORE_STREAM", "Draws", "reverse_complement_tokens", "TOKEN_TABLE", "dinuc_shuffle", "dinuc_shuffle_tokens",
            "shuffle", "tokens", "from_tokens", "make_references", "constant_reference",
            "reference_count", "validate_reference_name", "is_random", "is_one_hot",
            "require_one_hot", "non_acgt_counts"]
@@ -99,6 +106,55 @@ def tokens(onehot: np.ndarray) -> np.ndarray:
 def from_tokens(tok: np.ndarray, dtype=np.float32) -> np.ndarray:
     """Tokens (..., L) -> one-hot rows (..., L, 4) (see :data:`TOKEN_TABLE`)."""
     return TOKEN_TABLE.astype(dtype, copy=False)[tok]
+
+
+#: Token of each token's complement (A<->T, C<->G; the two N rows are their own).
+_COMPLEMENT = np.array([3, 2, 1, 0, _kernels.ZERO_TOKEN, _kernels.UNIFORM_TOKEN], np.uint8)
+
+
+def reverse_complement_tokens(tok: np.ndarray) -> np.ndarray:
+    """Tokens (..., L) -> their reverse complements (..., L)."""
+    return _COMPLEMENT[np.asarray(tok)[..., ::-1]]
+
+
+@dataclass(frozen=True)
+class Draws:
+    """How a batch's random references are drawn: ``keys`` (n,) int64 seed each sequence's
+    generator (with the run's seed); where ``reverse`` (n,) bool is set, the sequence is drawn
+    as the reverse complement of the draw for its reverse complement (so a locus read on
+    either strand gets the same references, reverse-complemented with it)."""
+
+    keys: np.ndarray
+    reverse: np.ndarray
+
+    @classmethod
+    def of_loci(cls, chrom: Sequence[str], start: Sequence[int], end: Sequence[int],
+                reverse: Sequence[bool]) -> "Draws":
+        """Keys from each sequence's locus (chromosome, start, end): the same interval draws
+        the same references in any file, row, shard or order."""
+        import hashlib
+
+        keys = [int.from_bytes(hashlib.blake2b(f"{c}:{int(s)}-{int(e)}".encode(),
+                                               digest_size=8).digest(), "little") >> 1
+                for c, s, e in zip(chrom, start, end)]
+        return cls(np.asarray(keys, np.int64), np.asarray(reverse, bool))
+
+
+def _drawn(draw, tok: np.ndarray, n_references: int, seed: int, index,
+           reverse: np.ndarray | None) -> np.ndarray:
+    """``draw(tokens, K, seed, index)`` -> (N, K, L) tokens, with the rows flagged in
+    ``reverse`` drawn for their reverse complement and reverse-complemented back."""
+    if reverse is None or not reverse.any():
+        return draw(tok, n_references, seed, index)
+    tok = tok.copy()
+    tok[reverse] = reverse_complement_tokens(tok[reverse])
+    out = draw(tok, n_references, seed, index)
+    out[reverse] = reverse_complement_tokens(out[reverse])
+    return out
+
+
+def _permuted_tokens(tok: np.ndarray, n_references: int, seed: int, index) -> np.ndarray:
+    return shuffle(tok, n_references, seed, index)
 
 
 def _index(index: Sequence[int] | None, n: int) -> np.ndarray:
@@ -205,23 +261,26 @@ class ReferenceBatch:
 
 def batch_references(spec, x: np.ndarray, n_references: int, seed: int,
                      index: Sequence[int], name: str,
-                     rows: Sequence[int] | None = None) -> ReferenceBatch:
+                     rows: Sequence[int] | None = None,
+                     reverse: np.ndarray | None = None) -> ReferenceBatch:
     """References for one input batch ``x`` (N, ...) in the form the pass takes.
 
     ``spec`` is a reference name or an array: (...) one reference, (K, ...) shared by all
     sequences, (N_total, K, ...) one set per sequence (rows picked by ``rows``, by default
     ``index``). Random references are seeded by (``seed``, ``index``): dinucleotide shuffles
-    and shuffles of one-hot DNA travel as tokens.
+    and shuffles of one-hot DNA travel as tokens; the sequences flagged in ``reverse`` (N,)
+    bool are drawn as the reverse complement of their reverse complement's draw (see
+    :class:`Draws`).
     """
     n, shape = x.shape[0], x.shape[1:]
     if isinstance(spec, str):
         if spec == "dinuc-shuffle":
             require_one_hot(x, name)
-            tok = dinuc_shuffle_tokens(x, n_references, seed, index)
+            tok = _drawn(dinuc_shuffle_tokens, tokens(x), n_references, seed, index, reverse)
             return ReferenceBatch("tokens", tok.reshape(n * n_references, -1), n_references)
         if spec == "shuffle":
             if x.ndim == 3 and is_one_hot(x):
-                tok = shuffle(tokens(x), n_references, seed, index)
+                tok = _drawn(_permuted_tokens, tokens(x), n_references, seed, index, reverse)
                 return ReferenceBatch("tokens", tok.reshape(n * n_references, -1),
                                       n_references)
             out = shuffle(x, n_references, seed, index).astype(np.float32, copy=False)

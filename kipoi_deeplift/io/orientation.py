@@ -69,7 +69,9 @@ class GenomeOrientation:
     def __init__(self, fasta: str):
         import pyfaidx
 
-        self.fasta = pyfaidx.Fasta(fasta, sequence_always_upper=True)
+        from .genome import indexed_fasta
+
+        self.fasta = pyfaidx.Fasta(indexed_fasta(fasta), sequence_always_upper=True)
 
     def _window(self, chrom: str, start: int, length: int) -> str:
         if chrom not in self.fasta:

@@ -25,7 +25,7 @@ from .writers import H5Writer, stale_temps
 #: makes its arrays bit-identical (batch size, versions) or complete (outputs asked for).
 SAME = PROVENANCE + ("references_sha256", "intervals_sha256", "shard", "shard_start",
                      "batch_size", "hypothetical", "layers", "keras_version",
-                     "tensorflow_version")
+                     "tensorflow_version", "skipped_invalid")
 
 
 @dataclass

@@ -26,8 +26,10 @@ from ..io import derived as derived_lib
 from ..io import resume as resume_lib
 from ..io import scorefile
 from ..io.writers import H5Writer, Staged, check_writable
+from . import intervals as intervals_lib
 from . import preflight, zoo
 from .loading import KipoiModel, load_kipoi_model, looks_like_path
+from .intervals import Intervals
 from .options import (DEFAULTS, Options, layered, neurons_for_rank, parse_dataloader_args,
                       parse_neurons, parse_shard, references_arg, tasks_arg)
 from .schema import InputPlan, canonical_model, input_labels, plan_inputs, task_names
@@ -161,13 +163,23 @@ class _Engine:
 class _Data:
     """The dataloader's sequences to score in this run (after --limit, --shard, --resume)."""
 
-    args: dict
+    args: dict                     # the user's dataloader arguments (recorded)
     dataset: Any
     total: int | None
     limit: int | None
     first: int = 0                 # index of the dataset's first sequence in the whole run
     sharding: tuple | None = None
-    names: list | None = None      # the BED's name column, where kipoiseq numbers intervals
+    intervals: Intervals | None = None     # what the dataloader reads (see .intervals)
+
+    @property
+    def load_args(self) -> dict:
+        """The arguments the dataloader is started with (a rewritten BED, an indexed FASTA)."""
+        return self.intervals.load_args if self.intervals is not None else self.args
+
+    @property
+    def names(self) -> list | None:
+        """The BED's names, by the interval numbers kipoiseq gives as ids."""
+        return self.intervals.names if self.intervals is not None else None
 
 
 @dataclass
@@ -247,13 +259,14 @@ def prepare(model: str | KipoiModel, dataloader_args: Any, output: str,
         batch_size = eng.dl.batch_size(int(opt["n_references"]), MAX_AUTO_BATCH,
                                        memory_cap=batching.default_cap(device_name),
                                        device=device_name)
-    data, batch_size = _open_data(km, dataloader_args, eng, options, batch_size, config, auto)
+    data, batch_size = _open_data(km, dataloader_args, eng, options, batch_size, out_path,
+                                  config, auto)
     run = _Run(options, out_path, km, config, opt, eng, refs, batch_size, data, {}, found,
                None, scope, hypothetical, t0)
     run.attrs = _provenance(run, device_name, started)
     run.attrs["command"] = _command(run)
     if options.resume:
-        run.partial = _continue(found, run.attrs, data, eng, lambda: km.dataloader(**data.args))
+        run.partial = _continue(found, run.attrs, data, eng, lambda: km.dataloader(**data.load_args))
     return run
 
 
@@ -324,7 +337,8 @@ def finish(run: _Run, staged: Staged, h5_tmp: Path, n: int, worst: float,
             "tasks": eng.task_names, "seconds": time.perf_counter() - run.t0,
             "rule": run.opt["rule"], "exact": dl.mode == "deeplift",
             "max_convergence_error": worst, "derived": written, "non_acgt": non_acgt,
-            "resumed": run.partial.rows if run.partial is not None else 0}
+            "resumed": run.partial.rows if run.partial is not None else 0,
+            "skipped_invalid": int(run.attrs.get("skipped_invalid", 0))}
 
 
 def _leftovers(out_path: Path, resume: bool) -> list:
@@ -415,10 +429,11 @@ def _engine(km: KipoiModel, pp: dict, options: Options, opt: dict) -> _Engine:
 
 
 def _open_data(km: KipoiModel, dataloader_args, eng: _Engine, options: Options,
-               batch_size: int, config: dict | None = None,
+               batch_size: int, out_path: Path, config: dict | None = None,
                auto: bool = False) -> tuple[_Data, int]:
-    """The dataloader's arguments checked, the dataloader started, --limit and --shard
-    applied (shards cut at multiples of ``batch_size``); returns the data and the batch size,
+    """The dataloader's arguments checked, every interval checked against the genome (see
+    :func:`.intervals.prepare`: invalid ones listed beside ``out_path``), the dataloader
+    started, --limit and --shard applied (shards cut at multiples of ``batch_size``); returns the data and the batch size,
     which an ``auto`` batch size leaves no larger than the whole run (every batch is padded
     to it). A zoo config's ``dataloader_args`` are what its rebuild reads (Beluga's ACGT):
     set, and a different value refused."""
@@ -433,20 +448,17 @@ def _open_data(km: KipoiModel, dataloader_args, eng: _Engine, options: Options,
             args[key] = value
     args = preflight.check_arguments(km.dataloader, args)
     length = inputs.layouts[inputs.dna].length if inputs.dna else plan.input_shapes[0][1]
-    kipoiseq = _reads_every_line(km.dataloader)
-    preflight.check_intervals(args, length, headers_ok=not kipoiseq)
-    n_resized, n_intervals = preflight.resized(args, length)
-    if n_resized:
-        warnings.warn(f"{n_resized} of {n_intervals} intervals are not {length} bp: the "
-                      f"dataloader centres them on the model's {length} bp (/metadata/ranges "
-                      "holds the scored windows)", Notice, stacklevel=3)
-    bed = preflight.find_arg(args, "interval", "bed")
-    names = preflight.bed_names(bed) if kipoiseq and isinstance(bed, str) else None
+    found = intervals_lib.prepare(args, km.dataloader, length, out_path, options.skip_invalid,
+                                  _reads_every_line(km.dataloader))
+    if found.resized:
+        warnings.warn(f"{found.resized} of {found.total - found.skipped} intervals are not "
+                      f"{length} bp: the dataloader centres them on the model's {length} bp "
+                      "(/metadata/ranges holds the scored windows)", Notice, stacklevel=3)
     if inputs.dna is None and wanted:    # now, not after the work
         raise UserError(f"{'/'.join('--' + k for k in wanted)} need a one-hot DNA input "
                         f"(N, L, 4); this model's inputs are {plan.input_names}")
     try:
-        dataset = km.dataloader(**args)
+        dataset = km.dataloader(**found.load_args)
     except UserError:
         raise
     except Exception as e:
@@ -462,14 +474,14 @@ def _open_data(km: KipoiModel, dataloader_args, eng: _Engine, options: Options,
         total = min(total, limit) if total is not None else limit
     if auto and total:
         batch_size = min(batch_size, total)
-    data = _Data(args, dataset, total, limit, names=names)
+    data = _Data(args, dataset, total, limit, intervals=found)
     sharding = parse_shard(options.shard)
     if sharding is not None:
         if total is None:
             raise UserError("--shard needs a dataloader that knows its length")
         first, last = shard_bounds(total, *sharding, batch_size)
         data = _Data(args, _slice(dataset, first, last), last - first, None, first, sharding,
-                     names)
+                     found)
     return data, batch_size
 
 
@@ -497,10 +509,13 @@ def _provenance(run: _Run, device_name: str, started: datetime) -> dict:
         "batch_size": int(run.batch_size), "hypothetical": int(bool(run.hypothetical)),
         "per_channel": int(bool(run.options.per_channel)), **scorefile.CONVENTIONS,
         "dtype": run.options.dtype, "format_version": scorefile.FORMAT_VERSION,
-        "reference_stream": refs_lib.STREAM,
+        "reference_stream": refs_lib.SCORE_STREAM,
         "layers": json.dumps(list(run.options.layers)),
         "references_sha256": _sha256_of(opt["references"]),
         "intervals_sha256": _sha256_of(preflight.find_arg(data.args, "interval", "bed")),
+        "skipped_invalid": data.intervals.skipped if data.intervals is not None else 0,
+        "invalid_bed": str(data.intervals.invalid_bed or "") if data.intervals is not None
+        else "",
         scorefile.TASK_OUTPUTS: json.dumps({t.name: [o, a or "", n] for t in eng.chosen
                                             for o, a, n in [eng.dl.output_of(t)]}),
     }
@@ -581,6 +596,8 @@ def _command(run: _Run) -> str:
         words += ["--dtype", o.dtype]
     if o.layers:
         words += ["--layers", ",".join(o.layers)]
+    if o.skip_invalid:
+        words.append("--skip-invalid")
     zoo_config = run.config["name"] if run.config else "none"
     for flag, value in (("--limit", data.limit), *((f"--{k}", v) for k, v in o.derived.items()),
                         ("--shard", o.shard), ("--zoo-config", zoo_config),
@@ -622,23 +639,32 @@ def _orientation(args: Mapping, inputs: InputPlan):
         return None
 
 
-def _batch_arrays(res, x: Mapping[str, np.ndarray], batch, n: int, labels, orient=None,
-                  dna: str | None = None, names: Sequence[str] | None = None,
-                  per_channel: bool = False, dtype: str = "float32") -> dict:
-    """One scored batch as the score file's datasets, with what the data say of each sequence
-    (non-ACGT positions, orientation against the genome). ``names``: the BED's names, by
-    the interval numbers kipoiseq gives as ids; ``per_channel``: also write the DNA input's
-    per-channel contributions; ``dtype``: of the stored contributions."""
+def _ranges(batch) -> Mapping | None:
+    """A dataloader batch's ``metadata.ranges`` (``None`` where it has none)."""
     ranges = (batch.get("metadata") or {}).get("ranges") if isinstance(batch, Mapping) else None
-    ranges = ranges if isinstance(ranges, Mapping) else None
+    return ranges if isinstance(ranges, Mapping) else None
+
+
+def _located(ranges: Mapping | None) -> bool:
+    return ranges is not None and all(k in ranges for k in ("chr", "start", "end"))
+
+
+def _batch_arrays(res, x: Mapping[str, np.ndarray], batch, n: int, labels,
+                  orientation: np.ndarray | None = None, dna: str | None = None,
+                  names: Sequence[str] | None = None, per_channel: bool = False,
+                  dtype: str = "float32") -> dict:
+    """One scored batch as the score file's datasets, with what the data say of each sequence
+    (non-ACGT positions; ``orientation`` (n,) against the genome, ``None``: not known).
+    ``names``: the BED's names, by the interval numbers kipoiseq gives as ids;
+    ``per_channel``: also write the DNA input's per-channel contributions; ``dtype``: of the
+    stored contributions."""
+    ranges = _ranges(batch)
     if ranges is not None and names is not None and "id" in ranges:
         ids = [str(i) for i in np.asarray(ranges["id"]).ravel()]
         if all(i.isdigit() and int(i) < len(names) for i in ids):
             ranges = {**ranges, "id": np.array([names[int(i)] for i in ids])}
     non_acgt = refs_lib.non_acgt_counts(x[dna]) if dna is not None and \
         refs_lib.is_one_hot(x[dna]) else None
-    orientation = orient(x[dna], ranges) if orient is not None and dna is not None and \
-        ranges is not None and all(k in ranges for k in ("chr", "start", "end")) else None
     return scorefile.batch_arrays(res, x, ranges, n, labels, orientation, non_acgt, dna,
                                   per_channel, dtype)
 
@@ -655,11 +681,15 @@ def _stream(run: _Run, writer: H5Writer, bar) -> tuple[float, float]:
     data, eng, opt, batch_size = run.data, run.eng, run.opt, run.batch_size
     dataset, limit, first, inputs = data.dataset, data.limit, data.first, eng.inputs
     # Classifies each sequence as read along or against the genome (None without a FASTA).
-    orient = _orientation(data.args, inputs)
+    orient = _orientation(data.load_args, inputs)
     batches = batch_iterator(dataset, batch_size, run.options.num_workers)
 
     def items():
-        """(inputs, index of the first, (batch, inputs, sequences)) per dataloader batch."""
+        """(inputs, index of the first, (batch, inputs, sequences, orientation), draws) per
+        dataloader batch. Located sequences draw their references by locus and strand
+        (:class:`~kipoi_deeplift.core.references.Draws`): a locus scores alike on both."""
+        from ..io.orientation import reversed_rows
+
         done = 0
         for batch in _guard(batches):
             x = inputs.to_arrays(batch["inputs"])
@@ -669,13 +699,22 @@ def _stream(run: _Run, writer: H5Writer, bar) -> tuple[float, float]:
                 x = {k: v[:n] for k, v in x.items()}
             if n <= 0:
                 return
-            yield x, first + done, (batch, x, n)
+            ranges = _ranges(batch)
+            orientation, draws = None, None
+            if _located(ranges):
+                if orient is not None and inputs.dna is not None:
+                    orientation = orient(x[inputs.dna], ranges)
+                strand = np.asarray(ranges["strand"])[:n] if "strand" in ranges else None
+                draws = refs_lib.Draws.of_loci(
+                    *(np.asarray(ranges[k])[:n] for k in ("chr", "start", "end")),
+                    reversed_rows(orientation, strand, n))
+            yield x, first + done, (batch, x, n, orientation), draws
             done += n
             if limit is not None and done >= limit:
                 return
 
-    def write(res, batch, x, n):
-        writer.append(_batch_arrays(res, x, batch, n, eng.labels, orient, inputs.dna,
+    def write(res, batch, x, n, orientation):
+        writer.append(_batch_arrays(res, x, batch, n, eng.labels, orientation, inputs.dna,
                                     data.names, run.options.per_channel, run.options.dtype))
 
     results = eng.dl.stream(items(), batch_size, references=run.refs,
@@ -686,10 +725,10 @@ def _stream(run: _Run, writer: H5Writer, bar) -> tuple[float, float]:
     with ThreadPoolExecutor(1, thread_name_prefix="write") as writes:
         written = None
         try:
-            for res, (batch, x, n) in results:
+            for res, (batch, x, n, orientation) in results:
                 if written is not None:
                     written.result()            # in order, and a failed write stops the run
-                written = writes.submit(write, res, batch, x, n)
+                written = writes.submit(write, res, batch, x, n, orientation)
                 worst = max(worst, res.max_convergence_error)
                 worst_rel = max(worst_rel, res.max_relative_error)
                 bar.update(n)
