@@ -2,7 +2,7 @@
 weights copied, checked to predict the same, then timed with tangermeme's ``deep_lift_shap``
 and captum's ``DeepLiftShap`` on the same sequences and references.
 
-torch, tangermeme and captum are the ``bench`` extra (``pip install 'kipoi_deeplift[bench]'``).
+torch, tangermeme and captum are the ``bench`` extra (``pip install -e '.[bench]'`` in the checkout).
 Each peer runs in a process of its own (``python benchmarks/peers.py --run ...``) so that its
 threads and allocator do not share a process with TensorFlow's; both frameworks get the same
 thread count, and torch ``OMP_WAIT_POLICY=PASSIVE`` (its spinning threads made it 3-6x slower

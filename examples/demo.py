@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -131,7 +132,7 @@ def kipoi_deeplift(*args):
     exe = Path(sys.executable).parent / "kipoi-deeplift"
     cmd = [str(exe) if exe.exists() else sys.executable] + ([] if exe.exists() else
                                                             ["-m", "kipoi_deeplift"])
-    print("$ kipoi-deeplift " + " ".join(args))
+    print("$ kipoi-deeplift " + shlex.join(args), flush=True)     # pasteable into a shell
     subprocess.run(cmd + list(args), check=True)
 
 

@@ -25,6 +25,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from kipoi_deeplift.quiet import quiet_tensorflow_start  # noqa: E402
+
+quiet_tensorflow_start()    # TensorFlow's start-up lines (CUDA probing, cuInit) discarded
+
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 

@@ -46,7 +46,9 @@ def _score_parser(sub):
     p.add_argument("--dataloader-args", nargs="+", default=None, metavar="JSON_OR_FILE",
                    help="dataloader arguments: a JSON object, a .json/.yaml file or key=value "
                         "pairs, e.g. '{\"intervals_file\": \"x.bed\", \"fasta_file\": \"hg38.fa\"}'")
-    p.add_argument("-o", "--output", default="deeplift.h5", help="HDF5 file to write")
+    p.add_argument("-o", "--output", default="deeplift.h5",
+                   help="HDF5 file to write (default: deeplift.h5; a name ending in .tsv "
+                        "writes the --summary table there and the HDF5 beside it as .h5)")
     p.add_argument("--tasks", default=None, help="comma-separated task names or indices "
                                                  "(default: all)")
     p.add_argument("--input", default=None, help="the DNA input (default: special_type DNASeq)")
@@ -87,7 +89,9 @@ def _score_parser(sub):
     p.add_argument("--dataloader", default=None, metavar="NAME",
                    help="a dataloader other than the model's default (as `kipoi predict`)")
     p.add_argument("--dataloader-source", default=None, metavar="SOURCE",
-                   help="the Kipoi source of --dataloader (default: the model's)")
+                   help="the Kipoi source of --dataloader (default: the model's); py: "
+                        "--dataloader is a Python class, e.g. --dataloader "
+                        "kipoiseq.dataloaders.SeqIntervalDl --dataloader-source py")
     p.add_argument("--target-layer", default=None, metavar="LAYER",
                    help="explain neurons of this hidden layer instead of the outputs (e.g. "
                         "the first convolution); with --target-neuron")
@@ -195,12 +199,15 @@ def _compare_parser(sub):
     p.add_argument("-o", "--output", required=True, help="the HTML report to write")
     p.add_argument("--tsv", default=None, help="also write one row per (model pair, interval) "
                                                "and a summary row per pair")
-    p.add_argument("--top-k", type=int, default=10, help="positions compared by Jaccard")
+    p.add_argument("--top-k", type=int, default=10,
+                   help="how many top-scoring positions of each interval the Jaccard overlap "
+                        "compares (default: 10)")
     p.add_argument("--example", type=int, action="append", default=None, metavar="ROW",
                    help="a row (from 0) whose logos the report shows; repeat for several "
                         "(default: the most confident and the most disagreeing intervals)")
     p.add_argument("--intervals", type=int, default=4,
-                   help="how many intervals the report shows when --example is not given")
+                   help="how many intervals the report shows when --example is not given "
+                        "(default: 4, the most confident and the most disagreeing in turn)")
     p.add_argument("--motifs", default=None,
                    help="a `kipoi-deeplift motifs` directory (of the first file) to show")
     p.add_argument("--sites", default=None,
@@ -242,31 +249,54 @@ def _run_compare(a) -> int:
 
 def _motifs_parser(sub):
     p = sub.add_parser("motifs", help="TF-MoDISco patterns of a score file, matched to a motif "
-                                      "database, and which patterns each sequence uses")
+                                      "database, and which patterns each sequence uses (needs "
+                                      "a file from `score --hypothetical`)",
+                       description="Run TF-MoDISco (modisco-lite) on one task's hypothetical "
+                                   "contributions, match the patterns to a motif database "
+                                   "and tabulate which patterns each sequence uses. The file "
+                                   "must come from `kipoi-deeplift score --hypothetical` "
+                                   "(without --hypothetical the file has no /hyp_contrib). "
+                                   "Needs pip install -e '.[motifs]' (modisco-lite, "
+                                   "pyjaspar).")
     p.add_argument("h5", help="a file written by `kipoi-deeplift score --hypothetical`")
     p.add_argument("-o", "--output", required=True, help="directory to write into")
     _task_args(p)
     p.add_argument("--database", default=None,
                    help="match patterns to: jaspar (JASPAR CORE vertebrates, bundled with "
-                        "pyjaspar), jaspar:<taxon> (plants, insects, ...) or a MEME file")
+                        "pyjaspar), jaspar:<taxon> (plants, insects, ...) or a MEME file "
+                        "(default: none, the patterns are found but not matched)")
     p.add_argument("--max-seqlets", type=int, default=2000,
                    help="most seqlets per sign TF-MoDISco clusters (modisco -n)")
     p.add_argument("--window", type=int, default=None,
                    help="central bases TF-MoDISco reads (default: the sequence, at most 400)")
+    # The defaults are analysis.motifs.MAX_Q and MIN_SHARE (not imported here: --help and
+    # every other command start without numpy); tests/test_motif_reporting.py checks them.
+    p.add_argument("--max-q", type=float, default=0.05, metavar="Q",
+                   help="a database match counts only at a Benjamini-Hochberg q-value (over "
+                        "the database) at or below Q; above it the pattern reads 'no "
+                        "significant match' with its nearest motif and q (default: 0.05)")
+    p.add_argument("--min-share", type=float, default=0.1, metavar="SHARE",
+                   help="patterns whose seqlets carry less than SHARE of the summed "
+                        "|contribution| of all patterns' seqlets are minor: listed and drawn "
+                        "apart, after the others, smaller (default: 0.1; noise patterns "
+                        "carried 3-6%% in the planted simulations)")
     p.set_defaults(run=_run_motifs)
 
 
 def _run_motifs(a) -> int:
     from .analysis.motifs import motifs
 
-    res = motifs(a.h5, a.output, a.task, a.input, a.database, a.max_seqlets, a.window)
-    pats = res["patterns"]
-    print(f"{len(pats)} pattern(s) for task {res['task']}" + (":" if pats else
-          " (TF-MoDISco found none: too few sequences or seqlets?)"))
-    for pt in pats:
-        best = f"  {pt.matches[0][0]} (p {pt.matches[0][1]:.2g}, q {pt.matches[0][2]:.2g})" \
-            if pt.matches else ""
-        print(f"  {pt.name:<7} {len(pt.seqlets):>5} seqlets  {pt.consensus:<24}{best}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            res = motifs(a.h5, a.output, a.task, a.input, a.database, a.max_seqlets,
+                         a.window, a.max_q, a.min_share)
+        finally:        # why TF-MoDISco found nothing, one line, even when writing fails
+            for w in caught:
+                if w.category.__name__ == "Notice":
+                    print(f"note: {w.message}", file=sys.stderr)
+    # Patterns by share of the contribution, the minor ones apart; matches with their q.
+    print("\n".join(res["summary"]))
     for f in res["files"]:
         print(f"wrote {f}")
     return 0
@@ -293,17 +323,25 @@ def _run_sites(a) -> int:
     from .analysis.sites import sites
 
     res = sites(a.h5, a.output, a.task, a.input, a.fdr, a.width, a.layer, a.motifs)
-    rows = {s.row for s in res["sites"]}
-    print(f"{len(res['sites'])} site(s) in {len(rows)} sequence(s) for task {res['task']} "
-          f"(FDR {res['fdr']}: window sum >= {res['threshold']:.4g})")
+    rows = {s.row for s in res["calls"]}     # every sequence that called one, merged or not
+    merged = len(res["calls"]) - len(res["sites"])
+    joined = f"; {merged} call(s) of overlapping intervals merged" if merged else ""
+    print(f"{len(res['sites'])} site(s) called in {len(rows)} sequence(s) for task "
+          f"{res['task']} (FDR {res['fdr']}: window sum >= {res['threshold']:.4g}{joined})")
     print(f"wrote {res['output']}")
     return 0
 
 
 def _merge_parser(sub):
-    p = sub.add_parser("merge", help="join the shard files of one `score --shard I/N` run")
-    p.add_argument("shards", nargs="+", metavar="SHARD.h5")
-    p.add_argument("-o", "--output", required=True)
+    p = sub.add_parser("merge", help="join the shard files of one `score --shard I/N` run",
+                       description="Join the N shard files of one `kipoi-deeplift score "
+                                   "--shard I/N` run into the file an unsharded run writes "
+                                   "(every shard once, in any order).")
+    p.add_argument("shards", nargs="+", metavar="SHARD.h5",
+                   help="the shard files (score --shard 1/N ... N/N), each once, in any order")
+    p.add_argument("-o", "--output", required=True,
+                   help="the merged HDF5 file to write: the rows of every shard in interval "
+                        "order, as one unsharded `score` run writes them (required)")
     _derived_flags(p)
     p.set_defaults(run=_run_merge)
 

@@ -95,7 +95,7 @@ def test_the_printed_modisco_command_runs_on_an_odd_length_file(tmp_path):
     (with -n, and -w that fits an odd length) modisco-lite accepts it."""
     exe = modisco_executable()
     if exe is None:
-        pytest.skip("modisco-lite is not installed (pip install 'kipoi_deeplift[motifs]')")
+        pytest.skip("modisco-lite is not installed (pip install -e '.[motifs]')")
     fasta = K.write_genome(tmp_path)
     rows = [("chr1", s, s + 51, f"r{s}", 0, "+") for s in range(0, 540, 27)]
     bed = K.write_bed(tmp_path, rows)

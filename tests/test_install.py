@@ -58,7 +58,7 @@ def test_installed_metadata_resolves_to_one_tensorflow():
 def test_gpu_messages_name_what_is_missing(probe, says):
     assert says in gpu_missing(**probe)
     if not probe["driver"] or not probe["cuda_libraries"]:
-        assert "pip install 'kipoi_deeplift[gpu]'" in gpu_missing(**probe) or \
+        assert "pip install -e '.[gpu]'" in gpu_missing(**probe) or \
             "driver" in gpu_missing(**probe)
 
 

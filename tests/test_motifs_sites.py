@@ -14,7 +14,7 @@ import kipoi_deeplift as kd
 from kipoi_deeplift import cli
 
 pytest.importorskip("modiscolite", reason="modisco-lite is not installed "
-                    "(pip install 'kipoi_deeplift[motifs]')")
+                    "(pip install -e '.[motifs]')")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,10 @@ def bed_rows(path):
         if line.startswith("#"):
             continue
         chrom, a, b, name, score, strand, c, _ = line.rstrip("\n").split("\t")
-        interval, task, pattern, total = name.split("|")
+        # interval|task|pattern|contribution|intervals that called it/that hold it (one
+        # interval each here: the planted intervals do not overlap)
+        interval, task, pattern, total, support = name.split("|")
+        assert support == "1/1", line
         rows.append({"row": int(interval[1:]), "start": int(a), "end": int(b),
                      "pattern": pattern, "strand": strand, "centre": int(c) + 0.5,
                      "score": float(total)})
@@ -164,7 +167,7 @@ def test_report_shows_motifs_usage_and_sites(sim, tmp_path):
     assert cli.main(["compare", str(sim["h5"]), str(grad), "-o", str(report), "--motifs",
                      str(sim["motifs"]), "--sites", str(bed), "--example", "0"]) == 0
     text = report.read_text()
-    assert "one model, model, scored 2 ways" in text
+    assert "one model, model, in 2 files" in text
     assert "<b>pos_0</b>" in text and "best database match MA" in text
     assert "Which motifs each sequence uses" in text and "pos_0 share of delta" in text
     assert f"{len(bed_rows(bed))} sites from" in text

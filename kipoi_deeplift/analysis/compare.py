@@ -46,6 +46,14 @@ class Scored:
         """The model's name (a directory's last part)."""
         return Path(str(self.attrs.get("model", self.path))).name or self.path
 
+    @property
+    def title(self) -> str:
+        """What every picture and heading of the report calls this file: its ``label`` (the
+        file and task, as the command prints them), then the model and the rule. The label
+        comes first because two files of one model and rule (other references, another seed)
+        differ in nothing else."""
+        return f"{self.label} | model {self.model} | {self.rule}"
+
 
 def load(spec: str) -> Scored:
     """``FILE.h5`` or ``FILE.h5:TASK`` (default: the file's first task)."""
@@ -69,9 +77,23 @@ def load(spec: str) -> Scored:
         conv = f[sf.convergence(task)][:]
         delta, preds = f[sf.delta(task)][:], f[sf.preds(task)][:]
         flip = f.reversed_rows() if f.has_ranges() else None
-    label = f"{Path(attrs.get('model', path)).name or path}:{task}"
+    label = f"{Path(path).name}:{task}"           # made unique among the files by compare()
     return Scored(path, label, task, contrib.sum(-1), contrib, inputs, conv, ranges, attrs,
                   delta, preds, flip)
+
+
+def file_names(paths: list[str]) -> list[str]:
+    """How the files are named in the TSV, the printed summary and every label of the report:
+    the file name (``scores.h5``), with as many parent directories as it takes to tell apart
+    files of the same name (``run1/scores.h5``, ``run2/scores.h5``). File names, not model
+    names: two files of one model (two rules, other references) must not share a label."""
+    parts = [Path(p).parts or (p,) for p in paths]
+    depth = 1
+    while True:
+        names = ["/".join(q[-depth:]) for q in parts]
+        if len(set(names)) == len(names) or all(depth >= len(q) for q in parts):
+            return names
+        depth += 1
 
 
 def check_same_intervals(files: list[Scored]) -> None:
@@ -138,10 +160,13 @@ def compare(specs: list[str], top_k: int = 10, site_width: int = 8) -> tuple[lis
         raise UserError("compare needs at least two files")
     files = [load(s) for s in specs]
     check_same_intervals(files)
-    labels = [f.label for f in files]
-    if len(set(labels)) != len(labels):      # the same model twice: tell them apart by file
-        for f in files:
-            f.label = f"{Path(f.path).stem}:{f.task}"
+    for f, name in zip(files, file_names([f.path for f in files])):
+        f.label = f"{name}:{f.task}"
+    counts: dict[str, int] = {}
+    for f in files:                          # the very same file and task given twice
+        counts[f.label] = counts.get(f.label, 0) + 1
+        if counts[f.label] > 1:
+            f.label += f" ({counts[f.label]})"
     rows = []
     for a, b in itertools.combinations(files, 2):
         rows.extend(pair_rows(a, b, top_k, site_width))

@@ -3,6 +3,7 @@ by genome region."""
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,9 @@ def logo_panels(h5: sf.ScoreFile, input_name: str, task: str, example: int | Non
     they run along the sequence as the model read it, positions 1-based in it.
 
     Returns ``{"row", "rows": [(name, (W, 4) values)], "positions": (W,) 1-based,
-    "where": label, "xlabel", "genome": bool, "flipped": bool}``.
+    "where": label, "xlabel", "genome": bool, "flipped": bool}``: ``where`` names the row,
+    its genome region (1-based) where the file has ranges, the strand the model read and
+    which way the logo runs; ``flipped``: drawn reversed and complemented against the read.
     """
     if region is None:
         if example is None:
@@ -77,17 +80,66 @@ def logo_panels(h5: sf.ScoreFile, input_name: str, task: str, example: int | Non
     length = len(values)
     if region is None:
         return {"row": i, "rows": rows, "positions": np.arange(1, length + 1),
-                "where": f"row {i}", "genome": False, "flipped": False,
+                "where": _example_where(h5, i, length), "genome": False, "flipped": False,
                 "xlabel": "position in the sequence as the model read it (1-based)"}
     r = h5.ranges(("start", "end"))
     flip = bool(h5.reversed_rows()[i])
     positions, rows = along_genome(rows, int(r["start"][i]), int(r["end"][i]), flip, lo, hi)
     lo, hi = int(positions[0]) - 1, int(positions[-1])
     return {"row": i, "rows": rows, "positions": positions,
-            "where": browser_region(chrom, lo, hi) + (" (model read the - strand; drawn "
-                                                      "along +)" if flip else ""),
+            "where": f"{browser_region(chrom, lo, hi)} (row {i}); " + (
+                "the model read the - strand: drawn along + (reversed and complemented)"
+                if flip else "the model read the + strand: drawn as read"),
             "genome": True, "flipped": flip,
-            "xlabel": f"{chrom} position (1-based, as genome browsers show it)"}
+            "xlabel": f"{chrom} position (1-based, as genome browsers show it; + strand)"}
+
+
+def _example_where(h5: sf.ScoreFile, i: int, length: int) -> str:
+    """What ``--example i`` shows, in words: the row, its name, the genome region of the
+    scored sequence (1-based, as a browser shows it) and the strand the model read it on. The
+    logo runs as the model read it, so on the - strand its position 1 is the region's last
+    base: said outright, as a reader would otherwise take the left end for the region's
+    start."""
+    if not h5.has_ranges():
+        return f"row {i} (no genome coordinates in the file)"
+    r = h5.ranges(("chr", "start", "end", "id"))
+    chrom = str(r["chr"][i])
+    g0 = sequence_start(int(r["start"][i]), int(r["end"][i]), length)
+    name = f", {r['id'][i]}" if "id" in r else ""
+    where = f"row {i}{name}: {browser_region(chrom, g0, g0 + length)}"
+    if bool(h5.reversed_rows()[i]):
+        return (f"{where}, - strand: drawn as the model read it (reverse complement), position "
+                f"1 = {chrom}:{g0 + length:,}")
+    return f"{where}, + strand: drawn as the model read it, position 1 = {chrom}:{g0 + 1:,}"
+
+
+def fit_title(ax, text: str, fontsize: float = 9, loc: str = "center",
+              reserve_px: float = 0.0):
+    """Set ``text`` as the title of ``ax``, each of its lines wrapped at spaces so that the
+    title is no wider than the axes (less ``reserve_px``, room kept for a legend beside it).
+    A title is drawn centred over its axes and is not shrunk: on a narrow region (a logo of
+    a few bases) one long line ran off both sides of the picture. Returns the Text."""
+    renderer = ax.figure.canvas.get_renderer()
+    room = ax.get_window_extent(renderer).width - reserve_px
+    title = ax.set_title(text, fontsize=fontsize, loc=loc)
+    lines = text.split("\n")
+    for width in range(max(map(len, lines)), 7, -1):
+        if title.get_window_extent(renderer).width <= room:
+            break
+        title.set_text("\n".join(textwrap.fill(line, width, break_on_hyphens=False)
+                                  for line in lines))
+    return title
+
+
+def fit_label(ax, text: str) -> None:
+    """The x label of ``ax``, wrapped at spaces to the axes' width (see :func:`fit_title`)."""
+    renderer = ax.figure.canvas.get_renderer()
+    room = ax.get_window_extent(renderer).width
+    label = ax.set_xlabel(text)
+    for width in range(len(text), 7, -1):
+        if label.get_window_extent(renderer).width <= room:
+            break
+        label.set_text(textwrap.fill(text, width, break_on_hyphens=False))
 
 
 def sequence_start(range_start: int, range_end: int, length: int) -> int:
@@ -130,12 +182,11 @@ def draw_logo(ax, values: np.ndarray, positions, ylabel: str) -> None:
     ax.set_ylabel(ylabel)
 
 
-def plot(h5_path: str, output: str, example: int | None = None, region: str | None = None,
-         task: str | None = None, input_name: str | None = None) -> str:
-    """A logo of the contributions of one sequence (and its hypothetical contributions when
-    the file has them) for one task; returns the path written. ``example`` is a row of the
-    file (from 0); ``region`` a 1-based region (CHR:START-END, as browsers show it): the logo
-    then runs along the genome's + strand with 1-based genome positions."""
+def logo_figure(h5_path: str, example: int | None = None, region: str | None = None,
+                task: str | None = None, input_name: str | None = None):
+    """The figure :func:`plot` writes (a matplotlib Figure; the caller closes it): a logo of
+    the contributions of one sequence, and its hypothetical contributions when the file has
+    them, under a title naming the model, task, rule, region and strand, wrapped to fit."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -151,16 +202,38 @@ def plot(h5_path: str, output: str, example: int | None = None, region: str | No
         rule = h5.attrs.get("rule", "")
         maxpool = h5.attrs.get("maxpool", "")
     width = len(panels["positions"])
-    fig, axes = plt.subplots(len(panels["rows"]), 1, figsize=(min(24, 2 + 0.12 * width),
-                                                              2.2 * len(panels["rows"])),
-                             squeeze=False)
+    height = 2.2 * len(panels["rows"])
+    # At least 5 inches: a few bases' logo still gets a title and an axis label that read.
+    fig, axes = plt.subplots(len(panels["rows"]), 1, squeeze=False,
+                             figsize=(min(24, max(5, 2 + 0.12 * width)), height))
     for ax, (name, values) in zip(axes[:, 0], panels["rows"]):
         draw_logo(ax, values, panels["positions"], name)
-    axes[0, 0].set_title(f"model {model} | task {task} | {rule}, maxpool {maxpool} | "
-                         f"{panels['where']}\nscored output {pred:.3g}, delta {delta:.3g} "
-                         "(contributions sum to delta)", fontsize=9)
-    axes[-1, 0].set_xlabel(panels["xlabel"])
+    text = (f"model {model} | task {task} | {rule}, maxpool {maxpool}\n{panels['where']}\n"
+            f"scored output {pred:.3g}, delta {delta:.3g} (contributions sum to delta)")
+    # Wrapped to the axes as laid out; the figure grows by each line beyond a two-line title
+    # and a one-line x label (so the logos keep their height), is laid out again, and the
+    # title wrapped once more, as the second layout may narrow the axes a little.
     fig.tight_layout()
+    for _ in range(2):
+        title = fit_title(axes[0, 0], text, fontsize=9)
+        fit_label(axes[-1, 0], panels["xlabel"])
+        extra = title.get_text().count("\n") + axes[-1, 0].xaxis.label.get_text().count("\n") - 1
+        fig.set_size_inches(fig.get_figwidth(), height + 0.17 * max(0, extra))
+        fig.tight_layout()
+    return fig
+
+
+def plot(h5_path: str, output: str, example: int | None = None, region: str | None = None,
+         task: str | None = None, input_name: str | None = None) -> str:
+    """A logo of the contributions of one sequence (and its hypothetical contributions when
+    the file has them) for one task; returns the path written. ``example`` is a row of the
+    file (from 0): the logo runs as the model read it, its title names the row's genome region
+    (1-based) and strand; ``region`` a 1-based region (CHR:START-END, as browsers show it):
+    the logo then runs along the genome's + strand with 1-based genome positions. The title
+    is wrapped to the figure's width (see :func:`logo_figure`)."""
+    import matplotlib.pyplot as plt
+
+    fig = logo_figure(h5_path, example, region, task, input_name)
     try:
         with staged_file(output) as tmp:
             fig.savefig(tmp, dpi=110, format=Path(output).suffix.lstrip(".") or "png")

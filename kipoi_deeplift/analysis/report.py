@@ -3,9 +3,14 @@ biologist can send to a colleague.
 
 For several intervals (the most confident, the most disagreeing, or those the user names) it
 stacks every file's logo in genome coordinates (1-based, along the + strand) on one shared y
-scale per interval, with model, task and rule in every label; then a model-by-model agreement
-heat map, a sortable per-interval table, score distributions, motifs and sites when given, and
-each file's provenance as text with the command that reruns it.
+scale per interval, the whole interval where it is at most :data:`WHOLE_UP_TO` bases (else a
+window that the page states base by base), with file, task, model and rule in every label;
+then a model-by-model agreement heat map, a sortable per-interval table, score distributions,
+motifs and sites when given (shaded, with a legend), and each file's provenance as text with
+the command that reruns it.
+
+Files are named as ``compare`` prints them (:attr:`Scored.label`: file name and task), so that
+a line of the terminal, a column of the TSV and a label of the page point at the same file.
 """
 from __future__ import annotations
 
@@ -19,8 +24,26 @@ from pathlib import Path
 import numpy as np
 
 from .compare import COLUMNS, Scored, agreement_matrix, provenance
-from .plots import along_genome, browser_region, draw_logo, sequence_start
+from .plots import along_genome, browser_region, draw_logo, fit_title, sequence_start
 from ..io.writers import staged_file
+
+#: Sequences up to this long are drawn whole; longer ones as a window of this many bases
+#: around the strongest contribution (at about 6 pixels a base on the page, letters are still
+#: told apart; a 1000 bp logo is a smear).
+WHOLE_UP_TO = 200
+
+#: The rule for "most disagreeing", as the page states it. An interval whose output barely
+#: moves from the reference's has near-zero scores in every file, and near-zero noise
+#: correlates poorly: without a floor on |delta|, background intervals (delta +-0.05) were
+#: shown as the "most disagreeing".
+DISAGREEING_RULE = ("the lowest mean Pearson correlation between the files, among the intervals "
+                    "whose mean |delta| is at least the median over all intervals and at least "
+                    "a quarter of the largest (where the output barely moves from the "
+                    "reference's, every file's scores are near-zero noise, whose disagreement "
+                    "means nothing)")
+
+#: How the sites of ``--sites`` are drawn on the logos (and named in their legend).
+SITE_COLOUR, SITE_ALPHA = "gold", 0.3
 
 
 def _png(fig) -> str:
@@ -36,29 +59,32 @@ def describe_files(files: list[Scored]) -> str:
     """What is compared, in words: several models, or one model under several settings."""
     models = sorted({f.model for f in files})
     if len(models) == 1:
-        settings = ", ".join(f"{f.task} ({f.rule})" for f in files)
-        return f"one model, {models[0]}, scored {len(files)} ways: {settings}"
+        settings = ", ".join(f"{f.label} ({f.rule})" for f in files)
+        return f"one model, {models[0]}, in {len(files)} files: {settings}"
     return f"{len(files)} score files of {len(models)} models: " + ", ".join(models)
+
+
+def disagreement_floor(confidence: np.ndarray) -> float:
+    """The smallest mean |delta| an interval needs to be called "most disagreeing" (see
+    :data:`DISAGREEING_RULE`): the median over intervals, and at least a quarter of the
+    largest (the median alone lets near-zero intervals through where most intervals are
+    background)."""
+    return float(max(np.median(confidence), 0.25 * np.max(confidence)))
 
 
 def choose_intervals(files: list[Scored], rows: list[dict], wanted: list[int] | None = None,
                      n: int = 4) -> list[tuple[int, str]]:
     """(row, why chosen): the rows given, else the most confident (largest mean |delta| over
-    the files) and the most disagreeing (lowest mean Pearson over the pairs), alternately,
-    ``n`` in all."""
+    the files) and the most disagreeing (lowest mean Pearson over the pairs, among intervals
+    whose mean |delta| reaches :func:`disagreement_floor`), alternately, ``n`` in all."""
     total = files[0].per_base.shape[0]
     if wanted:
         return [(i, "chosen") for i in wanted]
     confidence = np.mean([np.abs(f.delta) for f in files], axis=0)
-    per_row: dict[str, list] = {}
-    for r in rows:
-        if r["interval"] != "all":
-            per_row.setdefault(r["interval"], []).append(r["pearson"])
-    order = list(dict.fromkeys(r["interval"] for r in rows if r["interval"] != "all"))
-    agreement = np.array([np.nanmean(per_row[k]) if not np.all(np.isnan(per_row[k]))
-                          else 1.0 for k in order])
+    agreement = mean_pearson(rows)
     confident = list(np.argsort(-confidence, kind="stable"))
-    disagreeing = list(np.argsort(agreement, kind="stable"))
+    floor = disagreement_floor(confidence)
+    disagreeing = [i for i in np.argsort(agreement, kind="stable") if confidence[i] >= floor]
     out: list[tuple[int, str]] = []
     while len(out) < min(n, total) and (confident or disagreeing):
         for queue, why in ((confident, "most confident"), (disagreeing, "most disagreeing")):
@@ -72,25 +98,60 @@ def choose_intervals(files: list[Scored], rows: list[dict], wanted: list[int] | 
     return out
 
 
-def _window(files: list[Scored], i: int, width: int) -> tuple[int, int]:
-    """The part of sequence ``i`` shown: ``width`` bases around the strongest site of any file
-    (positions as the model read them)."""
+def mean_pearson(rows: list[dict]) -> np.ndarray:
+    """Per interval (in file order), the mean Pearson correlation over the pairs of files; 1
+    where no pair has one (constant scores)."""
+    # By pair, in row order (not by the interval's name: two rows may share coordinates).
+    per_pair: dict[tuple, list] = {}
+    for r in rows:
+        if r["interval"] != "all":
+            per_pair.setdefault((r["model_a"], r["model_b"]), []).append(r["pearson"])
+    table = np.array(list(per_pair.values()), dtype=np.float64)       # (pairs, N)
+    out = np.ones(table.shape[1])
+    some = ~np.all(np.isnan(table), axis=0)
+    out[some] = np.nanmean(table[:, some], axis=0)
+    return out
+
+
+def shown_window(files: list[Scored], i: int, width: int | None) -> tuple[int, int]:
+    """The part [lo, hi) of sequence ``i`` drawn (positions as the model read it): all of it
+    when ``width`` is None and the sequence is at most :data:`WHOLE_UP_TO` bases, or when
+    ``width`` covers it; else ``width`` (default :data:`WHOLE_UP_TO`) bases around the
+    strongest 8 bp of any file."""
     length = files[0].per_base.shape[1]
+    if width is None:
+        width = length if length <= WHOLE_UP_TO else WHOLE_UP_TO
+    if width >= length:
+        return 0, length
     strength = sum(np.abs(np.convolve(f.per_base[i], np.ones(8), "same")) for f in files)
     centre = int(np.argmax(strength))
     lo = max(0, min(centre - width // 2, length - width))
-    return lo, min(length, lo + width)
+    return lo, lo + width
 
 
-def _interval_figure(files: list[Scored], i: int, width: int, sites: list | None) -> tuple:
-    """Stacked logos of sequence ``i`` for every file on one y scale; returns (png, region)."""
+def _sequence_region(f: Scored, i: int) -> tuple[str, int, int] | None:
+    """(chrom, start, end) of the whole scored sequence ``i`` in the genome (0-based), where
+    the file has ranges: centred in its range where the two lengths differ."""
+    if f.ranges is None or "start" not in f.ranges:
+        return None
+    length = f.per_base.shape[1]
+    g0 = sequence_start(int(f.ranges["start"][i]), int(f.ranges["end"][i]), length)
+    return str(f.ranges["chr"][i]), g0, g0 + length
+
+
+def _interval_figure(files: list[Scored], i: int, width: int | None, sites: list | None,
+                     sites_label: str = "site") -> tuple:
+    """Stacked logos of sequence ``i`` for every file on one y scale; returns (png, region
+    shown, how many bases shown). ``sites``: (start, end, name) in genome coordinates,
+    shaded, with a legend entry ``sites_label``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     first = files[0]
-    lo, hi = _window(files, i, width)
+    lo, hi = shown_window(files, i, width)
     panels = []
     genome = first.ranges is not None and "start" in first.ranges
     for f in files:
@@ -108,18 +169,23 @@ def _interval_figure(files: list[Scored], i: int, width: int, sites: list | None
         panels.append((f, positions, values))
     top = max(float(np.abs(v).sum(-1).max()) for _, _, v in panels) or 1.0
     bottom = min(float(np.minimum(v, 0).sum(-1).min()) for _, _, v in panels)
-    fig, axes = plt.subplots(len(files), 1, figsize=(min(20, 2 + 0.18 * (hi - lo)),
+    # At most 11.6 inches, the page's width at 100 dpi: a wider figure is shrunk by the
+    # browser, and its labels with it (a 200 bp window gets about 5 pixels a base).
+    fig, axes = plt.subplots(len(files), 1, figsize=(min(11.6, max(8, 2 + 0.1 * (hi - lo))),
                                                      1.7 * len(files) + 0.4), sharex=True,
                              squeeze=False)
+    shaded = 0
     for ax, (f, positions, values) in zip(axes[:, 0], panels):
         draw_logo(ax, values, positions, "contribution")
         ax.set_xlim(positions[0] - 0.5, positions[-1] + 0.5)
         ax.set_ylim(bottom * 1.1, top * 1.1)
-        ax.set_title(f"{f.model} | task {f.task} | {f.rule}", fontsize=8, loc="left")
         for s_lo, s_hi, name in sites or []:
             if s_hi > positions[0] - 1 and s_lo < positions[-1]:
+                # BED [s_lo, s_hi) is 1-based s_lo + 1 .. s_hi: from the left edge of the
+                # first base to the right edge of the last.
                 ax.axvspan(max(s_lo + 0.5, positions[0] - 0.5), min(s_hi + 0.5,
-                           positions[-1] + 0.5), color="gold", alpha=0.25, lw=0)
+                           positions[-1] + 0.5), color=SITE_COLOUR, alpha=SITE_ALPHA, lw=0)
+                shaded += 1
     if genome:
         chrom = first.ranges["chr"][i]
         axes[-1, 0].set_xlabel(f"{chrom} position (1-based, as genome browsers show it; "
@@ -127,16 +193,29 @@ def _interval_figure(files: list[Scored], i: int, width: int, sites: list | None
         region = browser_region(str(chrom), int(panels[0][1][0]) - 1, int(panels[0][1][-1]))
     else:
         axes[-1, 0].set_xlabel("position in the sequence (1-based)")
-        region = f"row {i}, positions {lo + 1}-{hi}"
+        region = f"positions {lo + 1}-{hi}"
+    legend = None
+    if sites is not None:
+        # The legend sits above the top logo, right of its title, where it hides no letter.
+        n_here = shaded // len(files)
+        handle = Patch(color=SITE_COLOUR, alpha=SITE_ALPHA, label=f"{sites_label}: {n_here} here")
+        legend = axes[0, 0].legend(handles=[handle], loc="lower right", bbox_to_anchor=(1, 1),
+                                   fontsize=8, frameon=False, borderaxespad=0.2)
     fig.tight_layout()
-    return _png(fig), region
+    # Titles wrapped to their logo's width (the top one beside the legend): a long path
+    # would otherwise run off the picture or under the legend.
+    reserve = legend.get_window_extent(fig.canvas.get_renderer()).width + 10 if legend else 0
+    for k, (ax, (f, _, _)) in enumerate(zip(axes[:, 0], panels)):
+        fit_title(ax, f.title, fontsize=9, loc="left", reserve_px=reserve if k == 0 else 0)
+    fig.tight_layout()
+    return _png(fig), region, hi - lo
 
 
 def _agreement_figure(files: list[Scored], rows: list[dict]) -> str:
     import matplotlib.pyplot as plt
 
     m = agreement_matrix(files, rows)
-    labels = [f"{f.label}\n{f.rule}" for f in files]
+    labels = [f"{f.label}\n{f.model}, {f.rule}" for f in files]
     fig, ax = plt.subplots(figsize=(5 + 1.1 * len(files), 3 + 0.8 * len(files)))
     im = ax.imshow(m, vmin=-1, vmax=1, cmap="RdBu_r")
     ax.set_xticks(range(len(files)))
@@ -158,7 +237,7 @@ def _distribution_figure(files: list[Scored]) -> str:
     fig, ax = plt.subplots(figsize=(7, 3))
     for f in files:
         ax.hist(f.per_base.ravel(), bins=80, histtype="step", density=True,
-                label=f"{f.model} | {f.task} | {f.rule}")
+                label=f.title)
     ax.set_yscale("log")
     ax.set_xlabel("per-base score (the position's contribution)")
     ax.set_ylabel("density (log scale)")
@@ -244,9 +323,30 @@ def _provenance_html(f: Scored) -> str:
         items.append(f"<dt>{html.escape(key.replace('_', ' '))}</dt>"
                      f"<dd>{html.escape(str(value))}</dd>")
     rerun = provenance(f).get("rerun", "")
-    return (f"<h3>{html.escape(f.model)} | task {html.escape(f.task)} | "
-            f"{html.escape(f.rule)}</h3><dl>{''.join(items)}</dl>"
+    return (f"<h3>{html.escape(f.title)}</h3><dl>{''.join(items)}</dl>"
             + (f"<p>Rerun:</p>{_command_block(rerun)}" if rerun else ""))
+
+
+def _share(p: dict) -> str:
+    """'12% of the contribution, ' from a patterns.tsv row (empty for older files)."""
+    try:
+        return f"{100 * float(p['share']):.0f}% of the contribution, "
+    except (KeyError, TypeError, ValueError):
+        return ""
+
+
+def _match(p: dict) -> str:
+    """A patterns.tsv row's database match as the motifs command states it: significant
+    (at its --max-q), no significant match (with the nearest), or not matched."""
+    kind = p.get("match")
+    if kind == "significant" or (kind is None and p.get("match_1")):
+        return (f"best database match {html.escape(p['match_1'])} (p {p['p_1']}, "
+                f"q {p['q_1']})")
+    if kind == "no significant match" and p.get("best_match"):
+        return (f"no significant match (nearest {html.escape(p['best_match'])}, p "
+                f"{p['best_p']}, q {p['best_q']})")
+    return "not matched against a database" if kind == "not matched" else \
+        "no database match"
 
 
 def _motifs_html(directory: str) -> str:
@@ -256,15 +356,18 @@ def _motifs_html(directory: str) -> str:
     out = []
     with open(d / "patterns.tsv") as fh:
         patterns = list(csv.DictReader(fh, delimiter="\t"))
-    for p in patterns:
+    minor_said = False
+    for p in patterns:           # in the file's order: by share, minor patterns last
+        if p.get("group") == "minor" and not minor_said:
+            out.append("<p><i>Minor patterns (each below the share of the contribution "
+                       "<code>motifs --min-share</code> set; likely noise):</i></p>")
+            minor_said = True
         logo = d / p["logo"]
         img = (f"<img alt='{html.escape(p['pattern'])} logo' src='data:image/png;base64,"
                f"{base64.b64encode(logo.read_bytes()).decode()}'>" if logo.exists() else "")
-        match = (f"best database match {html.escape(p['match_1'])} (p {p['p_1']}, q "
-                 f"{p['q_1']})" if p.get("match_1") else "no database match")
         out.append(f"<div class='pattern'><b>{html.escape(p['pattern'])}</b>: "
-                   f"{p['seqlets']} seqlets, consensus <code>{html.escape(p['consensus'])}"
-                   f"</code>, {match}<br>{img}</div>")
+                   f"{_share(p)}{p['seqlets']} seqlets, consensus "
+                   f"<code>{html.escape(p['consensus'])}</code>, {_match(p)}<br>{img}</div>")
     usage = d / "usage.tsv"
     if usage.exists():
         with open(usage) as fh:
@@ -311,44 +414,95 @@ return (x<y?-1:x>y?1:0)*(asc?1:-1)}).forEach(r=>body.appendChild(r));}
 </script>"""
 
 
+def _files_table(files: list[Scored]) -> str:
+    """The key to every label of the page: label, path, model, task, rule."""
+    esc = html.escape
+    body = "".join(f"<tr><td>{esc(f.label)}</td><td><code>{esc(f.path)}</code></td>"
+                   f"<td>{esc(f.model)}</td><td>{esc(f.task)}</td><td>{esc(f.rule)}</td></tr>"
+                   for f in files)
+    return ("<table><tr><th>label</th><th>file</th><th>model</th><th>task</th><th>rule</th>"
+            f"</tr>{body}</table>")
+
+
+def _sites_label(site_rows: list[tuple[str, int, int, str]], path: str) -> str:
+    """The legend's words for the shaded sites: the BED's name and the task(s) its sites were
+    called for (the second field of a ``kipoi-deeplift sites`` name)."""
+    tasks = sorted({name.split("|")[1] for *_, name in site_rows if name.count("|") >= 2})
+    return f"site in {Path(path).name}" + (f", task {', '.join(tasks)}" if tasks else "")
+
+
 def write_report(files: list[Scored], rows: list[dict], path: str,
-                 examples: list[int] | None = None, window: int = 60, n_intervals: int = 4,
-                 motifs: str | None = None, sites: str | None = None) -> str:
+                 examples: list[int] | None = None, window: int | None = None,
+                 n_intervals: int = 4, motifs: str | None = None,
+                 sites: str | None = None) -> str:
     """Write the HTML report to ``path`` (temporary name, renamed when complete).
 
     ``examples``: rows to show (default: chosen by :func:`choose_intervals`); ``window``: bases
-    shown per interval; ``motifs``: a ``kipoi-deeplift motifs`` directory; ``sites``: a BED of
-    sites (``kipoi-deeplift sites``), shaded on the logos.
+    shown per interval (default: the whole interval up to :data:`WHOLE_UP_TO` bases, see
+    :func:`shown_window`; the page states what is shown of each); ``motifs``: a
+    ``kipoi-deeplift motifs`` directory; ``sites``: a BED of sites (``kipoi-deeplift
+    sites``), shaded on the logos with a legend.
     """
     esc = html.escape
     site_rows = _read_sites(sites) if sites else []
-    sections = []
+    sites_label = _sites_label(site_rows, sites) if sites else ""
+    first = files[0]
+    n, length = first.per_base.shape
+    confidence = np.mean([np.abs(f.delta) for f in files], axis=0)
+    agreement = mean_pearson(rows)
+    sections, cut = [], []
     for i, why in choose_intervals(files, rows, examples, n_intervals):
-        chrom = files[0].ranges["chr"][i] if files[0].ranges is not None else None
-        shown = [(a, b, name) for c, a, b, name in site_rows if c == chrom]
-        png, region = _interval_figure(files, i, window, shown)
+        chrom = first.ranges["chr"][i] if first.ranges is not None else None
+        shown = [(a, b, name) for c, a, b, name in site_rows if c == chrom] \
+            if sites else None
+        png, region, bases = _interval_figure(files, i, window, shown, sites_label)
+        whole = _sequence_region(first, i)
+        where = browser_region(*whole) if whole else f"row {i}"
         name = ""
-        if files[0].ranges is not None and "id" in files[0].ranges:
-            name = f", {files[0].ranges['id'][i]}"
-        outputs = "; ".join(f"{esc(f.model)} | {esc(f.task)} | {esc(f.rule)}: output "
-                            f"{float(f.preds[i]):.3g}, delta {float(f.delta[i]):.3g}"
-                            for f in files)
-        sections.append(f"<h3>{esc(region)} (row {i}{esc(name)}; {why})</h3>"
-                        f"<p class='small'>{outputs}</p>"
+        if first.ranges is not None and "id" in first.ranges:
+            name = f", {first.ranges['id'][i]}"
+        if why == "most confident":
+            why += f": mean |delta| {confidence[i]:.3g}"
+        elif why == "most disagreeing":
+            why += f": mean Pearson {agreement[i]:.2f}, mean |delta| {confidence[i]:.3g}"
+        if bases == length:
+            what = f"Shown: the whole interval, {esc(where)} ({length} bp)."
+        else:
+            cut.append(i)
+            what = (f"Shown: {esc(region)}, {bases} of the interval's {length} bp (the {bases} "
+                    "bp around the strongest contribution of any file); the rest of the "
+                    "interval is not drawn.")
+        outputs = "; ".join(f"{esc(f.label)}: output {float(f.preds[i]):.3g}, delta "
+                            f"{float(f.delta[i]):.3g}" for f in files)
+        heading = f"{where} (row {i}{name}; {why})" if whole else f"row {i}{name} ({why})"
+        sections.append(f"<h3>{esc(heading)}</h3>"
+                        f"<p class='small'>{what} {outputs}</p>"
                         f"<img alt='logos of row {i}' src='data:image/png;base64,{png}'>")
+    if cut:
+        shown_text = ("Each logo shows the bases stated above it, for some intervals a window "
+                      "of the interval only")
+    else:
+        shown_text = "Each logo shows every base of its interval"
+    along = ("along the genome's + strand with 1-based positions as genome browsers show them"
+             if _sequence_region(first, 0) else
+             "along each sequence as the model read it, positions 1-based (the files have no "
+             "genome coordinates)")
+    chosen_text = ("" if examples else
+                   f" The intervals shown are, alternately, the most confident (largest mean "
+                   f"|delta| over the files) and the most disagreeing: {DISAGREEING_RULE}; "
+                   f"here a mean |delta| of at least {disagreement_floor(confidence):.3g}.")
     summary = [r for r in rows if r["interval"] == "all"]
     cols = [c for c in COLUMNS if c not in ("interval", "top_site_a", "top_site_b")]
     table = "".join("<tr>" + "".join(f"<td>{_cell(r[c])}</td>" for c in cols) + "</tr>"
                     for r in summary)
     head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in cols)
-    first = files[0]
-    n, length = first.per_base.shape
     extra = ""
     if motifs:
         extra += f"<h2>Motifs (TF-MoDISco, {esc(first.model)})</h2>{_motifs_html(motifs)}"
     if sites:
         extra += (f"<h2>Sites</h2><p>{len(site_rows)} sites from <code>{esc(sites)}</code>, "
-                  "shaded on the logos above.</p>")
+                  f"shaded in {SITE_COLOUR} on the logos above (legend: "
+                  f"\u201c{esc(sites_label)}\u201d, with how many fall in the bases shown).</p>")
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>kipoi-deeplift report</title>
 <style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}}
@@ -361,10 +515,13 @@ dt{{font-weight:bold;font-size:13px}}dd{{margin:0 0 .4em 1.5em;font-size:13px;
 overflow-wrap:anywhere}}.small{{font-size:13px;color:#444}}.pattern{{margin:.8em 0}}</style>
 </head><body>
 <h1>DeepLIFT report: {esc(describe_files(files))}</h1>
-<p>{n} intervals of {length} bp, the same in every file. Each logo shows the contribution of
-every base (the position's total, drawn on the base that is there), along the genome's + strand
-with 1-based positions as genome browsers show them; the logos of one interval share one y
-scale.</p>
+<p>{n} intervals of {length} bp, the same in every file. {shown_text} (each position's
+contribution, its total drawn on the base that is there), {along}; the logos of one interval
+share one y scale.{chosen_text}</p>
+<h2>Files</h2><p class='small'>Every label of this page names a file as
+<code>kipoi-deeplift compare</code> prints it and as the TSV's model columns hold it: file name
+and task.</p>
+{_files_table(files)}
 <h2>Intervals</h2>{''.join(sections)}
 <h2>Agreement between the files</h2>
 <img alt="agreement heat map" src="data:image/png;base64,{_agreement_figure(files, rows)}">

@@ -17,11 +17,21 @@ window sum is flat across the positions a site spans.
 Patterns. With ``motifs`` (a directory written by ``kipoi-deeplift motifs``) each site is
 named by the TF-MoDISco pattern whose seqlet overlaps it most, and its strand is the strand
 on which that pattern reads (``.`` without one).
+
+One line per genomic site. Overlapping intervals (tiled windows, peaks called twice) hold the
+same stretch of genome, and each calls the site it sees: without merging one site was written
+once per interval that holds it (79 lines for 18 sites on 100 bp intervals tiled every 20
+bp: README, "Motifs and binding sites"). Calls are therefore merged in genome coordinates
+(:func:`merge_in_genome`): the strongest first, and a weaker call of the same chromosome and
+strand that overlaps a kept site by at least half the window joins it. Half, not any
+overlap: two real sites a few bases apart that one sequence calls separately (windows that
+touch by a base) stay two lines. Each line says how many intervals called it, of the
+intervals that hold it.
 """
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +47,14 @@ class Site:
     """One called site, in the sequence as the model read it: ``row``, ``start``/``end``
     (0-based, half-open), ``centre`` (a position), ``score`` (the window's summed
     contribution), ``pattern`` and ``reverse`` (the matched pattern reads on the reverse
-    complement) where known."""
+    complement) where known.
+
+    In genome coordinates (set by :func:`sites`): ``chrom``, ``g_start``/``g_end`` (0-based,
+    half-open), ``g_centre`` (the one base of the centre), ``strand`` (the pattern's strand
+    on the genome, ``.`` without one), ``flipped`` (the row was read as the reverse
+    complement); after :func:`merge_in_genome`, ``rows`` are the
+    intervals whose calls were merged into this one (its own ``row`` first: the strongest)
+    and ``holding`` how many scored intervals hold the whole window or called it."""
 
     row: int
     start: int
@@ -46,6 +63,14 @@ class Site:
     score: float
     pattern: str = "."
     reverse: bool | None = None
+    chrom: str = ""
+    g_start: int = -1
+    g_end: int = -1
+    g_centre: int = -1
+    strand: str = "."
+    flipped: bool = False
+    rows: tuple[int, ...] = field(default_factory=tuple)
+    holding: int = 0
 
 
 def window_sums(per_base: np.ndarray, width: int) -> np.ndarray:
@@ -131,18 +156,62 @@ def _assign_patterns(sites: list[Site], seqlets_tsv: Path) -> None:
             site.pattern, site.reverse = best
 
 
+def merge_in_genome(called: list[Site], min_overlap: int) -> list[Site]:
+    """One site per genomic site: ``called`` (with genome coordinates set) taken strongest
+    first; a call on the same chromosome whose window overlaps a kept site by at least
+    ``min_overlap`` bases, on the same strand, joins the strongest such site (its row is added
+    to the kept site's ``rows``) instead of being a line of its own. ``.`` (no pattern matched
+    there) is taken as either strand: the same window is often named in one interval and not in
+    another, where a seqlet fell at an interval's edge; a kept ``.`` site takes the pattern and
+    strand of the strongest named call that joins it. Returns the kept sites, strongest first.
+
+    Kept sites are looked up by start, among the starts close enough to overlap: a genome-wide
+    run has calls by the hundred thousand, and comparing each with every kept site would take
+    hours."""
+    order = sorted(called, key=lambda c: (-c.score, c.chrom, c.g_start, c.row))
+    span = max((c.g_end - c.g_start for c in order), default=0)
+    reach = max(0, span - min_overlap)      # starts further apart overlap by less
+    kept: list[Site] = []
+    rank: dict[int, int] = {}               # id of a kept site -> its place (strongest first)
+    by_start: dict[tuple[str, int], list[Site]] = {}
+    for c in order:
+        near = [k for start in range(c.g_start - reach, c.g_start + reach + 1)
+                for k in by_start.get((c.chrom, start), [])
+                if min(k.g_end, c.g_end) - max(k.g_start, c.g_start) >= min_overlap
+                and (k.strand == c.strand or "." in (k.strand, c.strand))]
+        if not near:
+            c.rows = (c.row,)
+            rank[id(c)] = len(kept)
+            kept.append(c)
+            by_start.setdefault((c.chrom, c.g_start), []).append(c)
+            continue
+        home = min(near, key=lambda k: rank[id(k)])
+        if c.row not in home.rows:
+            home.rows += (c.row,)
+        if home.strand == "." and c.strand != ".":
+            # The pattern's strand on the genome is the call's; ``reverse`` is restated for
+            # the kept site's own row, which may have been read the other way.
+            home.strand, home.pattern = c.strand, c.pattern
+            home.reverse = (c.strand == "-") != home.flipped
+    return kept
+
+
 def sites(h5_path: str, output: str, task: str | None = None, input_name: str | None = None,
           fdr: float = 0.05, width: int = 10, layer: str | None = None,
           motifs: str | None = None, rounds: int = 20, seed: int = 0) -> dict:
-    """Call sites in one task of a score file and write them as BED8 to ``output``.
+    """Call sites in one task of a score file and write them as BED8 to ``output``, one line
+    per genomic site (calls of overlapping intervals merged, :func:`merge_in_genome`).
 
     Columns: chromosome, start, end (genome, 0-based half-open), name
-    ``<interval>|<task>|<pattern or .>|<summed contribution>``, score (the contribution scaled
-    to 0-1000 over the file, what browsers shade by), strand (of the matched pattern, ``.``
-    without one), thickStart/thickEnd (the one-base centre, refined with ``layer``).
-    ``fdr``: the false discovery rate against shuffled scores; ``width``: window bases;
-    ``rounds``/``seed``: the shuffles. Returns ``{"sites": [Site], "threshold", "fdr",
-    "task", "output"}`` (sites in the sequences as the model read them).
+    ``<interval>|<task>|<pattern or .>|<summed contribution>|<called>/<holding>`` (the
+    interval whose call is the strongest; how many intervals called the site, of the
+    intervals that hold its whole window or called it), score (the contribution scaled to
+    0-1000 over the file, what browsers shade by), strand (of the matched pattern, ``.``
+    without one), thickStart/thickEnd (the one-base centre, refined with ``layer``). ``fdr``:
+    the false discovery rate against shuffled scores; ``width``: window bases;
+    ``rounds``/``seed``: the shuffles. Returns ``{"sites": [Site] (merged, one per line
+    written, strongest first), "calls": [Site] (every call of every sequence, before
+    merging), "threshold", "fdr", "task", "output"}``.
     """
     if not 0 < fdr < 1:
         raise UserError(f"--fdr {fdr}: give a rate between 0 and 1, e.g. 0.05")
@@ -180,21 +249,41 @@ def sites(h5_path: str, output: str, task: str | None = None, input_name: str | 
                                       [s.end for s in called], length)
         centre = np.floor([s.centre for s in called]).astype(np.int64)
         g_centre, _ = genome_spans(h5, rows, centre, centre + 1, length)
+        # Where every scored sequence lies in the genome: to count the intervals holding a site.
+        every = np.arange(h5.n)
+        seq_lo, seq_hi = genome_spans(h5, every, np.zeros_like(every),
+                                      np.full_like(every, length), length)
         names = r["id"].astype(str) if "id" in r else np.arange(h5.n).astype(str)
         chroms = r["chr"].astype(str)
-    top = max((abs(s.score) for s in called), default=0.0) or 1.0
-    lines = []
     for k, s in enumerate(called):
-        strand = "." if s.reverse is None else ("-" if s.reverse != bool(flip[s.row]) else "+")
-        lines.append((chroms[s.row], int(g_start[k]), int(g_end[k]),
-                      f"{names[s.row]}|{task}|{s.pattern}|{s.score:.4g}",
-                      int(round(1000 * max(s.score, 0.0) / top)), strand, int(g_centre[k])))
-    lines.sort(key=lambda x: (x[0], x[1]))
+        s.chrom, s.g_start, s.g_end = chroms[s.row], int(g_start[k]), int(g_end[k])
+        s.g_centre, s.flipped = int(g_centre[k]), bool(flip[s.row])
+        # The pattern's reading strand on the genome: flipped where the model read the
+        # reverse complement.
+        s.strand = "." if s.reverse is None else ("-" if s.reverse != bool(flip[s.row])
+                                                  else "+")
+    calls = list(called)
+    merged = merge_in_genome(called, min_overlap=(width + 1) // 2)
+    for s in merged:
+        # Intervals that could have called it: those holding its whole window, and those that
+        # did call it (a joined call's window may be shifted past an interval's end).
+        whole = np.flatnonzero((chroms == s.chrom) & (seq_lo <= s.g_start)
+                               & (seq_hi >= s.g_end))
+        s.holding = len(set(whole.tolist()) | set(s.rows))
+    top = max((abs(s.score) for s in merged), default=0.0) or 1.0
+    lines = sorted(merged, key=lambda x: (x.chrom, x.g_start, x.g_end, x.strand))
     with staged_file(output) as tmp, open(tmp, "w") as f:
         f.write(f"#sites of task {task}: {width} bp windows, FDR {fdr} against shuffled "
-                f"scores (threshold {threshold:.4g}); thickStart-thickEnd: the centre"
+                f"scores (threshold {threshold:.4g}); one line per genomic site, name "
+                "interval|task|pattern|summed contribution|intervals that called it/"
+                "intervals that hold it or called it (the strongest call's interval, "
+                "contribution and window); thickStart-thickEnd: the centre"
                 f"{' from layer ' + layer if layer else ''}\n")
-        for chrom, a, b, name, score, strand, c in lines:
-            f.write(f"{chrom}\t{a}\t{b}\t{name}\t{score}\t{strand}\t{c}\t{c + 1}\n")
-    return {"sites": called, "threshold": threshold, "fdr": fdr, "task": task,
+        for s in lines:
+            name = (f"{names[s.row]}|{task}|{s.pattern}|{s.score:.4g}|"
+                    f"{len(s.rows)}/{s.holding}")
+            score = int(round(1000 * max(s.score, 0.0) / top))
+            f.write(f"{s.chrom}\t{s.g_start}\t{s.g_end}\t{name}\t{score}\t{s.strand}\t"
+                    f"{s.g_centre}\t{s.g_centre + 1}\n")
+    return {"sites": merged, "calls": calls, "threshold": threshold, "fdr": fdr, "task": task,
             "output": str(output)}

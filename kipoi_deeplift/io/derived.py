@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+import numpy as np
+
 from . import scorefile as sf
-from ..errors import UserError
+from ..errors import UserError, describe
 from .tables import write_sites, write_summary
 from .writers import (Staged, chrom_sizes_from, modisco_arrays, write_bedgraph, write_bigwig,
                       write_npz)
@@ -84,6 +86,131 @@ def modisco_command(prefix: str, task: str | None, length: int) -> str:
                        "-o", f"{stem}.modisco.h5"])
 
 
+#: modisco-lite's seqlet sizes where :func:`modisco_settings` keeps its defaults (its
+#: ``modisco motifs`` command's ``-z`` and ``-f``).
+SEQLET_DEFAULTS = {"sliding_window_size": 20, "flank_size": 5}
+
+#: modisco-lite clusters the seqlets of one sign only when it has more than this many (its
+#: TFMoDISco's ``min_metacluster_size``); with no more on both signs it returns no pattern
+#: and ``modisco motifs`` writes a results file that holds none, without a word.
+MIN_METACLUSTER_SEQLETS = 100
+
+#: modisco-lite's seqlet extraction settings that are not seqlet sizes (what ``modisco
+#: motifs`` passes, and its TFMoDISco defaults otherwise): the counts below repeat its run.
+_EXTRACTION = {"target_fdr": 0.05, "min_passing_windows_frac": 0.03,
+               "max_passing_windows_frac": 0.2, "weak_threshold_for_counting_sign": 0.8}
+
+
+def _seqlet_sizes(length: int, window: int | None = None) -> tuple[int, int, int, int]:
+    """(window read, sliding window, flank, suppression radius) of modisco-lite's seqlet
+    extraction on sequences ``length`` long, with the settings of :func:`modisco_settings`
+    (``window``: another central window, as ``motifs --window``)."""
+    settings = {**SEQLET_DEFAULTS, **modisco_settings(length)}
+    w = min(settings["window"] if window is None else int(window), length - length % 2)
+    sliding, flank = int(settings["sliding_window_size"]), int(settings["flank_size"])
+    return w, sliding, flank, int(0.5 * sliding) + flank
+
+
+def seqlet_bound(n: int, width: int, sliding: int, flank: int) -> int:
+    """The most seqlets modisco-lite's extraction can take from ``n`` sequences ``width``
+    bases long (the window it reads): a seqlet's start is one of the ``width - sliding + 1``
+    window positions less ``flank`` at each end, and each one taken blanks the positions
+    within ``sliding // 2 + flank`` of it, so two are at least that plus one apart."""
+    valid = width - sliding + 1 - 2 * flank
+    if valid <= 0:
+        return 0
+    return n * ((valid - 1) // (int(0.5 * sliding) + flank + 1) + 1)
+
+
+def count_seqlets(one_hot: np.ndarray, hypothetical: np.ndarray, sliding: int, flank: int
+                  ) -> tuple[int, int] | None:
+    """(positive, negative) seqlets that modisco-lite's TFMoDISco takes from these sequences,
+    by its own extraction with the settings ``modisco motifs`` uses, and split by sign as it
+    does (a seqlet's central ``sliding`` bases summed against its threshold); None without
+    modisco-lite. Raises what its extraction raises (on a few sequences its null, fit to
+    the windows' sums, can be empty on one side: ZeroDivisionError, and TFMoDISco stops).
+
+    ``one_hot`` and ``hypothetical``: (N, W, 4), the window TF-MoDISco reads.
+    """
+    try:
+        from modiscolite import extract_seqlets as es
+    except ImportError:
+        return None
+    contrib = np.multiply(one_hot.astype(np.float32), hypothetical.astype(np.float32))
+    coords, threshold = es.extract_seqlets(
+        attribution_scores=contrib.sum(axis=2), window_size=sliding, flank=flank,
+        suppress=int(0.5 * sliding) + flank, **_EXTRACTION)
+    pos = neg = 0
+    for s in coords:
+        attr = float(np.sum(contrib[s.example_idx, s.start + flank:s.end - flank]))
+        pos += attr > threshold
+        neg += attr < -threshold
+    return int(pos), int(neg)
+
+
+def modisco_shortfall(ohe: np.ndarray, hyp: np.ndarray, window: int | None = None
+                      ) -> str | None:
+    """Why modisco-lite (``modisco motifs`` with the settings of :func:`modisco_settings`, or
+    ``kipoi-deeplift motifs``) finds no pattern in these sequences, in a sentence, or None
+    where it may find some: no sign reaches more than :data:`MIN_METACLUSTER_SEQLETS`
+    seqlets. Without modisco-lite only the bound of :func:`seqlet_bound` is checked.
+
+    ``ohe`` and ``hyp``: (N, 4, L) as :func:`kipoi_deeplift.io.writers.modisco_arrays`
+    returns them; ``window``: the central bases read (default: as modisco_settings).
+    """
+    n, _, length = ohe.shape
+    w, sliding, flank, suppress = _seqlet_sizes(length, window)
+    need = MIN_METACLUSTER_SEQLETS + 1
+    rule = (f"and modisco-lite clusters a sign's seqlets only when it has more than "
+            f"{MIN_METACLUSTER_SEQLETS}, so its results would hold no pattern")
+    # At least min_passing_windows_frac of the windows pass modisco-lite's threshold, and a
+    # seqlet blanks at most 2 * suppress + 1 of them: with twice the seqlets needed from that
+    # floor alone a sign has enough, and the count is skipped (it costs seconds there).
+    floor = _EXTRACTION["min_passing_windows_frac"] * n * (w - sliding + 1) / (2 * suppress + 1)
+    if floor >= 2 * need:
+        return None
+    start = length // 2 - w // 2
+    failed = None
+    try:
+        counts = count_seqlets(ohe[:, :, start:start + w].transpose(0, 2, 1),
+                               hyp[:, :, start:start + w].transpose(0, 2, 1), sliding, flank)
+    except Exception as e:      # modisco-lite's own run stops here with the same error
+        counts, failed = None, e
+    if counts is not None:
+        if max(counts) >= need:
+            return None
+        more = (f"score about {int(np.ceil(need * n / max(counts)))} sequences or more (at "
+                "this rate)" if max(counts) else "score more sequences")
+        return (f"{n} sequence(s) give {counts[0]} positive and {counts[1]} negative seqlets "
+                f"(windows whose contribution stands out, as modisco-lite finds them), {rule}; "
+                f"{more}")
+    # No count (no modisco-lite here, or its extraction failed): what the sizes rule out.
+    bound = seqlet_bound(n, w, sliding, flank)
+    if bound < need:
+        per = bound / max(n, 1)
+        more = (f"score more sequences: at least {int(np.ceil(need / per))}, and in "
+                "practice several times that (few sequences hold that many)" if per else
+                f"use sequences longer than {sliding + 2 * flank} bp")
+        return (f"{n} sequence(s) of {w} bp hold at most {bound} seqlets ({sliding} bp "
+                f"windows with {flank} bp flanks, {suppress + 1} bp apart), {rule}; {more}")
+    if failed is not None:
+        return extraction_failed(n, failed)
+    return None
+
+
+def extraction_failed(n: int, error: BaseException) -> str:
+    """Why modisco-lite stopped inside its seqlet extraction, and what to do, in a sentence.
+    The known case, ZeroDivisionError: its Laplace null is fit around the most common window
+    sum, and where many windows share that sum exactly (a model silent almost everywhere;
+    the planted-GATA example with 20 references) or there are few windows, the null has no
+    value on one side. It depends on the scores' ties, not only on their number."""
+    return (f"modisco-lite's seqlet extraction stops on these {n} sequence(s) with "
+            f"{describe(error, 80)}: the Laplace null it fits around the most common window "
+            "sum has no value on one side (many windows share that sum exactly, or there are "
+            "too few windows); score more sequences, or with other references "
+            "(--n-references, --seed: the ties differ)")
+
+
 def _modisco(h5, prefix, tasks, dna, fasta, out):
     import warnings
 
@@ -99,6 +226,12 @@ def _modisco(h5, prefix, tasks, dna, fasta, out):
         warnings.warn(f"TF-MoDISco (modisco-lite) on task {task}: "
                       f"{modisco_command(prefix, None if one else task, ohe.shape[2])}",
                       Notice, stacklevel=2)
+        # The command above would write an empty results file without a word: say so here,
+        # with the reason and what to do.
+        why = modisco_shortfall(ohe, hyp)
+        if why:
+            warnings.warn(f"TF-MoDISco on task {task} would find no pattern: {why}", Notice,
+                          stacklevel=2)
 
 
 def _summary(h5, path, tasks, dna, fasta, out):

@@ -296,6 +296,40 @@ def _keras_loader_for_kipoi(loader: Loader):
         kipoi.model.load_obj = original_load_obj
 
 
+def _raised_loading_a_dataloader(e: BaseException) -> bool:
+    """Whether Kipoi raised ``e`` while it loaded the model's default dataloader (which it does
+    before the model's own files)."""
+    tb = e.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        path = code.co_filename.replace(os.sep, "/")
+        if (code.co_name == "get_dataloader" and path.endswith("/kipoi/data.py")) or \
+                (code.co_name == "get" and path.endswith("/kipoi/specs.py")):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+class UnloadableDataloader:
+    """Stands for a model's default dataloader that Kipoi could not load: using it raises the
+    reason, and how to score with another dataloader."""
+
+    def __init__(self, model: str, reason: str):
+        self._message = (
+            f"the default dataloader of model {model!r} cannot be loaded ({reason}); score "
+            "with another one: --dataloader kipoiseq.dataloaders.SeqIntervalDl "
+            "--dataloader-source py (kipoiseq's BED + FASTA reader, forward strand unless "
+            "\"use_strand\": true) or --dataloader NAME of a Kipoi source")
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise UserError(self._message)
+
+    def __call__(self, *args, **kwargs):
+        raise UserError(self._message)
+
+
 @dataclass
 class KipoiModel:
     """A Kipoi model ready for scoring: the Keras model and what Kipoi knows about it."""
@@ -405,7 +439,18 @@ def load_kipoi_model(model: str, source: str = "kipoi", loader: Loader | None = 
     except UserError:
         raise
     except Exception as e:
-        raise UserError(f"cannot load model {model!r}: {describe(e)}") from e
+        if not _raised_loading_a_dataloader(e):
+            raise UserError(f"cannot load model {model!r}: {describe(e)}") from e
+        # The model may load without its default dataloader (Kipoi's 2018 DeepBind one
+        # imports genomelake, which does not install on Python 3.11): `--dataloader` can
+        # still score it, so the error waits until that dataloader is used.
+        try:
+            with _keras_loader_for_kipoi(loader), captured_stderr(noise), \
+                    _quiet_schema_notes():
+                mod = kipoi.get_model(model, source=source, with_dataloader=False)
+        except Exception:
+            raise UserError(f"cannot load model {model!r}: {describe(e)}") from e
+        mod.default_dataloader = UnloadableDataloader(model, describe(e))
     files = {k: os.path.join(mod.source_dir, v) if not os.path.isabs(v) else v
              for k, v in mod.args.items() if k in ("weights", "arch") and isinstance(v, str)}
     return KipoiModel(name=model, source=source, keras_model=mod.model, schema=mod.schema,

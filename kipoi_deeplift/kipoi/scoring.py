@@ -114,13 +114,13 @@ def gpu_missing(built_with_cuda: bool, driver: bool, cuda_libraries: bool) -> st
     """What keeps TensorFlow from seeing a GPU, and what to do, from :func:`_gpu_probe`."""
     if not built_with_cuda:
         return ("this TensorFlow is a CPU-only build (macOS, or tensorflow-cpu): on Linux with "
-                "an NVIDIA GPU, pip install 'kipoi_deeplift[gpu]'")
+                "an NVIDIA GPU, pip install -e '.[gpu]' in the checkout (tensorflow[and-cuda])")
     if not driver:
         return ("no NVIDIA driver is loaded (/proc/driver/nvidia/version is missing): install "
                 "the GPU's driver (nvidia-smi must list the GPU)")
     if not cuda_libraries:
         return ("the CUDA libraries TensorFlow loads (cuDNN, cuBLAS) are not installed: "
-                "pip install 'kipoi_deeplift[gpu]' (tensorflow[and-cuda])")
+                "pip install -e '.[gpu]' in the checkout (tensorflow[and-cuda])")
     return ("the driver and CUDA libraries are there but TensorFlow found no usable GPU: "
             "rerun with --debug to see TensorFlow's own start-up lines")
 
