@@ -255,3 +255,16 @@ def test_per_sequence_reference_arrays_over_many_batches(world, tmp_path):
     with h5py.File(parts[0]) as a, h5py.File(parts[1]) as b:
         np.testing.assert_array_equal(np.concatenate([a["delta/CTCF"][:], b["delta/CTCF"][:]]),
                                       delta)
+
+
+def test_chromosomes_are_checked_as_kipoiseq_names_them(world, tmp_path, capsys):
+    """kipoiseq adds 'chr' to a BED whose first line lacks it (num_chr_fasta false): '1' is
+    chr1 of the FASTA, not an unknown chromosome; '2' is named as read."""
+    bed = K.write_bed(tmp_path, [("1", 100, 150, "a", 0, "+"), ("2", 100, 150, "b", 0, "+")],
+                      "nochr.bed")
+    out = tmp_path / "n.h5"
+    fails(capsys, argv(world, "strand", bed, out), out,
+          "line 2 (2:100-150): chromosome '2' (read as 'chr2') is not in the FASTA")
+    one = K.write_bed(tmp_path, [("1", 100, 150, "a", 0, "+")], "one.bed")
+    assert cli.main(argv(world, "strand", one, out)) == 0
+    np.testing.assert_array_equal(read(out)["inputs"][0], onehot(world["seq"][100:150]))

@@ -102,10 +102,14 @@ def centred(start: int, end: int, length: int | None) -> tuple[int, int]:
     return centre - length // 2, centre + length // 2 + length % 2
 
 
-def problem(b: BedLine, sizes: Mapping[str, int], length: int | None) -> str | None:
-    """Why interval ``b`` cannot be scored against a genome of ``sizes``, or ``None``."""
-    if b.chrom not in sizes:
-        return f"chromosome {b.chrom!r} is not in the FASTA"
+def problem(b: BedLine, sizes: Mapping[str, int], length: int | None,
+            chrom: str | None = None) -> str | None:
+    """Why interval ``b`` cannot be scored against a genome of ``sizes``, or ``None``;
+    ``chrom``: its chromosome as the dataloader names it (default: as the BED does)."""
+    chrom = b.chrom if chrom is None else chrom
+    if chrom not in sizes:
+        shown = "" if chrom == b.chrom else f" (read as {chrom!r})"
+        return f"chromosome {b.chrom!r}{shown} is not in the FASTA"
     if b.start < 0:
         return f"has a negative start ({b.start})"
     if b.end < b.start or (b.end == b.start and not length):
@@ -116,8 +120,8 @@ def problem(b: BedLine, sizes: Mapping[str, int], length: int | None) -> str | N
         else ""
     if start < 0:
         return f"starts {-start} bp before the start of {b.chrom}{once}"
-    if end > sizes[b.chrom]:
-        return f"runs past the end of {b.chrom} ({sizes[b.chrom]} bp){once}"
+    if end > sizes[chrom]:
+        return f"runs past the end of {b.chrom} ({sizes[chrom]} bp){once}"
     return None
 
 
@@ -192,6 +196,28 @@ def _strand_column(dataloader, args: Mapping[str, Any]) -> int | None:
         return None
 
 
+def _kipoiseq_chrom(dataloader, args: Mapping[str, Any], first: str):
+    """How kipoiseq renames chromosomes (``num_chr_fasta``): judged on the file's first line,
+    'chr' is stripped (True) or added (False) for every line; ``None`` where it renames none."""
+    declared = getattr(dataloader, "args", None) or {}
+    if "num_chr_fasta" not in declared:
+        return None
+    if "num_chr_fasta" in args:
+        num_chr = bool(args["num_chr_fasta"])
+    else:
+        from kipoi_utils.utils import default_kwargs
+
+        try:
+            num_chr = bool(default_kwargs(dataloader).get("num_chr_fasta"))
+        except Exception:
+            return None
+    if num_chr and first.startswith("chr"):
+        return lambda c: c[3:] if c.startswith("chr") else c
+    if not num_chr and not first.startswith("chr"):
+        return lambda c: "chr" + c
+    return None
+
+
 def _reads_as_given(bed: BedFile, columns: int | None) -> bool:
     """Whether kipoiseq reads ``bed`` as it is: no header lines, and exactly the columns it
     takes as the interval (more would be read as float labels, fewer refused)."""
@@ -247,7 +273,11 @@ def prepare(args: Mapping[str, Any], dataloader, length: int | None, out_path: P
         except Exception as e:
             raise UserError(f"cannot read the FASTA file {args[fasta_key]!r}: "
                             f"{describe(e, 200)}") from e
-        bad = [(b, why) for b in bed.lines for why in [problem(b, sizes, length)] if why]
+        rename = _kipoiseq_chrom(dataloader, args, bed.lines[0].chrom) \
+            if reads_every_line else None
+        bad = [(b, why) for b in bed.lines
+               for why in [problem(b, sizes, length, rename(b.chrom) if rename else None)]
+               if why]
     if bad:
         _write_invalid(report, bad)
         count, details = _summary(bad, total)
