@@ -484,28 +484,56 @@ def main(argv=None, prog: str = "kipoi-deeplift") -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())       # no second error when Python flushes
         return 0
+    except Exception as e:     # an interrupt that Python wrapped (raised inside __set_name__)
+        interrupt = _wrapped_interrupt(e)
+        if interrupt is None:
+            return _failed(e, prog, debug)
+        if debug:
+            raise
+        return _interrupted(interrupt, prog, output)
     except KeyboardInterrupt as e:
         if debug:
             raise
-        said = getattr(e, "message", "") or (f"interrupted; nothing was written to {output}"
-                                             if output else "interrupted")
-        if getattr(e, "signal_name", "SIGINT") == "SIGTERM":
-            said = said.replace("interrupted", "terminated (SIGTERM)", 1)
-        print(f"{prog}: {said}", file=sys.stderr)
-        return 2
-    except Exception as e:   # every failure is one line for the user
-        if debug:
-            raise
-        from .errors import UserError
-
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if not isinstance(e, UserError):
-            msg = f"{type(e).__name__}: {msg} (rerun with --debug for the traceback)"
-        print(f"{prog}: error: {msg}", file=sys.stderr)
-        return 2
+        return _interrupted(e, prog, output)
     finally:
         if previous is not None:
             _on_sigterm(previous)
+
+
+def _wrapped_interrupt(e: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM behind ``e``, if any: Python wraps an exception raised while a
+    class is created (in ``__set_name__``, e.g. while matplotlib is imported) in a
+    RuntimeError, so an interrupt at that moment arrives as a failure."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _interrupted(e: KeyboardInterrupt, prog: str, output) -> int:
+    """One line for an interrupted command; exit status 2."""
+    said = getattr(e, "message", "") or (f"interrupted; nothing was written to {output}"
+                                         if output else "interrupted")
+    if getattr(e, "signal_name", "SIGINT") == "SIGTERM":
+        said = said.replace("interrupted", "terminated (SIGTERM)", 1)
+    print(f"{prog}: {said}", file=sys.stderr)
+    return 2
+
+
+def _failed(e: Exception, prog: str, debug: bool) -> int:
+    """One line for a failure (a traceback with ``--debug``); exit status 2."""
+    if debug:
+        raise e
+    from .errors import UserError
+
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if not isinstance(e, UserError):
+        msg = f"{type(e).__name__}: {msg} (rerun with --debug for the traceback)"
+    print(f"{prog}: error: {msg}", file=sys.stderr)
+    return 2
 
 
 def console() -> None:

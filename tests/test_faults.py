@@ -523,3 +523,24 @@ def test_shards_read_by_workers_merge_into_the_whole_run(wide, tmp_path):
                         str(merged)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert _same_arrays(wide["whole"], merged) == wide["n"]
+
+
+def test_an_interrupt_that_python_wrapped_is_still_an_interrupt(monkeypatch, capsys):
+    """Ctrl-C while a class is being created (matplotlib's import, 3 s into a run on a busy
+    machine) reaches us as "RuntimeError: Error calling __set_name__" with the interrupt as
+    its cause: it ends as an interrupt, not as an error to rerun with --debug."""
+    from kipoi_deeplift import cli
+
+    def wrapped(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as k:
+            raise RuntimeError("Error calling __set_name__ on '_axis_method_wrapper'") from k
+
+    monkeypatch.setattr(cli, "_run_score", wrapped)
+    assert cli.main(["score", "m", "-o", "x.h5"]) == 2
+    assert capsys.readouterr().err.strip() == "kipoi-deeplift: interrupted; nothing was " \
+                                              "written to x.h5"
+    monkeypatch.setattr(cli, "_run_score", lambda args: 1 / 0)
+    assert cli.main(["score", "m"]) == 2
+    assert "ZeroDivisionError: division by zero (rerun with --debug" in capsys.readouterr().err
