@@ -1,7 +1,21 @@
 """Kipoi's PyTorch DNA models rebuilt in Keras 3: each architecture is built in torch from the
 zoo's own module file (../shared/fixtures/kipoi_pytorch) with random weights, its state dict
 saved as the published .pth would be, rebuilt here, and required to predict what torch
-predicts; DeepLIFT on the rebuild meets summation-to-delta."""
+predicts; DeepLIFT on the rebuild meets summation-to-delta.
+
+Memory (one test process stays under 4 GB): Beluga's weights are 570 MB and TensorFlow's
+oneDNN allocator keeps the memory it has freed for itself (its high-water mark stays), so
+
+* no test holds a torch network beside the Keras rebuild it is compared with: the network
+  gives its predictions, its state dict is saved, and it is gone before the rebuild is built
+  (or, in the zoo-names test, is built after the scoring, from the saved file);
+* after each test (and each model of the zoo-names test) the custom gradients that the
+  DeepLIFT passes registered are forgotten: TensorFlow keeps every ``tf.custom_gradient``
+  traced in a ``tf.function`` in a global registry, and through it the traced graph and every
+  weight of the model (tensorflow/tensorflow#27492, #97697), so each model explained would
+  otherwise stay in memory until the process ends.
+"""
+import gc
 import importlib.util
 import json
 import sys
@@ -19,13 +33,19 @@ from kipoi_deeplift.kipoi.rebuild import torch_zoo  # noqa: E402
 
 
 def zoo_module(*parts):
-    """Import one of the zoo's module files as Kipoi would."""
+    """Import one of the zoo's module files as Kipoi would.
+
+    DeepSEA's and Basset's files build their networks when imported (for Kipoi to pick up):
+    that is done on torch's meta device, where they hold no weights (DeepSEA's two would be
+    400 MB for as long as the module stays in ``sys.modules``). The tests build their own
+    networks by calling the module's functions, outside it."""
     path = fixture_path("kipoi_pytorch", *parts)
     name = "zoo_" + "_".join(p.replace(".py", "") for p in parts)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    with torch.device("meta"):
+        spec.loader.exec_module(module)
     return module
 
 
@@ -51,10 +71,65 @@ def one_hot(n, length, seed, layout):
     return (t[:, :, None, :] if layout == "4,1,L" else t[:, :, :, None]), x
 
 
-def check(model_keras, net, x_torch_layout, tol=1e-5):
+def torch_predict(net, x_torch_layout) -> np.ndarray:
     with torch.no_grad():
-        want = net(torch.from_numpy(x_torch_layout)).numpy()
-    got = model_keras.predict(x_torch_layout, verbose=0)
+        return net(torch.from_numpy(np.ascontiguousarray(x_torch_layout))).numpy()
+
+
+def saved(net, path, x_torch_layout) -> np.ndarray:
+    """Save ``net``'s state dict at ``path`` as the published .pth is; torch's predictions on
+    ``x_torch_layout``. The caller drops ``net`` afterwards (see the module docstring)."""
+    torch.save(net.state_dict(), path)
+    return torch_predict(net, x_torch_layout)
+
+
+#: TensorFlow's custom-gradient registrations present when the running test began.
+_KEPT_GRADIENTS: set = set()
+
+
+def _gradient_registry() -> dict:
+    """TensorFlow's global gradient registry (name -> entry), or {} where TensorFlow is not
+    imported or keeps it elsewhere (then nothing is forgotten: only memory is at stake)."""
+    ops = sys.modules.get("tensorflow.python.framework.ops")
+    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
+    return registry if isinstance(registry, dict) else {}
+
+
+def release():
+    """Let go of what a dropped network or model left: the custom gradients registered since
+    the test began (they pin the traced graph and the model's weights, see the module
+    docstring; the graphs that used them are never differentiated again), then reference
+    cycles; the next model reuses the memory."""
+    registry = _gradient_registry()
+    for name in [k for k in registry if k.startswith("CustomGradient-")
+                 and k not in _KEPT_GRADIENTS]:
+        del registry[name]
+    gc.collect()
+
+
+@pytest.fixture(autouse=True)
+def released_after_each_test():
+    _KEPT_GRADIENTS.clear()
+    _KEPT_GRADIENTS.update(_gradient_registry())
+    yield
+    release()
+
+
+def load_torch(make, path):
+    """The zoo's network ``make()`` with the state dict saved at ``path`` (every parameter and
+    batch-norm statistic, ``strict``): built on torch's meta device (no weights of its own)
+    and given the file's tensors, memory-mapped, so it holds Beluga's 570 MB once, not a
+    random initialisation beside a copy of the file."""
+    with torch.device("meta"):
+        net = make()
+    net.load_state_dict(torch.load(path, weights_only=True, mmap=True), strict=True,
+                        assign=True)
+    return net.eval()
+
+
+def check(model_keras, want, x, tol=1e-5):
+    """The rebuild predicts on ``x`` (its own input layout) what torch predicted (``want``)."""
+    got = model_keras.predict(x, verbose=0)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, atol=tol, rtol=0)
     return want
@@ -75,15 +150,17 @@ def sums_to_delta(model_keras, x_torch_layout, x_lc, tasks):
 def test_deepsea_variant_effects_and_predict(tmp_path):
     arch = zoo_module("DeepSEA", "model_architecture.py")
     x, x_lc = one_hot(3, 1000, 0, "4,1,L")
-    for variant, net in (("variantEffects", arch.get_model(load_weights=False)),
-                         ("predict", arch.get_seqpred_model(load_weights=False))):
-        net = randomise(net, 1)
+    for variant, make in (("variantEffects", arch.get_model),
+                          ("predict", arch.get_seqpred_model)):
         path = tmp_path / f"deepsea_{variant}.pth"
-        torch.save(net.state_dict(), path)
+        want = saved(randomise(make(load_weights=False), 1), path, x)
+        release()
         model = torch_zoo.deepsea(str(path), variant)
-        want = check(model, net, x)
+        check(model, want, x)
         assert want.shape == (3, 919)
         sums_to_delta(model, x, x_lc, [0, 5, 918])
+        del model
+        release()
 
 
 def test_deepsea_threshold_is_not_relu(tmp_path):
@@ -94,10 +171,12 @@ def test_deepsea_threshold_is_not_relu(tmp_path):
     with torch.no_grad():
         net[1][0].bias.fill_(-100.0)          # conv1 below zero everywhere: 1e-6 passes on
     path = tmp_path / "thr.pth"
-    torch.save(net.state_dict(), path)
     x, _ = one_hot(2, 1000, 3, "4,1,L")
+    want = saved(net, path, x)
+    del net
+    release()
     model = torch_zoo.deepsea(str(path))
-    check(model, net, x, tol=1e-6)
+    check(model, want, x, tol=1e-6)
     thr = model.get_layer("thr1")(np.full((1, 2, 3), -5.0, np.float32))
     np.testing.assert_allclose(np.asarray(thr), 1e-6)
 
@@ -105,28 +184,24 @@ def test_deepsea_threshold_is_not_relu(tmp_path):
 def test_beluga_reads_acgt(tmp_path):
     """Beluga's dataloader encodes AGCT: torch gets AGCT, the rebuild ACGT, same predictions."""
     mod = zoo_module("DeepSEA", "beluga", "model.py")
-    net = randomise(mod.Beluga(), 4)
     path = tmp_path / "beluga.pth"
-    torch.save(net.state_dict(), path)
     x, x_lc = one_hot(2, 2000, 5, "4,1,L")
-    x_agct = x[:, [0, 2, 1, 3]]
-    with torch.no_grad():
-        want = net(torch.from_numpy(x_agct)).numpy()
+    want = saved(randomise(mod.Beluga(), 4), path, x[:, [0, 2, 1, 3]])   # torch reads AGCT
+    release()
     model = torch_zoo.beluga(str(path))
-    got = model.predict(x, verbose=0)
-    np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
-    assert got.shape == (2, 2002)
+    check(model, want, x)                                                 # the rebuild ACGT
+    assert want.shape == (2, 2002)
     sums_to_delta(model, x, x_lc, [0, 2001])
 
 
 def test_basset_with_batch_norms(tmp_path):
     mod = zoo_module("Basset", "pretrained_model_reloaded_th.py")
-    net = randomise(mod.get_model(load_weights=False), 6)
     path = tmp_path / "basset.pth"
-    torch.save(net.state_dict(), path)
     x, x_lc = one_hot(3, 600, 7, "4,L,1")
+    want = saved(randomise(mod.get_model(load_weights=False), 6), path, x)
+    release()
     model = torch_zoo.basset(str(path))
-    want = check(model, net, x)
+    check(model, want, x)
     assert want.shape == (3, 164)
     sums_to_delta(model, x, x_lc, [0, 163])
 
@@ -176,26 +251,29 @@ def test_zoo_names_score_through_a_kipoi_source(tmp_path):
     import h5py
 
     arch = zoo_module("DeepSEA", "model_architecture.py")
-    nets = {"DeepSEA/variantEffects": randomise(arch.get_model(load_weights=False), 11),
-            "DeepSEA/predict": randomise(arch.get_seqpred_model(load_weights=False), 12),
-            "DeepSEA/beluga": randomise(zoo_module("DeepSEA", "beluga", "model.py").Beluga(),
-                                        13),
-            "Basset": randomise(zoo_module("Basset", "pretrained_model_reloaded_th.py")
-                                .get_model(load_weights=False), 14)}
+    # The torch networks, made one at a time (with random weights) and, in the loop below,
+    # again from the state dicts they saved, so that one is held at a time.
+    nets = {"DeepSEA/variantEffects": lambda: arch.get_model(load_weights=False),
+            "DeepSEA/predict": lambda: arch.get_seqpred_model(load_weights=False),
+            "DeepSEA/beluga": lambda: zoo_module("DeepSEA", "beluga", "model.py").Beluga(),
+            "Basset": lambda: zoo_module("Basset", "pretrained_model_reloaded_th.py")
+            .get_model(load_weights=False)}
     weights = {}
-    for name, net in nets.items():
+    for seed, (name, make) in enumerate(nets.items(), 11):
         weights[name] = tmp_path / (name.replace("/", "_") + ".pth")
-        torch.save(net.state_dict(), weights[name])
+        torch.save(randomise(make(), seed).state_dict(), weights[name])
+        release()
     source = kipoi_source(tmp_path, weights)
     fasta = write_fasta(tmp_path / "genome.fa")
     bed = tmp_path / "two.bed"
     bed.write_text("chr1\t2500\t2600\nchr1\t3000\t3100\n")
     args = {"intervals_file": str(bed), "fasta_file": str(fasta)}
-    for name, net in nets.items():
+    for name, make in nets.items():
         out = tmp_path / (name.replace("/", "_") + ".h5")
         # DeepSEA names K562/CTCF several times (the later ones get #2, #3): a regex takes all
         tasks = "^K562_CTCF_None" if name.startswith("DeepSEA") else "0,163"
         res = kd.score(name, args, str(out), source=source, n_references=2, tasks=tasks)
+        release()      # the scored Keras model, before the torch network is built
         with h5py.File(out) as f:
             assert f.attrs["zoo_config"] == {"DeepSEA/variantEffects": "DeepSEA-variantEffects",
                                              "DeepSEA/predict": "DeepSEA-predict",
@@ -210,8 +288,10 @@ def test_zoo_names_score_through_a_kipoi_source(tmp_path):
             if name == "DeepSEA/beluga":
                 t = t[:, [0, 2, 1, 3]]      # torch reads the AGCT its dataloader would give
             t = t[:, :, None, :] if name != "Basset" else t[:, :, :, None]
-            with torch.no_grad():
-                probs = net(torch.from_numpy(np.ascontiguousarray(t))).numpy()
+            net = load_torch(make, weights[name])   # the weights Kipoi downloaded, scored
+            probs = torch_predict(net, t)
+            del net
+            release()
             names = task_names(name)
             for task in chosen:
                 p = probs[:, names.index(task)]

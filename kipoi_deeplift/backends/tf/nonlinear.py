@@ -7,6 +7,7 @@ names that a step's resolved spec names to these functions.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Callable
 
 import tensorflow as tf
@@ -58,14 +59,31 @@ def _rescale_f64(f, z, slope, eps):
     return _flat(_secant(zx - zr, dy, tf.cast(slope[:, None], F64), eps), z, n)
 
 
-_FUSED: dict = {}
+#: One XLA-compiled float64 secant per activation function, for as long as that function
+#: lives. Weak keys: a layer's activation is often a closure made for one trace (``lambda z:
+#: layer(z)``); a strong key would keep it, its layer and, through the layer's graph, the
+#: whole model and its weights alive for the rest of the process.
+_FUSED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: The same for functions that cannot be weakly referenced (builtins, ufuncs): module-level
+#: objects that live for the whole process anyway.
+_FUSED_STRONG: dict = {}
 
 
 def _fused_f64(f: Callable):
     """One XLA-compiled float64 secant per activation function (an unrolled LSTM applies the
     same one hundreds of times; each new function would compile again)."""
+    try:
+        ref = weakref.ref(f)
+    except TypeError:
+        if f not in _FUSED_STRONG:
+            _FUSED_STRONG[f] = tf.function(lambda *a: _rescale_f64(f, *a), jit_compile=True,
+                                           autograph=False)
+        return _FUSED_STRONG[f]
     if f not in _FUSED:
-        _FUSED[f] = tf.function(lambda *a: _rescale_f64(f, *a), jit_compile=True,
+        # The compiled function reaches ``f`` through the weak reference only (a strong one
+        # from the value would keep its own key alive). It is traced while its caller holds
+        # ``f``, and only a caller that holds ``f`` can look it up again.
+        _FUSED[f] = tf.function(lambda *a: _rescale_f64(ref(), *a), jit_compile=True,
                                 autograph=False)
     return _FUSED[f]
 
@@ -77,12 +95,14 @@ def rescale(ctx: Context, f: Callable, z, name: str | None = None, source=None):
     digits when x and r are close, and a wrong multiplier at one neuron spreads to every input
     behind it. Piecewise-linear ones (ReLU) are exact in float32 from the forward values.
     """
+    n, fuse, eps = ctx.n, ctx.fuse, ctx.eps   # not ctx in the closure: it holds the layers
+
     def multipliers(z, y):
         # In the forward pass: the same for every task, so computed once per batch.
-        slope = _slope(f, z[: ctx.n])
+        slope = _slope(f, z[:n])
         if name in PIECEWISE_LINEAR:
-            return fused(_rescale_f32, ctx.fuse)(z, y, slope, ctx.eps)
-        return fused(_fused_f64(f), ctx.fuse)(z, slope, ctx.eps)
+            return fused(_rescale_f32, fuse)(z, y, slope, eps)
+        return fused(_fused_f64(f), fuse)(z, slope, eps)
 
     return ctx.paired_op(f, lambda z, y, up, m: up * m, z, prepare=multipliers)
 
@@ -115,6 +135,21 @@ def kernel_linear(layer) -> Callable | None:
     return lin
 
 
+def kernel_transpose(layer) -> Callable | None:
+    """``lin_t(u, kernel)`` = Wᵀu, the transpose of :func:`kernel_linear`'s map, where it is
+    one matrix product (Dense): the very product TensorFlow's gradient of that map takes,
+    without a tape and the forward product it records. ``None`` for convolutions, whose
+    transpose RevealCancel takes by autodiff."""
+    if type(layer).__name__ != "Dense":
+        return None
+
+    def lin_t(u, w):
+        flat = tf.matmul(tf.reshape(u, [-1, tf.shape(u)[-1]]), w, transpose_b=True)
+        return tf.reshape(flat, tf.concat([tf.shape(u)[:-1], tf.shape(w)[:1]], 0))
+
+    return lin_t
+
+
 def _reveal_cancel_multipliers(f, x0, xx, dxp, dxn, eps):
     """The paper's m+ and m- (float64), given the reference pre-activation x0, the input's xx
     and the positive and negative parts of their difference.
@@ -132,6 +167,38 @@ def _reveal_cancel_multipliers(f, x0, xx, dxp, dxn, eps):
     return mp, mn
 
 
+#: RevealCancel takes a kernel larger than this in blocks of input channels (rows of a Dense
+#: kernel), with (W+, W-) of one block at a time, made again for each task; a smaller kernel
+#: has its (W+, W-) made once for the pass. Whole, they are two more copies of the kernel
+#: (1 GB beside Beluga's first Dense layer, whose kernel is 543 MB).
+RC_BLOCK_BYTES = 32 << 20
+
+
+def _input_blocks(kernel) -> list[tuple[int, int]]:
+    """Input-channel ranges ``(first, end)`` of ``kernel`` (its axis -2: a Dense kernel's rows,
+    a convolution's input channels) of at most ``RC_BLOCK_BYTES`` each; one range, the whole
+    kernel, when it is no larger."""
+    size, channels = kernel.shape.num_elements(), kernel.shape[-2]
+    if size is None or channels is None or size * kernel.dtype.size <= RC_BLOCK_BYTES:
+        return [(0, channels)]
+    step = max(1, RC_BLOCK_BYTES // (size // channels * kernel.dtype.size))
+    return [(c, min(channels, c + step)) for c in range(0, channels, step)]
+
+
+def _signed_parts(w, scale) -> tuple:
+    """(W+, W-) of ``w * scale``.
+
+    Per-channel affine layers between the kernel and the nonlinearity (BatchNormalization at
+    inference) scale each output channel: Δpre = a * (W Δz), so W's columns are scaled by a
+    (a negative a swaps which terms are positive); a scale of exactly 1.0 (no such layer, or
+    only identities) is no product at all.
+    """
+    if not (isinstance(scale, (int, float)) and scale == 1.0):
+        w = w * tf.cast(scale, w.dtype)
+    # min(w, 0) equals w - relu(w) exactly, without a third tensor beside both.
+    return tf.nn.relu(w), tf.minimum(w, tf.zeros([], w.dtype))
+
+
 def reveal_cancel(ctx: Context, f: Callable, pre, name: str | None = None, source=None):
     """RevealCancel (section 3.5.3 of the paper) at a nonlinearity after a Dense or Conv layer
     (directly, or through BatchNormalization / Dropout / linear Activation layers).
@@ -141,38 +208,84 @@ def reveal_cancel(ctx: Context, f: Callable, pre, name: str | None = None, sourc
     Δy- likewise, m± = Δy±/Δx±. Each input of the linear layer inherits m+ through the terms
     where sign(w)·sign(Δz) is positive and m- where it is negative (the mean where Δz = 0), so
     the contributions still add up to Δy exactly. Without a linear layer before it, Rescale.
+
+    Δx± and m± are the same for every task: they are taken in the forward pass, once per
+    batch. Memory: the products are taken with W+ and W- apart (not with [W+|W-] and
+    [W-|W+], four more kernel-sized tensors), and for a kernel over ``RC_BLOCK_BYTES`` one
+    block of input channels at a time (Δx± sums the blocks' terms; each block's inputs get
+    their multipliers from that block alone).
     """
     lin = kernel_linear(source[0]) if source else None
     if lin is None or ctx.mode == "gradient":
         return rescale(ctx, f, pre, name)
     layer, z_in, scale = source
-    # Per-channel affine layers between the kernel and the nonlinearity (BatchNormalization at
-    # inference) scale each output channel: Δpre = a * (W Δz), so W's columns are scaled by a
-    # (a negative a swaps which terms are positive).
-    w = tf.convert_to_tensor(layer.kernel) * tf.cast(scale, layer.kernel.dtype)
-    w_pos = tf.nn.relu(w)
-    w_neg = w - w_pos
-    pos_first = tf.concat([w_pos, w_neg], -1)   # lin(d, .) = [W+ d | W- d]
-    neg_first = tf.concat([w_neg, w_pos], -1)
-    n = ctx.n
+    lin_t = kernel_transpose(layer)
+    kernel = tf.convert_to_tensor(layer.kernel)       # the variable's buffer, not a copy
+    blocks = _input_blocks(kernel)
+    whole = len(blocks) == 1
+    # A kernel taken whole has its (W+, W-) made once, here, for every task.
+    signed = _signed_parts(kernel, scale) if whole else None
+    n, eps = ctx.n, ctx.eps           # not ctx in the closures: it holds the model's layers
 
-    def grad(z, pre, y, up):
-        dz = tf.cast(input_rows_like_refs(z, n) - z[n:], w.dtype)
-        dz_pos = tf.nn.relu(dz)
-        a_pos, a_neg = tf.split(lin(dz_pos, pos_first), 2, axis=-1)       # W+Δz+, W-Δz+
-        b_pos, b_neg = tf.split(lin(dz - dz_pos, neg_first), 2, axis=-1)  # W-Δz-, W+Δz-
-        dxp, dxn = a_pos + b_pos, a_neg + b_neg
+    def block_parts(dz, first, end, after):
+        """Δz, W+ and W- of input channels [first, end); a block's (W+, W-) is made once the
+        tensors ``after`` (the previous block's results) are, so that the blocks run one
+        after another and each is freed before the next is made (without the dependency
+        TensorFlow may make them all at once)."""
+        if whole:
+            return (dz,) + signed
+        with tf.control_dependencies(after):
+            w_pos, w_neg = _signed_parts(kernel[..., first:end, :], scale)
+        return dz[..., first:end], w_pos, w_neg
+
+    def multipliers(z, pre, y):
+        """Δz of the reference rows and m± (float64)."""
+        dz = tf.cast(input_rows_like_refs(z, n) - z[n:], kernel.dtype)
+        dxp = dxn = None
+        after = [dz]
+        for first, end in blocks:
+            d, w_pos, w_neg = block_parts(dz, first, end, after)
+            d_pos = tf.nn.relu(d)
+            d_neg = d - d_pos
+            p = lin(d_pos, w_pos) + lin(d_neg, w_neg)      # W+Δz+ + W-Δz-
+            q = lin(d_pos, w_neg) + lin(d_neg, w_pos)      # W-Δz+ + W+Δz-
+            dxp = p if dxp is None else dxp + p
+            dxn = q if dxn is None else dxn + q
+            after = [dxp, dxn]
         mp, mn = _reveal_cancel_multipliers(f, pre[n:], input_rows_like_refs(pre, n), dxp, dxn,
-                                            ctx.eps)
-        up_r = tf.cast(up[n:], F64)
-        u = tf.cast(tf.concat([up_r * mp, up_r * mn], -1), w.dtype)
-        when_pos = vjp(lambda d: lin(d, pos_first), dz, u)   # W+ m+ + W- m-: where Δz > 0
-        when_neg = vjp(lambda d: lin(d, neg_first), dz, u)   # W- m+ + W+ m-: where Δz < 0
-        m = tf.where(dz > 0, when_pos, tf.where(dz < 0, when_neg, 0.5 * (when_pos + when_neg)))
-        # The pre-activation gets no gradient: every path to the target runs through z_in here.
-        return with_zero_input_rows(z, m), None
+                                            eps)
+        return dz, mp, mn
 
-    return ctx.paired_op(lambda z, pre: f(pre), grad, z_in, pre)
+    def multipliers_back(dz, u_p, u_n):
+        """The inputs' multipliers from the output's m+ and m- (times the upstream ones)."""
+        ms = []
+        after = [u_p, u_n]
+        for first, end in blocks:
+            d, w_pos, w_neg = block_parts(dz, first, end, after)
+
+            def back(w, u, d=d):     # Wᵀu
+                return lin_t(u, w) if lin_t else vjp(lambda x: lin(x, w), d, u)
+
+            when_pos = back(w_pos, u_p) + back(w_neg, u_n)   # W+ m+ + W- m-: where Δz > 0
+            when_neg = back(w_neg, u_p) + back(w_pos, u_n)   # W- m+ + W+ m-: where Δz < 0
+            ms.append(tf.where(d > 0, when_pos,
+                               tf.where(d < 0, when_neg, 0.5 * (when_pos + when_neg))))
+            after = [ms[-1]]
+        return ms[0] if whole else tf.concat(ms, -1)
+
+    # Blockwise, that is a few dozen operations per block, and every task's backward pass
+    # runs it: one traced function, called by each task, keeps the graph (and its tracing
+    # time) from growing by them task after task.
+    back_fn = multipliers_back if whole else tf.function(multipliers_back, autograph=False)
+
+    def grad(z, pre, y, up, state):
+        dz, mp, mn = state
+        up_r = tf.cast(up[n:], F64)
+        u_p, u_n = (tf.cast(up_r * m, dz.dtype) for m in (mp, mn))
+        # The pre-activation gets no gradient: every path to the target runs through z_in here.
+        return with_zero_input_rows(z, back_fn(dz, u_p, u_n)), None
+
+    return ctx.paired_op(lambda z, pre: f(pre), grad, z_in, pre, prepare=multipliers)
 
 
 def _plain(ctx: Context, f: Callable, z, name=None, source=None):
