@@ -72,6 +72,7 @@ def one_hot(n, length, seed, layout):
 
 
 def torch_predict(net, x_torch_layout) -> np.ndarray:
+    """``net``'s forward pass (eval mode, no autograd) on ``x_torch_layout``."""
     with torch.no_grad():
         return net(torch.from_numpy(np.ascontiguousarray(x_torch_layout))).numpy()
 
@@ -109,6 +110,8 @@ def release():
 
 @pytest.fixture(autouse=True)
 def released_after_each_test():
+    """Each test's models are let go of when it ends (see :func:`release`); registrations
+    made before it (by other test files in the same process) are left as they are."""
     _KEPT_GRADIENTS.clear()
     _KEPT_GRADIENTS.update(_gradient_registry())
     yield

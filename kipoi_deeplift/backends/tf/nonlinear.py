@@ -169,8 +169,9 @@ def _reveal_cancel_multipliers(f, x0, xx, dxp, dxn, eps):
 
 #: RevealCancel takes a kernel larger than this in blocks of input channels (rows of a Dense
 #: kernel), with (W+, W-) of one block at a time, made again for each task; a smaller kernel
-#: has its (W+, W-) made once for the pass. Whole, they are two more copies of the kernel
-#: (1 GB beside Beluga's first Dense layer, whose kernel is 543 MB).
+#: has its (W+, W-) made once for the pass. Whole, they would be two more copies of the kernel
+#: for the whole pass (1 GB beside Beluga's first Dense layer, whose kernel is 543 MB); in
+#: blocks they cost that layer's backward pass two elementwise passes over the kernel a task.
 RC_BLOCK_BYTES = 32 << 20
 
 
