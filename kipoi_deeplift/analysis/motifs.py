@@ -413,28 +413,29 @@ def _overview(path: Path, major: list[Pattern], minor: list[Pattern], header: st
                              figsize=(max(7.0, 0.3 * width + 2), sum(heights) + 0.9),
                              gridspec_kw={"height_ratios": heights})
     axes = list(axes[:, 0])
-    for pt in major:
+
+    def row(pt, is_minor: bool) -> None:
+        """One pattern's logo on the common x and y scales (minor ones smaller)."""
         ax = axes.pop(0)
-        draw_logo(ax, pt.cwm, np.arange(1, len(pt.cwm) + 1), "contribution")
+        draw_logo(ax, pt.cwm, np.arange(1, len(pt.cwm) + 1), "" if is_minor else "contribution")
         ax.set_xlim(0.5, width + 0.5)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if ylim:
             ax.set_ylim(*ylim)
-        ax.set_title(_title(pt, max_q, min_share, False), fontsize=8, loc="left")
+        if is_minor:
+            ax.tick_params(labelsize=6)
+        ax.set_title(_title(pt, max_q, min_share, is_minor), fontsize=6 if is_minor else 8,
+                     loc="left")
+
+    for pt in major:
+        row(pt, False)
     if minor:
         ax = axes.pop(0)
         ax.axis("off")
         ax.text(0, 0.2, f"minor patterns, below {_percent(min_share)} of the contribution "
                 "(same scale)", fontsize=9, weight="bold", transform=ax.transAxes)
     for pt in minor:
-        ax = axes.pop(0)
-        draw_logo(ax, pt.cwm, np.arange(1, len(pt.cwm) + 1), "")
-        ax.set_xlim(0.5, width + 0.5)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if ylim:
-            ax.set_ylim(*ylim)
-        ax.tick_params(labelsize=6)
-        ax.set_title(_title(pt, max_q, min_share, True), fontsize=6, loc="left")
+        row(pt, True)
     axes_drawn = fig.axes
     axes_drawn[-1].set_xlabel("position in the pattern (1-based; one base as wide in every "
                               "row)", fontsize=7 if minor else 9)
