@@ -378,6 +378,23 @@ def _run_zoo(a) -> int:
     return 0
 
 
+def _rules_parser(sub):
+    p = sub.add_parser("rules", help="the layer types and operations DeepLIFT has rules for",
+                       description="Every supported layer type with how multipliers pass it, "
+                                   "where RevealCancel applies and whether summation-to-delta "
+                                   "holds; then what is ruled on by what it computes. A layer "
+                                   "outside both gets a rule with DeepLift(model, rules=...) "
+                                   "or kipoi_deeplift.register_rule.")
+    p.set_defaults(run=_run_rules)
+
+
+def _run_rules(a) -> int:
+    from .backends.tf.rule_table import table
+
+    print(table())
+    return 0
+
+
 def _kipoi_plugin_parser(sub):
     p = sub.add_parser("kipoi-plugin", help="`kipoi deeplift ...`: the hook that lists this "
                                             "package among Kipoi's plugins")
@@ -434,6 +451,7 @@ def build_parser(prog: str = "kipoi-deeplift") -> argparse.ArgumentParser:
     _motifs_parser(sub)
     _sites_parser(sub)
     _zoo_parser(sub)
+    _rules_parser(sub)
     _kipoi_plugin_parser(sub)
     return parser
 

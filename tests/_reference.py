@@ -63,7 +63,8 @@ class Plain:
     """Hooks for the ordinary forward pass."""
 
     def nl(self, name, z):
-        return ACTIVATIONS[name](z)
+        """``name``: an activation's name, or the function itself."""
+        return _fn(name)(z)
 
     def lin_nl(self, name, z, layer, kind, **conv):
         """f(layer(z)) for a Dense or Conv1D layer with activation ``name``."""
@@ -81,6 +82,14 @@ class Plain:
 
     def prod(self, a, b):
         return a * b
+
+    def bilinear(self, op, a, b):
+        """``op(a, b)`` for an ``op`` linear in each argument (einsum, matmul, a * b)."""
+        return op(a, b)
+
+
+def _fn(name):
+    return name if callable(name) else ACTIVATIONS[name]
 
 
 class Recorder(Plain):
@@ -114,6 +123,10 @@ class Recorder(Plain):
         self.seen.append(tf.stack([a, b]))
         return super().prod(a, b)
 
+    def bilinear(self, op, a, b):
+        self.seen.append((a, b))
+        return super().bilinear(op, a, b)
+
 
 class Linearised(Plain):
     """The network with each nonlinearity replaced by its secant through the x and r passes.
@@ -142,7 +155,7 @@ class Linearised(Plain):
     def _reveal_cancel(self, name, z, zx, zr, layer, kind, conv):
         """y_r + sum over terms of w * (z - z_r), each term weighted by m+ when w * Δz > 0,
         m- when < 0 and (m+ + m-)/2 when Δz = 0: linear in z, masks fixed by (x, r)."""
-        f = ACTIVATIONS[name]
+        f = _fn(name)
         t = terms(zx - zr, layer, kind, **conv)
         dxp = linear_of_terms(tf.nn.relu(t))
         dxn = linear_of_terms(tf.minimum(t, 0.0))
@@ -159,7 +172,7 @@ class Linearised(Plain):
 
     def nl(self, name, z):
         zx, zr = self._next()
-        f = ACTIVATIONS[name]
+        f = _fn(name)
         dz = zx - zr
         with tf.GradientTape() as tape:
             tape.watch(zx)
@@ -213,6 +226,11 @@ class Linearised(Plain):
         at_x, at_r = self._next()
         (ax, bx), (ar, br) = tf.unstack(at_x), tf.unstack(at_r)
         return ar * br + 0.5 * (bx + br) * (a - ar) + 0.5 * (ax + ar) * (b - br)
+
+    def bilinear(self, op, a, b):
+        """op(a, b) linearised at the pair: op(a_r, b_r) + op(a - a_r, b̄) + op(ā, b - b_r)."""
+        (ax, bx), (ar, br) = self._next()
+        return op(ar, br) + op(a - ar, 0.5 * (bx + br)) + op(0.5 * (ax + ar), b - br)
 
     def maximum(self, zs):
         """Elementwise max of several tensors (a Maximum merge)."""

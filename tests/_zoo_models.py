@@ -3,6 +3,7 @@ are not at hand (layer types and wiring as published; sizes shrunk to keep the t
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 import _models as M
 
@@ -10,26 +11,38 @@ L = keras.layers
 
 
 def mpra_dragonn_conv(length=145):
-    """MPRA-DragoNN ConvModel: conv-BN-ReLU blocks, dense, 12 linear MPRA readouts."""
+    """MPRA-DragoNN ConvModel as its Kipoi JSON has it (kundajelab/MPRA-DragoNN
+    kipoi/ConvModel/model.json), narrower: 3 x [Conv1D(120, 5, valid, relu) -> BatchNorm ->
+    Dropout(0.1)] -> Flatten -> Dense(12), the 12 linear MPRA readouts."""
     i = keras.Input((length, 4), name="seq")
     h = i
     for j in range(3):
-        h = L.Conv1D(12, 5, padding="same", name=f"conv{j}")(h)
-        h = L.Activation("relu", name=f"relu{j}")(L.BatchNormalization(name=f"bn{j}")(h))
-    h = L.Dense(16, activation="relu", name="fc")(L.Flatten(name="flat")(h))
-    return M.randomise(keras.Model(i, L.Dense(12, name="readouts")(h)), 11, 0.2)
+        h = L.Conv1D(12, 5, activation="relu", name=f"conv{j}")(h)
+        h = L.Dropout(0.1)(L.BatchNormalization(name=f"bn{j}")(h))
+    return M.randomise(keras.Model(i, L.Dense(12, name="readouts")(L.Flatten()(h))), 11, 0.2)
 
 
 def cpgenie(length=500):
-    """CpGenie: conv/max-pool blocks, dense layers, a two-class softmax."""
-    i = keras.Input((length, 4), name="seq")
+    """CpGenie as published (gifford-lab/CpGenie seq_128x3_5_5_2f_simple, Keras 1 with Theano's
+    channels-first order), narrower: input (4, 1, L) as Kipoi's schema declares; 3 x
+    [Conv2D(128/256/512, (1, 5), same, relu) -> MaxPooling2D((1, 5), strides (1, 3))] ->
+    Flatten -> 2 x [Dense(64, relu) -> Dropout] -> Dense(2) -> Activation(softmax). Returned
+    wrapped as `score` wraps it (kipoi.schema.canonical_model: takes (L, 4))."""
+    from kipoi_deeplift.kipoi.schema import canonical_model, dna_layout
+
+    i = keras.Input((4, 1, length), name="seq")
     h = i
-    for j, f in enumerate((16, 24, 32)):
-        h = L.MaxPooling1D(5, name=f"pool{j}")(L.Conv1D(f, 5, activation="relu",
-                                                        name=f"conv{j}")(h))
-    h = L.Dropout(0.5, name="drop")(L.Dense(16, activation="relu", name="fc")(L.Flatten()(h)))
-    return M.randomise(keras.Model(i, L.Dense(2, activation="softmax", name="methyl")(h)), 12,
-                       0.2)
+    for j, f in enumerate((8, 12, 16)):
+        h = L.Conv2D(f, (1, 5), padding="same", activation="relu",
+                     data_format="channels_first", name=f"conv{j}")(h)
+        h = L.MaxPooling2D((1, 5), strides=(1, 3), data_format="channels_first",
+                           name=f"pool{j}")(h)
+    h = L.Flatten()(h)
+    for j in range(2):
+        h = L.Dropout(0.5)(L.Dense(16, activation="relu", name=f"fc{j}")(h))
+    out = L.Activation("softmax", name="methyl")(L.Dense(2, name="logits")(h))
+    model = M.randomise(keras.Model(i, out), 12, 0.2)
+    return canonical_model(model, ["seq"], {"seq": dna_layout((4, 1, length))})
 
 
 def deepstarr(length=249):
@@ -49,38 +62,110 @@ def deepstarr(length=249):
 
 
 def divergent421(length=1000):
-    """Divergent421-style multi-task chromatin model: conv/max-pool, dense, sigmoid tasks."""
+    """Divergent421 as kipoi/manuscript's model summary has it (Keras 1.2.2), narrower:
+    Conv1D(300, 19, valid) -> BatchNorm -> PReLU (a slope per position and channel) ->
+    MaxPool 3 -> Conv1D(200, 11, same) -> BN -> PReLU -> MaxPool 4 -> Conv1D(200, 7, same)
+    -> BN -> PReLU -> MaxPool 4 -> Flatten -> 2 x [Dense(1000) -> BN -> PReLU -> Dropout]
+    -> Dense(421) -> Activation(sigmoid)."""
     i = keras.Input((length, 4), name="seq")
-    h = L.MaxPooling1D(8, name="pool0")(L.Conv1D(16, 9, activation="relu", name="conv0")(i))
-    h = L.MaxPooling1D(8, name="pool1")(L.Conv1D(16, 5, activation="relu", name="conv1")(h))
-    h = L.Dense(32, activation="relu", name="fc")(L.Flatten()(h))
-    return M.randomise(keras.Model(i, L.Dense(6, activation="sigmoid", name="tasks")(h)), 14,
-                       0.2)
+    h = i
+    for j, (f, k, pad, pool) in enumerate(((12, 19, "valid", 3), (8, 11, "same", 4),
+                                           (8, 7, "same", 4))):
+        h = L.Conv1D(f, k, padding=pad, name=f"conv{j}")(h)
+        h = L.MaxPooling1D(pool)(L.PReLU(name=f"prelu{j}")(L.BatchNormalization()(h)))
+    h = L.Flatten()(h)
+    for j in range(2):
+        h = L.Dropout(0.5)(L.PReLU(name=f"fprelu{j}")(L.BatchNormalization()(
+            L.Dense(16, name=f"fc{j}")(h))))
+    out = L.Activation("sigmoid", name="tasks")(L.Dense(6, name="logits")(h))
+    model = M.randomise(keras.Model(i, out), 14, 0.2)
+    for layer in model.layers:   # PReLU slopes around 0.25, as trained ones are
+        if type(layer).__name__ == "PReLU":
+            w = layer.get_weights()[0]
+            layer.set_weights([np.abs(w) + 0.05])
+    return model
 
 
-def bpnet(length=200, tasks=("Oct4", "Sox2")):
-    """BPNet: dilated residual convolutions; per task a profile head (L, 2 strands) and a
-    count head (log total count)."""
+def bpnet(length=200, tasks=("Oct4", "Sox2"), layers=9):
+    """BPNet as published (kundajelab/bpnet v0 layers.py, heads.py), narrower: Conv1D(F, 25,
+    same, relu), then ``layers`` dilated Conv1D(F, 3, same, relu, dilation 2^i) each added to
+    its input; per task a profile head (Reshape to (L, 1, F) -> Conv2DTranspose(2, (25, 1),
+    same) -> Reshape to (L, 2 strands)) and a count head (GlobalAveragePooling1D -> Dense(2),
+    log total counts). The bias inputs of the Kipoi class are fed zeros
+    (rebuild.bpnet.zero_bias_inputs; tested in test_zoo_loading)."""
     i = keras.Input((length, 4), name="seq")
     h = L.Conv1D(16, 25, padding="same", activation="relu", name="first")(i)
-    for j in range(1, 5):
+    for j in range(1, layers + 1):
         h = L.Add(name=f"res{j}")([h, L.Conv1D(16, 3, padding="same", dilation_rate=2 ** j,
                                                activation="relu", name=f"dil{j}")(h)])
     outs = []
     for t in tasks:
-        outs.append(L.Conv1D(2, 25, padding="same", name=f"{t}_profile")(h))
+        p = L.Conv2DTranspose(2, (25, 1), padding="same", name=f"{t}_deconv")(
+            L.Reshape((length, 1, 16))(h))
+        outs.append(L.Reshape((length, 2), name=f"{t}_profile")(p))
         outs.append(L.Dense(2, name=f"{t}_counts")(L.GlobalAveragePooling1D()(h)))
     return M.randomise(keras.Model(i, outs), 15, 0.15)
 
 
-def deepmel(length=500, topics=3):
-    """DeepMEL: forward and reverse-complement inputs through shared conv and BiLSTM layers
-    (DeepFlyBrain and DeepLiver are the same family, with their own topic counts)."""
-    fwd, rc = keras.Input((length, 4), name="input_1"), keras.Input((length, 4), name="input_2")
-    conv = L.Conv1D(8, 20, activation="relu", name="conv")
-    lstm = L.Bidirectional(L.LSTM(4), name="bilstm")
-    h = L.Concatenate()([lstm(L.MaxPooling1D(10)(conv(x))) for x in (fwd, rc)])
-    return keras.Model([fwd, rc], L.Dense(topics, activation="sigmoid", name="topics")(h))
+def _deepmel_strand(K, conv, pool, sizes):
+    """The DeepMEL family's layers shared by both strands, as published (aertslab/DeepMEL
+    training.ipynb build_model; DeepFlyBrain.json): Conv1D(relu) -> MaxPooling1D ->
+    Dropout -> TimeDistributed(Dense relu) -> Bidirectional(LSTM(return_sequences=True),
+    hard_sigmoid gates, Keras 2's default) -> Dropout -> Flatten -> Dense(relu) -> Dropout.
+    ``conv``: (filters, width, padding); ``pool``: (size, stride); ``sizes``: (TimeDistributed
+    units, LSTM units, Dense units), shrunk from the published (128, 128, 256)."""
+    L = K.layers
+    td, units, dense = sizes
+    return [L.Conv1D(conv[0], conv[1], padding=conv[2], activation="relu", name="conv1d_1"),
+            L.MaxPooling1D(pool[0], pool[1], name="max_pooling1d_1"),
+            L.Dropout(0.2, name="dropout_1"),
+            L.TimeDistributed(L.Dense(td, activation="relu", name="dense_1"),
+                              name="time_distributed_1"),
+            L.Bidirectional(L.LSTM(units, return_sequences=True,
+                                   recurrent_activation="hard_sigmoid", name="lstm_1"),
+                            name="bidirectional_1"),
+            L.Dropout(0.2, name="dropout_2"), L.Flatten(name="flatten_1"),
+            L.Dense(dense, activation="relu", name="dense_2"), L.Dropout(0.4, name="dropout_3")]
+
+
+def _through(layers, x):
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
+def deepmel(length=500, topics=3, sizes=(6, 4, 8)):
+    """DeepMEL (DeepMEL/DeepMEL, Keras 2.2.4, loaded with tf_keras): forward and reverse
+    complement as two inputs (Kipoi's dataloader computes the second) through the shared
+    layers of :func:`_deepmel_strand` with Conv1D(128, 20, valid) and MaxPooling1D(10, 10),
+    each strand ending in its own call of the shared Dense(topics, sigmoid); the model's
+    output is the Average of the two strands' sigmoid outputs."""
+    import tf_keras as K
+
+    L = K.layers
+    fwd, rc = K.Input((length, 4), name="input_1"), K.Input((length, 4), name="input_2")
+    shared = _deepmel_strand(K, (8, 20, "valid"), (10, 10), sizes) + \
+        [L.Dense(topics, activation="sigmoid", name="dense_3")]
+    out = L.Average(name="average_1")([_through(shared, fwd), _through(shared, rc)])
+    return M.randomise(K.Model([fwd, rc], out), 16, 0.3)
+
+
+def deepflybrain(length=500, topics=81, sizes=(6, 4, 8)):
+    """DeepFlyBrain as its Kipoi JSON has it (DeepFlyBrain.json, Keras 2.2.4): one input; the
+    reverse complement made inside by two Lambdas (K.reverse over positions, then over
+    bases); the shared layers of :func:`_deepmel_strand` with Conv1D(1024, 24, same) and
+    MaxPooling1D(12, 12) on both strands; Concatenate; one Dense(topics, sigmoid). DeepLiver
+    (same family, files not seen) is tested with this form too."""
+    import tf_keras as K
+
+    L = K.layers
+    i = K.Input((length, 4), name="input_1")
+    rc = L.Lambda(lambda x: K.backend.reverse(x, axes=2), name="lambda_1")(
+        L.Lambda(lambda x: K.backend.reverse(x, axes=1), name="lambda_2")(i))
+    shared = _deepmel_strand(K, (8, 24, "same"), (12, 12), sizes)
+    h = L.Concatenate(axis=1, name="concatenate_1")([_through(shared, i), _through(shared, rc)])
+    return M.randomise(K.Model(i, L.Dense(topics, activation="sigmoid", name="dense_3")(h)),
+                       17, 0.3)
 
 
 def scbasset(length=1344, cells=6):
@@ -111,34 +196,45 @@ def scbasset(length=1344, cells=6):
 
 
 def danq(length=600, outputs=1):
-    """DanQ's layout (convolution, max pooling, BiLSTM, dense), which a2z-chromatin adapts."""
+    """a2z-chromatin's DanQ variant (twrightsman/a2z-regulatory build_DanQ), narrower:
+    Conv1D(320, 26, relu, valid) -> Dropout(0.2) -> MaxPooling1D(13, 13) ->
+    Bidirectional(LSTM(320)) (last state) -> Dropout(0.5) -> Dense(925, linear) ->
+    Dense(1, sigmoid)."""
     i = keras.Input((length, 4), name="seq")
-    h = L.MaxPooling1D(13, 13)(L.Conv1D(8, 26, activation="relu")(i))
-    h = L.Bidirectional(L.LSTM(4, return_sequences=True))(L.Dropout(0.2)(h))
-    h = L.Dense(8, activation="relu")(L.Flatten()(L.Dropout(0.5)(h)))
+    h = L.MaxPooling1D(13, 13)(L.Dropout(0.2)(L.Conv1D(8, 26, activation="relu")(i)))
+    h = L.Dense(10)(L.Dropout(0.5)(L.Bidirectional(L.LSTM(4))(h)))
     return M.randomise(keras.Model(i, L.Dense(outputs, activation="sigmoid")(h)), 22, 0.3)
 
 
 def deepcpg_dna(length=1001, cells=3):
-    """DeepCpG's DNA module (CnnL2h128, narrower): two convolution/pooling blocks, a dense
-    layer, one sigmoid output per cell."""
+    """DeepCpG's DNA module (deepcpg/models/dna.py CnnL2h128, narrower): Conv1D(128, 11) ->
+    Activation(relu) -> MaxPool 4 -> Conv1D(256, 3) -> relu -> MaxPool 2 -> Flatten ->
+    Dense(128) -> relu -> Dropout -> one Dense(1, sigmoid) per cell."""
     i = keras.Input((length, 4), name="dna")
-    h = L.MaxPooling1D(4)(L.Conv1D(8, 11, activation="relu")(i))
-    h = L.MaxPooling1D(2)(L.Conv1D(12, 3, activation="relu")(h))
-    h = L.Dropout(0.0)(L.Dense(16, activation="relu")(L.Flatten()(h)))
+    h = L.MaxPooling1D(4)(L.Activation("relu")(L.Conv1D(8, 11)(i)))
+    h = L.MaxPooling1D(2)(L.Activation("relu")(L.Conv1D(12, 3)(h)))
+    h = L.Dropout(0.0)(L.Activation("relu")(L.Dense(16)(L.Flatten()(h))))
     outs = [L.Dense(1, activation="sigmoid", name=f"cpg_cell{c}")(h) for c in range(cells)]
     return M.randomise(keras.Model(i, outs), 23, 0.3)
 
 
-def trednet(length=2000, features=8, phase_two_outputs=1):
-    """TREDNet's two phases: a DeepSEA-like phase one (chromatin features from DNA) whose
-    sigmoid outputs feed a second network (phase two); scored as one model from DNA."""
+def trednet(length=2000, features=16, phase_two_outputs=1):
+    """TREDNet's two phases scored as one model from DNA: a DeepSEA-like phase one
+    (convolution/pooling, dense, sigmoid chromatin features; its own layers were not seen)
+    whose sigmoid outputs, reshaped to (F, 1) as Kipoi's model.py feeds them, go through phase
+    two as published (okurman/TREDNet define_model): Conv1D(64, 4, relu) -> BatchNorm ->
+    MaxPool 2 -> Dropout -> Conv1D(128, 2, relu) -> Dropout -> Flatten -> Dense(100, relu) ->
+    Dense(50, relu) -> Dense(1, sigmoid); narrower."""
     i = keras.Input((length, 4), name="input")
     h = L.MaxPooling1D(4, 4)(L.Conv1D(8, 8, activation="relu")(i))
     h = L.MaxPooling1D(4, 4)(L.Conv1D(8, 8, activation="relu")(h))
     phase_one = L.Dense(features, activation="sigmoid", name="phase_one")(
         L.Dense(16, activation="relu")(L.Flatten()(h)))
-    h = L.Dense(8, activation="relu", name="phase_two_hidden")(phase_one)
+    h = L.Reshape((features, 1))(phase_one)
+    h = L.Dropout(0.4)(L.MaxPooling1D(2)(L.BatchNormalization()(
+        L.Conv1D(6, 4, activation="relu", name="phase_two_conv1")(h))))
+    h = L.Dropout(0.4)(L.Conv1D(8, 2, activation="relu", name="phase_two_conv2")(h))
+    h = L.Dense(6, activation="relu")(L.Dense(8, activation="relu")(L.Flatten()(h)))
     out = L.Dense(phase_two_outputs, activation="sigmoid", name="phase_two")(h)
     return M.randomise(keras.Model(i, out), 24, 0.3)
 
@@ -146,7 +242,7 @@ def trednet(length=2000, features=8, phase_two_outputs=1):
 #: config name -> (builder, DNA input length)
 TEST_ARCHITECTURES = {
     "MPRA-DragoNN": (mpra_dragonn_conv, 145),
-    "CpGenie": (cpgenie, 500),
+    "CpGenie": (cpgenie, 1001),
     "DeepSTARR": (deepstarr, 249),
     "Divergent421": (divergent421, 1000),
     "scBasset": (scbasset, 1344),

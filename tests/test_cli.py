@@ -366,7 +366,7 @@ def test_python2_lambda_files_point_to_the_zoo(capsys, tmp_path):
     # Recognised from its model.yaml, the directory is rebuilt (tests/test_deepbind_today.py);
     # without the config its file cannot be read, and the message points to the zoo configs.
     fails(capsys, ["score", str(d), "-o", str(tmp_path / "o.h5"), "--zoo-config", "none"],
-          tmp_path / "o.h5", "Python 2 bytecode")
+          tmp_path / "o.h5", "Python bytecode of another Python version")
 
 
 def test_intervals_of_different_lengths_are_refused_clearly(tmp_path):

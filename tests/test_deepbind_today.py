@@ -151,7 +151,7 @@ def test_the_same_model_scores_however_its_path_is_written(tmp_path, monkeypatch
 def test_zoo_config_flag_chooses_or_turns_off_the_config(tmp_path):
     d = model_dir_2018(tmp_path / "checkout")
     args = intervals(tmp_path)
-    with pytest.raises(UserError, match="holds Lambda layers stored as Python 2 bytecode"):
+    with pytest.raises(UserError, match="holds Lambda layers stored as Python bytecode of another Python version"):
         kd.score(str(d), args, str(tmp_path / "x.h5"), zoo_config="none")
     with pytest.raises(UserError, match="--zoo-config 'Nope' is not a config"):
         kd.score(str(d), args, str(tmp_path / "x.h5"), zoo_config="Nope")

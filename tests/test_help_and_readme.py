@@ -230,3 +230,17 @@ def test_example_scripts_start_tensorflow_quietly(tmp_path):
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, (name, err[-2000:])
         assert not TF_START_LINES.search(err), (name, err[-2000:])
+
+
+def test_the_rules_command_prints_the_table_the_readme_holds():
+    from kipoi_deeplift.backends.tf.rule_table import table
+    from kipoi_deeplift.backends.tf.rules import LAYER_RULES
+
+    p = subprocess.run([str(BIN / "kipoi-deeplift"), "rules"], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == table()
+    copy = README.split("<!-- rules-table -->\n")[1].split("\n<!-- /rules-table -->")[0]
+    assert copy == table(), "README's table is stale: paste `kipoi-deeplift rules` there"
+    for name in ("TimeDistributed", "LayerNormalization", "MultiHeadAttention", "Multiply"):
+        assert name in copy and name in LAYER_RULES

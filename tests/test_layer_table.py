@@ -111,6 +111,8 @@ LINEAR = {
     **{n: (lambda n=n: _two(n, lambda K: getattr(K.layers, n)()))
        for n in ("Add", "Subtract", "Average")},
     "Concatenate": lambda: _two("Concatenate", lambda K: K.layers.Concatenate()),
+    "TimeDistributed": lambda: _one("TimeDistributed", L1, lambda K: K.layers.TimeDistributed(
+        K.layers.Dense(4))),
     "ConstantPadding1D": lambda: _zoo("ConstantPadding1D"),
     "ReverseComplement": lambda: _zoo("ReverseComplement"),
     **{n: (lambda: _scbasset_augmentation()) for n in
@@ -180,6 +182,15 @@ OTHERS = {
         K.layers.LSTM(2, return_sequences=True))),
     "Softmax": lambda: _softmax_output(),
     "SoftmaxWeightedSum": lambda: _softmax_weighted(),
+    # Float64 references for these in test_architectures.py.
+    "Multiply": lambda: _two("Multiply", lambda K: K.layers.Multiply()),
+    "Dot": lambda: _two("Dot", lambda K: K.layers.Dot(axes=1)),
+    **{n: (lambda n=n: _one(n, L1, lambda K: getattr(K.layers, n)()))
+       for n in ("LayerNormalization", "UnitNormalization")},
+    "RMSNormalization": lambda: _one("RMSNormalization", L1,
+                                     lambda K: K.layers.RMSNormalization()),
+    "MultiHeadAttention": lambda: _one("MultiHeadAttention", L1, lambda K: (
+        lambda t: K.layers.MultiHeadAttention(2, 3)(t, t))),
 }
 
 

@@ -154,11 +154,18 @@ def test_deepbind_style_lambdas_are_recognised(maxpool):
 
 def test_lambda_classification_and_refusal():
     i = keras.Input((20, 4), name="seq")
-    lam = keras.layers.Lambda(lambda t: tf_ops().nn.relu(t), name="lam_relu")(i)
+    # Elementwise (relu by a TensorFlow op): the nonlinearity rule, exact.
+    lam = keras.layers.Lambda(lambda t: tf_ops().nn.relu(t - 0.5), name="lam_relu")(i)
     model = keras.Model(i, keras.layers.Dense(1)(keras.layers.Flatten()(lam)))
-    with pytest.raises(ValueError, match=r"layer 'lam_relu' \(Lambda\) has no DeepLIFT rule: "
-                                         r"it computes ops Relu"):
-        kd.DeepLift(model)
+    res = kd.DeepLift(model).explain(M.one_hot(2, 20), references="uniform")
+    assert res.max_convergence_error < 1e-5
+    # Mixing positions nonlinearly: refused in one line that names the layer and the way out.
+    mix = keras.layers.Lambda(lambda t: t * tf_ops().reduce_sum(t, 1, keepdims=True),
+                              name="mix")(i)
+    with pytest.raises(ValueError, match=r"layer 'mix' \(Lambda\) has no DeepLIFT rule: it "
+                                         r"computes ops Mul.*rules=.*kipoi-deeplift rules") as e:
+        kd.DeepLift(keras.Model(i, keras.layers.Dense(1)(keras.layers.Flatten()(mix))))
+    assert "\n" not in str(e.value) and len(str(e.value)) < 300
     both = keras.layers.Lambda(lambda t: tf_ops().reduce_max(t, 1) + tf_ops().reduce_min(t, 1),
                                name="both")(i)
     with pytest.raises(ValueError, match="'both'.*ops affine, max, min together"):
@@ -257,7 +264,7 @@ def test_lstm_and_bidirectional_against_reference(flavour):
 def test_gru_is_refused_by_name():
     i = keras.Input((20, 4), name="seq")
     model = keras.Model(i, keras.layers.Dense(1)(keras.layers.GRU(3, name="gru")(i)))
-    with pytest.raises(ValueError, match=r"'gru' \(GRU\) is recurrent.*LSTM"):
+    with pytest.raises(ValueError, match=r"'gru' \(GRU\) has no DeepLIFT rule: it is recurrent.*LSTM"):
         kd.DeepLift(model)
 
 

@@ -237,7 +237,7 @@ def test_config_rule_is_exact_on_the_published_architecture(configs, group):
     assert all(np.abs(c).max() > 0 for c in res.contrib[dna].values())
 
 
-@pytest.mark.parametrize("group, tfs", [("BPNet-OSKN", ("Oct4", "Sox2", "Klf4", "Nanog")),
+@pytest.mark.parametrize("group, tfs", [("BPNet-OSKN", ("Oct4", "Sox2", "Nanog", "Klf4")),
                                         ("BPNet-Dmel", ("Zld", "Dl", "Twi", "Bcd", "Cad", "GAF"))])
 def test_bpnet_profile_heads_are_scored_as_bpnet_does(configs, group, tfs):
     model = Z.bpnet(tasks=tfs)
@@ -265,15 +265,31 @@ def test_bpnet_profile_heads_are_scored_as_bpnet_does(configs, group, tfs):
 
 @pytest.mark.parametrize("group, topics", [("DeepMEL", 3), ("DeepFlyBrain", 81),
                                            ("DeepLiver", 82)])
-def test_deepmel_architecture_with_its_bilstm_scores_exactly(configs, group, topics):
+def test_deepmel_family_as_published_scores_exactly(configs, group, topics):
+    """The family's published layers (TimeDistributed(Dense), a BiLSTM returning sequences
+    with hard-sigmoid gates, Flatten, Dense; DeepMEL: two inputs averaged after the sigmoids;
+    DeepFlyBrain: the reverse complement made inside by Lambdas, concatenated before the last
+    Dense), with the config's rule: exact, the first and last topic."""
     cfg = configs[group]
+    model = Z.deepmel(topics=topics) if group == "DeepMEL" else Z.deepflybrain(topics=topics)
+    kinds = {type(layer).__name__ for layer in model.layers}
+    assert {"TimeDistributed", "Bidirectional", "Flatten"} <= kinds
     fwd = M.one_hot(2, 500, seed=6)
-    dl = kd.DeepLift(Z.deepmel(topics=topics), rule=cfg["rule"], maxpool=cfg["maxpool"])
-    # The first and the last topic: each task is one backward pass through the BiLSTM.
-    res = dl.explain({"input_1": fwd, "input_2": fwd[:, ::-1, ::-1].copy()}, n_references=3,
-                     tasks=[0, topics - 1])
-    assert res.max_convergence_error < 1e-4
-    assert res.contrib["input_1"]["0"].shape == (2, 500, 4)
+    dl = kd.DeepLift(model, rule=cfg["rule"], maxpool=cfg["maxpool"])
+    xs = {"input_1": fwd, "input_2": fwd[:, ::-1, ::-1].copy()} if group == "DeepMEL" else fwd
+    res = dl.explain(xs, n_references=3, tasks=[0, topics - 1])
+    assert res.max_convergence_error < 1e-5
+    name = "input_1"
+    assert res.contrib[name][res.tasks[0]].shape == (2, 500, 4)
+    # DeepMEL ends in an average of sigmoids: the scores explain that probability (no logit).
+    want = model.predict([xs["input_1"], xs["input_2"]] if group == "DeepMEL" else xs,
+                         verbose=0)[:, 0]
+    if group == "DeepMEL":
+        np.testing.assert_allclose(res.preds[res.tasks[0]], want, rtol=1e-5, atol=1e-6)
+    else:
+        assert np.all(res.preds[res.tasks[0]] != want)     # the logit, before the sigmoid
+        np.testing.assert_allclose(1 / (1 + np.exp(-res.preds[res.tasks[0]])), want,
+                                   rtol=1e-5, atol=1e-6)
 
 
 def test_zoo_command_line(capsys):

@@ -150,8 +150,10 @@ def load_keras(weights: str, arch: str | None = None, custom_objects: str | None
         text = str(e)
         if "bad marshal" in text or "code" in text and "marshal" in text or \
                 isinstance(e, (SystemError, EOFError)):
-            raise UserError(f"{weights} holds Lambda layers stored as Python 2 bytecode, which "
-                            f"no Python 3 Keras can read; {ZOO_HINT}") from e
+            raise UserError(f"{weights} holds Lambda layers stored as Python bytecode of "
+                            "another Python version (2.7 in Kipoi's 2018 DeepBind files, 3.6/3.7 "
+                            f"in Keras 2.2 files), which this Python cannot read; {ZOO_HINT}") \
+                from e
         raise UserError(f"cannot load the Keras model from {weights}: {describe(e)}") from e
 
 

@@ -20,6 +20,7 @@ from .context import FINAL_ACTIVATIONS, activation_name  # noqa: E402
 from .graph import Plan, build_plan  # noqa: E402
 from .passes import TFPass  # noqa: E402
 from .resolve import readout, resolve  # noqa: E402
+from .rules import expandable  # noqa: E402
 
 
 class Backend:
@@ -30,7 +31,9 @@ class Backend:
     def __init__(self, model, method: str, maxpool: str, eps: float, jit: bool,
                  rules: Mapping[Any, Any] | None = None):
         self.model = model
-        self.plan: Plan = build_plan(model)
+        # Custom layers without a rule are walked into the layers and operations they are
+        # made of, each of which has one.
+        self.plan: Plan = build_plan(model, expand=expandable)
         # Every step's rules, decided once: the passes only follow them.
         self.specs = resolve(self.plan, method, rules)
         self._pass = TFPass(self.plan, self.specs, METHODS[method][0], method, maxpool, eps,

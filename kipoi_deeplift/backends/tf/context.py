@@ -7,6 +7,7 @@ rows instead of gradients.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -22,6 +23,16 @@ def activation_name(act) -> str | None:
     if act is None:
         return None
     return getattr(act, "__name__", type(act).__name__).lower()
+
+
+def kernel_layer(layer):
+    """The Dense/Conv layer whose kernel a step applies: ``layer`` itself, or the inner layer
+    of a ``TimeDistributed(Dense)`` (a Dense acts on the last axis at every time step
+    anyway)."""
+    inner = getattr(layer, "layer", None)
+    if type(layer).__name__ == "TimeDistributed" and type(inner).__name__ == "Dense":
+        return inner
+    return layer
 
 
 def split_rows(t, n):
@@ -131,6 +142,17 @@ class Context:
             return with_zero_input_rows(z, grad_refs(z, y, up[n:], *state))
 
         return grad
+
+    @contextlib.contextmanager
+    def rows(self, n):
+        """Rules called inside see ``n`` input rows (a wrapper that folds an axis into the
+        rows, keeping each reference row after its input row's references, sets it)."""
+        saved = self.n
+        self.n = n
+        try:
+            yield
+        finally:
+            self.n = saved
 
     # -- nonlinearities --------------------------------------------------------------------
     def nonlinear(self, f: Callable, z, name: str | None = None, source: tuple | None = None):

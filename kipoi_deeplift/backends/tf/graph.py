@@ -6,10 +6,12 @@ dict keyed by them.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -22,6 +24,7 @@ class Step:
     out_keys: list[int]
     bind: Callable[[list], tuple[tuple, dict]]  # input values -> (args, kwargs) of the call
     name: str = ""                              # layer name, '#i' appended for repeat calls
+    in_shapes: tuple = ()                       # shapes of the tensors read (batch axis first)
 
 
 @dataclass
@@ -67,8 +70,77 @@ def keras_module(model):
     return tf_keras
 
 
-def build_plan(model) -> Plan:
-    """Walk ``model`` (Sequential or Functional, either Keras) into a :class:`Plan`."""
+@contextlib.contextmanager
+def _symbolic_einsum_with_spaces():
+    """Keras 3's symbolic ``einsum`` miscounts subscripts written with spaces ("b h i d", as
+    CREsted's attention writes them; TensorFlow's einsum accepts them): while a call is
+    traced, the subscripts lose their spaces (the same equation)."""
+    try:
+        from keras.src.ops.numpy import Einsum
+    except ImportError:  # pragma: no cover - another Keras layout: nothing to mend
+        yield
+        return
+    init = Einsum.__init__
+
+    def without_spaces(self, subscripts, *args, **kwargs):
+        init(self, subscripts.replace(" ", "") if isinstance(subscripts, str) else subscripts,
+             *args, **kwargs)
+
+    Einsum.__init__ = without_spaces
+    try:
+        yield
+    finally:
+        Einsum.__init__ = init
+
+
+def expand_call(layer, node):
+    """A Keras 3 functional model of one call of ``layer`` (the call ``node``), traced from its
+    ``call`` on fresh symbolic inputs: the layers and operations it is made of become nodes
+    (a custom layer written with ``keras.ops``, as CREsted's attention layers are).
+    ``None`` where the call cannot be traced so."""
+    import inspect
+
+    import keras
+
+    ins = node.input_tensors
+    try:
+        fresh = [keras.Input(shape=t.shape[1:], dtype=t.dtype) for t in ins]
+        args, kwargs = node.arguments.fill_in({id(t): f for t, f in zip(ins, fresh)})
+        kwargs = dict(kwargs)
+        if "training" in inspect.signature(layer.call).parameters:
+            kwargs["training"] = False
+        with _symbolic_einsum_with_spaces():
+            out = layer.call(*args, **kwargs)
+        sub = keras.Model(fresh, out)
+    except Exception:   # not traceable symbolically (TensorFlow ops on Keras tensors, ...)
+        return None
+    if len(sub.outputs) != len(node.outputs) or any(op is layer for op in sub.operations):
+        return None
+    # The traced graph must compute what the layer does (a layer that makes new sublayers
+    # inside ``call`` would trace to fresh weights).
+    try:
+        probe = [np.random.default_rng(0).normal(0, 1, (2,) + tuple(
+            8 if d is None else d for d in t.shape[1:])).astype(t.dtype) for t in ins]
+        want = tf.nest.flatten(layer(*node.arguments.fill_in(
+            {id(t): p for t, p in zip(ins, probe)})[0], training=False)
+            if "training" in inspect.signature(layer.call).parameters
+            else layer(*node.arguments.fill_in({id(t): p for t, p in zip(ins, probe)})[0]))
+        got = tf.nest.flatten(sub(probe, training=False))
+    except Exception:
+        return None
+    if len(want) != len(got) or not all(
+            np.allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+            for a, b in zip(want, got)):
+        return None
+    return sub
+
+
+def build_plan(model, expand: Callable[[Any, tuple], bool] | None = None) -> Plan:
+    """Walk ``model`` (Sequential or Functional, either Keras) into a :class:`Plan`.
+
+    ``expand(layer, input_shapes)``: whether a Keras 3 layer should be replaced by the layers
+    and operations its ``call`` is made of (:func:`expand_call`); its steps are then named
+    ``<layer>/<part>``."""
     kind = flavour(model)
     counter = itertools.count()
     steps: list[Step] = []
@@ -78,14 +150,15 @@ def build_plan(model) -> Plan:
         raise ValueError("the model has no defined inputs: build it with an Input layer first")
     input_keys = [next(counter) for _ in model.inputs]
 
-    def add(layer, in_keys, bind, n_out):
+    def add(layer, in_keys, bind, n_out, in_shapes=(), prefix=""):
         """Append one call of ``layer`` reading ``in_keys``; returns its ``n_out`` new
         output keys."""
         out_keys = [next(counter) for _ in range(n_out)]
-        i = calls.get(layer.name, 0)
-        calls[layer.name] = i + 1
-        name = layer.name if i == 0 else f"{layer.name}#{i}"
-        steps.append(Step(layer, in_keys, out_keys, bind, name))
+        full = prefix + layer.name
+        i = calls.get(full, 0)
+        calls[full] = i + 1
+        name = full if i == 0 else f"{full}#{i}"
+        steps.append(Step(layer, in_keys, out_keys, bind, name, tuple(in_shapes)))
         layer_outputs[name] = out_keys
         return out_keys
 
@@ -129,13 +202,13 @@ def build_plan(model) -> Plan:
                     (tuple(node.call_args), dict(node.call_kwargs)))
             return bind
 
-    def walk(m, in_keys):
+    def walk(m, in_keys, prefix=""):
         """Inline model ``m`` called on tensors ``in_keys``; returns its outputs' keys."""
         if isinstance(m, K.Sequential):
             keys = in_keys
             for layer in m.layers:
-                keys = walk(layer, keys) if isinstance(layer, K.Model) else \
-                    add(layer, keys, single, 1)
+                keys = walk(layer, keys, prefix) if isinstance(layer, K.Model) else \
+                    add(layer, keys, single, 1, prefix=prefix)
             return keys
         env = {id(t): k for t, k in zip(m.inputs, in_keys)}
         for depth in sorted(m._nodes_by_depth, reverse=True):
@@ -145,11 +218,18 @@ def build_plan(model) -> Plan:
                     continue
                 keys = [env[id(t)] for t in ins]
                 outs_t = node_outputs(node)
-                if isinstance(node_op(node), K.Model):
-                    outs = walk(node_op(node), keys)
+                op = node_op(node)
+                shapes = [tuple(t.shape) for t in ins]
+                sub = expand_call(op, node) if kind == "keras3" and expand is not None and \
+                    not isinstance(op, K.Model) and expand(op, shapes) else None
+                if isinstance(op, K.Model):
+                    outs = walk(op, keys, prefix)
+                elif sub is not None:
+                    outs = walk(sub, keys, f"{prefix}{op.name}/")
+                    layer_outputs[prefix + op.name] = outs
                 else:
-                    outs = add(node_op(node), keys, binder(node, [id(t) for t in ins]),
-                               len(outs_t))
+                    outs = add(op, keys, binder(node, [id(t) for t in ins]), len(outs_t),
+                               shapes, prefix)
                 env.update({id(t): k for t, k in zip(outs_t, outs)})
         return [env[id(t)] for t in m.outputs]
 

@@ -209,6 +209,12 @@ def classify_lambda(layer) -> tuple[str, str]:
         graph = tf.function(lambda t: layer(t)).get_concrete_function(spec).graph
     except Exception as e:  # the function cannot be traced on its own: no rule can be chosen
         return "unknown", f"cannot be traced ({type(e).__name__})"
+    return classify_ops(graph)
+
+
+def classify_ops(graph) -> tuple[str, str]:
+    """('linear' | 'max' | 'min' | 'unknown', what was found) for a traced one-input
+    function's ``graph``: the ops that depend on its placeholder decide."""
     ops = graph.get_operations()
     dependent = {op.outputs[0].ref() for op in ops if op.type == "Placeholder" and op.outputs}
     kinds, bad = set(), set()

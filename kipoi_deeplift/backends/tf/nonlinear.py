@@ -12,7 +12,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from .context import (Context, fused, input_rows_like_refs, split_rows, vjp,
+from .context import (Context, fused, input_rows_like_refs, kernel_layer, split_rows, vjp,
                       with_zero_input_rows)
 
 F64 = tf.float64
@@ -114,6 +114,7 @@ def kernel_linear(layer) -> Callable | None:
     Dense and channels-last Conv1D/2D/3D (no groups); ``None`` for other layers, which then
     get Rescale.
     """
+    layer = kernel_layer(layer)
     kind = type(layer).__name__
     if kind == "Dense":
         return lambda z, w: tf.tensordot(z, w, [[z.shape.rank - 1], [0]])
@@ -140,7 +141,7 @@ def kernel_transpose(layer) -> Callable | None:
     one matrix product (Dense): the very product TensorFlow's gradient of that map takes,
     without a tape and the forward product it records. ``None`` for convolutions, whose
     transpose RevealCancel takes by autodiff."""
-    if type(layer).__name__ != "Dense":
+    if type(kernel_layer(layer)).__name__ != "Dense":
         return None
 
     def lin_t(u, w):
@@ -158,8 +159,10 @@ def _reveal_cancel_multipliers(f, x0, xx, dxp, dxn, eps):
     Δx± plus a pseudocount). It matters: a later layer's inputs with Δz = 0 pass (m+ + m-)/2.
     """
     x0, xx, dxp, dxn = (tf.cast(t, F64) for t in (x0, xx, dxp, dxn))
+    # One call on the four points stacked along the rows (not a new axis: a layer may check
+    # its input's rank).
     f0, fpos, fneg, fx = (tf.cast(v, F64) for v in
-                          tf.unstack(f(tf.stack([x0, x0 + dxp, x0 + dxn, xx]))))
+                          tf.split(f(tf.concat([x0, x0 + dxp, x0 + dxn, xx], 0)), 4))
     dyp = 0.5 * (fpos - f0) + 0.5 * (fx - fneg)
     dyn = 0.5 * (fneg - f0) + 0.5 * (fx - fpos)
     mp = tf.where(dxp > eps, dyp / tf.where(dxp > eps, dxp, 1.0), 0.0)
@@ -220,6 +223,7 @@ def reveal_cancel(ctx: Context, f: Callable, pre, name: str | None = None, sourc
     if lin is None or ctx.mode == "gradient":
         return rescale(ctx, f, pre, name)
     layer, z_in, scale = source
+    layer = kernel_layer(layer)
     lin_t = kernel_transpose(layer)
     kernel = tf.convert_to_tensor(layer.kernel)       # the variable's buffer, not a copy
     blocks = _input_blocks(kernel)

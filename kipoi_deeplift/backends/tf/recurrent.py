@@ -11,20 +11,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from .context import Context, input_rows_like_refs, with_zero_input_rows
-
-
-def product(ctx: Context, a, b):
-    """a * b, elementwise, with the exact two-factor DeepLIFT rule."""
-    n = ctx.n
-
-    def grad(a, b, y, up):
-        up_r = up[n:]
-        mean_a = 0.5 * (input_rows_like_refs(a, n) + a[n:])
-        mean_b = 0.5 * (input_rows_like_refs(b, n) + b[n:])
-        return (with_zero_input_rows(a, up_r * mean_b), with_zero_input_rows(b, up_r * mean_a))
-
-    return ctx.paired_op(lambda a, b: a * b, grad, a, b)
+from .context import Context
+from .products import product
 
 
 def _unrolled(ctx: Context, cell_owner, z, reverse: bool):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from ...core.methods import METHODS
-from .context import LINEAR_ACTIVATIONS, activation_name
+from .context import LINEAR_ACTIVATIONS, activation_name, kernel_layer
 from .rules import (KERNEL_TYPES, LayerRule, activation_layer, channel_scale, check_layer,
                     elementwise_layer)
 
@@ -68,7 +68,7 @@ def _kernel_before(plan, i: int, producer, uses) -> tuple[int, tuple[int, ...]] 
         p = producer.get(k)
     if p is None or uses.get(k) != [user] or k in plan.output_keys:
         return None
-    layer = steps[p].layer
+    layer = kernel_layer(steps[p].layer)
     if type(layer).__name__ in KERNEL_TYPES and \
             activation_name(getattr(layer, "activation", None)) in LINEAR_ACTIVATIONS:
         return p, tuple(chain)
@@ -76,7 +76,7 @@ def _kernel_before(plan, i: int, producer, uses) -> tuple[int, tuple[int, ...]] 
 
 
 def _kind(layer) -> str:
-    name = type(layer).__name__
+    name = type(kernel_layer(layer)).__name__
     if name not in KERNEL_TYPES:
         return "other"
     return "dense" if name == "Dense" else "conv"
@@ -97,10 +97,14 @@ def resolve(plan, method: str, rules: Mapping[Any, Callable] | None = None) -> l
     for i, s in enumerate(plan.steps):
         is_out = bool(outs & set(s.out_keys))
         rule = scoped.get(type(s.layer)) or scoped.get(type(s.layer).__name__) or \
-            check_layer(s.layer, s.name, is_out)
+            check_layer(s.layer, s.name, is_out, s)
         fused = _kernel_before(plan, i, producer, uses) \
             if rule.fn in (activation_layer, elementwise_layer) else None
         nonlinear = by_kind[_kind(plan.steps[fused[0]].layer if fused else s.layer)]
+        # RevealCancel only where the function is monotone (its split of Δx into positive and
+        # negative parts presumes it); Rescale elsewhere, still exact.
+        if nonlinear == "reveal-cancel" and not rule.monotone:
+            nonlinear = "rescale"
         # Only RevealCancel reads the kernel before an activation layer.
         if nonlinear != "reveal-cancel":
             fused = None

@@ -11,13 +11,15 @@ Adding a layer type means adding a row to ``LAYER_RULES`` (or calling :func:`reg
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import tensorflow as tf
 
-from . import maxima, recurrent
+from . import attention, maxima, normalization, ops, probe, recurrent
 from .context import LINEAR_ACTIVATIONS, Context, activation_name, call_layer
+from .products import bilinear, product_of_many
 
 Rule = Callable[[Context, Any, tuple, dict], Any]
 
@@ -60,6 +62,13 @@ def linear(ctx: Context, layer, args, kwargs):
     with _without_activation(layer):
         pre = call_layer(layer, args, kwargs)
     source = (layer, args[0], 1.0) if type(layer).__name__ in KERNEL_TYPES else None
+    return _activate(ctx, act, pre, source)
+
+
+def _activate(ctx: Context, act, pre, source):
+    """A layer's activation; a softmax inside the model gets the softmax rule."""
+    if activation_name(act) == "softmax" and not (ctx.step is not None and ctx.step.is_output):
+        return attention.softmax(ctx, pre)
     return ctx.activate(act, pre, source)
 
 
@@ -99,22 +108,41 @@ def chain_scale(layers) -> Any:
 
 
 def activation_layer(ctx: Context, layer, args, kwargs):
-    """``Activation(...)`` layers."""
-    return ctx.activate(layer.activation, args[0], ctx.kernel_source)
+    """``Activation(...)`` layers (any elementwise function: see :func:`check_layer`)."""
+    return _activate(ctx, layer.activation, args[0], ctx.kernel_source)
 
 
 _LAYER_ACTIVATION_NAMES = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "PReLU": "prelu",
                            "ThresholdedReLU": "thresholded_relu", "ELU": "elu"}
 
 
+def as_elementwise(layer, rank: int) -> Callable:
+    """The layer as a function of one tensor that may carry extra leading axes (the
+    nonlinearity rules evaluate it on stacked and (N, K, ...) tensors); they are folded into
+    the batch axis for the call, so that a layer checking its input's rank (PReLU) accepts
+    them."""
+    def f(z):
+        if z.shape.rank == rank:
+            return call_layer(layer, (z,), {})
+        shape = tf.shape(z)
+        inner = shape[z.shape.rank - rank + 1:]
+        out = call_layer(layer, (tf.reshape(z, tf.concat([[-1], inner], 0)),), {})
+        return tf.reshape(out, shape)
+
+    return f
+
+
 def elementwise_layer(ctx: Context, layer, args, kwargs):
-    """Parameterised elementwise activation layers (ReLU, LeakyReLU, ELU, PReLU)."""
-    return ctx.nonlinear(lambda z: call_layer(layer, (z,), {}), args[0],
+    """Elementwise activation layers (ReLU, LeakyReLU, ELU, PReLU, and any custom layer found
+    to be elementwise)."""
+    z = args[0]
+    return ctx.nonlinear(as_elementwise(layer, z.shape.rank), z,
                          _LAYER_ACTIVATION_NAMES.get(type(layer).__name__), ctx.kernel_source)
 
 
 def softmax_layer(ctx: Context, layer, args, kwargs):
-    """A ``Softmax`` layer ends the model (checked when the plan is built): scored before it."""
+    """A ``Softmax`` layer that ends the model: scored before it (inside the model,
+    :func:`check_layer` gives it the softmax rule of :mod:`.attention`)."""
     for key in ctx.step.out_keys:
         ctx.logits[key] = (args[0], "softmax")
     return call_layer(layer, args, {})
@@ -145,15 +173,76 @@ def softmax_weighted_sum(ctx: Context, layer, args, kwargs):
     return tf.reduce_sum(tf.stop_gradient(w) * z, axis=[1, 2])[:, None]
 
 
+def multiply_layer(ctx: Context, layer, args, kwargs):
+    """``Multiply()([a, b, ...])`` (ranks broadcast as Keras does, e.g. a squeeze-and-excite
+    gate (N, C) on a signal (N, L, C)): the two-factor rule, one factor at a time. Inputs of
+    lower rank get axes inserted after the batch axis, as Keras's merge layers do."""
+    factors = list(args[0])
+    rank = max(f.shape.rank for f in factors)
+    for j, f in enumerate(factors):
+        for _ in range(rank - f.shape.rank):
+            f = tf.expand_dims(f, 1)
+        factors[j] = f
+    return product_of_many(ctx, factors)
+
+
+def dot_layer(ctx: Context, layer, args, kwargs):
+    """``Dot(axes)([a, b])`` (without normalisation): the two-factor rule."""
+    return bilinear(ctx, lambda a, b: call_layer(layer, ([a, b],), {}), *args[0])
+
+
+def _fold_time(ctx: Context, z):
+    """(rows, T, ...) -> (rows*T, ...) with the row layout kept: the N*T input rows first,
+    then each one's K references next to one another."""
+    n = ctx.n
+    t = tf.shape(z)[1]
+    inner = tf.shape(z)[2:]
+    k = (tf.shape(z)[0] - n) // n
+    x = tf.reshape(z[:n], tf.concat([[-1], inner], 0))
+    r = tf.reshape(z[n:], tf.concat([[n, k, t], inner], 0))
+    r = tf.transpose(r, tf.concat([[0, 2, 1], tf.range(3, tf.rank(r))], 0))
+    return tf.concat([x, tf.reshape(r, tf.concat([[-1], inner], 0))], 0), (n, k, t)
+
+
+def _unfold_time(y, sizes):
+    """The inverse of :func:`_fold_time` for an output (rows*T, ...)."""
+    n, k, t = sizes
+    inner = tf.shape(y)[1:]
+    x = tf.reshape(y[: n * t], tf.concat([[n, t], inner], 0))
+    r = tf.reshape(y[n * t:], tf.concat([[n, t, k], inner], 0))
+    r = tf.transpose(r, tf.concat([[0, 2, 1], tf.range(3, tf.rank(r))], 0))
+    return tf.concat([x, tf.reshape(r, tf.concat([[n * k, t], inner], 0))], 0)
+
+
+def time_distributed(ctx: Context, layer, args, kwargs, inner_rule=None):
+    """``TimeDistributed(inner)``: the inner layer's rule, applied with the time axis folded
+    into the rows (each time step of a sequence then pairs with the same time step of its
+    references)."""
+    z = args[0]
+    if ctx.mode != "deeplift":
+        shape = tf.shape(z)
+        y = inner_rule.fn(ctx, layer.layer, (tf.reshape(z, tf.concat([[-1], shape[2:]], 0)),),
+                          {})
+        return tf.reshape(y, tf.concat([shape[:2], tf.shape(y)[1:]], 0))
+    folded, sizes = _fold_time(ctx, z)
+    with ctx.rows(sizes[0] * sizes[2]):
+        y = inner_rule.fn(ctx, layer.layer, (folded,), {})
+    return _unfold_time(y, sizes)
+
+
 @dataclass(frozen=True)
 class LayerRule:
-    """A rule and what is known of it: whether summation-to-delta holds exactly through it."""
+    """A rule and what is known of it: whether summation-to-delta holds exactly through it,
+    its ``kind`` (for the table of supported layers) and whether the elementwise function it
+    applies is ``monotone`` (RevealCancel is used only on monotone ones; Rescale elsewhere)."""
 
     fn: Rule
     exact: bool = True
     note: str = ""
     max_like: bool = False   # exact only with maxpool="exact"
     resolve: Callable | None = None   # (layer, name) -> LayerRule, for rules chosen per layer
+    kind: str = "linear"
+    monotone: bool = True
 
 
 def _resolve_recurrent(layer, name: str) -> "LayerRule":
@@ -170,11 +259,38 @@ def _resolve_lambda(layer, name: str) -> "LayerRule":
         return LayerRule(_lambda_linear)
     if kind in ("max", "min"):
         return LayerRule(_lambda_max if kind == "max" else _lambda_min, max_like=True,
-                         note="max-like Lambda")
-    raise ValueError(
-        f"layer {name!r} (Lambda) has no DeepLIFT rule: it computes {found} (linear ops and "
-        "single max/min reductions are recognised); register one with "
-        "kipoi_deeplift.register_rule(...)")
+                         note="max-like Lambda", kind="max")
+    shape = getattr(getattr(layer, "input", None), "shape", None)
+    rule = _elementwise_rule(lambda z: call_layer(layer, (z,), {}), shape)
+    if rule is not None:
+        return rule
+    raise refusal(name, "Lambda", f"it computes {found}, which is neither linear, a single "
+                  "max/min nor elementwise")
+
+
+def _resolve_time_distributed(layer, name: str) -> "LayerRule":
+    inner = check_layer(layer.layer, f"{name}/{layer.layer.name}", False)
+    return replace(inner, fn=functools.partial(time_distributed, inner_rule=inner),
+                   resolve=None)
+
+
+def _resolve_attention(layer, name: str) -> "LayerRule":
+    attention.check_attention(layer, name)
+    return LayerRule(attention.multi_head_attention, kind="attention")
+
+
+def _resolve_dot(layer, name: str) -> "LayerRule":
+    if getattr(layer, "normalize", False):
+        raise refusal(name, "Dot", "normalize=True (cosine) has no rule yet")
+    return LayerRule(dot_layer, kind="product")
+
+
+def _elementwise_rule(f: Callable, shape) -> "LayerRule | None":
+    """A nonlinearity rule for ``f`` if the probes find it elementwise (see :mod:`.probe`)."""
+    ok, _ = probe.is_elementwise(f, shape)
+    if not ok:
+        return None
+    return LayerRule(elementwise_layer, kind="elementwise", monotone=probe.is_monotone(f, shape))
 
 
 _LINEAR_TYPES = (
@@ -200,18 +316,29 @@ _MAX_NOTE = "multipliers follow the max at the input (gradient rule); maxpool='e
 #: Layer class name -> rule. One row per layer type.
 LAYER_RULES: dict[str, LayerRule] = {
     **{name: LayerRule(linear) for name in _LINEAR_TYPES},
-    "Activation": LayerRule(activation_layer),
-    **{name: LayerRule(elementwise_layer) for name in
+    "Activation": LayerRule(activation_layer, kind="elementwise"),
+    **{name: LayerRule(elementwise_layer, kind="elementwise") for name in
        ("ReLU", "LeakyReLU", "ELU", "PReLU", "ThresholdedReLU",
         "Threshold", "GELU")},   # zoo_layers: torch's nn.Threshold, scBasset's GELU
-    "Softmax": LayerRule(softmax_layer),
-    **{name: LayerRule(maxima.pooling, max_like=True, note=_MAX_NOTE) for name in _MAX_POOL_TYPES},
-    "Maximum": LayerRule(maxima.maximum_merge, max_like=True, note=_MAX_NOTE),
-    "Minimum": LayerRule(maxima.minimum_merge, max_like=True, note=_MAX_NOTE),
-    "Lambda": LayerRule(_lambda_linear, resolve=_resolve_lambda),
-    "SoftmaxWeightedSum": LayerRule(softmax_weighted_sum),
-    "LSTM": LayerRule(recurrent.lstm, resolve=_resolve_recurrent),
-    "Bidirectional": LayerRule(recurrent.bidirectional, resolve=_resolve_recurrent),
+    "Softmax": LayerRule(softmax_layer, kind="softmax"),
+    **{name: LayerRule(maxima.pooling, max_like=True, note=_MAX_NOTE, kind="max")
+       for name in _MAX_POOL_TYPES},
+    "Maximum": LayerRule(maxima.maximum_merge, max_like=True, note=_MAX_NOTE, kind="max"),
+    "Minimum": LayerRule(maxima.minimum_merge, max_like=True, note=_MAX_NOTE, kind="max"),
+    "Lambda": LayerRule(_lambda_linear, resolve=_resolve_lambda, kind="traced"),
+    "SoftmaxWeightedSum": LayerRule(softmax_weighted_sum, kind="output"),
+    "LSTM": LayerRule(recurrent.lstm, resolve=_resolve_recurrent, kind="recurrent"),
+    "Bidirectional": LayerRule(recurrent.bidirectional, resolve=_resolve_recurrent,
+                               kind="recurrent"),
+    "Multiply": LayerRule(multiply_layer, kind="product"),
+    "Dot": LayerRule(dot_layer, resolve=_resolve_dot, kind="product"),
+    "TimeDistributed": LayerRule(time_distributed, resolve=_resolve_time_distributed,
+                                 kind="wrapper"),
+    "LayerNormalization": LayerRule(normalization.layer_normalization, kind="normalisation"),
+    "RMSNormalization": LayerRule(normalization.rms_normalization, kind="normalisation"),
+    "UnitNormalization": LayerRule(normalization.unit_normalization, kind="normalisation"),
+    "MultiHeadAttention": LayerRule(attention.multi_head_attention, resolve=_resolve_attention,
+                                    kind="attention"),
 }
 _USER_RULES: dict[type, LayerRule] = {}
 _REGISTERED: set[str] = set()      # rows added by register_rule (not built in)
@@ -237,6 +364,11 @@ def register_rule(layer_type: type | str, fn: Rule, exact: bool = True) -> None:
         _USER_RULES[layer_type] = rule
 
 
+def builtin_rules() -> dict[str, LayerRule]:
+    """The built-in rows of ``LAYER_RULES`` (without those added by :func:`register_rule`)."""
+    return {k: v for k, v in LAYER_RULES.items() if k not in _REGISTERED}
+
+
 def unregister_rule(layer_type: type | str) -> None:
     """Take back a rule given with :func:`register_rule` (a built-in row stays)."""
     if isinstance(layer_type, str):
@@ -248,37 +380,105 @@ def unregister_rule(layer_type: type | str) -> None:
 
 
 def rule_for(layer) -> LayerRule | None:
-    """The rule for ``layer``, or ``None`` when there is none."""
-    return _USER_RULES.get(type(layer)) or LAYER_RULES.get(type(layer).__name__)
+    """The rule for ``layer``, or ``None`` when there is none. Keras operations (``Add``,
+    ``Multiply``, ``Softmax`` share names with layers) are ruled on by what they compute."""
+    if type(layer) in _USER_RULES:
+        return _USER_RULES[type(layer)]
+    if ops.is_operation(layer) and type(layer).__name__ not in _REGISTERED:
+        return None
+    return LAYER_RULES.get(type(layer).__name__)
 
 
-def check_layer(layer, name: str, is_output: bool) -> LayerRule:
-    """The rule for one layer call, or a ``ValueError`` that names the layer and the fix."""
-    rule = rule_for(layer)
+def refusal(name: str, kind: str, why: str) -> ValueError:
+    """The one-line error for a layer without a rule: what it is, why, and the way out."""
+    return ValueError(
+        f"layer {name!r} ({kind}) has no DeepLIFT rule: {why}. Give one with "
+        f"DeepLift(model, rules={{'{kind}': fn}}) or kipoi_deeplift.register_rule "
+        "(supported layers: kipoi-deeplift rules)")
+
+
+def expandable(layer, shapes) -> bool:
+    """Whether the graph walk should replace ``layer`` by the layers and operations its
+    ``call`` is made of (see :func:`kipoi_deeplift.backends.tf.graph.expand_call`): a layer
+    type without a row that is not an elementwise function (which gets one secant, cheaper
+    than its parts) and not a recurrence."""
+    if rule_for(layer) is not None or ops.is_operation(layer) or \
+            type(layer).__name__ in RECURRENT_TYPES:
+        return False
+    if len(shapes) == 1:
+        ok, _ = probe.is_elementwise(lambda z: call_layer(layer, (z,), {}), shapes[0])
+        return not ok
+    return True
+
+
+def _input_shape(layer, step):
+    """The shape of the first tensor a step reads (batch axis first), if known."""
+    shapes = getattr(step, "in_shapes", None)
+    if shapes:
+        return shapes[0]
+    try:
+        return tuple(layer.input.shape)
+    except Exception:   # a layer that was never called on a symbolic tensor
+        return None
+
+
+def _unlisted(layer, name: str, step) -> LayerRule:
+    """The rule for a layer type or Keras operation that has no row: found by what it
+    computes (see :mod:`.ops`), or a refusal."""
     kind = type(layer).__name__
-    if rule is None and kind in RECURRENT_TYPES:
-        raise ValueError(
-            f"layer {name!r} ({kind}) is recurrent: kipoi_deeplift has a DeepLIFT rule for "
-            "LSTM (and Bidirectional LSTM) only, none yet for GRU or SimpleRNN. Register one "
-            "with kipoi_deeplift.register_rule(...)")
+    if kind in RECURRENT_TYPES:
+        raise refusal(name, kind, "it is recurrent, and only LSTM (and Bidirectional LSTM) "
+                      "recurrences have a rule")
+    n_inputs = len(step.in_keys) if step is not None else 1
+    shape = _input_shape(layer, step)
+    if ops.is_operation(layer):
+        if step is None:
+            raise refusal(name, kind, "a Keras operation outside a model's graph")
+
+        def called(z):
+            args, kwargs = step.bind([z])
+            return layer(*args, **kwargs)
+    else:
+        def called(z):
+            return call_layer(layer, (z,), {})
+    fn, found, why = ops.classify(layer, n_inputs, shape, called)
+    if fn is not None:
+        return LayerRule(fn, kind=found, max_like=found == "max",
+                         note=_MAX_NOTE if found == "max" else "")
+    if found == "elementwise":
+        fn = ops.elementwise_op if ops.is_operation(layer) else elementwise_layer
+        return LayerRule(fn, kind="elementwise", monotone=probe.is_monotone(called, shape))
+    raise refusal(name, kind, why)
+
+
+def _activation_rule(rule: LayerRule, layer, name: str, is_output: bool) -> LayerRule:
+    """``rule`` for a layer with an ``activation``: named elementwise activations as they are,
+    any other function only if the probes find it elementwise (RevealCancel then only if it
+    is also monotone)."""
+    act = getattr(layer, "activation", None)
+    act_name = activation_name(act)
+    if act_name in LINEAR_ACTIVATIONS or act_name in ELEMENTWISE_ACTIVATIONS or \
+            act_name == "softmax":
+        return rule
+    ok, why = probe.is_elementwise(act)
+    if not ok:
+        raise refusal(name, type(layer).__name__, f"its activation {act_name!r} is not "
+                      f"elementwise ({why})")
+    return replace(rule, monotone=probe.is_monotone(act))
+
+
+def check_layer(layer, name: str, is_output: bool, step=None) -> LayerRule:
+    """The rule for one layer call (``step``: the plan's step, for Keras operations and
+    layers without a row), or a one-line ``ValueError`` that names the layer and the way
+    out."""
+    rule = rule_for(layer)
     if rule is None:
-        raise ValueError(
-            f"layer {name!r} ({kind}) has no DeepLIFT rule; supported layer types: "
-            f"{', '.join(sorted(LAYER_RULES))}. Register one with "
-            "kipoi_deeplift.register_rule(...)"
-        )
+        rule = _unlisted(layer, name, step)
     if rule.resolve is not None:
         rule = rule.resolve(layer, name)
-    act = activation_name(getattr(layer, "activation", None))
-    if kind == "Softmax" and not is_output:
-        raise ValueError(f"layer {name!r} (Softmax) inside the model has no DeepLIFT rule; "
-                         "softmax is supported only as the final activation")
-    if act in LINEAR_ACTIVATIONS or act in ELEMENTWISE_ACTIVATIONS:
-        return rule
-    if act == "softmax" and is_output:
-        return rule
-    raise ValueError(
-        f"layer {name!r} ({kind}) uses activation {act!r}, which has no DeepLIFT rule"
-        + (" inside the model (softmax is supported only as the final activation)"
-           if act == "softmax" else f"; supported: {', '.join(sorted(ELEMENTWISE_ACTIVATIONS))}")
-    )
+    if type(layer).__name__ == "Softmax" and not is_output:
+        rule = LayerRule(attention.softmax_layer, kind="softmax")
+    if getattr(layer, "activation", None) is not None and rule.fn in (linear, activation_layer):
+        rule = _activation_rule(rule, layer, name, is_output)
+    return rule
+

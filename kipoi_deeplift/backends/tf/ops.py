@@ -1,0 +1,146 @@
+"""Keras 3 operations used as nodes of a functional model (``keras.ops.mean(x, axis=1)``,
+``x * 2``, ``x[:, 2:10]``, ``keras.ops.einsum(...)``), and layers of unknown type.
+
+An operation is ruled on by what it computes, found once when the steps are resolved:
+
+* linear in the tensors it reads (reshapes, slices, sums and means, concatenation, scaling by
+  a constant, a product with one operand that does not depend on the input): the gradient is
+  the multiplier;
+* a product of two tensors that both depend on the input (``multiply``, ``matmul``,
+  ``einsum``, ``dot``, ``tensordot``; ``divide`` as a product with 1/b): the two-factor rule;
+* softmax: :func:`kipoi_deeplift.backends.tf.attention.softmax`; a max or min reduction: the
+  max rule;
+* anything else that reads one tensor is probed: elementwise (:mod:`.probe`) -> the active
+  nonlinearity rule; linear by its traced TensorFlow ops (as Lambda layers are) -> linear;
+  otherwise refused by name.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import tensorflow as tf
+
+from . import attention, maxima, probe
+from .context import Context, call_layer
+from .products import bilinear, product
+
+#: Operations that are linear in every tensor they read.
+LINEAR_OPS = frozenset({
+    "Mean", "Sum", "Reshape", "Transpose", "ExpandDims", "Squeeze", "GetItem", "Concatenate",
+    "Stack", "Add", "Subtract", "Negative", "Flip", "Tile", "Repeat", "Pad", "Swapaxes",
+    "Moveaxis", "Cumsum", "Roll", "Take", "TakeAlongAxis", "Ravel", "BroadcastTo", "Hstack",
+    "Vstack", "Average", "Copy", "Diagonal", "Trace", "Tril", "Triu", "Slice",
+    "DynamicSlice", "Split", "Array", "Convert", "Identity", "Cast", "Append", "ZerosLike",
+})
+#: Operations linear in each operand: products when two operands depend on the input.
+BILINEAR_OPS = frozenset({"Multiply", "Matmul", "Einsum", "Dot", "Tensordot", "Outer",
+                          "Inner", "Kron"})
+MAX_OPS = {"Max": "max", "Amax": "max", "Min": "min", "Amin": "min"}
+
+
+def is_operation(layer) -> bool:
+    """Whether ``layer`` is a Keras 3 operation node rather than a layer."""
+    try:
+        import keras
+    except ImportError:  # pragma: no cover - keras is a declared dependency
+        return False
+    return not isinstance(layer, keras.layers.Layer) and isinstance(layer, keras.Operation)
+
+
+def _tensor_slots(args, kwargs) -> tuple[list, list[int]]:
+    """The flattened arguments and the positions of the tensors among them."""
+    flat = tf.nest.flatten((args, kwargs))
+    return flat, [i for i, v in enumerate(flat) if tf.is_tensor(v)]
+
+
+def as_function(op, args, kwargs) -> tuple[Callable, list]:
+    """(``f(*tensors)`` calling ``op`` with its other arguments as given, the tensors)."""
+    flat, slots = _tensor_slots(args, kwargs)
+
+    def f(*tensors):
+        values = list(flat)
+        for i, t in zip(slots, tensors):
+            values[i] = t
+        a, k = tf.nest.pack_sequence_as((args, kwargs), values)
+        return op(*a, **k)
+
+    return f, [flat[i] for i in slots]
+
+
+def linear_op(ctx: Context, op, args, kwargs):
+    """A linear operation: as it is."""
+    return op(*args, **kwargs)
+
+
+def bilinear_op(ctx: Context, op, args, kwargs):
+    """A product of two tensors that depend on the input."""
+    f, (a, b) = as_function(op, args, kwargs)
+    return bilinear(ctx, f, a, b)
+
+
+def divide_op(ctx: Context, op, args, kwargs):
+    """a / b with both depending on the input: a * (1/b), 1/b by the nonlinearity rule."""
+    f, (a, b) = as_function(op, args, kwargs)
+    return product(ctx, a, ctx.nonlinear(tf.math.reciprocal, b, "reciprocal"))
+
+
+def elementwise_op(ctx: Context, op, args, kwargs):
+    """An elementwise nonlinear operation of one tensor."""
+    f, (z,) = as_function(op, args, kwargs)
+    return ctx.nonlinear(f, z, type(op).__name__.lower())
+
+
+def max_op(ctx: Context, op, args, kwargs):
+    """A max (or min) reduction: the max rule (exact with maxpool='exact')."""
+    f, (z,) = as_function(op, args, kwargs)
+    if MAX_OPS[type(op).__name__] == "min":
+        return maxima.min_op(ctx, f, z)
+    return maxima.max_op(ctx, f, z)
+
+
+def softmax_op(ctx: Context, op, args, kwargs):
+    """``keras.ops.softmax(x, axis)``."""
+    f, (z,) = as_function(op, args, kwargs)
+    return attention.softmax(ctx, z, getattr(op, "axis", -1))
+
+
+def traced_kind(fn: Callable, shape) -> tuple[str, str]:
+    """('linear' | 'max' | 'min' | 'unknown', what was found) for a one-input function, from
+    the TensorFlow ops it traces to (see :func:`maxima.classify_ops`)."""
+    spec = tf.TensorSpec([None] + list(probe.probe_shape(shape)[1:]), tf.float32)
+    try:
+        graph = tf.function(fn).get_concrete_function(spec).graph
+    except Exception as e:  # cannot be traced on its own: no rule can be chosen
+        return "unknown", f"cannot be traced ({type(e).__name__})"
+    return maxima.classify_ops(graph)
+
+
+def classify(layer, n_inputs: int, shape, called: Callable) -> tuple[Callable | None, str, str]:
+    """(rule function or ``None``, kind, why) for an operation or a layer of unknown type that
+    reads ``n_inputs`` tensors; ``shape`` is the first one's (batch axis first) and
+    ``called(z)`` calls it on one tensor."""
+    kind = type(layer).__name__
+    if is_operation(layer):
+        if kind in LINEAR_OPS or kind in BILINEAR_OPS and n_inputs == 1:
+            return linear_op, "linear", ""
+        if kind == "Divide" or kind == "TrueDivide":
+            return (linear_op, "linear", "") if n_inputs == 1 else (divide_op, "product", "")
+        if kind in BILINEAR_OPS and n_inputs == 2:
+            return bilinear_op, "product", ""
+        if kind in MAX_OPS and n_inputs == 1:
+            return max_op, "max", ""
+        if kind == "Softmax" and n_inputs == 1:
+            return softmax_op, "softmax", ""
+    if n_inputs != 1:
+        return None, "unknown", f"it reads {n_inputs} tensors and is not a known product or sum"
+    ok, why = probe.is_elementwise(called, shape)
+    if ok:
+        return None, "elementwise", ""
+    found, what = traced_kind(called, shape)
+    if found == "linear":
+        return (linear_op if is_operation(layer) else _linear_layer), "linear", ""
+    return None, "unknown", f"{why}, and it computes {what}"
+
+
+def _linear_layer(ctx: Context, layer, args, kwargs):
+    return call_layer(layer, args, kwargs)

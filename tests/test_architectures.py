@@ -1,0 +1,287 @@
+"""Architecture families beyond plain convolutions (issue 24): a CNN-LSTM with TimeDistributed,
+LegNet-style squeeze-and-excite blocks with a custom activation, a pre-LN transformer block
+with attention pooling. Each is scored with every DeepLIFT rule and checked against the
+independent float64 implementation in tests/_reference.py (products by the two-factor rule,
+softmax and LayerNorm written out as their elementary steps), and for summation-to-delta."""
+import keras
+import tensorflow as tf
+import numpy as np
+import pytest
+
+import _architectures as A
+import _models as M
+import _reference as ref
+import kipoi_deeplift as kd
+from _checks import assert_close, check_forward
+
+RULES = {"rescale": None,
+         "reveal-cancel": {"dense": "reveal-cancel", "conv": "reveal-cancel"},
+         "genomics-default": {"dense": "reveal-cancel", "conv": "rescale"}}
+FAMILIES = {"cnn_lstm": A.cnn_lstm, "legnet_se": A.legnet_se, "transformer": A.transformer}
+
+
+@pytest.fixture(scope="module", params=sorted(FAMILIES))
+def family(request):
+    return request.param, FAMILIES[request.param]()
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_family_matches_the_float64_reference_with_every_rule(family, rule):
+    name, (model, forward) = family
+    length = model.inputs[0].shape[1]
+    x = M.one_hot(3, length, seed=5)
+    check_forward(model, forward, [x])
+    r = kd.references.dinuc_shuffle(x, 3, seed=6)
+    res = kd.DeepLift(model, rule=rule, maxpool="exact").explain(x, references=r)
+    want, delta = ref.deeplift_rescale(forward, x, r, 0, rules=RULES[rule], maxpool="exact")
+    task = res.tasks[0]
+    assert_close(res.contrib["seq"][task], want)
+    np.testing.assert_allclose(res.delta[task], delta.mean(1), rtol=1e-5, atol=1e-5)
+    scale = max(1.0, float(np.abs(delta).max()))
+    assert res.max_convergence_error < 1e-5 * scale, (name, rule)
+
+
+def test_families_under_gradient_methods_give_the_plain_gradient(family):
+    name, (model, forward) = family
+    x = M.one_hot(2, model.inputs[0].shape[1], seed=7)
+    res = kd.DeepLift(model, rule="gradient").explain(x)
+    np.testing.assert_allclose(res.contrib["seq"][res.tasks[0]],
+                               ref.gradient(forward, x, 0), rtol=1e-4, atol=1e-5)
+
+
+def test_the_families_really_use_their_rules():
+    """The rules under test are the ones resolved: RevealCancel after the Dense layers (also
+    inside TimeDistributed), Rescale at the non-monotone custom activation, the product,
+    softmax, normalisation and attention rows."""
+    kinds = {}
+    for build in FAMILIES.values():
+        dl = kd.DeepLift(build()[0], rule="reveal-cancel")
+        for step, spec in zip(dl._backend.plan.steps, dl._backend.specs):
+            kinds[step.name] = (spec.layer_rule.kind, spec.nonlinear_rule)
+    assert kinds["td"] == ("linear", "reveal-cancel")
+    assert kinds["act0"] == ("elementwise", "rescale")        # gelu_enf is not monotone
+    assert kinds["se_swish"][1] == "reveal-cancel"            # after se_fc1 (Dense)
+    assert kinds["se_mul"][0] == "product"
+    assert kinds["pool_softmax"][0] == "softmax"
+    assert kinds["ln1"][0] == "normalisation" and kinds["mha"][0] == "attention"
+    assert any(k.startswith("mean") and v[0] == "linear" for k, v in kinds.items())
+
+
+# -- the rows one at a time, each against a hand-written float64 forward ---------------------
+def _x(shape=(8, 3), n=3, k=2, seed=11):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(0, 1, (n,) + shape).astype(np.float32),
+            rng.normal(0, 1, (n, k) + shape).astype(np.float32))
+
+
+def _norm_model(layer):
+    i = keras.Input((8, 3), name="x")
+    h = keras.layers.Dense(4, name="pre")(i)
+    out = keras.layers.Dense(2, name="out")(keras.layers.Flatten()(layer(h)))
+    return M.randomise(keras.Model(i, out), 41, 0.7)
+
+
+def _rsqrt(eps):
+    return lambda t: tf.math.rsqrt(t + eps)
+
+
+def _normalised(kind):
+    """(model, forward) for one normalisation layer between two Dense layers."""
+    layers = {"LayerNormalization": lambda: keras.layers.LayerNormalization(name="norm"),
+              "LayerNormalization rms_scaling": lambda: keras.layers.LayerNormalization(
+                  rms_scaling=True, name="norm"),
+              "RMSNormalization": lambda: keras.layers.RMSNormalization(name="norm"),
+              "UnitNormalization": lambda: keras.layers.UnitNormalization(name="norm")}
+    model = _norm_model(layers[kind]())
+
+    def forward(inputs, hk):
+        get = model.get_layer
+        h = ref.dense(inputs[0], get("pre"))
+        norm = get("norm")
+        if kind == "LayerNormalization":
+            y = A.layer_norm64(hk, h, norm)
+        elif kind == "UnitNormalization":
+            v = tf.reduce_sum(hk.bilinear(tf.multiply, h, h), -1, keepdims=True)
+            y = hk.bilinear(tf.multiply, h, hk.nl(
+                lambda t: 1.0 / tf.maximum(tf.sqrt(t), 1e-12), v))
+        else:
+            c = h - tf.reduce_mean(h, -1, keepdims=True) if kind.endswith("scaling") else h
+            v = tf.reduce_mean(hk.bilinear(tf.multiply, c, c), -1, keepdims=True)
+            y = hk.bilinear(tf.multiply, h, hk.nl(_rsqrt(float(norm.epsilon)), v))
+            y = y * ref.weights(norm)[0]
+        return [ref.dense(tf.reshape(y, (y.shape[0], -1)), get("out"))]
+
+    return model, forward
+
+
+def _products(kind):
+    """(model, forward) for products of two signals: Multiply of three, Dot, keras.ops
+    multiply/matmul/divide/einsum of two tensors that both depend on the input."""
+    i = keras.Input((8, 3), name="x")
+    a = keras.layers.Dense(3, name="a")(i)
+    b = keras.layers.Dense(3, name="b")(i)
+    ops = keras.ops
+    made = {
+        "Multiply": lambda: keras.layers.Multiply()([a, b, keras.layers.Activation("tanh")(a)]),
+        "Dot": lambda: keras.layers.Dot(axes=2)([a, b]),
+        "ops.multiply": lambda: ops.multiply(a, ops.tanh(b)),
+        "ops.matmul": lambda: ops.matmul(a, ops.transpose(b, (0, 2, 1))),
+        "ops.divide": lambda: ops.divide(a, 1.5 + ops.sigmoid(b)),
+        "ops.einsum": lambda: ops.einsum("bic,bjc->bij", a, b),
+    }[kind]()
+    model = M.randomise(keras.Model(i, keras.layers.Dense(2, name="out")(
+        keras.layers.Flatten()(made))), 42, 0.7)
+
+    def forward(inputs, hk):
+        get = model.get_layer
+        a, b = ref.dense(inputs[0], get("a")), ref.dense(inputs[0], get("b"))
+        pair = lambda p, q: tf.einsum("bic,bjc->bij", p, q)     # noqa: E731
+        if kind == "Multiply":
+            y = hk.bilinear(tf.multiply, hk.bilinear(tf.multiply, a, b), hk.nl("tanh", a))
+        elif kind == "ops.multiply":
+            y = hk.bilinear(tf.multiply, a, hk.nl("tanh", b))
+        elif kind == "ops.divide":
+            y = hk.bilinear(tf.multiply, a, hk.nl(tf.math.reciprocal,
+                                                  1.5 + hk.nl("sigmoid", b)))
+        else:
+            y = hk.bilinear(pair, a, b)
+        return [ref.dense(tf.reshape(y, (y.shape[0], -1)), get("out"))]
+
+    return model, forward
+
+
+@pytest.mark.parametrize("kind", ["LayerNormalization", "LayerNormalization rms_scaling",
+                                  "RMSNormalization", "UnitNormalization", "Multiply", "Dot",
+                                  "ops.multiply", "ops.matmul", "ops.divide", "ops.einsum"])
+def test_normalisation_and_product_rows_match_the_float64_reference(kind):
+    model, forward = (_normalised if "Norm" in kind else _products)(kind)
+    x, r = _x()
+    check_forward(model, forward, [x])
+    res = kd.DeepLift(model, rule="rescale").explain(x, references=r)
+    for task in (0, 1):
+        want, delta = ref.deeplift_rescale(forward, x, r, task)
+        assert_close(res.contrib["x"][res.tasks[task]], want)
+        np.testing.assert_allclose(res.delta[res.tasks[task]], delta.mean(1), rtol=1e-5,
+                                   atol=1e-5)
+    assert res.max_convergence_error < 1e-5
+
+
+# -- functions and layers no table lists --------------------------------------------------------
+@keras.saving.register_keras_serializable(package="kd_tests")
+def soft_clip(x):
+    """A custom monotone activation."""
+    return x / (1.0 + keras.ops.abs(x)) + 0.1 * x
+
+
+@keras.saving.register_keras_serializable(package="kd_tests")
+def centred(x):
+    """Not elementwise: subtracts the mean over channels."""
+    return x - keras.ops.mean(x, axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize("fn, f64, monotone", [
+    (A.gelu_enf, A.gelu_enf64, False),
+    (soft_clip, lambda z: z / (1.0 + tf.abs(z)) + 0.1 * z, True)])
+def test_custom_activation_gets_rescale_through_its_secant(tmp_path, fn, f64, monotone):
+    """Dense -> Activation(custom function) -> Dense, saved and loaded as a user would: the
+    secant multipliers written out in float64; RevealCancel only where the probe finds the
+    function monotone."""
+    i = keras.Input((6,), name="x")
+    h = keras.layers.Activation(fn, name="act")(keras.layers.Dense(5, name="fc")(i))
+    model = M.randomise(keras.Model(i, keras.layers.Dense(2, name="out")(h)), 6, 0.8)
+    model.save(tmp_path / "m.keras")
+    model = keras.models.load_model(tmp_path / "m.keras")
+    x, r = _x((6,), seed=12)
+    res = kd.DeepLift(model, rule="rescale").explain(x, references=r[:, :1])
+    w1, b1 = (v.astype(np.float64) for v in model.get_layer("fc").get_weights())
+    w2 = model.get_layer("out").get_weights()[0].astype(np.float64)
+    z, z0 = x.astype(np.float64) @ w1 + b1, r[:, 0].astype(np.float64) @ w1 + b1
+    m = (f64(z).numpy() - f64(z0).numpy()) / (z - z0)
+    for unit, task in enumerate(res.tasks):
+        want = ((x - r[:, 0])[:, :, None] * w1[None] * (m * w2[:, unit])[:, None, :]).sum(-1)
+        assert_close(res.contrib["x"][task], want)
+    dl = kd.DeepLift(model, rule="reveal-cancel")
+    spec = dl._backend.specs[[s.name for s in dl._backend.plan.steps].index("act")]
+    assert spec.nonlinear_rule == ("reveal-cancel" if monotone else "rescale")
+    assert dl.explain(x, references=r).max_convergence_error < 1e-5
+
+
+def test_functions_that_mix_elements_are_refused_in_one_line():
+    i = keras.Input((6,), name="x")
+    h = keras.layers.Activation(centred, name="act")(keras.layers.Dense(5)(i))
+    with pytest.raises(ValueError) as e:
+        kd.DeepLift(keras.Model(i, keras.layers.Dense(1)(h)))
+    msg = str(e.value)
+    assert msg.startswith("layer 'act' (Activation) has no DeepLIFT rule: its activation "
+                          "'centred' is not elementwise")
+    assert "rules=" in msg and "kipoi-deeplift rules" in msg and "\n" not in msg
+    assert len(msg) < 300
+
+
+class AttentionPool(keras.layers.Layer):
+    """Enformer-style attention pooling written with keras.ops, as genomics libraries write
+    it (softmax over each window of ``pool`` positions of per-channel logits)."""
+
+    def __init__(self, pool=2, **kwargs):
+        super().__init__(**kwargs)
+        self.pool = pool
+
+    def build(self, shape):
+        self.w = self.add_weight(shape=(shape[-1], shape[-1]), name="att_pool_weight")
+
+    def call(self, x):
+        xr = keras.ops.reshape(x, (-1, x.shape[1] // self.pool, self.pool, x.shape[2]))
+        return keras.ops.sum(xr * keras.ops.softmax(keras.ops.matmul(xr, self.w), axis=-2),
+                             axis=-2)
+
+
+def test_a_custom_layer_is_scored_through_the_operations_it_is_made_of():
+    """A custom attention-pooling layer has no row: it is walked into its keras.ops (reshape,
+    matmul with its weight, softmax over the window, product, sum) and scored exactly; the
+    same weights in built-in layers (the transformer family's pooling, checked against the
+    float64 reference above) give the same contributions."""
+    i = keras.Input((32, 4), name="seq")
+    stem = keras.layers.Activation(A.gelu_enf)(keras.layers.Conv1D(8, 5, padding="same")(i))
+    pooled = AttentionPool(2, name="pool")(stem)
+    custom = keras.Model(i, keras.layers.Dense(2)(keras.layers.Flatten()(pooled)))
+    builtin_out = keras.layers.Flatten()(keras.ops.sum(keras.layers.Multiply()([
+        xr := keras.layers.Reshape((16, 2, 8))(stem),
+        keras.layers.Softmax(axis=-2)(keras.layers.Dense(8, use_bias=False)(xr))]), axis=-2))
+    builtin = keras.Model(i, keras.layers.Dense(2)(builtin_out))
+    M.randomise(custom, 43, 0.5)
+    builtin.set_weights(custom.get_weights())
+    x = M.one_hot(3, 32, seed=8)
+    r = kd.references.dinuc_shuffle(x, 3, seed=9)
+    got = kd.DeepLift(custom).explain(x, references=r)
+    want = kd.DeepLift(builtin).explain(x, references=r)
+    assert [s.name for s in kd.DeepLift(custom)._backend.plan.steps if s.name.startswith(
+        "pool/")], "the custom layer was not walked into its parts"
+    np.testing.assert_allclose(got.contrib["seq"][got.tasks[0]],
+                               want.contrib["seq"][want.tasks[0]], rtol=1e-4, atol=1e-6)
+    assert got.max_convergence_error < 1e-5
+
+
+@pytest.mark.parametrize("rule", ["reveal-cancel", "genomics-default", "rescale"])
+def test_prelu_after_dense_under_every_rule_matches_the_float64_reference(rule):
+    """Dense -> PReLU (a slope per unit) -> Dense: RevealCancel evaluates the layer on stacked
+    points (it crashed on the layer's rank check before); against the reference's RevealCancel
+    with the same per-unit function."""
+    i = keras.Input((6,), name="x")
+    h = keras.layers.PReLU(name="prelu")(keras.layers.Dense(5, name="fc")(i))
+    model = M.randomise(keras.Model(i, keras.layers.Dense(2, name="out")(h)), 44, 0.8)
+    alpha = np.abs(model.get_layer("prelu").get_weights()[0]) + 0.1
+    model.get_layer("prelu").set_weights([alpha])
+    a64 = tf.constant(alpha, tf.float64)
+
+    def forward(inputs, hk):
+        f = lambda z: tf.maximum(z, 0.0) + a64 * tf.minimum(z, 0.0)    # noqa: E731
+        h = hk.lin_nl(f, inputs[0], model.get_layer("fc"), "dense")
+        return [ref.dense(h, model.get_layer("out"))]
+
+    x, r = _x((6,), seed=13)
+    check_forward(model, forward, [x])
+    res = kd.DeepLift(model, rule=rule).explain(x, references=r)
+    for task in (0, 1):
+        want, _ = ref.deeplift_rescale(forward, x, r, task, rules=RULES[rule])
+        assert_close(res.contrib["x"][res.tasks[task]], want)
+    assert res.max_convergence_error < 1e-5
