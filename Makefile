@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --json benchmarks/out/run.json
 	$(BIN)/python benchmarks/first_call.py --json benchmarks/out/first_call.json
 	$(BIN)/python benchmarks/overhead.py --json benchmarks/out/overhead.json
+	$(BIN)/python benchmarks/architectures.py --json benchmarks/out/architectures.json
 	$(BIN)/python benchmarks/pipeline.py --memory 2000,100000 --estimate --json benchmarks/out/pipeline.json
 
 clean:

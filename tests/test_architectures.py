@@ -285,3 +285,53 @@ def test_prelu_after_dense_under_every_rule_matches_the_float64_reference(rule):
         want, _ = ref.deeplift_rescale(forward, x, r, task, rules=RULES[rule])
         assert_close(res.contrib["x"][res.tasks[task]], want)
     assert res.max_convergence_error < 1e-5
+
+
+CUSTOM = '''import keras
+
+
+@keras.saving.register_keras_serializable(package="mymodel")
+def gelu_enf(x):
+    return keras.ops.sigmoid(1.702 * x) * x
+
+
+OBJECTS = {"gelu_enf": gelu_enf}
+'''
+
+
+def test_a_transformer_model_directory_scores_from_the_command_line(tmp_path):
+    """As a user would: a Kipoi model directory holding a `.keras` transformer with a custom
+    activation (from the model's custom_objects file), LayerNorm and attention, scored by
+    `kipoi-deeplift score` with its dataloader; the file sums to delta."""
+    import h5py
+
+    import _kipoi_dirs as K
+    from _cli import run_cli
+
+    world = K.make_world(tmp_path)
+    d = tmp_path / "transformer"
+    d.mkdir()
+    (d / "custom.py").write_text(CUSTOM)
+    space: dict = {}
+    exec(compile(CUSTOM, "custom.py", "exec"), space)
+    i = keras.Input((K.LENGTH, 4), name="seq")
+    h = keras.layers.Activation(space["gelu_enf"])(keras.layers.Conv1D(8, 5, padding="same")(i))
+    n = keras.layers.LayerNormalization()(h)
+    h = keras.layers.Add()([h, keras.layers.MultiHeadAttention(2, 4)(n, n)])
+    out = keras.layers.Dense(2, activation="sigmoid")(keras.layers.GlobalAveragePooling1D()(h))
+    K.write_model_dir(d, model=M.randomise(keras.Model(i, out), 45, 0.5))
+    import yaml
+
+    spec = yaml.safe_load((d / "model.yaml").read_text())
+    spec["args"]["custom_objects"] = "custom.py"
+    (d / "model.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    status, stdout, stderr = run_cli("score", str(d), "--source", "dir", "--dataloader-args",
+                                     world["args"], "-o", str(tmp_path / "t.h5"),
+                                     "--n-references", "3", "--rule", "genomics-default")
+    assert status == 0, stderr
+    with h5py.File(tmp_path / "t.h5") as f:
+        assert f.attrs["rule"] == "genomics-default" and list(f["delta"]) == ["CTCF", "GATA1"]
+        for task in f["delta"]:
+            contrib, delta = f[f"contrib/seq/{task}"][:], f[f"delta/{task}"][:]
+            assert contrib.shape == (len(K.INTERVALS), K.LENGTH, 4)
+            np.testing.assert_allclose(contrib.sum((1, 2)), delta, atol=1e-5)
