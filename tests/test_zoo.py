@@ -338,3 +338,31 @@ def test_config_model_counts_match_the_zoos_own_lists(configs):
     assert "human only" in configs["pwm_HOCOMOCO"]["models"]
     assert configs["FactorNet"]["models"].startswith("30 ")
     assert eval(configs["DeepSTARR"]["input"]["layout"]) == (249, 4, 1)
+
+
+def test_deepflybrain_json_with_unreadable_lambdas_is_rebuilt(tmp_path, configs):
+    """DeepFlyBrain.json's Lambdas hold Python 3.7 bytecode: a file of the published layers
+    with its Lambdas' bytecode made unreadable is refused by the plain loader in one line and
+    read by the config's rebuild, which predicts what the original model does and scores."""
+    import base64
+    import json as js
+
+    from kipoi_deeplift.kipoi.loading import load_keras
+
+    model = Z.deepflybrain(topics=81)
+    config = js.loads(model.to_json())
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "Lambda":
+            layer["config"]["function"] = [base64.b64encode(b"\xe3\x00\x01bytecode").decode(),
+                                           None, None]
+    (tmp_path / "DeepFlyBrain.json").write_text(js.dumps(config))
+    model.save_weights(str(tmp_path / "DeepFlyBrain.hdf5"))
+    arch, weights = str(tmp_path / "DeepFlyBrain.json"), str(tmp_path / "DeepFlyBrain.hdf5")
+    with pytest.raises(UserError, match="holds Lambda layers with Python code.*zoo list"):
+        load_keras(weights, arch)
+    rebuilt = zoo.loader(configs["DeepFlyBrain"]).keras_model(weights, arch)
+    x = M.one_hot(2, 500, seed=3)
+    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    res = kd.DeepLift(rebuilt, rule="genomics-default").explain(x, n_references=2, tasks=[0])
+    assert res.max_convergence_error < 1e-5

@@ -154,6 +154,10 @@ def load_keras(weights: str, arch: str | None = None, custom_objects: str | None
                             "another Python version (2.7 in Kipoi's 2018 DeepBind files, 3.6/3.7 "
                             f"in Keras 2.2 files), which this Python cannot read; {ZOO_HINT}") \
                 from e
+        if "Lambda layer with a Python `lambda`" in text:
+            raise UserError(f"{arch or weights} holds Lambda layers with Python code, which "
+                            "Keras runs only from files marked as trusted (safe_mode) and which "
+                            f"need the Python that wrote them; {ZOO_HINT}") from e
         raise UserError(f"cannot load the Keras model from {weights}: {describe(e)}") from e
 
 
