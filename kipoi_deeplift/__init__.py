@@ -37,11 +37,13 @@ _LAZY = {
     "DeepLift": "core.engine", "RULES": "core.engine", "ConvergenceWarning": "core.engine",
     "Explanation": "core.result", "dinuc_shuffle": "core.references",
     "register_rule": "backends.tf.rules", "unregister_rule": "backends.tf.rules",
+    "state_monotone": "backends.tf.rules",
     "METHODS": "core.methods", "Options": "kipoi.options",
 }
 
 __all__ = ["DeepLift", "Explanation", "ConvergenceWarning", "METHODS", "Options", "RULES",
-           "UserError", "cli_main", "dinuc_shuffle", "register_rule", "unregister_rule", "score",
+           "UserError", "cli_main", "dinuc_shuffle", "register_rule", "unregister_rule",
+           "state_monotone", "score",
            "__version__"]
 
 

@@ -335,3 +335,149 @@ def test_a_transformer_model_directory_scores_from_the_command_line(tmp_path):
             contrib, delta = f[f"contrib/seq/{task}"][:], f[f"delta/{task}"][:]
             assert contrib.shape == (len(K.INTERVALS), K.LENGTH, 4)
             np.testing.assert_allclose(contrib.sum((1, 2)), delta, atol=1e-5)
+
+
+LINEAR_OPS = {
+    "mean": lambda h: keras.ops.mean(h, axis=1),
+    "sum": lambda h: keras.ops.sum(h, axis=-1),
+    "reshape": lambda h: keras.ops.reshape(h, (-1, 4, 6)),
+    "transpose": lambda h: keras.ops.transpose(h, (0, 2, 1)),
+    "slice": lambda h: h[:, 2:6, ::-1],
+    "concatenate": lambda h: keras.ops.concatenate([h, h[:, ::-1]], axis=-1),
+    "scale": lambda h: 2.0 * h / 3.0 - 1.0,
+    "expand_dims": lambda h: keras.ops.expand_dims(h, 1),
+    "flip": lambda h: keras.ops.flip(h, axis=1),
+    "matmul by a constant": lambda h: keras.ops.matmul(h, np.arange(9.0, dtype="float32")
+                                                       .reshape(3, 3)),
+}
+
+
+@pytest.mark.parametrize("op", sorted(LINEAR_OPS))
+def test_linear_keras_operations_give_gradient_times_delta(op):
+    """Keras operations that are linear in the tensor they read (nodes of a functional graph,
+    not layers): contributions are the model's autodiff gradient times (x - r)."""
+    i = keras.Input((8, 3), name="x")
+    h = LINEAR_OPS[op](keras.layers.Dense(3, name="a")(i))
+    model = M.randomise(keras.Model(i, keras.layers.Dense(2, name="out")(
+        keras.layers.Flatten()(h))), 46, 0.7)
+    x, r = _x(seed=14)
+    res = kd.DeepLift(model, rule="rescale").explain(x, references=r[:, :1])
+    xs = tf.constant(x)
+    for unit, task in enumerate(res.tasks):
+        with tf.GradientTape() as tape:
+            tape.watch(xs)
+            y = model(xs, training=False)[:, unit]
+        want = tape.gradient(y, xs).numpy().astype(np.float64) * (x - r[:, 0])
+        np.testing.assert_allclose(res.contrib["x"][task], want, rtol=1e-4, atol=1e-5)
+    kinds = {s.name: sp.layer_rule.kind for s, sp in zip(
+        kd.DeepLift(model)._backend.plan.steps, kd.DeepLift(model)._backend.specs)}
+    assert set(kinds.values()) == {"linear"}, kinds
+
+
+class RelativeAttention(keras.layers.Layer):
+    """Self-attention with a relative-position term, as Enformer-style layers write it with
+    keras.ops: content logits (q + u)·k, position logits q·r where r comes from position
+    features that do not depend on the input, softmax over keys, weights·v, an output Dense."""
+
+    def __init__(self, heads=2, size=4, **kwargs):
+        super().__init__(**kwargs)
+        self.heads, self.size = heads, size
+
+    def build(self, shape):
+        units = self.heads * self.size
+        self.q = keras.layers.Dense(units, use_bias=False, name="q_layer")
+        self.k = keras.layers.Dense(units, use_bias=False, name="k_layer")
+        self.v = keras.layers.Dense(units, use_bias=False, name="v_layer")
+        self.r = keras.layers.Dense(units, use_bias=False, name="r_k_layer")
+        self.o = keras.layers.Dense(shape[-1], name="embedding_layer")
+        for layer, width in ((self.q, shape[-1]), (self.k, shape[-1]), (self.v, shape[-1]),
+                             (self.r, 3), (self.o, units)):
+            layer.build((None, width))
+        self.u = self.add_weight(shape=(1, self.heads, 1, self.size), name="r_w_bias")
+
+    def positions(self, t):
+        """(T, 3) features of each position (no input dependence)."""
+        p = keras.ops.cast(keras.ops.arange(t), "float32")[:, None] / t
+        return keras.ops.concatenate([p, p * p, keras.ops.sin(3.0 * p)], axis=-1)
+
+    def call(self, x):
+        t = x.shape[1]
+
+        def heads(y):
+            return keras.ops.transpose(keras.ops.reshape(y, (-1, t, self.heads, self.size)),
+                                       (0, 2, 1, 3))
+
+        q = heads(self.q(x)) * self.size ** -0.5
+        k, v = heads(self.k(x)), heads(self.v(x))
+        r = keras.ops.transpose(keras.ops.reshape(self.r(self.positions(t)),
+                                                  (t, self.heads, self.size)), (1, 2, 0))
+        logits = keras.ops.einsum("bhid,bhjd->bhij", q + self.u, k) + keras.ops.matmul(q, r)
+        out = keras.ops.matmul(keras.ops.softmax(logits), v)
+        return self.o(keras.ops.reshape(keras.ops.transpose(out, (0, 2, 1, 3)),
+                                        (-1, t, self.heads * self.size)))
+
+
+def test_relative_position_attention_matches_the_float64_reference():
+    """A custom attention layer with a relative-position term, walked into its operations:
+    the position term is a constant (linear in q), content and value products take the
+    two-factor rule; against the reference written from its weights."""
+    i = keras.Input((10, 3), name="x")
+    layer = RelativeAttention(name="att")
+    model = M.randomise(keras.Model(i, keras.layers.Dense(2, name="out")(
+        keras.layers.Flatten()(layer(keras.layers.Dense(5, name="pre")(i))))), 47, 0.6)
+    t, hd, sz = 10, 2, 4
+
+    def forward(inputs, hk):
+        att = model.get_layer("att")
+        h = ref.dense(inputs[0], model.get_layer("pre"))
+        w = {n: ref.weights(getattr(att, n))[0] for n in "qkvr"}
+        wo, bo = ref.weights(att.o)
+        u = tf.constant(att.u.numpy(), tf.float64)
+
+        def heads(y):
+            return tf.transpose(tf.reshape(y, (-1, t, hd, sz)), (0, 2, 1, 3))
+
+        q = heads(h @ w["q"]) * sz ** -0.5
+        k, v = heads(h @ w["k"]), heads(h @ w["v"])
+        pos = tf.constant(att.positions(t).numpy(), tf.float64)
+        r = tf.transpose(tf.reshape(pos @ w["r"], (t, hd, sz)), (1, 2, 0))
+        logits = hk.bilinear(lambda a, b: tf.einsum("bhid,bhjd->bhij", a, b), q + u, k) + q @ r
+        out = hk.bilinear(tf.matmul, A.softmax64(hk, logits, -1), v)
+        out = tf.reshape(tf.transpose(out, (0, 2, 1, 3)), (-1, t, hd * sz)) @ wo + bo
+        return [ref.dense(tf.reshape(out, (out.shape[0], -1)), model.get_layer("out"))]
+
+    x, r = _x((10, 3), seed=15)
+    check_forward(model, forward, [x])
+    res = kd.DeepLift(model, rule="rescale").explain(x, references=r)
+    assert any(s.name.startswith("att/") for s in kd.DeepLift(model)._backend.plan.steps)
+    for task in (0, 1):
+        want, delta = ref.deeplift_rescale(forward, x, r, task)
+        assert_close(res.contrib["x"][res.tasks[task]], want)
+        np.testing.assert_allclose(res.delta[res.tasks[task]], delta.mean(1), rtol=1e-5,
+                                   atol=1e-5)
+    # float32 rounding of contributions up to ~30: relative to the output's scale
+    scale = max(1.0, max(float(np.abs(d).max()) for d in res.delta.values()))
+    assert res.max_convergence_error < 1e-5 * scale
+
+
+def test_a_function_stated_monotone_gets_reveal_cancel(monkeypatch):
+    """gelu_enf is not monotone (the probe finds the dip below 0): Rescale under
+    reveal-cancel, unless the user states it monotone; either way exact."""
+    from kipoi_deeplift.backends.tf import rules
+
+    monkeypatch.setattr(rules, "_STATED_MONOTONE", set())
+    i = keras.Input((6,), name="x")
+    h = keras.layers.Activation(A.gelu_enf, name="act")(keras.layers.Dense(5, name="fc")(i))
+    model = M.randomise(keras.Model(i, keras.layers.Dense(2, name="out")(h)), 6, 0.8)
+
+    def act_rule():
+        dl = kd.DeepLift(model, rule="reveal-cancel")
+        steps = [s.name for s in dl._backend.plan.steps]
+        return dl._backend.specs[steps.index("act")].nonlinear_rule, dl
+
+    assert act_rule()[0] == "rescale"
+    kd.state_monotone(A.gelu_enf)
+    rule, dl = act_rule()
+    assert rule == "reveal-cancel"
+    x, r = _x((6,), seed=16)
+    assert dl.explain(x, references=r).max_convergence_error < 1e-5

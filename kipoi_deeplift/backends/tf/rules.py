@@ -364,6 +364,27 @@ def register_rule(layer_type: type | str, fn: Rule, exact: bool = True) -> None:
         _USER_RULES[layer_type] = rule
 
 
+_STATED_MONOTONE: set = set()       # functions, layer classes or names stated monotone
+
+
+def state_monotone(what) -> None:
+    """State that an elementwise function is monotone, so that RevealCancel applies to it
+    where the probe (a sweep of [-10, 10]) would not find it so: an activation function, its
+    name, or a layer class."""
+    _STATED_MONOTONE.add(what)
+
+
+def _stated(*keys) -> bool:
+    """Whether any of ``keys`` (a function, a layer class, a name) was stated monotone."""
+    for key in keys:
+        try:
+            if key is not None and key in _STATED_MONOTONE:
+                return True
+        except TypeError:      # unhashable: cannot have been stated
+            continue
+    return False
+
+
 def builtin_rules() -> dict[str, LayerRule]:
     """The built-in rows of ``LAYER_RULES`` (without those added by :func:`register_rule`)."""
     return {k: v for k, v in LAYER_RULES.items() if k not in _REGISTERED}
@@ -447,7 +468,8 @@ def _unlisted(layer, name: str, step) -> LayerRule:
                          note=_MAX_NOTE if found == "max" else "")
     if found == "elementwise":
         fn = ops.elementwise_op if ops.is_operation(layer) else elementwise_layer
-        return LayerRule(fn, kind="elementwise", monotone=probe.is_monotone(called, shape))
+        return LayerRule(fn, kind="elementwise", monotone=_stated(type(layer), kind) or
+                         probe.is_monotone(called, shape))
     raise refusal(name, kind, why)
 
 
@@ -464,7 +486,7 @@ def _activation_rule(rule: LayerRule, layer, name: str, is_output: bool) -> Laye
     if not ok:
         raise refusal(name, type(layer).__name__, f"its activation {act_name!r} is not "
                       f"elementwise ({why})")
-    return replace(rule, monotone=probe.is_monotone(act))
+    return replace(rule, monotone=_stated(act, act_name) or probe.is_monotone(act))
 
 
 def check_layer(layer, name: str, is_output: bool, step=None) -> LayerRule:
