@@ -22,6 +22,7 @@ import tensorflow as tf
 from _models import randomise
 from _reference import F64, conv, dense, lstm, weights
 
+
 L = keras.layers
 
 
@@ -87,7 +88,8 @@ def legnet_se(length=40, seed=32):
     def forward(inputs, hk):
         get = model.get_layer
         x = hk.nl(gelu_enf64, conv(inputs[0], get("stem")))
-        y = hk.lin_nl("swish", tf.reduce_mean(x, axis=1), get("se_fc1"), "dense")
+        # swish is not monotone: Rescale there under every rule (RevealCancel needs monotone)
+        y = hk.nl("swish", dense(tf.reduce_mean(x, axis=1), get("se_fc1")))
         y = hk.lin_nl("sigmoid", y, get("se_fc2"), "dense")
         h = hk.bilinear(lambda a, b: a * b[:, None, :], x, y)
         gamma, beta, mean, var = weights(get("bn"))

@@ -60,7 +60,8 @@ def test_the_families_really_use_their_rules():
             kinds[step.name] = (spec.layer_rule.kind, spec.nonlinear_rule)
     assert kinds["td"] == ("linear", "reveal-cancel")
     assert kinds["act0"] == ("elementwise", "rescale")        # gelu_enf is not monotone
-    assert kinds["se_swish"][1] == "reveal-cancel"            # after se_fc1 (Dense)
+    assert kinds["se_swish"][1] == "rescale"                  # swish is not monotone
+    assert kinds["se_sigmoid"][1] == "reveal-cancel"          # after se_fc2 (Dense)
     assert kinds["se_mul"][0] == "product"
     assert kinds["pool_softmax"][0] == "softmax"
     assert kinds["ln1"][0] == "normalisation" and kinds["mha"][0] == "attention"
@@ -481,3 +482,105 @@ def test_a_function_stated_monotone_gets_reveal_cancel(monkeypatch):
     assert rule == "reveal-cancel"
     x, r = _x((6,), seed=16)
     assert dl.explain(x, references=r).max_convergence_error < 1e-5
+
+
+# -- what a careless rule or probe would get wrong ------------------------------------------
+def _small(make, seed=48, K=keras):
+    i = K.Input((12, 4), name="x")
+    h = K.layers.Conv1D(5, 3, name="conv")(i)
+    return M.randomise(K.Model(i, K.layers.Dense(2, name="out")(K.layers.Flatten()(make(h)))),
+                       seed, 0.5)
+
+
+def _explained_against_the_model(model, rule="rescale"):
+    """Scores of 3 one-hot sequences against one all-zero reference; the deltas must be the
+    model's own output differences (logits: the models here end linear)."""
+    x = M.one_hot(3, 12, seed=9)
+    r = np.zeros((1, 12, 4), np.float32)
+    res = kd.DeepLift(model, rule=rule).explain(x, references=r)
+    want = model.predict(x, verbose=0) - model.predict(r, verbose=0)
+    for unit, task in enumerate(res.tasks):
+        np.testing.assert_allclose(res.delta[task], want[:, unit], rtol=1e-4, atol=1e-5)
+    assert res.max_convergence_error < 1e-5
+    return res
+
+
+def test_a_layer_called_with_arguments_keeps_them():
+    """tf.nn.leaky_relu(h, alpha=0.9) in a tf_keras model (a TFOpLambda layer): probed and
+    scored with alpha=0.9, not the default."""
+    import tensorflow as tf
+    import tf_keras
+
+    model = _small(lambda h: tf.nn.leaky_relu(h, alpha=0.9), K=tf_keras)
+    _explained_against_the_model(model)
+
+
+@pytest.mark.parametrize("make", [lambda h: 2.0 / (h * h + 1.0),
+                                  lambda h: keras.ops.log(keras.ops.softplus(h)),
+                                  lambda h: keras.ops.divide(h, 1.5 + keras.ops.sigmoid(h))],
+                         ids=["constant over x", "log of softplus", "x over a function of x"])
+def test_operations_by_argument_position_and_domain(make):
+    _explained_against_the_model(_small(make))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda h: keras.ops.average(h, axis=1, weights=keras.ops.exp(h)), r"'average' \(Average\)"),
+    (lambda h: keras.ops.cast(h > 0, "float32") * h, r"'greater' \(Greater\).*bool"),
+])
+def test_operations_that_are_not_linear_where_they_look_it_are_refused(make, message):
+    with pytest.raises(ValueError, match=message) as e:
+        kd.DeepLift(_small(make))
+    assert "\n" not in str(e.value)
+
+
+def test_time_distributed_output_with_a_final_sigmoid_is_scored_at_its_logits():
+    i = keras.Input((12, 4), name="x")
+    out = keras.layers.TimeDistributed(keras.layers.Dense(2, activation="sigmoid"), name="td")(
+        keras.layers.Conv1D(5, 3)(i))
+    model = M.randomise(keras.Model(i, out), 49, 0.5)
+    x = M.one_hot(3, 12, seed=9)
+    res = kd.DeepLift(model).explain(x, n_references=2, tasks=[0, 5])
+    p = model.predict(x, verbose=0).reshape(3, -1)
+    for task, unit in zip(res.tasks, (0, 5)):
+        np.testing.assert_allclose(1 / (1 + np.exp(-res.preds[task])), p[:, unit], rtol=1e-5,
+                                   atol=1e-6)
+    assert res.max_convergence_error < 1e-5
+
+
+class Gate(keras.layers.Layer):
+    """x times its own mean over positions (keras.ops): traceable into its parts."""
+
+    def call(self, t):
+        return t * keras.ops.mean(t, axis=1, keepdims=True)
+
+
+def test_a_rule_given_for_one_model_wins_over_walking_the_layer():
+    seen = []
+
+    def rule(ctx, layer, args, kwargs):
+        seen.append(layer.name)
+        from kipoi_deeplift.backends.tf.products import product
+
+        return product(ctx, args[0], tf.reduce_mean(args[0], axis=1, keepdims=True))
+
+    model = _small(lambda h: Gate(name="gate")(h))
+    dl = kd.DeepLift(model, rules={Gate: rule})
+    assert "gate" in [s.name for s in dl._backend.plan.steps]
+    # Without it, the layer is walked into its parts: the same exact scores.
+    walked = kd.DeepLift(model)
+    assert any(s.name.startswith("gate/") for s in walked._backend.plan.steps)
+    x = M.one_hot(3, 12, seed=9)
+    a = dl.explain(x, references=np.zeros((1, 12, 4), np.float32))
+    assert seen, "the given rule was not used"
+    b = _explained_against_the_model(model)
+    np.testing.assert_allclose(a.contrib["x"][a.tasks[0]], b.contrib["x"][b.tasks[0]],
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_a_rule_that_computes_another_function_is_caught_before_scoring():
+    """The walked steps' outputs are compared with the model's own once: a rule that computes
+    something else (here twice the layer) is refused, not scored."""
+    model = _small(lambda h: Gate(name="gate")(h))
+    dl = kd.DeepLift(model, rules={Gate: lambda ctx, layer, args, kwargs: 2.0 * layer(*args)})
+    with pytest.raises(ValueError, match="differs by .* from what its layers' rules compute"):
+        dl.explain(M.one_hot(2, 12), n_references=2)

@@ -15,6 +15,8 @@ from ...quiet import quiet_tensorflow_start
 
 quiet_tensorflow_start()     # TensorFlow's C++ start-up lines discarded (the first import)
 
+import tensorflow as tf  # noqa: E402
+
 from ...core.methods import METHODS  # noqa: E402
 from .context import FINAL_ACTIVATIONS, activation_name  # noqa: E402
 from .graph import Plan, build_plan  # noqa: E402
@@ -31,9 +33,15 @@ class Backend:
     def __init__(self, model, method: str, maxpool: str, eps: float, jit: bool,
                  rules: Mapping[Any, Any] | None = None):
         self.model = model
-        # Custom layers without a rule are walked into the layers and operations they are
-        # made of, each of which has one.
-        self.plan: Plan = build_plan(model, expand=expandable)
+        # Custom layers without a rule (here or in ``rules``) are walked into the layers
+        # and operations they are made of, each of which has one.
+        scoped = set(rules or {})
+
+        def expand(layer, shapes, bind):
+            return type(layer) not in scoped and type(layer).__name__ not in scoped and \
+                expandable(layer, shapes, bind)
+
+        self.plan: Plan = build_plan(model, expand=expand)
         # Every step's rules, decided once: the passes only follow them.
         self.specs = resolve(self.plan, method, rules)
         self._pass = TFPass(self.plan, self.specs, METHODS[method][0], method, maxpool, eps,
@@ -49,8 +57,33 @@ class Backend:
         return self._pass.predict(tasks)
 
     def tensor_shapes(self, xs: Sequence[np.ndarray]) -> dict[int, tuple]:
-        """Every plan tensor's shape (batch axis excluded) for inputs like ``xs``."""
-        return self._pass.tensor_shapes(xs)
+        """Every plan tensor's shape (batch axis excluded) for inputs like ``xs``; the first
+        time for a shape, the walked steps' outputs are checked against the model's own."""
+        key = tuple(tuple(v.shape[1:]) for v in xs)
+        fresh = key not in self._pass.first_outputs
+        shapes = self._pass.tensor_shapes(xs)
+        if fresh:
+            self._check_forward(xs, self._pass.first_outputs[key])
+        return shapes
+
+    def _check_forward(self, xs, walked: list) -> None:
+        """The model's outputs for the first row of ``xs`` must be what its walked steps
+        compute (each rule's forward pass): otherwise a rule computes another function than
+        its layer, and every score would explain that function."""
+        first = [np.asarray(v[:1]) for v in xs]
+        own = self.model(first if len(first) > 1 else first[0], training=False)
+        if isinstance(own, dict) and set(self.plan.output_names) <= set(own):
+            own = [own[n] for n in self.plan.output_names]
+        own = [np.asarray(o, np.float64) for o in tf.nest.flatten(own)]
+        for name, mine, theirs in zip(self.plan.output_names, walked, own):
+            scale = max(1.0, float(np.abs(theirs).max()))
+            diff = float(np.abs(np.asarray(mine, np.float64) - theirs).max())
+            if not diff <= 1e-4 * scale:
+                raise ValueError(
+                    f"the model's output {name!r} differs by {diff:.3g} from what its layers' "
+                    "rules compute (a layer's rule computes another function than the layer): "
+                    "please report it with the model; give that layer a rule with "
+                    "DeepLift(model, rules=...)")
 
     def device_kind(self) -> str:
         """'GPU' where TensorFlow sees one, else 'CPU'."""
@@ -58,10 +91,15 @@ class Backend:
 
     def inexact_layers(self, maxpool: str) -> list[str]:
         """'LayerClass (why)' for each layer type whose rule breaks summation-to-delta."""
-        return sorted({type(s.layer).__name__ + f" ({spec.layer_rule.note})"
-                       for s, spec in zip(self.plan.steps, self.specs)
-                       if not spec.layer_rule.exact or
-                       (spec.layer_rule.max_like and maxpool == "gradient")})
+        found = {type(s.layer).__name__ + f" ({spec.layer_rule.note})"
+                 for s, spec in zip(self.plan.steps, self.specs)
+                 if not spec.layer_rule.exact or
+                 (spec.layer_rule.max_like and maxpool == "gradient")}
+        # A rule inferred from probes is exact if the probes saw right: name it as a suspect.
+        found |= {f"{s.name} ({type(s.layer).__name__}: rule inferred from what it computes "
+                  "on probe inputs)" for s, spec in zip(self.plan.steps, self.specs)
+                  if spec.layer_rule.inferred}
+        return sorted(found)
 
     def low_precision(self) -> list[str]:
         """Compute dtypes below float32 among the model's layers (mixed precision)."""

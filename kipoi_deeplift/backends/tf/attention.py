@@ -18,22 +18,21 @@ the input (relative-position embeddings, biases) are constants: products with th
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import tensorflow as tf
 
-from .context import Context, call_layer, split_rows
+from .context import Context, axes_of as _axes, call_layer, split_rows
 from .products import bilinear, product
 
 
-def _axes(axis, rank: int) -> list[int]:
-    axes = [axis] if isinstance(axis, int) else list(axis)
-    return sorted(a % rank for a in axes)
-
-
-def _shared_shift(ctx: Context, s, axes: list[int]):
-    """The largest score over ``axes``, taken over a sequence and all its references together
-    (one shift per sequence, the same for its references), without gradient."""
+def _shared_shift(ctx: Context, s, axes: list[int], mask=None):
+    """The largest (unmasked) score over ``axes``, taken over a sequence and all its
+    references together (one shift per sequence, the same for its references), without
+    gradient."""
+    if mask is not None:
+        s = tf.where(tf.cast(mask, tf.bool), s, tf.fill(tf.shape(s), s.dtype.min))
     m = tf.reduce_max(s, axis=axes, keepdims=True)
     if ctx.mode != "deeplift":
         return tf.stop_gradient(m)
@@ -48,7 +47,7 @@ def softmax(ctx: Context, s, axis=-1, mask=None):
     """softmax(``s``) over ``axis`` (an int or several) with exact rules; ``mask`` (boolean,
     broadcastable to ``s``, constant): positions where it is False get weight 0."""
     axes = _axes(axis, s.shape.rank)
-    z = s - _shared_shift(ctx, s, axes)
+    z = s - _shared_shift(ctx, s, axes, mask)
     e = ctx.nonlinear(tf.exp, z, "exponential")
     if mask is not None:
         e = e * tf.cast(mask, e.dtype)
@@ -71,9 +70,15 @@ def multi_head_attention(ctx: Context, layer, args, kwargs):
     query, value = given["query"], given["value"]
     key = given.get("key")
     key = value if key is None else key
+    accepted = inspect.signature(layer._compute_attention_mask).parameters
+    masks = {k: kwargs[k] for k in ("query_mask", "value_mask", "key_mask")
+             if kwargs.get(k) is not None}
+    if any(k not in accepted for k in masks):
+        raise ValueError(f"layer {layer.name!r} (MultiHeadAttention): {', '.join(masks)} "
+                         "given in the call are not supported by this Keras's mask helper")
     mask = layer._compute_attention_mask(
         query, value, attention_mask=kwargs.get("attention_mask"),
-        use_causal_mask=bool(kwargs.get("use_causal_mask", False)))
+        use_causal_mask=bool(kwargs.get("use_causal_mask", False)), **masks)
     gate = call_layer(layer._gate_dense, (query,), {}) if getattr(layer, "_use_gate", False) \
         else None
     q = call_layer(layer._query_dense, (query,), {})

@@ -25,6 +25,12 @@ def activation_name(act) -> str | None:
     return getattr(act, "__name__", type(act).__name__).lower()
 
 
+def axes_of(axis, rank: int) -> list[int]:
+    """A layer's ``axis`` (an int or several, negative allowed) as sorted non-negative axes."""
+    axes = [axis] if isinstance(axis, int) else list(axis)
+    return sorted(a % rank for a in axes)
+
+
 def kernel_layer(layer):
     """The Dense/Conv layer whose kernel a step applies: ``layer`` itself, or the inner layer
     of a ``TimeDistributed(Dense)`` (a Dense acts on the last axis at every time step

@@ -121,10 +121,11 @@ def expand_call(layer, node):
     try:
         probe = [np.random.default_rng(0).normal(0, 1, (2,) + tuple(
             8 if d is None else d for d in t.shape[1:])).astype(t.dtype) for t in ins]
-        want = tf.nest.flatten(layer(*node.arguments.fill_in(
-            {id(t): p for t, p in zip(ins, probe)})[0], training=False)
-            if "training" in inspect.signature(layer.call).parameters
-            else layer(*node.arguments.fill_in({id(t): p for t, p in zip(ins, probe)})[0]))
+        p_args, p_kwargs = node.arguments.fill_in({id(t): p for t, p in zip(ins, probe)})
+        p_kwargs = dict(p_kwargs)
+        if "training" in inspect.signature(layer.call).parameters:
+            p_kwargs["training"] = False
+        want = tf.nest.flatten(layer(*p_args, **p_kwargs))
         got = tf.nest.flatten(sub(probe, training=False))
     except Exception:
         return None
@@ -135,12 +136,13 @@ def expand_call(layer, node):
     return sub
 
 
-def build_plan(model, expand: Callable[[Any, tuple], bool] | None = None) -> Plan:
+def build_plan(model, expand: Callable[[Any, list, Callable], bool] | None = None) -> Plan:
     """Walk ``model`` (Sequential or Functional, either Keras) into a :class:`Plan`.
 
-    ``expand(layer, input_shapes)``: whether a Keras 3 layer should be replaced by the layers
-    and operations its ``call`` is made of (:func:`expand_call`); its steps are then named
-    ``<layer>/<part>``."""
+    ``expand(layer, input_shapes, bind)``: whether a Keras 3 layer should be replaced by the
+    layers and operations its ``call`` is made of (:func:`expand_call`; ``bind(values)`` gives
+    the call's arguments for new input values); its steps are then named ``<layer>/<part>``
+    (``<layer>#i/<part>`` for its i-th further call)."""
     kind = flavour(model)
     counter = itertools.count()
     steps: list[Step] = []
@@ -220,16 +222,20 @@ def build_plan(model, expand: Callable[[Any, tuple], bool] | None = None) -> Pla
                 outs_t = node_outputs(node)
                 op = node_op(node)
                 shapes = [tuple(t.shape) for t in ins]
+                bind = binder(node, [id(t) for t in ins])
                 sub = expand_call(op, node) if kind == "keras3" and expand is not None and \
-                    not isinstance(op, K.Model) and expand(op, shapes) else None
+                    not isinstance(op, K.Model) and expand(op, shapes, bind) else None
                 if isinstance(op, K.Model):
                     outs = walk(op, keys, prefix)
                 elif sub is not None:
-                    outs = walk(sub, keys, f"{prefix}{op.name}/")
-                    layer_outputs[prefix + op.name] = outs
+                    full = prefix + op.name
+                    i = calls.get(full, 0)
+                    calls[full] = i + 1
+                    name = full if i == 0 else f"{full}#{i}"
+                    outs = walk(sub, keys, f"{name}/")
+                    layer_outputs[name] = outs
                 else:
-                    outs = add(op, keys, binder(node, [id(t) for t in ins]), len(outs_t),
-                               shapes, prefix)
+                    outs = add(op, keys, bind, len(outs_t), shapes, prefix)
                 env.update({id(t): k for t, k in zip(outs_t, outs)})
         return [env[id(t)] for t in m.outputs]
 

@@ -20,13 +20,18 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from .context import Context
+from .context import Context, axes_of as _axes
 from .products import product
 
 
-def _axes(axis, rank: int) -> list[int]:
-    axes = [axis] if isinstance(axis, int) else list(axis)
-    return sorted(a % rank for a in axes)
+def _epsilon(layer) -> float:
+    """The layer's epsilon (Keras's default where the layer leaves it to the backend)."""
+    eps = getattr(layer, "epsilon", None)
+    if eps is None:
+        import keras
+
+        eps = keras.config.epsilon()
+    return float(eps)
 
 
 def _per_axes(v, axes: list[int], x):
@@ -52,7 +57,7 @@ def layer_normalization(ctx: Context, layer, args, kwargs):
     x * rsqrt(var(x) + eps) * gamma)."""
     x = args[0]
     axes = _axes(layer.axis, x.shape.rank)
-    eps = float(layer.epsilon)
+    eps = _epsilon(layer)
     c = x - tf.reduce_mean(x, axis=axes, keepdims=True)
     rms = bool(getattr(layer, "rms_scaling", False))
 
@@ -71,7 +76,7 @@ def rms_normalization(ctx: Context, layer, args, kwargs):
     """``RMSNormalization``: x * rsqrt(mean(x²) + eps) * scale."""
     x = args[0]
     axes = _axes(layer.axis, x.shape.rank)
-    eps = float(layer.epsilon)
+    eps = _epsilon(layer)
     y = scaled_by_own_statistic(ctx, x, x, axes,
                                 lambda v: tf.math.rsqrt(v + tf.cast(eps, v.dtype)), "rsqrt")
     return y * _per_axes(layer.scale, axes, x) if getattr(layer, "scale", None) is not None \

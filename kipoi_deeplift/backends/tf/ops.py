@@ -24,17 +24,29 @@ from . import attention, maxima, probe
 from .context import Context, call_layer
 from .products import bilinear, product
 
-#: Operations that are linear in every tensor they read.
-LINEAR_OPS = frozenset({
-    "Mean", "Sum", "Reshape", "Transpose", "ExpandDims", "Squeeze", "GetItem", "Concatenate",
-    "Stack", "Add", "Subtract", "Negative", "Flip", "Tile", "Repeat", "Pad", "Swapaxes",
-    "Moveaxis", "Cumsum", "Roll", "Take", "TakeAlongAxis", "Ravel", "BroadcastTo", "Hstack",
-    "Vstack", "Average", "Copy", "Diagonal", "Trace", "Tril", "Triu", "Slice",
-    "DynamicSlice", "Split", "Array", "Convert", "Identity", "Cast", "Append", "ZerosLike",
+#: Operations linear in every tensor they read.
+LINEAR_IN_ALL = frozenset({"Add", "Subtract", "Negative", "Concatenate", "Stack", "Hstack",
+                           "Vstack", "Append", "Identity", "Copy", "ZerosLike"})
+#: Operations linear in their first argument only (the others are shapes, axes, indices,
+#: weights or a divisor, which must not depend on the input).
+LINEAR_IN_FIRST = frozenset({
+    "Mean", "Sum", "Reshape", "Transpose", "ExpandDims", "Squeeze", "GetItem", "Flip", "Tile",
+    "Repeat", "Pad", "Swapaxes", "Moveaxis", "Cumsum", "Roll", "Take", "TakeAlongAxis",
+    "Ravel", "BroadcastTo", "Average", "Diagonal", "Trace", "Tril", "Triu", "Slice",
+    "DynamicSlice", "Split", "Array", "Convert", "Cast", "Divide", "TrueDivide",
 })
 #: Operations linear in each operand: products when two operands depend on the input.
 BILINEAR_OPS = frozenset({"Multiply", "Matmul", "Einsum", "Dot", "Tensordot", "Outer",
                           "Inner", "Kron"})
+
+
+def _linear(op, in_first: bool) -> bool:
+    """Whether a Keras operation is linear in the tensors it reads, given whether they all
+    sit in its first argument."""
+    kind = type(op).__name__
+    if kind == "Cast" and not tf.as_dtype(getattr(op, "dtype", "float32")).is_floating:
+        return False                   # to integers or booleans: not linear
+    return kind in LINEAR_IN_ALL or kind in LINEAR_IN_FIRST and in_first
 MAX_OPS = {"Max": "max", "Amax": "max", "Min": "min", "Amin": "min"}
 
 
@@ -115,16 +127,18 @@ def traced_kind(fn: Callable, shape) -> tuple[str, str]:
     return maxima.classify_ops(graph)
 
 
-def classify(layer, n_inputs: int, shape, called: Callable) -> tuple[Callable | None, str, str]:
+def classify(layer, n_inputs: int, shape, called: Callable,
+             in_first: bool = True) -> tuple[Callable | None, str, str]:
     """(rule function or ``None``, kind, why) for an operation or a layer of unknown type that
-    reads ``n_inputs`` tensors; ``shape`` is the first one's (batch axis first) and
-    ``called(z)`` calls it on one tensor."""
+    reads ``n_inputs`` tensors; ``shape`` is the first one's (batch axis first),
+    ``called(z)`` calls it on one tensor with its other arguments as in the model, and
+    ``in_first`` says whether the tensors it reads all sit in its first argument."""
     kind = type(layer).__name__
     if is_operation(layer):
-        if kind in LINEAR_OPS or kind in BILINEAR_OPS and n_inputs == 1:
+        if _linear(layer, in_first) or kind in BILINEAR_OPS and n_inputs == 1:
             return linear_op, "linear", ""
-        if kind == "Divide" or kind == "TrueDivide":
-            return (linear_op, "linear", "") if n_inputs == 1 else (divide_op, "product", "")
+        if kind in ("Divide", "TrueDivide") and n_inputs == 2:
+            return divide_op, "product", ""
         if kind in BILINEAR_OPS and n_inputs == 2:
             return bilinear_op, "product", ""
         if kind in MAX_OPS and n_inputs == 1:

@@ -32,6 +32,9 @@ class TFPass:
         self.maxpool, self.eps, self.jit, self.readout = maxpool, eps, jit, readout
         self._fns: dict[tuple, Any] = {}
         self._shapes: dict[tuple, dict] = {}
+        #: input shapes -> the plan's outputs for the first row of the inputs that
+        #: :meth:`tensor_shapes` ran (the backend compares them with the model's own)
+        self.first_outputs: dict[tuple, list] = {}
 
     @staticmethod
     def device_kind() -> str:
@@ -102,6 +105,7 @@ class TFPass:
             ctx = Context("gradient", 1, 0, dispatch=NONLINEAR_RULES, default_rule="gradient")
             vals = self._forward(ctx, [tf.constant(v[:1]) for v in xs])
             self._shapes[key] = {k: tuple(v.shape[1:]) for k, v in vals.items()}
+            self.first_outputs[key] = [vals[k].numpy() for k in self.plan.output_keys]
         return self._shapes[key]
 
     def _compiled(self, tasks: tuple, layers: tuple, hyp_inputs: tuple, onehot: tuple,

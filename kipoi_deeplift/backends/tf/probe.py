@@ -31,46 +31,84 @@ def _call(f: Callable, x: np.ndarray):
     return np.asarray(f(tf.constant(x)), np.float64)
 
 
+def _probe_input(f: Callable, shape, rng) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+    """(x, f(x), why not) for a probe x on which ``f`` runs and is finite: normal values,
+    else positive ones (a function defined on (0, inf), such as a log of counts)."""
+    x = rng.normal(0.0, 2.0, probe_shape(shape)).astype(np.float32)
+    why = ""
+    for candidate in (x, np.abs(x) + 0.1):
+        try:
+            out = f(tf.constant(candidate))
+        except Exception as e:  # the function cannot run on a probe: nothing to rule on
+            return None, None, f"it cannot be run on a probe ({type(e).__name__})"
+        if not getattr(out, "dtype", tf.float32).is_floating:
+            return None, None, f"its output is {out.dtype.name}, not floating point"
+        y = np.asarray(out, np.float64)
+        if y.shape != candidate.shape:
+            return None, None, (f"its output shape {y.shape[1:]} differs from its input's "
+                                f"{candidate.shape[1:]}")
+        if np.isfinite(y).all():
+            return candidate, y, ""
+        why = "it is not finite on probe inputs"
+    return None, None, why
+
+
 def is_elementwise(f: Callable, shape=None, seed: int = 0) -> tuple[bool, str]:
     """(whether ``f`` is elementwise on inputs of ``shape``, why not).
 
-    Elementwise means: the output has the input's shape and changing some elements of the input
-    changes those elements of the output and no other (tested with three random subsets,
-    across the batch axis too, so batch statistics are caught as well as mixing along
-    positions or channels). The function may differ from element to element (a per-channel
-    slope, as PReLU's).
+    Elementwise means: a floating-point output of the input's shape, and changing some
+    elements of the input changes those elements of the output and no other (tested with
+    three random subsets, across the batch axis too, so batch statistics are caught as well as
+    mixing along positions or channels). The function may differ from element to element (a
+    per-channel slope, as PReLU's). Probes are normal values, or positive ones where the
+    function is not finite on those (a log).
     """
     rng = np.random.default_rng(seed)
-    x = rng.normal(0.0, 2.0, probe_shape(shape)).astype(np.float32)
-    try:
-        y = _call(f, x)
-    except Exception as e:   # the function cannot run on a probe: not something we can rule on
-        return False, f"it cannot be run on a probe ({type(e).__name__})"
-    if y.shape != x.shape:
-        return False, f"its output shape {y.shape[1:]} differs from its input's {x.shape[1:]}"
-    if not np.array_equal(np.isfinite(y), np.ones_like(y, bool)) or \
-            not np.array_equal(_call(f, x), y):
-        return False, "it is not a finite, deterministic function of its input"
+    x, y, why = _probe_input(f, shape, rng)
+    if x is None:
+        return False, why
+    if not np.array_equal(_call(f, x), y):
+        return False, "it is not a deterministic function of its input"
     for _ in range(3):
         mask = rng.random(x.shape) < 0.3
-        y2 = _call(f, np.where(mask, x + rng.normal(0.0, 1.0, x.shape), x).astype(np.float32))
+        moved = np.where(mask, x + np.abs(rng.normal(0.0, 1.0, x.shape)), x)
+        y2 = _call(f, moved.astype(np.float32))
         if np.any(y2[~mask] != y[~mask]):
             return False, "its output elements depend on other input elements (it mixes them)"
     return True, ""
 
 
+#: Largest probe of the monotonicity sweep, in elements: the sweep runs in chunks of points.
+SWEEP_ELEMENTS = 1 << 22
+
+
 def is_monotone(f: Callable, shape=None, lo: float = -10.0, hi: float = 10.0,
-                points: int = 401) -> bool:
+                points: int = 201) -> bool:
     """Whether the elementwise ``f`` is monotone (non-decreasing or non-increasing) on
     [``lo``, ``hi``] at every element of an input of ``shape``: each element is swept over the
-    interval along the batch axis."""
+    interval along the batch axis, a chunk of points at a time. A function that cannot be
+    evaluated there (not finite, an error) counts as not monotone (Rescale then applies)."""
     inner = probe_shape(shape)[1:]
+    size = int(np.prod(inner)) if inner else 1
     grid = np.linspace(lo, hi, points, dtype=np.float32)
-    x = np.broadcast_to(grid.reshape((points,) + (1,) * len(inner)), (points,) + inner)
-    try:
-        steps = np.diff(_call(f, np.ascontiguousarray(x)), axis=0)
-    except Exception:
-        return False
-    tol = 1e-6 * (1.0 + np.abs(steps).max()) if steps.size else 0.0
-    rising, falling = np.all(steps >= -tol, axis=0), np.all(steps <= tol, axis=0)
+    step = max(2, SWEEP_ELEMENTS // max(size, 1))
+    rising = falling = None
+    last = None
+    for start in range(0, points, step):
+        chunk = grid[start:start + step]
+        x = np.broadcast_to(chunk.reshape((len(chunk),) + (1,) * len(inner)),
+                            (len(chunk),) + inner)
+        try:
+            y = _call(f, np.ascontiguousarray(x))
+        except (tf.errors.OpError, ValueError, TypeError):
+            return False
+        if not np.isfinite(y).all():
+            return False
+        ys = y if last is None else np.concatenate([last[None], y])
+        d = np.diff(ys, axis=0)
+        tol = 1e-6 * (1.0 + np.abs(ys).max())
+        up, down = np.all(d >= -tol, axis=0), np.all(d <= tol, axis=0)
+        rising = up if rising is None else rising & up
+        falling = down if falling is None else falling & down
+        last = y[-1]
     return bool(np.all(rising | falling))

@@ -42,7 +42,7 @@ def bilinear(ctx: Context, op: Callable, a, b):
 
 def product(ctx: Context, a, b):
     """``a * b`` elementwise (broadcast as NumPy does) with the exact two-factor rule."""
-    if a.shape == b.shape:
+    if a.shape == b.shape and a.shape[1:].is_fully_defined():
         # Same shapes (the LSTM's gates): the multipliers are the other factor's mean itself.
         n = ctx.n
 

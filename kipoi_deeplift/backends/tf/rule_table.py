@@ -9,8 +9,8 @@ from .rules import builtin_rules
 KINDS: dict[str, tuple[str, str, str]] = {
     "linear": ("the gradient (the layer is affine at inference)", "-", "yes"),
     "elementwise": ("Rescale: the secant (f(x) - f(r)) / (x - r); any activation function or "
-                    "layer found elementwise by probing", "after Dense/Conv, if monotone",
-                    "yes"),
+                    "layer found elementwise by probing", "after Dense/Conv, if monotone "
+                    "(not gelu, swish/silu, mish, hard_silu, GELU)", "yes"),
     "max": ("maxpool='exact': the difference to the argmax of x or r; 'gradient': the "
             "authors' original routing", "-", "with maxpool='exact'"),
     "product": ("two-factor rule: Δ(ab) = ½(b_x + b_r)Δa + ½(a_x + a_r)Δb, any bilinear map",
@@ -22,7 +22,8 @@ KINDS: dict[str, tuple[str, str, str]] = {
                   "yes"),
     "recurrent": ("unrolled step by step: gate nonlinearities by Rescale, gate products by "
                   "the product rule", "-", "yes"),
-    "wrapper": ("the inner layer's rule at every time step", "as the inner layer", "yes"),
+    "wrapper": ("the inner layer's rule at every time step", "as the inner layer",
+                "as the inner layer"),
     "output": ("BPNet's profile objective with its softmax weights held", "-", "yes"),
 }
 #: What has no row and is ruled on by what it computes (see :mod:`.ops`).
@@ -42,6 +43,8 @@ def table() -> str:
     by_kind: dict[str, list[str]] = {}
     for name, rule in sorted(builtin_rules().items()):
         by_kind.setdefault(rule.kind, []).append(name)
+    # Every row shows: in a kind of its own, or among the unlisted ones (Lambda: "traced").
+    assert set(by_kind) <= set(KINDS) | {"traced"}, set(by_kind) - set(KINDS)
     lines = ["| kind | layer types | how multipliers pass | RevealCancel | exact |",
              "|---|---|---|---|---|"]
     for kind, (how, rc, exact) in KINDS.items():

@@ -29,6 +29,9 @@ ELEMENTWISE_ACTIVATIONS = frozenset({
     "exponential", "hard_sigmoid", "hard_silu", "hard_swish", "relu6", "leaky_relu", "mish",
     "celu", "log_sigmoid",
 })
+#: Named activations that are not monotone: Rescale there under RevealCancel (see
+#: :func:`state_monotone`).
+NON_MONOTONE = frozenset({"gelu", "swish", "silu", "mish", "hard_silu", "hard_swish"})
 #: Layers whose nonlinearity RevealCancel can treat (it needs their weights and input).
 KERNEL_TYPES = frozenset({"Dense", "Conv1D", "Conv2D", "Conv3D"})
 RECURRENT_TYPES = frozenset({"GRU", "SimpleRNN", "RNN", "ConvLSTM1D", "ConvLSTM2D",
@@ -116,27 +119,29 @@ _LAYER_ACTIVATION_NAMES = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "PReLU": "
                            "ThresholdedReLU": "thresholded_relu", "ELU": "elu"}
 
 
-def as_elementwise(layer, rank: int) -> Callable:
-    """The layer as a function of one tensor that may carry extra leading axes (the
-    nonlinearity rules evaluate it on stacked and (N, K, ...) tensors); they are folded into
-    the batch axis for the call, so that a layer checking its input's rank (PReLU) accepts
-    them."""
+def as_elementwise(layer, rank: int, args: tuple = (), kwargs: dict | None = None) -> Callable:
+    """The layer as a function of its first input (its other arguments as in the model's
+    call) that may carry extra leading axes (the nonlinearity rules evaluate it on stacked
+    and (N, K, ...) tensors); they are folded into the batch axis for the call, so that a
+    layer checking its input's rank (PReLU) accepts them."""
+    rest, kwargs = tuple(args[1:]), dict(kwargs or {})
+
     def f(z):
         if z.shape.rank == rank:
-            return call_layer(layer, (z,), {})
+            return call_layer(layer, (z,) + rest, kwargs)
         shape = tf.shape(z)
         inner = shape[z.shape.rank - rank + 1:]
-        out = call_layer(layer, (tf.reshape(z, tf.concat([[-1], inner], 0)),), {})
+        out = call_layer(layer, (tf.reshape(z, tf.concat([[-1], inner], 0)),) + rest, kwargs)
         return tf.reshape(out, shape)
 
     return f
 
 
 def elementwise_layer(ctx: Context, layer, args, kwargs):
-    """Elementwise activation layers (ReLU, LeakyReLU, ELU, PReLU, and any custom layer found
-    to be elementwise)."""
+    """Elementwise activation layers (ReLU, LeakyReLU, ELU, PReLU, and any layer found to be
+    elementwise in its first input)."""
     z = args[0]
-    return ctx.nonlinear(as_elementwise(layer, z.shape.rank), z,
+    return ctx.nonlinear(as_elementwise(layer, z.shape.rank, args, kwargs), z,
                          _LAYER_ACTIVATION_NAMES.get(type(layer).__name__), ctx.kernel_source)
 
 
@@ -219,15 +224,27 @@ def time_distributed(ctx: Context, layer, args, kwargs, inner_rule=None):
     into the rows (each time step of a sequence then pairs with the same time step of its
     references)."""
     z = args[0]
+    before = dict(ctx.logits)
     if ctx.mode != "deeplift":
         shape = tf.shape(z)
-        y = inner_rule.fn(ctx, layer.layer, (tf.reshape(z, tf.concat([[-1], shape[2:]], 0)),),
-                          {})
-        return tf.reshape(y, tf.concat([shape[:2], tf.shape(y)[1:]], 0))
-    folded, sizes = _fold_time(ctx, z)
-    with ctx.rows(sizes[0] * sizes[2]):
-        y = inner_rule.fn(ctx, layer.layer, (folded,), {})
-    return _unfold_time(y, sizes)
+
+        def unfold(y):
+            return tf.reshape(y, tf.concat([shape[:2], tf.shape(y)[1:]], 0))
+
+        y = unfold(inner_rule.fn(ctx, layer.layer,
+                                 (tf.reshape(z, tf.concat([[-1], shape[2:]], 0)),), {}))
+    else:
+        folded, sizes = _fold_time(ctx, z)
+        with ctx.rows(sizes[0] * sizes[2]):
+            y = _unfold_time(inner_rule.fn(ctx, layer.layer, (folded,), {}), sizes)
+
+        def unfold(t):
+            return _unfold_time(t, sizes)
+    # A final sigmoid/softmax inside records its logits folded: in the model's rows again.
+    for key, (logit, act) in ctx.logits.items():
+        if before.get(key, (None,))[0] is not logit:
+            ctx.logits[key] = (unfold(logit), act)
+    return y
 
 
 @dataclass(frozen=True)
@@ -243,6 +260,7 @@ class LayerRule:
     resolve: Callable | None = None   # (layer, name) -> LayerRule, for rules chosen per layer
     kind: str = "linear"
     monotone: bool = True
+    inferred: bool = False   # found by probing or tracing what the layer computes
 
 
 def _resolve_recurrent(layer, name: str) -> "LayerRule":
@@ -290,7 +308,8 @@ def _elementwise_rule(f: Callable, shape) -> "LayerRule | None":
     ok, _ = probe.is_elementwise(f, shape)
     if not ok:
         return None
-    return LayerRule(elementwise_layer, kind="elementwise", monotone=probe.is_monotone(f, shape))
+    return LayerRule(elementwise_layer, kind="elementwise", inferred=True,
+                     monotone=probe.is_monotone(f, shape))
 
 
 _LINEAR_TYPES = (
@@ -319,7 +338,8 @@ LAYER_RULES: dict[str, LayerRule] = {
     "Activation": LayerRule(activation_layer, kind="elementwise"),
     **{name: LayerRule(elementwise_layer, kind="elementwise") for name in
        ("ReLU", "LeakyReLU", "ELU", "PReLU", "ThresholdedReLU",
-        "Threshold", "GELU")},   # zoo_layers: torch's nn.Threshold, scBasset's GELU
+        "Threshold")},           # zoo_layers: torch's nn.Threshold
+    "GELU": LayerRule(elementwise_layer, kind="elementwise", monotone=False),  # scBasset's
     "Softmax": LayerRule(softmax_layer, kind="softmax"),
     **{name: LayerRule(maxima.pooling, max_like=True, note=_MAX_NOTE, kind="max")
        for name in _MAX_POOL_TYPES},
@@ -418,18 +438,31 @@ def refusal(name: str, kind: str, why: str) -> ValueError:
         "(supported layers: kipoi-deeplift rules)")
 
 
-def expandable(layer, shapes) -> bool:
+def expandable(layer, shapes, bind) -> bool:
     """Whether the graph walk should replace ``layer`` by the layers and operations its
     ``call`` is made of (see :func:`kipoi_deeplift.backends.tf.graph.expand_call`): a layer
-    type without a row that is not an elementwise function (which gets one secant, cheaper
-    than its parts) and not a recurrence."""
+    type without a row that is not an elementwise function of its one input (which gets one
+    secant, cheaper than its parts) and not a recurrence. ``bind(values)`` gives the call's
+    arguments for new input values."""
     if rule_for(layer) is not None or ops.is_operation(layer) or \
             type(layer).__name__ in RECURRENT_TYPES:
         return False
     if len(shapes) == 1:
-        ok, _ = probe.is_elementwise(lambda z: call_layer(layer, (z,), {}), shapes[0])
+        ok, _ = probe.is_elementwise(lambda z: call_layer(layer, *bind([z])), shapes[0])
         return not ok
     return True
+
+
+class _Slot:
+    """A stand-in value that shows where a step's input lands among its call's arguments."""
+
+
+def _reads_first_argument_only(step) -> bool:
+    """Whether every tensor the step reads is (inside) its call's first argument."""
+    slots = [_Slot() for _ in step.in_keys]
+    args, _ = step.bind(slots)
+    first = tf.nest.flatten(args[0]) if args else []
+    return all(any(s is f for f in first) for s in slots)
 
 
 def _input_shape(layer, step):
@@ -452,25 +485,28 @@ def _unlisted(layer, name: str, step) -> LayerRule:
                       "recurrences have a rule")
     n_inputs = len(step.in_keys) if step is not None else 1
     shape = _input_shape(layer, step)
-    if ops.is_operation(layer):
-        if step is None:
-            raise refusal(name, kind, "a Keras operation outside a model's graph")
+    is_op = ops.is_operation(layer)
+    if is_op and step is None:
+        raise refusal(name, kind, "a Keras operation outside a model's graph")
 
-        def called(z):
-            args, kwargs = step.bind([z])
-            return layer(*args, **kwargs)
-    else:
-        def called(z):
+    def called(z):
+        """The layer on one tensor, its other arguments as the model calls it with."""
+        if step is None:
             return call_layer(layer, (z,), {})
-    fn, found, why = ops.classify(layer, n_inputs, shape, called)
+        args, kwargs = step.bind([z])
+        return layer(*args, **kwargs) if is_op else call_layer(layer, args, kwargs)
+
+    in_first = step is None or _reads_first_argument_only(step)
+    fn, found, why = ops.classify(layer, n_inputs, shape, called, in_first)
     if fn is not None:
-        return LayerRule(fn, kind=found, max_like=found == "max",
+        return LayerRule(fn, kind=found, max_like=found == "max", inferred=found == "linear",
                          note=_MAX_NOTE if found == "max" else "")
-    if found == "elementwise":
-        fn = ops.elementwise_op if ops.is_operation(layer) else elementwise_layer
-        return LayerRule(fn, kind="elementwise", monotone=_stated(type(layer), kind) or
-                         probe.is_monotone(called, shape))
-    raise refusal(name, kind, why)
+    if found == "elementwise" and (is_op or in_first):
+        if is_op:       # an operation never follows a kernel directly: Rescale, no sweep
+            return LayerRule(ops.elementwise_op, kind="elementwise", inferred=True)
+        return LayerRule(elementwise_layer, kind="elementwise", inferred=True,
+                         monotone=_stated(type(layer), kind) or probe.is_monotone(called, shape))
+    raise refusal(name, kind, why or "it reads its input in an argument other than the first")
 
 
 def _activation_rule(rule: LayerRule, layer, name: str, is_output: bool) -> LayerRule:
@@ -479,6 +515,8 @@ def _activation_rule(rule: LayerRule, layer, name: str, is_output: bool) -> Laye
     is also monotone)."""
     act = getattr(layer, "activation", None)
     act_name = activation_name(act)
+    if act_name in NON_MONOTONE:
+        return replace(rule, monotone=_stated(act, act_name))
     if act_name in LINEAR_ACTIVATIONS or act_name in ELEMENTWISE_ACTIVATIONS or \
             act_name == "softmax":
         return rule
@@ -486,7 +524,8 @@ def _activation_rule(rule: LayerRule, layer, name: str, is_output: bool) -> Laye
     if not ok:
         raise refusal(name, type(layer).__name__, f"its activation {act_name!r} is not "
                       f"elementwise ({why})")
-    return replace(rule, monotone=_stated(act, act_name) or probe.is_monotone(act))
+    return replace(rule, inferred=True,
+                   monotone=_stated(act, act_name) or probe.is_monotone(act))
 
 
 def check_layer(layer, name: str, is_output: bool, step=None) -> LayerRule:
@@ -498,7 +537,7 @@ def check_layer(layer, name: str, is_output: bool, step=None) -> LayerRule:
         rule = _unlisted(layer, name, step)
     if rule.resolve is not None:
         rule = rule.resolve(layer, name)
-    if type(layer).__name__ == "Softmax" and not is_output:
+    if type(layer).__name__ == "Softmax" and not is_output and rule.fn is softmax_layer:
         rule = LayerRule(attention.softmax_layer, kind="softmax")
     if getattr(layer, "activation", None) is not None and rule.fn in (linear, activation_layer):
         rule = _activation_rule(rule, layer, name, is_output)
