@@ -17,14 +17,16 @@ def bpnet():
 
 def test_layer_without_rule_is_named(monkeypatch):
     i = keras.Input((20, 4), name="seq")
-    # Mixes positions nonlinearly (x times its own sorted copy): no rule can be inferred.
-    h = keras.layers.Lambda(lambda t: t * tf.sort(t, axis=1), name="square")(i)
+    # Mixes positions nonlinearly (x times its own reverse): no rule can be inferred.
+    h = keras.layers.Lambda(lambda t: t * tf.reverse(t, [1]), name="square")(i)
     model = keras.Model(i, keras.layers.Dense(1)(keras.layers.Flatten()(h)))
     with pytest.raises(ValueError, match=r"layer 'square' \(Lambda\) has no DeepLIFT rule"):
         kd.DeepLift(model)
-    # A registered rule makes it work (here a product rule of the user's choosing).
+    # A registered rule makes it work: the product rule, on the same function.
+    from kipoi_deeplift.backends.tf.products import product
+
     monkeypatch.setitem(kd.rules.LAYER_RULES, "Lambda", kd.rules.LayerRule(
-        lambda ctx, layer, args, kwargs: ctx.nonlinear(lambda z: z * z, args[0])))
+        lambda ctx, layer, args, kwargs: product(ctx, args[0], tf.reverse(args[0], [1]))))
     x = M.one_hot(3, 20)
     res = kd.DeepLift(model).explain(x, references="uniform")
     assert res.max_convergence_error < 1e-5
