@@ -11,7 +11,10 @@ arguments and quiet TensorFlow's start-up before TensorFlow is imported.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
 import os
+import sys
 
 # TensorFlow's C++ INFO/WARNING lines after its start are not for our users; set
 # TF_CPP_MIN_LOG_LEVEL yourself to see them.
@@ -33,6 +36,38 @@ _WHERE = {
                          "resume")},
     **{m: "analysis" for m in ("compare", "report", "plots")},
 }
+
+
+class _OldPaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """``import kipoi_deeplift.engine`` / ``from kipoi_deeplift.rebuild import deepbind``: an
+    old module path (see :data:`_WHERE`) imports the module where it lives now, as the same
+    module object (no second copy with its own state)."""
+
+    @staticmethod
+    def _new_name(fullname: str) -> str | None:
+        parts = fullname.split(".")
+        if len(parts) < 2 or parts[0] != __name__ or parts[1] not in _WHERE:
+            return None
+        return ".".join([__name__, _WHERE[parts[1]], *parts[1:]])
+
+    def find_spec(self, fullname, path=None, target=None):
+        new = self._new_name(fullname)
+        if new is None:
+            return None
+        return importlib.util.spec_from_loader(fullname, self,
+                                               is_package=importlib.util.find_spec(new)
+                                               .submodule_search_locations is not None)
+
+    def create_module(self, spec):
+        return importlib.import_module(self._new_name(spec.name))
+
+    def exec_module(self, module):
+        """Nothing: the module ran when it was imported under its own name."""
+
+
+if not any(isinstance(f, _OldPaths) for f in sys.meta_path):
+    sys.meta_path.insert(0, _OldPaths())
+
 _LAZY = {
     "DeepLift": "core.engine", "RULES": "core.engine", "ConvergenceWarning": "core.engine",
     "Explanation": "core.result", "dinuc_shuffle": "core.references",

@@ -57,3 +57,35 @@ def test_module_imports_without_tensorflow(module):
                          timeout=120)
     assert out.returncode == 0, out.stderr[-500:]
     assert out.stdout.strip() == "", f"kipoi_deeplift.{module} imports {out.stdout.strip()}"
+
+
+def test_old_import_paths_are_the_modules_where_they_live_now():
+    """`import kipoi_deeplift.engine`, `from kipoi_deeplift.rebuild import deepbind`: the old
+    module paths import the very module objects of the new ones (not second copies), run in
+    a fresh process in both orders."""
+    import subprocess
+    import sys
+
+    from kipoi_deeplift import _WHERE
+
+    code = (
+        "import importlib, sys\n"
+        "from kipoi_deeplift import _WHERE\n"
+        "from kipoi_deeplift.rebuild import deepbind\n"
+        "import kipoi_deeplift.kipoi.rebuild.deepbind as real\n"
+        "assert deepbind is real\n"
+        "import kipoi_deeplift.kipoi.rebuild.factornet as new\n"
+        "import kipoi_deeplift.rebuild.factornet as old\n"
+        "assert old is new\n"
+        "from kipoi_deeplift.engine import DeepLift\n"
+        "from kipoi_deeplift.core.engine import DeepLift as D\n"
+        "assert DeepLift is D\n"
+        "for m, where in _WHERE.items():\n"
+        "    a = importlib.import_module(f'kipoi_deeplift.{m}')\n"
+        "    b = importlib.import_module(f'kipoi_deeplift.{where}.{m}')\n"
+        "    assert a is b, m\n"
+        "print(len(_WHERE))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip() == str(len(_WHERE))
