@@ -137,3 +137,15 @@ def test_softmax_probability_needs_every_unit(tmp_path):
                 np.testing.assert_allclose(got, p, rtol=1e-4)
         else:
             assert all(r["probability"] == "" for r in rows)
+
+
+def test_sequence_start_is_one_rule_for_ints_and_arrays():
+    """io.coordinates owns where a scored sequence lies: centred in its range (the extra base
+    of an odd difference to the right), the same for one range and for arrays of them."""
+    from kipoi_deeplift.io.coordinates import sequence_start
+
+    assert sequence_start(10, 60, 50) == 10            # the range is the sequence
+    assert sequence_start(0, 101, 50) == 25            # wider: centred, 26 bases after
+    assert sequence_start(100, 120, 50) == 85          # narrower: reaches past both ends
+    got = sequence_start(np.array([10, 0, 100], np.int32), np.array([60, 101, 120]), 50)
+    assert got.dtype == np.int64 and got.tolist() == [10, 25, 85]

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import scorefile as sf
+from ..io.coordinates import sequence_start
 from ..errors import UserError
 from ..io.writers import staged_file
 
@@ -142,10 +143,6 @@ def fit_label(ax, text: str) -> None:
         label.set_text(textwrap.fill(text, width, break_on_hyphens=False))
 
 
-def sequence_start(range_start: int, range_end: int, length: int) -> int:
-    """Genome start of a scored sequence: centred in its range where the two lengths differ
-    (kipoiseq resizes intervals to the model's length)."""
-    return range_start + ((range_end - range_start) - length) // 2
 
 
 def along_genome(rows: list, range_start: int, range_end: int, flip: bool, lo: int, hi: int

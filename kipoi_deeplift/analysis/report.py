@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from .compare import COLUMNS, Scored, agreement_matrix, provenance
-from .plots import along_genome, browser_region, draw_logo, fit_title, sequence_start
+from ..io.coordinates import sequence_start
+from .plots import along_genome, browser_region, draw_logo, fit_title
 from ..io.writers import staged_file
 
 #: Sequences up to this long are drawn whole; longer ones as a window of this many bases

@@ -13,6 +13,7 @@ from typing import Mapping
 import numpy as np
 
 from ..core.references import tokens
+from .coordinates import sequence_start
 
 GENOME, REVERSE, UNKNOWN = "genome", "reverse_complement", "unknown"
 #: Fraction of the called bases that must agree with the genome in the winning orientation.
@@ -85,8 +86,7 @@ class GenomeOrientation:
         """(N, L, 4) canonical one-hot and the batch's ``metadata.ranges`` -> (N,) labels."""
         n, length = onehot.shape[:2]
         chrom, start, end = (np.asarray(ranges[k])[:n] for k in ("chr", "start", "end"))
-        # Ranges wider or narrower than the input: the sequence is centred in them.
-        first = start.astype(np.int64) + ((end.astype(np.int64) - start) - length) // 2
+        first = sequence_start(start.astype(np.int64), end.astype(np.int64), length)
         windows = [self._window(str(c), int(s), length) for c, s in zip(chrom, first)]
         ref = np.full((n, length), -1, np.int64)
         for i, w in enumerate(windows):

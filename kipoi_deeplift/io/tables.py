@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from . import scorefile as sf
+from .coordinates import sequence_start
 
 #: Width of the window the summary and the sites report (bases): about a TF motif's core.
 SITE_WIDTH = 10
@@ -69,7 +70,7 @@ def genome_spans(h5: sf.ScoreFile, rows: np.ndarray, starts: np.ndarray, ends: n
     resizing), mapped back onto the + strand where the model read the reverse complement."""
     rows, starts, ends = (np.asarray(a, dtype=np.int64) for a in (rows, starts, ends))
     r = h5.ranges(("start", "end"))
-    seq_start = (r["start"] + ((r["end"] - r["start"]) - length) // 2)[rows]
+    seq_start = sequence_start(r["start"], r["end"], length)[rows]
     flip = h5.reversed_rows()[rows]
     g_start = np.where(flip, seq_start + length - ends, seq_start + starts)
     return g_start, g_start + (ends - starts)

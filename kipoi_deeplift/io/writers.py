@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 from . import scorefile as sf
+from .coordinates import sequence_start
 from ..errors import UserError
 
 STR = h5py.string_dtype()
@@ -366,8 +367,7 @@ def _per_base(h5: sf.ScoreFile, input_name: str, task: str
     flip = h5.reversed_rows()
     scores = h5[sf.contrib(input_name, task)]
     length = scores.shape[1]
-    # Ranges wider or narrower than the model's input: the sequence is centred in them.
-    start = start + ((end - start) - length) // 2
+    start = sequence_start(start, end, length)
     order = np.lexsort((start, chrom))
     cur, buf_start, total, count = None, 0, None, None
 
