@@ -18,6 +18,7 @@ import h5py
 import numpy as np
 
 from ..errors import UserError
+from . import hdf5
 from .scorefile import PROVENANCE, inputs as input_key
 from .writers import H5Writer, stale_temps
 
@@ -38,7 +39,7 @@ class Partial:
 
 
 def _attrs(f: h5py.File) -> dict:
-    return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+    return hdf5.attrs(f)
 
 
 def partials(output: str | Path) -> tuple[list[Partial], list[Path]]:

@@ -24,6 +24,7 @@ import h5py
 import numpy as np
 
 from ..errors import UserError
+from . import hdf5
 
 RANGE_KEYS = ("chr", "start", "end", "id", "strand")
 ORIENTATION = "metadata/orientation"
@@ -200,8 +201,7 @@ class ScoreFile:
             self.h5 = h5py.File(path, "r", locking=False) if staged else h5py.File(path, "r")
         except OSError as e:
             raise UserError(f"{path} is not an HDF5 file") from e
-        self.attrs = {k: (v.decode() if isinstance(v, bytes) else v)
-                      for k, v in self.h5.attrs.items()}
+        self.attrs = hdf5.attrs(self.h5)
 
     def __enter__(self) -> "ScoreFile":
         return self

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import yaml
 
 from ..errors import UserError, describe
+from ..io.hdf5 import text
 from ..quiet import captured_stderr
 
 ZOO_HINT = "see `kipoi-deeplift zoo list` for rebuilt published models"
@@ -51,7 +52,7 @@ def _hdf5_keras_version(path: str) -> str:
             v = f.attrs.get("keras_version", "")
     except OSError:
         return ""
-    return v.decode() if isinstance(v, bytes) else str(v)
+    return str(text(v))
 
 
 @contextlib.contextmanager

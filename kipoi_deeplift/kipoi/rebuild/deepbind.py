@@ -30,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from ...errors import UserError
+from ...io.hdf5 import text
 
 
 @dataclass
@@ -172,8 +173,7 @@ def _keras2_layers(path: str | Path, arch: str | Path | None) -> tuple[list, Cal
         with h5py.File(path, "r") as f:
             root = f["model_weights"] if "model_weights" in f else f
             group = root[name]
-            names = [n.decode() if isinstance(n, bytes) else n
-                     for n in group.attrs["weight_names"]]
+            names = [text(n) for n in group.attrs["weight_names"]]
             return {n.split("/")[-1].split(":")[0]: group[n][()] for n in names}
 
     return layers, arrays

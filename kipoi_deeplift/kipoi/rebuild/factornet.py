@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import UserError
+from ...io.hdf5 import text
 
 GATES = "ifco"      # Keras 2/3 pack LSTM kernels as [i, f, c, o]
 #: Kipoi's schema names of FactorNet's inputs, in the model's order.
@@ -56,7 +57,7 @@ def _register():
 
 
 def _text(v) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
+    return str(text(v))
 
 
 def keras_version(weights: str | Path) -> str:

@@ -1,0 +1,13 @@
+"""HDF5 attributes as Python values: h5py returns strings written by some writers (Keras 2,
+older h5py) as bytes; every reader here decodes them the same way."""
+from __future__ import annotations
+
+
+def text(v):
+    """``v`` decoded where it is bytes (UTF-8), else as it is."""
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def attrs(obj) -> dict:
+    """The attributes of an HDF5 file, group or dataset, bytes decoded (see :func:`text`)."""
+    return {k: text(v) for k, v in obj.attrs.items()}
