@@ -103,12 +103,16 @@ def expand_call(layer, node):
     import keras
 
     ins = node.input_tensors
+    takes_training = "training" in inspect.signature(layer.call).parameters
+
+    def arguments(values):
+        """The call's arguments with ``values`` for its input tensors, at inference."""
+        args, kwargs = node.arguments.fill_in({id(t): v for t, v in zip(ins, values)})
+        return args, {**kwargs, **({"training": False} if takes_training else {})}
+
     try:
         fresh = [keras.Input(shape=t.shape[1:], dtype=t.dtype) for t in ins]
-        args, kwargs = node.arguments.fill_in({id(t): f for t, f in zip(ins, fresh)})
-        kwargs = dict(kwargs)
-        if "training" in inspect.signature(layer.call).parameters:
-            kwargs["training"] = False
+        args, kwargs = arguments(fresh)
         with _symbolic_einsum_with_spaces():
             out = layer.call(*args, **kwargs)
         sub = keras.Model(fresh, out)
@@ -121,10 +125,7 @@ def expand_call(layer, node):
     try:
         probe = [np.random.default_rng(0).normal(0, 1, (2,) + tuple(
             8 if d is None else d for d in t.shape[1:])).astype(t.dtype) for t in ins]
-        p_args, p_kwargs = node.arguments.fill_in({id(t): p for t, p in zip(ins, probe)})
-        p_kwargs = dict(p_kwargs)
-        if "training" in inspect.signature(layer.call).parameters:
-            p_kwargs["training"] = False
+        p_args, p_kwargs = arguments(probe)
         want = tf.nest.flatten(layer(*p_args, **p_kwargs))
         got = tf.nest.flatten(sub(probe, training=False))
     except Exception:

@@ -204,9 +204,15 @@ def classify_lambda(layer) -> tuple[str, str]:
     if shapes is None or isinstance(shapes, (list, tuple)) and shapes and \
             isinstance(shapes[0], (list, tuple)):
         return "unknown", "more than one input"
-    spec = tf.TensorSpec([None] + list(shapes[1:]), tf.float32)
+    return classify_traced(lambda t: layer(t), shapes)
+
+
+def classify_traced(fn, shape) -> tuple[str, str]:
+    """:func:`classify_ops` of the graph that the one-input function ``fn`` traces to on an
+    input of ``shape`` (batch axis first; ``None``: any size)."""
+    spec = tf.TensorSpec([None] + list(shape[1:]), tf.float32)
     try:
-        graph = tf.function(lambda t: layer(t)).get_concrete_function(spec).graph
+        graph = tf.function(fn).get_concrete_function(spec).graph
     except Exception as e:  # the function cannot be traced on its own: no rule can be chosen
         return "unknown", f"cannot be traced ({type(e).__name__})"
     return classify_ops(graph)

@@ -116,23 +116,13 @@ def softmax_op(ctx: Context, op, args, kwargs):
     return attention.softmax(ctx, z, getattr(op, "axis", -1))
 
 
-def traced_kind(fn: Callable, shape) -> tuple[str, str]:
-    """('linear' | 'max' | 'min' | 'unknown', what was found) for a one-input function, from
-    the TensorFlow ops it traces to (see :func:`maxima.classify_ops`)."""
-    spec = tf.TensorSpec([None] + list(probe.probe_shape(shape)[1:]), tf.float32)
-    try:
-        graph = tf.function(fn).get_concrete_function(spec).graph
-    except Exception as e:  # cannot be traced on its own: no rule can be chosen
-        return "unknown", f"cannot be traced ({type(e).__name__})"
-    return maxima.classify_ops(graph)
-
-
 def classify(layer, n_inputs: int, shape, called: Callable,
              in_first: bool = True) -> tuple[Callable | None, str, str]:
     """(rule function or ``None``, kind, why) for an operation or a layer of unknown type that
     reads ``n_inputs`` tensors; ``shape`` is the first one's (batch axis first),
     ``called(z)`` calls it on one tensor with its other arguments as in the model, and
-    ``in_first`` says whether the tensors it reads all sit in its first argument."""
+    ``in_first`` says whether the tensors it reads all sit in its first argument. The kind
+    is "traced" for a function found linear only by the TensorFlow ops it traces to."""
     kind = type(layer).__name__
     if is_operation(layer):
         if _linear(layer, in_first) or kind in BILINEAR_OPS and n_inputs == 1:
@@ -150,9 +140,9 @@ def classify(layer, n_inputs: int, shape, called: Callable,
     ok, why = probe.is_elementwise(called, shape)
     if ok:
         return None, "elementwise", ""
-    found, what = traced_kind(called, shape)
-    if found == "linear":
-        return (linear_op if is_operation(layer) else _linear_layer), "linear", ""
+    found, what = maxima.classify_traced(called, probe.probe_shape(shape))
+    if found == "linear":      # "traced": linear by the TensorFlow ops it traces to
+        return (linear_op if is_operation(layer) else _linear_layer), "traced", ""
     return None, "unknown", f"{why}, and it computes {what}"
 
 

@@ -499,7 +499,9 @@ def _unlisted(layer, name: str, step) -> LayerRule:
     in_first = step is None or _reads_first_argument_only(step)
     fn, found, why = ops.classify(layer, n_inputs, shape, called, in_first)
     if fn is not None:
-        return LayerRule(fn, kind=found, max_like=found == "max", inferred=found == "linear",
+        # Known operations are ruled on by name; a traced one by what it was found to be.
+        return LayerRule(fn, kind="linear" if found == "traced" else found,
+                         max_like=found == "max", inferred=found == "traced",
                          note=_MAX_NOTE if found == "max" else "")
     if found == "elementwise" and (is_op or in_first):
         if is_op:       # an operation never follows a kernel directly: Rescale, no sweep
