@@ -14,10 +14,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from ._version import __version__
-from .core.methods import MAXPOOL_MODES, METHODS   # plain data: TensorFlow is not imported
 
-RULE_CHOICES = tuple(METHODS)
-MAXPOOL_CHOICES = MAXPOOL_MODES
 
 
 def _derived_flags(p) -> None:
@@ -40,98 +37,20 @@ def _score_parser(sub):
                                    "--source dir) on the intervals its dataloader reads, and "
                                    "write contributions in genome coordinates.")
     p.add_argument("model", help="Kipoi model name or model directory")
-    p.add_argument("-s", "--source", default=None,
-                   help="Kipoi source: kipoi (the zoo), dir (a model directory) or any source "
-                        "in ~/.kipoi/config.yaml (default: dir for a directory, else kipoi)")
-    p.add_argument("--dataloader-args", nargs="+", default=None, metavar="JSON_OR_FILE",
-                   help="dataloader arguments: a JSON object, a .json/.yaml file or key=value "
-                        "pairs, e.g. '{\"intervals_file\": \"x.bed\", \"fasta_file\": \"hg38.fa\"}'")
-    p.add_argument("-o", "--output", default="deeplift.h5",
-                   help="HDF5 file to write (default: deeplift.h5; a name ending in .tsv "
-                        "writes the --summary table there and the HDF5 beside it as .h5)")
-    p.add_argument("--tasks", default=None, help="comma-separated task names or indices "
-                                                 "(default: all)")
-    p.add_argument("--input", default=None, help="the DNA input (default: special_type DNASeq)")
-    p.add_argument("--rule", "--method", choices=RULE_CHOICES, default=None,
-                   help="default genomics-default: RevealCancel after dense layers, Rescale "
-                        "after convolutions; ism: in-silico mutagenesis (every single-base "
-                        "substitution, no references), in the same file layout")
-    p.add_argument("--references", default=None,
-                   help="dinuc-shuffle (default), shuffle, zeros, uniform, gc:FRACTION, an "
-                        ".npy file of shape (K, L, 4) or (N, K, L, 4), or an .npz file of arrays "
-                        "by input name (other inputs: zeros; a DNA input left out: the default)")
-    p.add_argument("--n-references", type=int, default=None, help="default 20")
-    p.add_argument("--seed", type=int, default=None, help="default 0")
-    p.add_argument("--maxpool", choices=MAXPOOL_CHOICES, default=None,
-                   help="how max pooling passes multipliers (default exact: the pooled "
-                        "difference carried by one position, summation-to-delta holds; "
-                        "gradient: through the input's max, the DeepLIFT authors' original "
-                        "mode)")
-    p.add_argument("--hypothetical", action="store_true",
-                   help="also write hypothetical contributions")
-    p.add_argument("--per-channel", action="store_true",
-                   help="also write the DNA input's per-channel contributions m*(x-r) "
-                        "(/contrib_per_channel; /contrib holds them on the observed base)")
-    p.add_argument("--dtype", choices=("float32", "float16"), default="float32",
-                   help="stored contributions (default float32; float16 halves the file, about "
-                        "3 significant digits; /delta and /convergence stay float32, the "
-                        "summation-to-delta error measured before rounding)")
-    p.add_argument("--layers", default="", help="comma-separated layers whose per-neuron "
-                                                "contributions to write")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="sequences per batch (default: what fits a quarter of the free memory)")
-    p.add_argument("--device", default=None, help="cpu, gpu or gpu:K (default: GPU if "
-                                                  "TensorFlow sees one)")
-    p.add_argument("--limit", type=int, default=None, help="score only the first N sequences")
-    p.add_argument("-n", "--num-workers", type=int, default=0,
-                   help="processes loading batches in parallel (Kipoi's dataloader workers; "
-                        "default 0: in this process)")
-    p.add_argument("--dataloader", default=None, metavar="NAME",
-                   help="a dataloader other than the model's default (as `kipoi predict`)")
-    p.add_argument("--dataloader-source", default=None, metavar="SOURCE",
-                   help="the Kipoi source of --dataloader (default: the model's); py: "
-                        "--dataloader is a Python class, e.g. --dataloader "
-                        "kipoiseq.dataloaders.SeqIntervalDl --dataloader-source py")
-    p.add_argument("--target-layer", default=None, metavar="LAYER",
-                   help="explain neurons of this hidden layer instead of the outputs (e.g. "
-                        "the first convolution); with --target-neuron")
-    p.add_argument("--target-neuron", default=None, metavar="F|P,F",
-                   help="with --target-layer: F (filter F summed over every position; a unit "
-                        "of a dense layer) or P,F (filter F at position P), or several "
-                        "separated by ';'")
-    _derived_flags(p)
-    p.add_argument("--jit", action="store_true",
-                   help="compile the whole pass with XLA (helps on GPUs; costs seconds first)")
-    p.add_argument("--shard", metavar="I/N", default=None,
-                   help="score only the I-th of N disjoint slices of the intervals (1 <= I <= "
-                        "N); `kipoi-deeplift merge` joins the shard files")
-    p.add_argument("--zoo-config", default=None, metavar="NAME",
-                   help="apply this model_zoo_configs entry (`zoo list`; 'none' for none); by "
-                        "default it is found from the model's name, path or model.yaml")
-    p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run of the same command: its finished batches "
-                        "are kept, the rest is scored (the result equals an uninterrupted run)")
-    p.add_argument("--skip-invalid", action="store_true",
-                   help="score the intervals that fit the genome and skip the rest (listed in "
-                        "OUT.invalid.bed, counted in the file); by default any invalid interval "
-                        "stops the run before any work")
+    from .kipoi.options import add_flags     # the option table: no numpy, no TensorFlow
+
+    add_flags(p)
     p.set_defaults(run=_run_score)
 
 
 def _run_score(a) -> int:
-    from dataclasses import fields
-
-    from .kipoi.options import Options
+    from .kipoi import options as options_lib
     from .kipoi.scoring import score
 
-    layers = tuple(x for x in a.layers.split(",") if x.strip())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            # Every option of score() that has a flag, under the flag's name.
-            options = Options(**{**{f.name: getattr(a, f.name) for f in fields(Options)
-                                     if hasattr(a, f.name)},
-                                 "layers": layers, "derived": _derived_of(a)})
+            options = options_lib.from_args(a)
             options.check()         # before TensorFlow starts: a wrong flag fails at once
             if not a.debug:
                 from .quiet import quiet_tensorflow_start
@@ -348,10 +267,11 @@ def _merge_parser(sub):
 
 def _run_merge(a) -> int:
     from .io.merge import merge
+    from .kipoi.options import same_keys
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = merge(a.shards, a.output, derived=_derived_of(a))
+        res = merge(a.shards, a.output, derived=_derived_of(a), also=same_keys("run"))
     for w in caught:
         if w.category.__name__ == "Notice":
             print(f"note: {w.message}", file=sys.stderr)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from . import derived as derived_lib
 from ..errors import UserError
@@ -14,7 +14,7 @@ from .writers import H5Writer, Staged
 ROWS = 256       # rows copied at a time (memory stays flat)
 
 
-def _check(paths: list[str]) -> list[tuple[int, str, dict]]:
+def _check(paths: list[str], also: Sequence[str] = ()) -> list[tuple[int, str, dict]]:
     shards = []
     for p in paths:
         with ScoreFile(p) as f:
@@ -39,7 +39,7 @@ def _check(paths: list[str]) -> list[tuple[int, str, dict]]:
     shards.sort()
     first = shards[0]
     for i, _, p, attrs, names in shards[1:]:
-        for key in PROVENANCE:       # the same model, data and options
+        for key in dict.fromkeys((*PROVENANCE, *also)):   # the same model, data and options
             if attrs.get(key) != first[3].get(key):
                 raise UserError(f"{p} differs from {first[2]} in {key}: not shards of one run")
         if names != first[4]:
@@ -54,13 +54,14 @@ def _check(paths: list[str]) -> list[tuple[int, str, dict]]:
 
 def merge(paths: list[str], output: str, bigwig: str | None = None,
           bedgraph: str | None = None, modisco: str | None = None,
-          derived: Mapping[str, str] | None = None) -> dict:
+          derived: Mapping[str, str] | None = None, also: Sequence[str] = ()) -> dict:
     """Concatenate shard files (in shard order) into ``output``; optionally write derived files
     (``derived``: format -> prefix, see :mod:`kipoi_deeplift.io.derived`; ``bigwig=`` ... the
-    same for the built-in formats)."""
+    same for the built-in formats). The shards must agree on :data:`.scorefile.PROVENANCE`
+    and the attributes ``also`` (the score command's options that change results)."""
     wanted = derived_lib.requested(derived, bigwig=bigwig, bedgraph=bedgraph, modisco=modisco)
 
-    shards = _check(paths)
+    shards = _check(paths, also)
     attrs = dict(shards[0][2])
     for key in ("shard", "shard_start", "shard_stop"):
         attrs.pop(key, None)

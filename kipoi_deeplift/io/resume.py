@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import h5py
 import numpy as np
@@ -61,17 +61,20 @@ def partials(output: str | Path) -> tuple[list[Partial], list[Path]]:
     return sorted(found, key=lambda q: -q.rows), other
 
 
-def choose(found: list[Partial], attrs: Mapping[str, Any]) -> Partial:
-    """The most advanced partial whose provenance matches ``attrs``; otherwise one line that
-    says what differs."""
+def choose(found: list[Partial], attrs: Mapping[str, Any], also: Sequence[str] = ()
+           ) -> Partial:
+    """The most advanced partial whose provenance matches ``attrs`` on :data:`SAME` and the
+    attributes ``also`` (the options that must not change, from the score command's option
+    table); otherwise one line that says what differs."""
+    same = SAME + tuple(k for k in also if k not in SAME)
     if not found:
         raise UserError("--resume: no interrupted run of this output was found (its temporary "
                         "file is removed when a run completes or fails); run without --resume")
     for p in found:
-        if all(str(p.attrs.get(k, "")) == str(attrs.get(k, "")) for k in SAME):
+        if all(str(p.attrs.get(k, "")) == str(attrs.get(k, "")) for k in same):
             return p
     p = found[0]
-    diff = [k for k in SAME if str(p.attrs.get(k, "")) != str(attrs.get(k, ""))]
+    diff = [k for k in same if str(p.attrs.get(k, "")) != str(attrs.get(k, ""))]
     raise UserError(f"--resume: the interrupted run ({p.path.name}, {p.rows} sequences) "
                     f"differs in {', '.join(diff)}; rerun its own command (attrs['command']): "
                     f"{p.attrs.get('command', '')[:200]}")

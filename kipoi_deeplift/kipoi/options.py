@@ -1,109 +1,360 @@
-"""What the user asked a scoring run for: :class:`Options`, checked before any work, and
-layered over the model's own defaults (flags > model.yaml ``postprocessing: deeplift:`` > zoo
-config > :data:`DEFAULTS`)."""
+"""The options of ``score`` as one table (:data:`SCORE_OPTIONS`): each row generates its flag,
+its :class:`Options` field, its default, its word in the rerun command and its attribute in the
+score file. Adding an option is adding a row (:func:`add_option` for one added at run time).
+
+Options given are checked before any work and layered over the model's own defaults (flags >
+model.yaml ``postprocessing: deeplift:`` > zoo config > :data:`DEFAULTS`).
+"""
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any, Mapping, Sequence
+import json
+from dataclasses import dataclass, field, fields, make_dataclass
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from ..core.methods import MAXPOOL_MODES, METHODS
 from ..errors import UserError
+# Moved to .arguments; importable from here as before.
+from .arguments import (neurons_for_rank, neurons_word, parse_dataloader_args,  # noqa: F401
+                        parse_neurons, parse_shard, references_arg, tasks_arg)
 
-#: The DeepLIFT settings every run has; anything not given comes from here last.
-DEFAULTS = {"rule": "genomics-default", "references": "dinuc-shuffle", "n_references": 20,
-            "seed": 0, "maxpool": "exact"}
+#: The levels of :attr:`Option.same`: ``run``: two files of one run agree on it (merge,
+#: compare); ``resume``: an interrupted run continues only with the same value.
+SAME_LEVELS = ("run", "resume")
 
 
 @dataclass(frozen=True)
-class Options:
-    """Every option of ``score`` (``None``: not given, so the model's defaults apply).
+class Option:
+    """One row of :data:`SCORE_OPTIONS`.
 
-    ``source``: where the model comes from (``kipoi``, ``dir``, a Kipoi source name).
-    ``tasks``: names or indices (a list or a comma-separated string). ``input``: the DNA input
-    to explain (schema or Keras name). ``rule``, ``references`` (a name, an .npy/.npz file, an
-    array or a dict by input), ``n_references``, ``seed``, ``maxpool``: the DeepLIFT settings
-    (see :data:`DEFAULTS`). ``hypothetical``: also write hypothetical contributions.
-    ``per_channel``: also write the DNA input's per-channel contributions m·(x - r)
-    (``/contrib`` holds them projected on the observed base).
-    ``dtype``: of the stored contributions, ``float32`` or ``float16`` (see
-    :data:`kipoi_deeplift.io.scorefile.DTYPES`).
-    ``layers``: hidden layers whose per-neuron contributions to write. ``batch_size``: sequences
-    per pass (``None``: from memory). ``device``: ``cpu``, ``gpu`` or ``gpu:K``. ``limit``:
-    score the first N sequences. ``progress``: show the progress bar (``None``: on a terminal).
-    ``shard``: ``'I/N'``. ``jit``: XLA. ``zoo_config``: a ``model_zoo_configs`` name or
-    ``'none'``. ``resume``: continue an interrupted run. ``derived``: output format ->
-    file prefix (:data:`kipoi_deeplift.io.derived.FORMATS`). ``num_workers``: processes
-    loading batches (Kipoi's dataloader workers). ``dataloader``/``dataloader_source``: a
-    dataloader other than the model's default (as ``kipoi predict``). ``target_layer`` with
-    ``target_neuron``: explain neurons of a hidden layer (see :func:`parse_neurons`).
+    Parameters
+    ----------
+    name : str
+        The :class:`Options` field and the parsed flag's destination.
+    flags : tuple of str
+        The command line's spellings (Kipoi's where Kipoi has one: ``-n/--num-workers``);
+        every ``--two-words`` is also ``--two_words``. Empty: Python only.
+    help : str
+        The flag's help.
+    default : Any
+        The run's default. For a ``layered`` option the field's default is ``None`` (not given)
+        and this one applies after the model's own defaults.
+    type, choices, metavar, nargs : argparse's settings of the flag.
+    switch : bool
+        A flag without a value (``store_true``).
+    layered : bool
+        A DeepLIFT setting a model.yaml or zoo config may set (see :func:`layered`).
+    argument : bool
+        An argument of :func:`~kipoi_deeplift.kipoi.scoring.score` itself, not a field.
+    attribute : str or None
+        The score file attribute that records the run's value.
+    same : {'run', 'resume', None}
+        Whether its value makes results differ: files of one run agree on it (``run``), or a
+        run continues only with it unchanged (``resume``).
+    rerun : bool
+        Whether the rerun command writes it; ``always``: even at its default; ``spelling``:
+        as which flag (default: the first long one).
+    cli : bool
+        Whether it has a flag (else Python only).
+    word : callable
+        The run's value -> the command line's word (``None``: left out).
+    record : callable or None
+        (the run's value, every option's value) -> the attribute (default: the value).
+    read : callable or None
+        The parsed flag -> the field's value (default: as parsed).
     """
 
-    source: str | None = None
-    tasks: Any = None
-    input: str | None = None
-    rule: str | None = None
-    references: Any = None
-    n_references: int | None = None
-    seed: int | None = None
-    hypothetical: bool = False
-    per_channel: bool = False
-    dtype: str = "float32"
-    layers: Sequence[str] = ()
-    batch_size: int | None = None
-    device: str | None = None
-    limit: int | None = None
-    maxpool: str | None = None
-    progress: bool | None = None
-    shard: str | None = None
-    jit: bool = False
-    zoo_config: str | None = None
-    resume: bool = False
-    skip_invalid: bool = False
-    derived: Mapping[str, str] = field(default_factory=dict)
-    num_workers: int = 0
-    dataloader: str | None = None
-    dataloader_source: str | None = None
-    target_layer: str | None = None
-    target_neuron: Any = None
+    name: str
+    flags: tuple[str, ...] = ()
+    help: str = ""
+    default: Any = None
+    type: Callable | None = None
+    choices: tuple | None = None
+    metavar: str | None = None
+    nargs: str | None = None
+    switch: bool = False
+    layered: bool = False
+    argument: bool = False
+    attribute: str | None = None
+    same: str | None = None
+    rerun: bool = True
+    always: bool = False
+    word: Callable[[Any], str | None] = str
+    record: Callable[[Any, Mapping[str, Any]], Any] | None = None
+    read: Callable[[Any], Any] | None = None
+    spelling: str | None = None
+    cli: bool = True
 
-    @classmethod
-    def from_keywords(cls, **given) -> "Options":
-        """Options from ``score``'s keywords; ``bigwig=``/``bedgraph=``/``modisco=`` (any
-        derived format's name) join ``derived``. An unknown keyword is a ``TypeError``."""
-        from ..io.derived import FORMATS, requested
+    @property
+    def flag(self) -> str:
+        """How the rerun command spells it: ``spelling``, else its first long flag."""
+        return self.spelling or next(f for f in self.flags if f.startswith("--"))
 
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(given) - names - set(FORMATS))
-        if unknown:
-            raise TypeError(f"score() got unknown option(s) {', '.join(unknown)}")
-        formats = {k: given.pop(k) for k in list(given) if k in FORMATS}
-        given["derived"] = requested(given.get("derived"), **formats)
-        given["layers"] = tuple(given.get("layers") or ())
-        return cls(**given)
+    @property
+    def field_default(self) -> Any:
+        """The :class:`Options` field's default (``None`` for a layered setting: not given)."""
+        return None if self.layered else self.default
 
-    def check(self) -> None:
-        """Every numeric and named option checked before any work."""
-        check_values(n_references=self.n_references, batch_size=self.batch_size,
-                     limit=self.limit, seed=self.seed, rule=self.rule, maxpool=self.maxpool)
-        parse_shard(self.shard)
-        from ..io.scorefile import DTYPES
+    def add_to(self, parser) -> None:
+        """The option's flag on an argparse ``parser``."""
+        if not self.cli:
+            return
+        kwargs: dict = {"dest": self.name, "help": self.help}
+        if self.switch:
+            kwargs["action"] = "store_true"
+        else:
+            kwargs.update(default=self.field_default if self.read is None else self.default,
+                          **{k: v for k, v in (("type", self.type), ("choices", self.choices),
+                                               ("metavar", self.metavar), ("nargs", self.nargs))
+                             if v is not None})
+        parser.add_argument(*self.flags, **kwargs)
 
-        if self.dtype not in DTYPES:
-            raise UserError(f"--dtype {self.dtype!r}: use one of {', '.join(DTYPES)}")
-        if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or \
-                self.num_workers < 0:
-            raise UserError(f"--num-workers must be a whole number of at least 0, got "
-                            f"{self.num_workers!r}")
-        if (self.target_layer is None) != (self.target_neuron is None):
-            raise UserError("--target-layer and --target-neuron go together: the layer and "
-                            "which of its neurons to explain")
-        if self.target_layer is not None and self.tasks is not None:
-            raise UserError("give --tasks or --target-layer, not both")
-        parse_neurons(self.target_neuron)
+    def from_args(self, parsed) -> Any:
+        """The field's value from argparse's namespace."""
+        value = getattr(parsed, self.name, self.field_default)
+        return self.read(value) if self.read is not None else value
+
+    def words(self, value: Any) -> list[str]:
+        """The option in the rerun command (``[]``: left out)."""
+        if not self.rerun or value is None or value is False or not self.cli:
+            return []
+        if self.switch:
+            return [self.flag]
+        if not self.always and value == self.default:
+            return []
+        word = self.word(value)
+        return [] if word is None else [self.flag, word]
+
+    def attribute_value(self, value: Any, values: Mapping[str, Any]) -> Any:
+        """The score file attribute recording ``value``."""
+        return self.record(value, values) if self.record is not None else value
+
+
+def _comma_list(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(x for x in value.split(",") if x.strip())
+    return tuple(value or ())
+
+
+def _references_word(value: Any) -> str:
+    return value if isinstance(value, str) else "ARRAY.npy"
+
+
+class _Derived(Option):
+    """The derived formats (one ``--<format> PREFIX`` flag each, a row of
+    :data:`kipoi_deeplift.io.derived.FORMATS`), gathered in one field: format -> prefix."""
+
+    def add_to(self, parser) -> None:
+        from ..io.derived import FORMATS
+
+        for fmt in FORMATS.values():
+            parser.add_argument(f"--{fmt.name}", metavar=fmt.metavar, help=fmt.help)
+
+    def from_args(self, parsed) -> dict:
+        from ..io.derived import FORMATS
+
+        return {k: getattr(parsed, k) for k in FORMATS if getattr(parsed, k, None)}
+
+    def words(self, value: Mapping[str, str]) -> list[str]:
+        return [w for k, v in value.items() for w in (f"--{k}", str(v))]
+
+
+#: Every option of ``score``, in the order of ``--help`` and of the rerun command.
+SCORE_OPTIONS: list[Option] = [
+    Option("source", ("-s", "--source"), always=True, attribute="source", same="run",
+           help="Kipoi source: kipoi (the zoo), dir (a model directory) or any source in "
+                "~/.kipoi/config.yaml (default: dir for a directory, else kipoi)"),
+    Option("dataloader_args", ("--dataloader-args",), argument=True, nargs="+",
+           metavar="JSON_OR_FILE", always=True, attribute="dataloader_args", same="run",
+           word=lambda v: json.dumps(v, default=str), record=lambda v, _: json.dumps(v, default=str),
+           help="dataloader arguments: a JSON object, a .json/.yaml file or key=value pairs, "
+                "e.g. '{\"intervals_file\": \"x.bed\", \"fasta_file\": \"hg38.fa\"}'"),
+    Option("output", ("-o", "--output"), argument=True, default="deeplift.h5", always=True, spelling="-o",
+           help="HDF5 file to write (default: deeplift.h5; a name ending in .tsv writes the "
+                "--summary table there and the HDF5 beside it as .h5)"),
+    Option("tasks", ("--tasks",), always=True, attribute="tasks", same="run",
+           word=",".join, record=lambda v, values: json.dumps(values["task_names"]),
+           help="comma-separated task names or indices (default: all)"),
+    Option("target_layer", ("--target-layer",), metavar="LAYER",
+           help="explain neurons of this hidden layer instead of the outputs (e.g. the first "
+                "convolution); with --target-neuron"),
+    Option("target_neuron", ("--target-neuron",), metavar="F|P,F", word=neurons_word,
+           help="with --target-layer: F (filter F summed over every position; a unit of a "
+                "dense layer) or P,F (filter F at position P), or several separated by ';'"),
+    Option("input", ("--input",), attribute="dna_input", same="run",
+           record=lambda v, _: v or "", help="the DNA input (default: special_type DNASeq)"),
+    Option("rule", ("--rule", "--method"), layered=True, default="genomics-default",
+           choices=tuple(METHODS), always=True, attribute="rule", same="run",
+           help="default genomics-default: RevealCancel after dense layers, Rescale after "
+                "convolutions; ism: in-silico mutagenesis (every single-base substitution, no "
+                "references), in the same file layout"),
+    Option("references", ("--references",), layered=True, default="dinuc-shuffle",
+           always=True, attribute="references", same="run", word=_references_word,
+           record=lambda v, values: "none" if values["rule"] == "ism" else
+           v if isinstance(v, str) else "array",
+           help="dinuc-shuffle (default), shuffle, zeros, uniform, gc:FRACTION, an .npy file "
+                "of shape (K, L, 4) or (N, K, L, 4), or an .npz file of arrays by input name "
+                "(other inputs: zeros; a DNA input left out: the default)"),
+    Option("n_references", ("--n-references",), layered=True, default=20, type=int,
+           always=True, attribute="n_references", same="run",
+           record=lambda v, values: 0 if values["rule"] == "ism" else int(v), help="default 20"),
+    Option("seed", ("--seed",), layered=True, default=0, type=int, always=True,
+           attribute="seed", same="run", record=lambda v, _: int(v), help="default 0"),
+    Option("maxpool", ("--maxpool",), layered=True, default="exact", choices=MAXPOOL_MODES,
+           always=True, attribute="maxpool", same="run",
+           help="how max pooling passes multipliers (default exact: the pooled difference "
+                "carried by one position, summation-to-delta holds; gradient: through the "
+                "input's max, the DeepLIFT authors' original mode)"),
+    Option("batch_size", ("--batch-size",), type=int, always=True, attribute="batch_size",
+           same="resume", record=lambda v, _: int(v),
+           help="sequences per batch (default: what fits a quarter of the free memory)"),
+    Option("hypothetical", ("--hypothetical",), switch=True, default=False,
+           attribute="hypothetical", same="resume", record=lambda v, _: int(bool(v)),
+           help="also write hypothetical contributions"),
+    Option("per_channel", ("--per-channel",), switch=True, default=False,
+           attribute="per_channel", same="resume", record=lambda v, _: int(bool(v)),
+           help="also write the DNA input's per-channel contributions m*(x-r) "
+                "(/contrib_per_channel; /contrib holds them on the observed base)"),
+    Option("dtype", ("--dtype",), default="float32", choices=("float32", "float16"),
+           attribute="dtype", same="run",
+           help="stored contributions (default float32; float16 halves the file, about 3 "
+                "significant digits; /delta and /convergence stay float32, the "
+                "summation-to-delta error measured before rounding)"),
+    Option("layers", ("--layers",), default=(), read=_comma_list, word=",".join,
+           attribute="layers", same="resume", record=lambda v, _: json.dumps(list(v)),
+           help="comma-separated layers whose per-neuron contributions to write"),
+    Option("skip_invalid", ("--skip-invalid",), switch=True, default=False,
+           help="score the intervals that fit the genome and skip the rest (listed in "
+                "OUT.invalid.bed, counted in the file); by default any invalid interval stops "
+                "the run before any work"),
+    Option("limit", ("--limit",), type=int, help="score only the first N sequences"),
+    _Derived("derived", default={}),
+    Option("shard", ("--shard",), metavar="I/N", attribute="shard", same="resume",
+           record=lambda v, _: v or "",
+           help="score only the I-th of N disjoint slices of the intervals (1 <= I <= N); "
+                "`kipoi-deeplift merge` joins the shard files"),
+    Option("zoo_config", ("--zoo-config",), metavar="NAME", always=True,
+           attribute="zoo_config", same="run", record=lambda v, _: "" if v == "none" else v,
+           help="apply this model_zoo_configs entry (`zoo list`; 'none' for none); by default "
+                "it is found from the model's name, path or model.yaml"),
+    Option("num_workers", ("-n", "--num-workers"), type=int, default=0,
+           help="processes loading batches in parallel (Kipoi's dataloader workers; default "
+                "0: in this process)"),
+    Option("dataloader", ("--dataloader",), metavar="NAME",
+           help="a dataloader other than the model's default (as `kipoi predict`)"),
+    Option("dataloader_source", ("--dataloader-source",), metavar="SOURCE",
+           help="the Kipoi source of --dataloader (default: the model's); py: --dataloader "
+                "is a Python class, e.g. --dataloader kipoiseq.dataloaders.SeqIntervalDl "
+                "--dataloader-source py"),
+    Option("device", ("--device",), rerun=False, attribute="device",
+           help="cpu, gpu or gpu:K (default: GPU if TensorFlow sees one)"),
+    Option("jit", ("--jit",), switch=True, default=False, rerun=False,
+           help="compile the whole pass with XLA (helps on GPUs; costs seconds first)"),
+    Option("resume", ("--resume",), switch=True, default=False, rerun=False,
+           help="continue an interrupted run of the same command: its finished batches are "
+                "kept, the rest is scored (the result equals an uninterrupted run)"),
+    Option("progress", cli=False, help="show the progress bar (None: on a terminal)"),
+]
+
+
+def _options_class(rows: Sequence[Option]) -> type:
+    """:class:`Options`, a frozen dataclass with one field per row (not the arguments)."""
+    specs = []
+    for row in rows:
+        if row.argument:
+            continue
+        default = row.field_default
+        value = field(default_factory=lambda d=default: type(d)(d)) \
+            if isinstance(default, (dict, list)) else field(default=default)
+        specs.append((row.name, Any, value))
+    doc = ("Every option of ``score`` (``None``: not given, so the model's defaults apply), "
+           "one field per row of :data:`SCORE_OPTIONS`:\n\n" +
+           "\n".join(f"``{r.name}``: {r.help}" for r in rows if not r.argument))
+    cls = make_dataclass("Options", specs, frozen=True, namespace={
+        "__doc__": doc, "__module__": __name__, "from_keywords": classmethod(_from_keywords),
+        "check": _check})
+    return cls
+
+
+def _from_keywords(cls, **given) -> "Options":
+    """Options from ``score``'s keywords; ``bigwig=``/``bedgraph=``/``modisco=`` (any derived
+    format's name) join ``derived``. An unknown keyword is a ``TypeError``."""
+    from ..io.derived import FORMATS, requested
+
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(given) - names - set(FORMATS))
+    if unknown:
+        raise TypeError(f"score() got unknown option(s) {', '.join(unknown)}")
+    formats = {k: given.pop(k) for k in list(given) if k in FORMATS}
+    given["derived"] = requested(given.get("derived"), **formats)
+    given["layers"] = _comma_list(given.get("layers"))
+    return cls(**given)
+
+
+def _check(self) -> None:
+    """Every numeric and named option checked before any work."""
+    check_values(n_references=self.n_references, batch_size=self.batch_size,
+                 limit=self.limit, seed=self.seed, rule=self.rule, maxpool=self.maxpool)
+    parse_shard(self.shard)
+    from ..io.scorefile import DTYPES
+
+    if self.dtype not in DTYPES:
+        raise UserError(f"--dtype {self.dtype!r}: use one of {', '.join(DTYPES)}")
+    if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or \
+            self.num_workers < 0:
+        raise UserError(f"--num-workers must be a whole number of at least 0, got "
+                        f"{self.num_workers!r}")
+    if (self.target_layer is None) != (self.target_neuron is None):
+        raise UserError("--target-layer and --target-neuron go together: the layer and which "
+                        "of its neurons to explain")
+    if self.target_layer is not None and self.tasks is not None:
+        raise UserError("give --tasks or --target-layer, not both")
+    parse_neurons(self.target_neuron)
+
+
+Options = _options_class(SCORE_OPTIONS)
+
+#: The DeepLIFT settings every run has; anything not given comes from here last.
+DEFAULTS = {r.name: r.default for r in SCORE_OPTIONS if r.layered}
+
+
+def add_option(row: Option) -> None:
+    """Add a row to :data:`SCORE_OPTIONS` (before the run-time-only rows) and rebuild
+    :class:`Options`: the flag, the field, the rerun command's word and the file's attribute
+    follow. Parsers built afterwards have the flag."""
+    global Options
+    if any(r.name == row.name for r in SCORE_OPTIONS):
+        raise ValueError(f"option {row.name!r} exists")
+    at = next(i for i, r in enumerate(SCORE_OPTIONS) if r.name == "device")
+    SCORE_OPTIONS.insert(at, row)
+    Options = _options_class(SCORE_OPTIONS)
+
+
+def remove_option(name: str) -> None:
+    """Take a row added by :func:`add_option` out again."""
+    global Options
+    SCORE_OPTIONS[:] = [r for r in SCORE_OPTIONS if r.name != name]
+    Options = _options_class(SCORE_OPTIONS)
+
+
+def same_keys(level: str = "run") -> tuple[str, ...]:
+    """Attributes of the options that must agree between files of one run (``run``) or for a
+    run to continue (``resume``: those of ``run`` too)."""
+    levels = SAME_LEVELS[:SAME_LEVELS.index(level) + 1]
+    return tuple(r.attribute for r in SCORE_OPTIONS if r.attribute and r.same in levels)
+
+
+def add_flags(parser) -> None:
+    """Every row's flag on the ``score`` parser (the positional MODEL is the caller's)."""
+    for row in SCORE_OPTIONS:
+        row.add_to(parser)
+
+
+def from_args(parsed) -> "Options":
+    """:class:`Options` from the ``score`` parser's namespace, each row reading its flag."""
+    return Options(**{r.name: r.from_args(parsed) for r in SCORE_OPTIONS
+                      if not r.argument and r.cli})
 
 
 def check_values(where: str = "", **given) -> None:
@@ -126,131 +377,29 @@ def check_values(where: str = "", **given) -> None:
                         f"{', '.join(MAXPOOL_MODES)}")
 
 
-def layered(options: Options, model_defaults: Mapping[str, Any]) -> dict:
+def layered(options: "Options", model_defaults: Mapping[str, Any]) -> dict:
     """The run's DeepLIFT settings (the keys of :data:`DEFAULTS`): the options given first,
     then ``model_defaults`` (model.yaml's block over the zoo config's), then :data:`DEFAULTS`."""
-    opt = dict(DEFAULTS)
-    opt.update({k: model_defaults[k] for k in DEFAULTS if k in model_defaults})
-    opt.update({k: getattr(options, k) for k in DEFAULTS if getattr(options, k) is not None})
-    check_values(n_references=opt["n_references"], seed=opt["seed"], rule=opt["rule"],
-                 maxpool=opt["maxpool"], where="model.yaml postprocessing or zoo config: ")
-    return opt
+    settings = dict(DEFAULTS)
+    settings.update({k: model_defaults[k] for k in DEFAULTS if k in model_defaults})
+    settings.update({k: getattr(options, k) for k in DEFAULTS
+                     if getattr(options, k) is not None})
+    check_values(n_references=settings["n_references"], seed=settings["seed"],
+                 rule=settings["rule"], maxpool=settings["maxpool"],
+                 where="model.yaml postprocessing or zoo config: ")
+    return settings
 
 
-def parse_dataloader_args(value: Any) -> dict:
-    """A dict, a JSON string, a .json/.yaml file, or ``key=value`` strings, as a dict."""
-    if value is None:
-        return {}
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, str):
-        value = [value]
-    value = list(value)
-    if len(value) == 1 and str(value[0]).endswith((".yaml", ".yml")):
-        import yaml
-
-        if not os.path.exists(value[0]):
-            raise UserError(f"--dataloader-args file {value[0]!r} does not exist")
-        return dict(yaml.safe_load(Path(value[0]).read_text()) or {})
-    if len(value) == 1 and str(value[0]).endswith(".json") and not os.path.exists(value[0]):
-        raise UserError(f"--dataloader-args file {value[0]!r} does not exist")
-    from kipoi_utils.utils import parse_json_file_str_or_arglist
-
-    try:
-        return dict(parse_json_file_str_or_arglist(value))
-    except Exception as e:
-        raise UserError(f"cannot parse --dataloader-args {' '.join(value)!r}: give a JSON "
-                        "object, a .json/.yaml file or key=value pairs") from e
+def command(model: str, values: Mapping[str, Any]) -> list[str]:
+    """The ``kipoi-deeplift score`` command's words for the run's ``values`` (every row's, by
+    name)."""
+    words = ["kipoi-deeplift", "score", model]
+    for row in SCORE_OPTIONS:
+        words += row.words(values.get(row.name))
+    return words
 
 
-def parse_shard(shard: str | None) -> tuple[int, int] | None:
-    """'I/N' (1 <= I <= N) -> (I, N); ``None`` stays ``None``."""
-    if shard is None:
-        return None
-    try:
-        i, n = (int(v) for v in str(shard).split("/"))
-    except ValueError:
-        raise UserError(f"--shard {shard!r}: write it as I/N, e.g. 2/8") from None
-    if not 1 <= i <= n:
-        raise UserError(f"--shard {shard!r}: I must be between 1 and N")
-    return i, n
-
-
-def parse_neurons(spec: Any):
-    """--target-neuron: ``F`` (filter F of a convolution at every position, summed; unit F of a
-    dense layer), ``P,F`` (filter F at position P), several separated by ``;``. Anything else
-    (an int, a tuple, a list of them: the Python forms) passes through. Each neuron is a tuple
-    with ``None`` at the axes summed over; the layer's rank decides how ``F`` is read (see
-    :func:`neurons_for_rank`)."""
-    if not isinstance(spec, str):
-        return spec
-    out = []
-    for part in (p.strip() for p in spec.split(";")):
-        try:
-            out.append(tuple(int(v) for v in part.split(",")))
-        except ValueError:
-            raise UserError(f"--target-neuron {spec!r}: write F, P,F or several separated by "
-                            "';' (whole numbers)") from None
-    return out
-
-
-def neurons_for_rank(neurons: Any, rank: int):
-    """Parsed --target-neuron tuples filled to a layer output of ``rank`` axes (batch
-    excluded): the indices given are the last axes (filter last), the ones before are summed."""
-    if not isinstance(neurons, list) or not all(isinstance(n, tuple) for n in neurons):
-        return neurons
-    filled = []
-    for n in neurons:
-        if len(n) > rank:
-            raise UserError(f"--target-neuron {','.join(map(str, n))}: the layer's output has "
-                            f"{rank} axis/axes (batch excluded)")
-        filled.append((None,) * (rank - len(n)) + n)
-    return filled
-
-
-def tasks_arg(tasks, names: Sequence[str]):
-    """--tasks values: a task's name, an integer index, or else a regular expression searched
-    in every name (``CTCF`` selects every task whose name contains it, ``^K562\\|`` those that
-    start so); one that matches nothing stays as given, for the engine to refuse by name."""
-    import re
-
-    if tasks is None:
-        return None
-    if isinstance(tasks, str):
-        tasks = [t for t in tasks.split(",") if t.strip()]
-    out: list = []
-    for t in tasks:
-        if isinstance(t, str) and t not in names:
-            if t.lstrip("-").isdigit():
-                out.append(int(t))
-                continue
-            try:
-                found = [n for n in names if re.search(t, n)]
-            except re.error:
-                found = []
-            if found:
-                out.extend(n for n in found if n not in out)
-                continue
-        if t not in out:
-            out.append(t)
-    return out
-
-
-def references_arg(references, by_label: Mapping[str, str] | None = None,
-                   dna: str | None = None, dna_default: str = DEFAULTS["references"]):
-    """--references: a name, an .npy array (the DNA input's, (L, 4), (K, L, 4) or
-    (N, K, L, 4)), or an .npz file of arrays by input name (schema or Keras names; e.g. a
-    meta-feature input's reference). With an .npz, a DNA input it leaves out gets
-    ``dna_default`` and any other input zeros."""
-    if isinstance(references, str) and references.endswith((".npy", ".npz")):
-        if not os.path.exists(references):
-            raise UserError(f"--references file {references!r} does not exist")
-        if references.endswith(".npy"):
-            return np.load(references)
-        by_label = by_label or {}
-        with np.load(references) as f:
-            out = {by_label.get(k, k): f[k] for k in f.files}
-        if dna is not None and dna not in out:
-            out[dna] = dna_default
-        return out
-    return references
+def attributes(values: Mapping[str, Any]) -> dict:
+    """The score file's attributes recording the run's ``values`` (every row's, by name)."""
+    return {r.attribute: r.attribute_value(values.get(r.name), values)
+            for r in SCORE_OPTIONS if r.attribute}

@@ -70,6 +70,21 @@ def keras_module(model):
     return tf_keras
 
 
+def cut_at(model, layer: str | None):
+    """``model`` cut at ``layer``'s output (model.yaml's ``postprocessing: deeplift:
+    output_layer``); ``None``: the model itself."""
+    if not layer:
+        return model
+    try:
+        out = model.get_layer(layer).output
+    except ValueError as e:
+        from ...errors import UserError
+
+        raise UserError(f"output_layer {layer!r} (model.yaml postprocessing) is not a layer of "
+                        "the model") from e
+    return keras_module(model).Model(model.inputs, out)
+
+
 @contextlib.contextmanager
 def _symbolic_einsum_with_spaces():
     """Keras 3's symbolic ``einsum`` miscounts subscripts written with spaces ("b h i d", as

@@ -1,0 +1,178 @@
+"""The batch loop of a scoring run: dataloader batch -> model inputs (:class:`Batch`) ->
+engine -> the score file's arrays -> the writer, each stage in order, overlapping in threads."""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from ..core import references as refs_lib
+from ..errors import UserError, describe
+from ..io import scorefile
+from ..io.writers import H5Writer
+from . import preflight
+from .plan import RunPlan
+from .schema import InputPlan
+from .workers import batch_iterator
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One dataloader batch as the run carries it from the dataloader to the file.
+
+    Parameters
+    ----------
+    inputs : dict of str -> ndarray
+        The model's inputs by Keras name, (n, ...) each (after --limit).
+    n : int
+        Sequences in the batch.
+    first : int
+        Index of its first sequence in the whole run.
+    ranges : Mapping or None
+        The dataloader's ``metadata.ranges`` (ids replaced by the BED's names), ``None``
+        where it has none.
+    orientation : ndarray or None
+        (n,): whether each sequence reads along (False) or against (True) the genome,
+        ``None``: not known.
+    """
+
+    inputs: dict[str, np.ndarray]
+    n: int
+    first: int
+    ranges: Mapping | None
+    orientation: np.ndarray | None
+
+    @property
+    def located(self) -> bool:
+        """Whether the batch says where its sequences lie in the genome."""
+        return self.ranges is not None and all(k in self.ranges for k in ("chr", "start", "end"))
+
+
+def _ranges(batch, names: Sequence[str] | None) -> Mapping | None:
+    """A dataloader batch's ``metadata.ranges`` (``None`` where it has none), with the BED's
+    names for the interval numbers kipoiseq gives as ids."""
+    ranges = (batch.get("metadata") or {}).get("ranges") if isinstance(batch, Mapping) else None
+    if not isinstance(ranges, Mapping):
+        return None
+    if names is not None and "id" in ranges:
+        ids = [str(i) for i in np.asarray(ranges["id"]).ravel()]
+        if all(i.isdigit() and int(i) < len(names) for i in ids):
+            ranges = {**ranges, "id": np.array([names[int(i)] for i in ids])}
+    return ranges
+
+
+def _orientation(args: Mapping, inputs: InputPlan):
+    """A classifier of each sequence's orientation against the dataloader's FASTA, if any."""
+    from ..io.orientation import GenomeOrientation
+
+    fasta = preflight.find_arg(args, "fasta")
+    if inputs.dna is None or not isinstance(fasta, str) or not os.path.exists(fasta):
+        return None
+    try:
+        return GenomeOrientation(fasta)
+    except Exception:       # an unreadable FASTA is the dataloader's to report
+        return None
+
+
+def batches(plan: RunPlan) -> Iterator[tuple[dict, int, Batch, Any]]:
+    """(inputs, index of the first, :class:`Batch`, draws) per dataloader batch, as the
+    engine's :meth:`~kipoi_deeplift.core.engine.DeepLift.stream` takes them. Located sequences
+    draw their references by locus and strand (:class:`~kipoi_deeplift.core.references.Draws`):
+    a locus scores alike on both."""
+    from ..io.orientation import reversed_rows
+
+    data, inputs = plan.data, plan.scorer.inputs
+    limit = data.limit
+    orient = _orientation(data.load_args, inputs)
+    done = 0
+    for raw in guard(batch_iterator(data.dataset, plan.batch_size, plan.options.num_workers)):
+        x = inputs.to_arrays(raw["inputs"])
+        n = len(next(iter(x.values())))
+        if limit is not None:
+            n = min(n, limit - done)
+            x = {k: v[:n] for k, v in x.items()}
+        if n <= 0:
+            return
+        ranges = _ranges(raw, data.names)
+        orientation, draws = None, None
+        batch = Batch(x, n, data.first + done, ranges, None)
+        if batch.located:
+            if orient is not None and inputs.dna is not None:
+                orientation = orient(x[inputs.dna], ranges)
+            strand = np.asarray(ranges["strand"])[:n] if "strand" in ranges else None
+            draws = refs_lib.Draws.of_loci(
+                *(np.asarray(ranges[k])[:n] for k in ("chr", "start", "end")),
+                reversed_rows(orientation, strand, n))
+            batch = Batch(x, n, batch.first, ranges, orientation)
+        yield x, batch.first, batch, draws
+        done += n
+        if limit is not None and done >= limit:
+            return
+
+
+def arrays(res, batch: Batch, plan: RunPlan) -> dict:
+    """One scored batch as the score file's datasets, with what the data say of each sequence
+    (non-ACGT positions, orientation against the genome)."""
+    scorer, o = plan.scorer, plan.options
+    dna = scorer.inputs.dna
+    x = batch.inputs
+    non_acgt = refs_lib.non_acgt_counts(x[dna]) if dna is not None and \
+        refs_lib.is_one_hot(x[dna]) else None
+    return scorefile.batch_arrays(res, x, batch.ranges, batch.n, scorer.labels,
+                                  batch.orientation, non_acgt, dna, o.per_channel, o.dtype)
+
+
+def score_batches(plan: RunPlan, writer: H5Writer, bar) -> tuple[float, float]:
+    """Score batch after batch, appending each to ``writer`` and counting it on ``bar``;
+    returns the largest summation-to-delta error, absolute and relative to max(1, |delta|).
+
+    Four stages overlap, each in order (the file is the same as a serial run's): the
+    dataloader's batches are read and their references made in background threads (the
+    engine's :meth:`~kipoi_deeplift.core.engine.DeepLift.stream`), the pass runs here, and the
+    finished batch's datasets are made (projections, orientation against the genome) and
+    written in a writer thread."""
+    settings = plan.settings
+    results = plan.scorer.engine.stream(
+        batches(plan), plan.batch_size, references=plan.references,
+        n_references=int(settings["n_references"]), seed=int(settings["seed"]),
+        tasks=list(plan.scorer.tasks), layers=plan.options.layers,
+        hypothetical=plan.hypothetical)
+    worst, worst_rel = 0.0, 0.0
+    with ThreadPoolExecutor(1, thread_name_prefix="write") as writes:
+        written = None
+        try:
+            for res, batch in results:
+                if written is not None:
+                    written.result()            # in order, and a failed write stops the run
+                written = writes.submit(lambda r, b: writer.append(arrays(r, b, plan)),
+                                        res, batch)
+                worst = max(worst, res.max_convergence_error)
+                worst_rel = max(worst_rel, res.max_relative_error)
+                bar.update(batch.n)
+        except ValueError as e:
+            raise UserError(str(e)) from e
+        finally:
+            results.close()
+        if written is not None:
+            written.result()
+    return worst, worst_rel
+
+
+def guard(raw_batches):
+    """The dataloader's batches, its failures as one-line errors."""
+    it = iter(raw_batches)
+    i = 0
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except UserError:
+            raise
+        except Exception as e:
+            raise UserError(f"the dataloader failed on batch {i}: {describe(e)}") from e
+        i += 1
+        yield batch
