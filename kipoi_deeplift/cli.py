@@ -17,20 +17,6 @@ from ._version import __version__
 
 
 
-def _derived_flags(p) -> None:
-    """One ``--<format> PREFIX`` flag per derived output format."""
-    from .io.derived import FORMATS
-
-    for fmt in FORMATS.values():
-        p.add_argument(f"--{fmt.name}", metavar=fmt.metavar, help=fmt.help)
-
-
-def _derived_of(a) -> dict:
-    from .io.derived import FORMATS
-
-    return {k: getattr(a, k) for k in FORMATS if getattr(a, k, None)}
-
-
 def _score_parser(sub):
     p = sub.add_parser("score", help="DeepLIFT scores of a Kipoi model on its dataloader",
                        description="Score MODEL (a Kipoi model name, or a model directory with "
@@ -64,24 +50,9 @@ def _run_score(a) -> int:
     for w in caught:
         if w.category.__name__ == "ConvergenceWarning":
             print(f"warning: {w.message}", file=sys.stderr)
-    gap = (f"max summation-to-delta error {res['max_convergence_error']:.2e}" if res["exact"]
-           else "in-silico mutagenesis: every single-base substitution, no references "
-                "(/delta is the sum of the per-base effects)" if res["rule"] == "ism"
-           else f"{res['rule']} does not sum to the delta (largest gap "
-                f"{res['max_convergence_error']:.3g})")
-    reused = (f" ({res['resumed']} reused from the interrupted run)"
-              if res.get("resumed") else "")
-    print(f"scored {res['sequences']} sequences{reused} x {len(res['tasks'])} task(s) in "
-          f"{res['seconds']:.1f} s ({res['sequences'] / max(res['seconds'], 1e-9):.1f} seq/s); "
-          f"{gap}")
-    odd = res.get("non_acgt") or {}
-    if odd.get("sequences"):
-        print(f"note: {odd['sequences']} sequence(s) hold positions that are not A/C/G/T "
-              f"({odd['n']} N written as 0.25, {odd['zero']} all-zero: N or IUPAC codes); "
-              "scored as they are, kept in place in the references (per sequence: "
-              "/metadata/n_positions, /metadata/zero_positions)")
-    for f in res["files"]:
-        print(f"wrote {f}")
+    from .kipoi.scoring import summary_lines
+
+    print("\n".join(summary_lines(res)))
     return 0
 
 
@@ -261,17 +232,19 @@ def _merge_parser(sub):
     p.add_argument("-o", "--output", required=True,
                    help="the merged HDF5 file to write: the rows of every shard in interval "
                         "order, as one unsharded `score` run writes them (required)")
-    _derived_flags(p)
+    from .kipoi.options import DERIVED
+
+    DERIVED.add_to(p)
     p.set_defaults(run=_run_merge)
 
 
 def _run_merge(a) -> int:
     from .io.merge import merge
-    from .kipoi.options import same_keys
+    from .kipoi.options import DERIVED, same_keys
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = merge(a.shards, a.output, derived=_derived_of(a), also=same_keys("run"))
+        res = merge(a.shards, a.output, derived=DERIVED.from_args(a), also=same_keys("run"))
     for w in caught:
         if w.category.__name__ == "Notice":
             print(f"note: {w.message}", file=sys.stderr)
@@ -327,19 +300,7 @@ def _kipoi_plugin_parser(sub):
 def _run_kipoi_plugin(a) -> int:
     from . import kipoi_plugin
 
-    if a.action == "enable":
-        print(f"wrote {kipoi_plugin.enable()}: `kipoi deeplift ...` runs this package")
-    elif a.action == "disable":
-        gone = kipoi_plugin.disable()
-        print("\n".join(f"removed {p}" for p in gone) if gone else
-              "no hook was installed for this interpreter")
-    st = kipoi_plugin.status()
-    files = ", ".join(st["files"]) or "none"
-    listed = {True: "yes", False: "no", None: "unknown (Kipoi not importable)"}
-    print(f"hook file: {files}" + ("" if st["current"] or not st["files"] else
-                                   " (from another version: run `kipoi-plugin enable`)"))
-    print(f"kipoi lists `deeplift`: {listed[st['listed_by_kipoi']]}"
-          + (" (switched off by KIPOI_DEEPLIFT_PLUGIN=0)" if st["switched_off"] else ""))
+    print(kipoi_plugin.act(a.action))
     return 0
 
 

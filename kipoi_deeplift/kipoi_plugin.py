@@ -161,3 +161,22 @@ def status() -> dict:
         listed = None
     return {"files": [str(p) for p in files], "current": current, "listed_by_kipoi": listed,
             "switched_off": os.environ.get("KIPOI_DEEPLIFT_PLUGIN", "1") == "0"}
+
+
+def act(action: str) -> str:
+    """``kipoi-deeplift kipoi-plugin ACTION`` (``status``, ``enable``, ``disable``): does it,
+    then says what is installed and whether Kipoi lists the plugin."""
+    lines = []
+    if action == "enable":
+        lines.append(f"wrote {enable()}: `kipoi deeplift ...` runs this package")
+    elif action == "disable":
+        gone = disable()
+        lines += [f"removed {p}" for p in gone] or ["no hook was installed for this interpreter"]
+    st = status()
+    files = ", ".join(st["files"]) or "none"
+    listed = {True: "yes", False: "no", None: "unknown (Kipoi not importable)"}
+    lines.append(f"hook file: {files}" + ("" if st["current"] or not st["files"] else
+                                          " (from another version: run `kipoi-plugin enable`)"))
+    lines.append(f"kipoi lists `deeplift`: {listed[st['listed_by_kipoi']]}"
+                 + (" (switched off by KIPOI_DEEPLIFT_PLUGIN=0)" if st["switched_off"] else ""))
+    return "\n".join(lines)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kipoi_deeplift.kipoi.scoring import _gpu_probe, gpu_missing
+from kipoi_deeplift.backends.tf.device import gpu_missing, gpu_probe as _gpu_probe
 
 SETUP = (Path(__file__).resolve().parents[1] / "setup.py").read_text()
 

@@ -116,3 +116,12 @@ def test_the_table_is_the_only_source():
     assert options_lib.Options().rule is None and options_lib.Options().dtype == "float32"
     with pytest.raises(ValueError, match="exists"):
         options_lib.add_option(options_lib.Option("rule"))
+
+
+def test_the_readme_shows_the_table():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    copy = readme.split("<!-- score-options -->\n")[1].split("\n<!-- /score-options -->")[0]
+    assert copy == options_lib.markdown()
+    assert "`--num-workers`" in copy and "`-n`" in copy

@@ -160,6 +160,9 @@ class _Derived(Option):
         return [w for k, v in value.items() for w in (f"--{k}", str(v))]
 
 
+#: The derived formats' flags, one row (also ``merge``'s).
+DERIVED = _Derived("derived", default={})
+
 #: Every option of ``score``, in the order of ``--help`` and of the rerun command.
 SCORE_OPTIONS: list[Option] = [
     Option("source", ("-s", "--source"), always=True, attribute="source", same="run",
@@ -229,7 +232,7 @@ SCORE_OPTIONS: list[Option] = [
                 "OUT.invalid.bed, counted in the file); by default any invalid interval stops "
                 "the run before any work"),
     Option("limit", ("--limit",), type=int, help="score only the first N sequences"),
-    _Derived("derived", default={}),
+    DERIVED,
     Option("shard", ("--shard",), metavar="I/N", attribute="shard", same="resume",
            record=lambda v, _: v or "",
            help="score only the I-th of N disjoint slices of the intervals (1 <= I <= N); "
@@ -403,3 +406,25 @@ def attributes(values: Mapping[str, Any]) -> dict:
     """The score file's attributes recording the run's ``values`` (every row's, by name)."""
     return {r.attribute: r.attribute_value(values.get(r.name), values)
             for r in SCORE_OPTIONS if r.attribute}
+
+
+def markdown() -> str:
+    """The table of ``score``'s options as the README shows it (generated from the rows)."""
+    agree = {"run": "merge, --resume", "resume": "--resume", None: ""}
+    lines = ["| flag | default | file attribute | must agree for | what |",
+             "|---|---|---|---|---|"]
+    for row in SCORE_OPTIONS:
+        if not row.cli:
+            continue
+        if row is DERIVED:
+            flags, default = "`--bigwig` `--bedgraph` `--modisco` `--summary` `--sites`", ""
+        else:
+            flags = " ".join(f"`{f}`" for f in row.flags)
+            default = "" if row.default in (None, False, (), {}) else f"`{row.default}`"
+            if row.layered:
+                default = f"model.yaml / zoo config, else {default}"
+        help_ = row.help.replace("|", "\\|") if row is not DERIVED else \
+            "derived files (see Output file); one flag per format"
+        lines.append(f"| {flags} | {default} | {row.attribute or ''} | {agree[row.same]} | "
+                     f"{help_} |")
+    return "\n".join(lines)

@@ -257,3 +257,24 @@ def _other_dataloader(name: str, source: str):
                         f"{describe(e)}") from e
 
 
+
+
+def summary_lines(res: dict) -> list[str]:
+    """What ``kipoi-deeplift score`` prints of a run's summary (:func:`score`'s result)."""
+    gap = (f"max summation-to-delta error {res['max_convergence_error']:.2e}" if res["exact"]
+           else "in-silico mutagenesis: every single-base substitution, no references "
+                "(/delta is the sum of the per-base effects)" if res["rule"] == "ism"
+           else f"{res['rule']} does not sum to the delta (largest gap "
+                f"{res['max_convergence_error']:.3g})")
+    reused = (f" ({res['resumed']} reused from the interrupted run)"
+              if res.get("resumed") else "")
+    lines = [f"scored {res['sequences']} sequences{reused} x {len(res['tasks'])} task(s) in "
+             f"{res['seconds']:.1f} s ({res['sequences'] / max(res['seconds'], 1e-9):.1f} "
+             f"seq/s); {gap}"]
+    odd = res.get("non_acgt") or {}
+    if odd.get("sequences"):
+        lines.append(f"note: {odd['sequences']} sequence(s) hold positions that are not A/C/G/T "
+                     f"({odd['n']} N written as 0.25, {odd['zero']} all-zero: N or IUPAC "
+                     "codes); scored as they are, kept in place in the references (per "
+                     "sequence: /metadata/n_positions, /metadata/zero_positions)")
+    return lines + [f"wrote {f}" for f in res["files"]]

@@ -152,121 +152,154 @@ def expand_call(layer, node):
     return sub
 
 
-def build_plan(model, expand: Callable[[Any, list, Callable], bool] | None = None) -> Plan:
-    """Walk ``model`` (Sequential or Functional, either Keras) into a :class:`Plan`.
+class _Keras3Nodes:
+    """A Keras 3 functional node: its input tensors, operation, output tensors, and how its
+    call's arguments are rebuilt from new input values."""
 
-    ``expand(layer, input_shapes, bind)``: whether a Keras 3 layer should be replaced by the
-    layers and operations its ``call`` is made of (:func:`expand_call`; ``bind(values)`` gives
-    the call's arguments for new input values); its steps are then named ``<layer>/<part>``
-    (``<layer>#i/<part>`` for its i-th further call)."""
-    kind = flavour(model)
-    counter = itertools.count()
-    steps: list[Step] = []
-    calls: dict[str, int] = {}
-    layer_outputs: dict[str, list[int]] = {}
-    if not model.inputs:
-        raise ValueError("the model has no defined inputs: build it with an Input layer first")
-    input_keys = [next(counter) for _ in model.inputs]
+    def __init__(self):
+        import keras
 
-    def add(layer, in_keys, bind, n_out, in_shapes=(), prefix=""):
-        """Append one call of ``layer`` reading ``in_keys``; returns its ``n_out`` new
-        output keys."""
-        out_keys = [next(counter) for _ in range(n_out)]
-        full = prefix + layer.name
-        i = calls.get(full, 0)
-        calls[full] = i + 1
-        name = full if i == 0 else f"{full}#{i}"
-        steps.append(Step(layer, in_keys, out_keys, bind, name, tuple(in_shapes)))
-        layer_outputs[name] = out_keys
-        return out_keys
+        self.keras = keras
 
-    def single(values):
-        return (values[0],), {}
+    @staticmethod
+    def inputs(node):
+        return node.input_tensors
 
-    # What differs between the two Keras: the node's input tensors, its operation, its output
-    # tensors and how a call's arguments are rebuilt from new input values.
-    if kind == "keras3":
-        import keras as K
+    @staticmethod
+    def op(node):
+        return node.operation
 
-        def node_inputs(node):
-            return node.input_tensors
+    @staticmethod
+    def outputs(node):
+        return node.outputs
 
-        def node_op(node):
-            return node.operation
+    @staticmethod
+    def binder(node, ids):
+        return lambda values, a=node.arguments: a.fill_in(dict(zip(ids, values)))
 
-        def node_outputs(node):
-            return node.outputs
 
-        def binder(node, ids):
-            return lambda values, a=node.arguments: a.fill_in(dict(zip(ids, values)))
-    else:
-        import tf_keras as K
+class _TfKerasNodes:
+    """The same of a tf_keras node."""
+
+    def __init__(self):
+        import tf_keras
+
+        self.keras = tf_keras
+
+    @staticmethod
+    def inputs(node):
+        return node.keras_inputs
+
+    @staticmethod
+    def op(node):
+        return node.layer
+
+    @staticmethod
+    def outputs(node):
+        return tf.nest.flatten(node.outputs)
+
+    @staticmethod
+    def binder(node, ids):
         from tf_keras.src.engine.keras_tensor import KerasTensor
 
-        def node_inputs(node):
-            return node.keras_inputs
+        def bind(values):
+            lookup = dict(zip(ids, values))
+            return tf.nest.map_structure(
+                lambda t: lookup[id(t)] if isinstance(t, KerasTensor) else t,
+                (tuple(node.call_args), dict(node.call_kwargs)))
+        return bind
 
-        def node_op(node):
-            return node.layer
 
-        def node_outputs(node):
-            return tf.nest.flatten(node.outputs)
+def _single(values):
+    return (values[0],), {}
 
-        def binder(node, ids):
-            def bind(values):
-                lookup = dict(zip(ids, values))
-                return tf.nest.map_structure(
-                    lambda t: lookup[id(t)] if isinstance(t, KerasTensor) else t,
-                    (tuple(node.call_args), dict(node.call_kwargs)))
-            return bind
 
-    def walk(m, in_keys, prefix=""):
+class _Walker:
+    """Walks a model into steps, numbering tensors as it goes (nested models inlined)."""
+
+    def __init__(self, kind: str, expand):
+        self.kind, self.expand = kind, expand
+        self.nodes = _Keras3Nodes() if kind == "keras3" else _TfKerasNodes()
+        self.counter = itertools.count()
+        self.steps: list[Step] = []
+        self.calls: dict[str, int] = {}
+        self.layer_outputs: dict[str, list[int]] = {}
+
+    def call_name(self, full: str) -> str:
+        """``full`` for a layer's first call, ``full#i`` for its i-th further call."""
+        i = self.calls.get(full, 0)
+        self.calls[full] = i + 1
+        return full if i == 0 else f"{full}#{i}"
+
+    def add(self, layer, in_keys, bind, n_out, in_shapes=(), prefix=""):
+        """Append one call of ``layer`` reading ``in_keys``; returns its ``n_out`` new
+        output keys."""
+        out_keys = [next(self.counter) for _ in range(n_out)]
+        name = self.call_name(prefix + layer.name)
+        self.steps.append(Step(layer, in_keys, out_keys, bind, name, tuple(in_shapes)))
+        self.layer_outputs[name] = out_keys
+        return out_keys
+
+    def walk(self, m, in_keys, prefix=""):
         """Inline model ``m`` called on tensors ``in_keys``; returns its outputs' keys."""
+        K = self.nodes.keras
         if isinstance(m, K.Sequential):
             keys = in_keys
             for layer in m.layers:
-                keys = walk(layer, keys, prefix) if isinstance(layer, K.Model) else \
-                    add(layer, keys, single, 1, prefix=prefix)
+                keys = self.walk(layer, keys, prefix) if isinstance(layer, K.Model) else \
+                    self.add(layer, keys, _single, 1, prefix=prefix)
             return keys
         env = {id(t): k for t, k in zip(m.inputs, in_keys)}
         for depth in sorted(m._nodes_by_depth, reverse=True):
             for node in m._nodes_by_depth[depth]:
-                ins = node_inputs(node)
+                ins = self.nodes.inputs(node)
                 if node.is_input or any(id(t) not in env for t in ins):
                     continue
-                keys = [env[id(t)] for t in ins]
-                outs_t = node_outputs(node)
-                op = node_op(node)
-                shapes = [tuple(t.shape) for t in ins]
-                bind = binder(node, [id(t) for t in ins])
-                sub = expand_call(op, node) if kind == "keras3" and expand is not None and \
-                    not isinstance(op, K.Model) and expand(op, shapes, bind) else None
-                if isinstance(op, K.Model):
-                    outs = walk(op, keys, prefix)
-                elif sub is not None:
-                    full = prefix + op.name
-                    i = calls.get(full, 0)
-                    calls[full] = i + 1
-                    name = full if i == 0 else f"{full}#{i}"
-                    outs = walk(sub, keys, f"{name}/")
-                    layer_outputs[name] = outs
-                else:
-                    outs = add(op, keys, bind, len(outs_t), shapes, prefix)
+                outs_t = self.nodes.outputs(node)
+                outs = self.node(node, [env[id(t)] for t in ins], ins, len(outs_t), prefix)
                 env.update({id(t): k for t, k in zip(outs_t, outs)})
         return [env[id(t)] for t in m.outputs]
 
-    output_keys = walk(model, input_keys)
+    def node(self, node, keys, ins, n_out, prefix):
+        """One node: a nested model inlined, a layer walked into its ``call`` (see
+        ``expand``), or one step."""
+        op = self.nodes.op(node)
+        K = self.nodes.keras
+        shapes = [tuple(t.shape) for t in ins]
+        bind = self.nodes.binder(node, [id(t) for t in ins])
+        if isinstance(op, K.Model):
+            return self.walk(op, keys, prefix)
+        sub = expand_call(op, node) if self.kind == "keras3" and self.expand is not None and \
+            self.expand(op, shapes, bind) else None
+        if sub is None:
+            return self.add(op, keys, bind, n_out, shapes, prefix)
+        name = self.call_name(prefix + op.name)
+        outs = self.walk(sub, keys, f"{name}/")
+        self.layer_outputs[name] = outs
+        return outs
+
+
+def build_plan(model, expand: Callable[[Any, list, Callable], bool] | None = None) -> Plan:
+    """Walk ``model`` (Sequential or Functional, either Keras) into a :class:`Plan`.
+
+    Parameters
+    ----------
+    model : keras.Model or tf_keras.Model
+    expand : callable, optional
+        ``expand(layer, input_shapes, bind)``: whether a Keras 3 layer should be replaced by
+        the layers and operations its ``call`` is made of (:func:`expand_call`; ``bind(values)``
+        gives the call's arguments for new input values); its steps are then named
+        ``<layer>/<part>`` (``<layer>#i/<part>`` for its i-th further call).
+    """
+    if not model.inputs:
+        raise ValueError("the model has no defined inputs: build it with an Input layer first")
+    walker = _Walker(flavour(model), expand)
+    input_keys = [next(walker.counter) for _ in model.inputs]
+    output_keys = walker.walk(model, input_keys)
     input_names, input_shapes, output_names, output_shapes = signature(model)
-    return Plan(
-        steps=steps,
-        input_keys=input_keys,
-        input_names=input_names,
-        input_shapes=input_shapes,
-        output_keys=output_keys,
-        output_names=output_names,
-        output_shapes=output_shapes,
-        layer_outputs=layer_outputs,
-    )
+    return Plan(steps=walker.steps, input_keys=input_keys, input_names=input_names,
+                input_shapes=input_shapes, output_keys=output_keys, output_names=output_names,
+                output_shapes=output_shapes, layer_outputs=walker.layer_outputs)
 
 
 def signature(model) -> tuple[list[str], list[tuple], list[str], list[tuple]]:
