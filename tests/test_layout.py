@@ -8,7 +8,8 @@ import pytest
 TF_FREE = ["io", "io.scorefile", "io.writers", "io.derived", "io.merge", "io.orientation",
            "io.genome", "io.resume", "analysis.compare", "analysis.report", "analysis.plots",
            "core", "core.engine", "core.backend", "core.methods", "core.references",
-           "core.result", "core.batching", "kipoi.zoo", "kipoi.preflight", "kipoi.options",
+           "core.result", "core.batching", "core.ism", "core.tasks", "core.settings",
+           "core.stream", "core.collect", "kipoi.zoo", "kipoi.preflight", "kipoi.options",
            "io.tables", "errors", "cli", "kipoi_plugin"]
 
 

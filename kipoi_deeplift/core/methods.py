@@ -27,3 +27,37 @@ METHODS: dict[str, tuple[str, dict[str, str]]] = {
 #: How multipliers pass max pooling and Maximum/Minimum merges: ``gradient`` (the authors'
 #: original mode, not exact) or ``exact`` (summation-to-delta holds).
 MAXPOOL_MODES: tuple[str, ...] = ("gradient", "exact")
+
+
+def pass_mode(method: str) -> str:
+    """The pass a method runs: ``deeplift``, ``gradient`` or ``ism``.
+
+    Parameters
+    ----------
+    method : str
+        A key of :data:`METHODS` (``rescale``, ``grad-input``, ``ism``, ...).
+
+    Returns
+    -------
+    str
+        ``deeplift`` (multipliers against references), ``gradient`` (plain gradients) or
+        ``ism`` (forward passes of substitutions only).
+    """
+    return METHODS[method][0]
+
+
+def is_exact(method: str) -> bool:
+    """Whether summation-to-delta is expected to hold for scores made by ``method``.
+
+    Parameters
+    ----------
+    method : str
+        A key of :data:`METHODS`.
+
+    Returns
+    -------
+    bool
+        True for the DeepLIFT rules (contributions add up to f(x) - f(reference)); False for
+        ``grad-input``, ``gradient`` and ``ism``, whose scores are not meant to.
+    """
+    return pass_mode(method) == "deeplift"

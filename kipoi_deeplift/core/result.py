@@ -5,17 +5,40 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .methods import METHODS, is_exact
+
 
 @dataclass
 class Explanation:
-    """DeepLIFT scores for N sequences.
+    """DeepLIFT (or gradient, or in-silico mutagenesis) scores for N sequences.
 
-    ``contrib[input][task]`` has the input's shape (N, L, 4): multiplier times (x - reference),
-    averaged over references. ``hyp_contrib`` holds the hypothetical contributions of DNA
-    inputs, ``neuron_contrib[layer][task]`` the contribution of each neuron of a hidden layer.
-    ``delta[task]`` is f(x) minus the mean f(reference) of the scored output (the logit where
-    the model ends in sigmoid/softmax); ``convergence[task]`` the largest, over references, of
-    |sum of contributions - (f(x) - f(reference))|; ``preds[task]`` the scored output at x.
+    Attributes
+    ----------
+    contrib : dict of str to dict of str to np.ndarray
+        ``contrib[input][task]``, shaped as the input, e.g. (N, L, 4): multiplier times
+        (x - reference), averaged over references.
+    delta : dict of str to np.ndarray
+        ``delta[task]``, (N,): f(x) minus the mean f(reference) of the scored output (the logit
+        where the model ends in sigmoid/softmax).
+    convergence : dict of str to np.ndarray
+        ``convergence[task]``, (N,): the largest, over references, of
+        |sum of contributions - (f(x) - f(reference))|.
+    preds : dict of str to np.ndarray
+        ``preds[task]``, (N,): the scored output at x.
+    hyp_contrib : dict of str to dict of str to np.ndarray
+        Hypothetical contributions of the DNA inputs, (N, L, 4) each.
+    neuron_contrib : dict of str to dict of str to np.ndarray
+        ``neuron_contrib[layer][task]``, (N, *layer shape): each hidden neuron's contribution.
+    rule : str
+        The method that made the scores (a key of :data:`kipoi_deeplift.core.methods.METHODS`).
+    references, n_references, seed
+        The references: a name or ``array`` (``none`` for ISM), how many per sequence, and
+        the seed of random ones.
+    tasks : list of str
+        Task names, in the order they were scored.
+    exact : bool or None
+        Whether summation-to-delta is expected to hold (the DeepLIFT rules: True;
+        ``grad-input``, ``gradient``, ``ism``: False). ``None``: found from ``rule``.
     """
 
     contrib: dict[str, dict[str, np.ndarray]]
@@ -29,6 +52,18 @@ class Explanation:
     n_references: int = 1
     seed: int = 0
     tasks: list[str] = field(default_factory=list)
+    exact: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.exact is None:
+            # An unknown method name promises nothing.
+            self.exact = self.rule in METHODS and is_exact(self.rule)
+
+    @property
+    def method(self) -> str:
+        """The method that made these scores (``DeepLift(model, rule=...)``): ``rescale``,
+        ``reveal-cancel``, ``genomics-default``, ``grad-input``, ``gradient`` or ``ism``."""
+        return self.rule
 
     @property
     def max_relative_error(self) -> float:

@@ -1,27 +1,29 @@
-"""The DeepLIFT rules: a table from layer type to one small function.
+"""The DeepLIFT rules: a table from layer type to one small function, and how a layer finds
+its row.
 
-A rule is ``fn(ctx, layer, args, kwargs) -> outputs``: it computes the layer's forward output for
-the whole batch (inputs, then references; see :mod:`.context`) and makes the
-backward pass carry DeepLIFT multipliers. Linear layers need nothing special (their gradient is
-their multiplier); nonlinearities go through ``ctx.nonlinear`` (Rescale, RevealCancel, ...);
-maxima through :mod:`kipoi_deeplift.backends.tf.maxima`.
+A rule is ``fn(ctx, layer, args, kwargs) -> outputs`` (the functions are in :mod:`.layers`; see
+there). This module holds the table (``LAYER_RULES``), the registry users add to
+(:func:`register_rule`, :func:`state_monotone`) and the choice of a rule for one layer call
+(:func:`check_layer`: a row, a rule found by probing or tracing what the layer computes, or a
+refusal that names the way out).
 
 Adding a layer type means adding a row to ``LAYER_RULES`` (or calling :func:`register_rule`).
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Callable
 
 import tensorflow as tf
 
 from . import attention, maxima, normalization, ops, probe, recurrent
-from .context import LINEAR_ACTIVATIONS, Context, activation_name, call_layer
-from .products import bilinear, product_of_many
-
-Rule = Callable[[Context, Any, tuple, dict], Any]
+from .context import LINEAR_ACTIVATIONS, activation_name, call_layer
+# The rule functions, importable from here as before the split (resolve.py, passes.py, tests).
+from .layers import (KERNEL_TYPES, Rule, activation_layer, as_elementwise,  # noqa: F401
+                     chain_scale, channel_scale, dot_layer, elementwise_layer, lambda_linear,
+                     lambda_max, lambda_min, linear, multiply_layer, softmax_layer,
+                     softmax_weighted_sum, time_distributed)
 
 #: Activations applied elementwise: each gets the nonlinearity rule (Rescale, ...).
 ELEMENTWISE_ACTIVATIONS = frozenset({
@@ -32,219 +34,8 @@ ELEMENTWISE_ACTIVATIONS = frozenset({
 #: Named activations that are not monotone: Rescale there under RevealCancel (see
 #: :func:`state_monotone`).
 NON_MONOTONE = frozenset({"gelu", "swish", "silu", "mish", "hard_silu", "hard_swish"})
-#: Layers whose nonlinearity RevealCancel can treat (it needs their weights and input).
-KERNEL_TYPES = frozenset({"Dense", "Conv1D", "Conv2D", "Conv3D"})
 RECURRENT_TYPES = frozenset({"GRU", "SimpleRNN", "RNN", "ConvLSTM1D", "ConvLSTM2D",
                              "CuDNNLSTM", "CuDNNGRU"})
-
-
-def _identity(x):
-    return x
-
-
-@contextlib.contextmanager
-def _without_activation(layer):
-    """Call ``layer`` for its linear part only (its fused activation gets a rule of its own)."""
-    saved = layer.activation
-    layer.activation = _identity
-    try:
-        yield
-    finally:
-        layer.activation = saved
-
-
-def linear(ctx: Context, layer, args, kwargs):
-    """Affine layers (and reshapes, merges by sum, inference-mode noise): the gradient is exact.
-
-    A fused activation (``Dense(..., activation="relu")``) is split off and handled by its own
-    nonlinearity rule, which learns the layer and its input (RevealCancel needs both).
-    """
-    act = getattr(layer, "activation", None)
-    if activation_name(act) in LINEAR_ACTIVATIONS:
-        return call_layer(layer, args, kwargs)
-    with _without_activation(layer):
-        pre = call_layer(layer, args, kwargs)
-    source = (layer, args[0], 1.0) if type(layer).__name__ in KERNEL_TYPES else None
-    return _activate(ctx, act, pre, source)
-
-
-def _activate(ctx: Context, act, pre, source):
-    """A layer's activation; a softmax inside the model gets the softmax rule."""
-    if activation_name(act) == "softmax" and not (ctx.step is not None and ctx.step.is_output):
-        return attention.softmax(ctx, pre)
-    return ctx.activate(act, pre, source)
-
-
-#: Layers that are x -> a * x + b per channel at inference (a from :func:`channel_scale`).
-_CHANNEL_AFFINE = frozenset({"BatchNormalization", "Dropout", "SpatialDropout1D",
-                             "GaussianDropout", "AlphaDropout", "Identity", "Activation"})
-
-
-def channel_scale(layer):
-    """The per-channel factor ``a`` of a layer computing ``a * x + b`` on the last axis at
-    inference (1.0 for identities), or ``None`` for any other layer."""
-    kind = type(layer).__name__
-    if kind not in _CHANNEL_AFFINE:
-        return None
-    if kind == "Activation":
-        return 1.0 if activation_name(layer.activation) in LINEAR_ACTIVATIONS else None
-    if kind != "BatchNormalization":
-        return 1.0
-    axis = layer.axis if isinstance(layer.axis, int) else tuple(layer.axis)
-    if axis not in (-1, [-1], (-1,)):
-        try:        # a positive axis must be the last one (channels last)
-            last = len(layer.get_build_config()["input_shape"]) - 1
-        except Exception:
-            return None
-        if axis not in (last, [last], (last,)):
-            return None
-    inv = 1.0 / tf.sqrt(tf.convert_to_tensor(layer.moving_variance) + layer.epsilon)
-    return inv * tf.convert_to_tensor(layer.gamma) if getattr(layer, "scale", True) else inv
-
-
-def chain_scale(layers) -> Any:
-    """The product of :func:`channel_scale` over a chain of per-channel affine layers."""
-    out = 1.0
-    for layer in layers:
-        out = out * channel_scale(layer)
-    return out
-
-
-def activation_layer(ctx: Context, layer, args, kwargs):
-    """``Activation(...)`` layers (any elementwise function: see :func:`check_layer`)."""
-    return _activate(ctx, layer.activation, args[0], ctx.kernel_source)
-
-
-_LAYER_ACTIVATION_NAMES = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "PReLU": "prelu",
-                           "ThresholdedReLU": "thresholded_relu", "ELU": "elu"}
-
-
-def as_elementwise(layer, rank: int, args: tuple = (), kwargs: dict | None = None) -> Callable:
-    """The layer as a function of its first input (its other arguments as in the model's
-    call) that may carry extra leading axes (the nonlinearity rules evaluate it on stacked
-    and (N, K, ...) tensors); they are folded into the batch axis for the call, so that a
-    layer checking its input's rank (PReLU) accepts them."""
-    rest, kwargs = tuple(args[1:]), dict(kwargs or {})
-
-    def f(z):
-        if z.shape.rank == rank:
-            return call_layer(layer, (z,) + rest, kwargs)
-        shape = tf.shape(z)
-        inner = shape[z.shape.rank - rank + 1:]
-        out = call_layer(layer, (tf.reshape(z, tf.concat([[-1], inner], 0)),) + rest, kwargs)
-        return tf.reshape(out, shape)
-
-    return f
-
-
-def elementwise_layer(ctx: Context, layer, args, kwargs):
-    """Elementwise activation layers (ReLU, LeakyReLU, ELU, PReLU, and any layer found to be
-    elementwise in its first input)."""
-    z = args[0]
-    return ctx.nonlinear(as_elementwise(layer, z.shape.rank, args, kwargs), z,
-                         _LAYER_ACTIVATION_NAMES.get(type(layer).__name__), ctx.kernel_source)
-
-
-def softmax_layer(ctx: Context, layer, args, kwargs):
-    """A ``Softmax`` layer that ends the model: scored before it (inside the model,
-    :func:`check_layer` gives it the softmax rule of :mod:`.attention`)."""
-    for key in ctx.step.out_keys:
-        ctx.logits[key] = (args[0], "softmax")
-    return call_layer(layer, args, {})
-
-
-def _lambda_linear(ctx: Context, layer, args, kwargs):
-    return call_layer(layer, args, kwargs)
-
-
-def _lambda_max(ctx: Context, layer, args, kwargs):
-    return maxima.max_op(ctx, lambda t: layer(t), args[0])
-
-
-def _lambda_min(ctx: Context, layer, args, kwargs):
-    return maxima.min_op(ctx, lambda t: layer(t), args[0])
-
-
-def softmax_weighted_sum(ctx: Context, layer, args, kwargs):
-    """BPNet's profile objective with the weights held constant: in a DeepLIFT pass every
-    reference is weighted by the softmax of its input sequence, so the objective is linear in
-    the logits and summation-to-delta holds."""
-    import tensorflow as tf
-
-    z = args[0]
-    w = tf.nn.softmax(z[: ctx.n] if ctx.mode == "deeplift" else z, axis=1)
-    if ctx.mode == "deeplift":
-        w = tf.concat([w, tf.repeat(w, ctx.k, axis=0)], 0)
-    return tf.reduce_sum(tf.stop_gradient(w) * z, axis=[1, 2])[:, None]
-
-
-def multiply_layer(ctx: Context, layer, args, kwargs):
-    """``Multiply()([a, b, ...])`` (ranks broadcast as Keras does, e.g. a squeeze-and-excite
-    gate (N, C) on a signal (N, L, C)): the two-factor rule, one factor at a time. Inputs of
-    lower rank get axes inserted after the batch axis, as Keras's merge layers do."""
-    factors = list(args[0])
-    rank = max(f.shape.rank for f in factors)
-    for j, f in enumerate(factors):
-        for _ in range(rank - f.shape.rank):
-            f = tf.expand_dims(f, 1)
-        factors[j] = f
-    return product_of_many(ctx, factors)
-
-
-def dot_layer(ctx: Context, layer, args, kwargs):
-    """``Dot(axes)([a, b])`` (without normalisation): the two-factor rule."""
-    return bilinear(ctx, lambda a, b: call_layer(layer, ([a, b],), {}), *args[0])
-
-
-def _fold_time(ctx: Context, z):
-    """(rows, T, ...) -> (rows*T, ...) with the row layout kept: the N*T input rows first,
-    then each one's K references next to one another."""
-    n = ctx.n
-    t = tf.shape(z)[1]
-    inner = tf.shape(z)[2:]
-    k = (tf.shape(z)[0] - n) // n
-    x = tf.reshape(z[:n], tf.concat([[-1], inner], 0))
-    r = tf.reshape(z[n:], tf.concat([[n, k, t], inner], 0))
-    r = tf.transpose(r, tf.concat([[0, 2, 1], tf.range(3, tf.rank(r))], 0))
-    return tf.concat([x, tf.reshape(r, tf.concat([[-1], inner], 0))], 0), (n, k, t)
-
-
-def _unfold_time(y, sizes):
-    """The inverse of :func:`_fold_time` for an output (rows*T, ...)."""
-    n, k, t = sizes
-    inner = tf.shape(y)[1:]
-    x = tf.reshape(y[: n * t], tf.concat([[n, t], inner], 0))
-    r = tf.reshape(y[n * t:], tf.concat([[n, t, k], inner], 0))
-    r = tf.transpose(r, tf.concat([[0, 2, 1], tf.range(3, tf.rank(r))], 0))
-    return tf.concat([x, tf.reshape(r, tf.concat([[n * k, t], inner], 0))], 0)
-
-
-def time_distributed(ctx: Context, layer, args, kwargs, inner_rule=None):
-    """``TimeDistributed(inner)``: the inner layer's rule, applied with the time axis folded
-    into the rows (each time step of a sequence then pairs with the same time step of its
-    references)."""
-    z = args[0]
-    before = dict(ctx.logits)
-    if ctx.mode != "deeplift":
-        shape = tf.shape(z)
-
-        def unfold(y):
-            return tf.reshape(y, tf.concat([shape[:2], tf.shape(y)[1:]], 0))
-
-        y = unfold(inner_rule.fn(ctx, layer.layer,
-                                 (tf.reshape(z, tf.concat([[-1], shape[2:]], 0)),), {}))
-    else:
-        folded, sizes = _fold_time(ctx, z)
-        with ctx.rows(sizes[0] * sizes[2]):
-            y = _unfold_time(inner_rule.fn(ctx, layer.layer, (folded,), {}), sizes)
-
-        def unfold(t):
-            return _unfold_time(t, sizes)
-    # A final sigmoid/softmax inside records its logits folded: in the model's rows again.
-    for key, (logit, act) in ctx.logits.items():
-        if before.get(key, (None,))[0] is not logit:
-            ctx.logits[key] = (unfold(logit), act)
-    return y
 
 
 @dataclass(frozen=True)
@@ -274,9 +65,9 @@ def _resolve_recurrent(layer, name: str) -> "LayerRule":
 def _resolve_lambda(layer, name: str) -> "LayerRule":
     kind, found = maxima.classify_lambda(layer)
     if kind == "linear":
-        return LayerRule(_lambda_linear)
+        return LayerRule(lambda_linear)
     if kind in ("max", "min"):
-        return LayerRule(_lambda_max if kind == "max" else _lambda_min, max_like=True,
+        return LayerRule(lambda_max if kind == "max" else lambda_min, max_like=True,
                          note="max-like Lambda", kind="max")
     shape = getattr(getattr(layer, "input", None), "shape", None)
     rule = _elementwise_rule(lambda z: call_layer(layer, (z,), {}), shape)
@@ -345,7 +136,7 @@ LAYER_RULES: dict[str, LayerRule] = {
        for name in _MAX_POOL_TYPES},
     "Maximum": LayerRule(maxima.maximum_merge, max_like=True, note=_MAX_NOTE, kind="max"),
     "Minimum": LayerRule(maxima.minimum_merge, max_like=True, note=_MAX_NOTE, kind="max"),
-    "Lambda": LayerRule(_lambda_linear, resolve=_resolve_lambda, kind="traced"),
+    "Lambda": LayerRule(lambda_linear, resolve=_resolve_lambda, kind="traced"),
     "SoftmaxWeightedSum": LayerRule(softmax_weighted_sum, kind="output"),
     "LSTM": LayerRule(recurrent.lstm, resolve=_resolve_recurrent, kind="recurrent"),
     "Bidirectional": LayerRule(recurrent.bidirectional, resolve=_resolve_recurrent,
@@ -367,11 +158,21 @@ _REGISTERED: set[str] = set()      # rows added by register_rule (not built in)
 def register_rule(layer_type: type | str, fn: Rule, exact: bool = True) -> None:
     """Register ``fn(ctx, layer, args, kwargs) -> outputs`` as the rule for a layer type.
 
-    ``layer_type`` is a layer class (matched exactly, before the built-in table) or a class
-    name. Inside ``fn``, ``ctx.nonlinear(f, z)`` applies the active nonlinearity rule to an
+    Inside ``fn``, ``ctx.nonlinear(f, z)`` applies the active nonlinearity rule to an
     elementwise function ``f``, ``maxima.max_op(ctx, f, z)`` a max-like one,
     ``ctx.paired_op(forward, ctx.refs_only(grad_refs), z)`` builds a custom multiplier, and a
     layer that is linear needs only ``return layer(*args, **kwargs)``.
+
+    Parameters
+    ----------
+    layer_type : type or str
+        A layer class (matched exactly, before the built-in table) or a class name (which
+        must not have a built-in row).
+    fn : callable
+        The rule: ``fn(ctx, layer, args, kwargs)`` returns the layer's outputs for all rows
+        (inputs, then references; (N * (K + 1), ...)).
+    exact : bool
+        Whether summation-to-delta holds exactly through it (else it is blamed when it fails).
     """
     rule = LayerRule(fn, exact)
     if isinstance(layer_type, str):
@@ -389,8 +190,13 @@ _STATED_MONOTONE: set = set()       # functions, layer classes or names stated m
 
 def state_monotone(what) -> None:
     """State that an elementwise function is monotone, so that RevealCancel applies to it
-    where the probe (a sweep of [-10, 10]) would not find it so: an activation function, its
-    name, or a layer class."""
+    where the probe (a sweep of [-10, 10]) would not find it so.
+
+    Parameters
+    ----------
+    what : callable, str or type
+        An activation function, its name, or a layer class.
+    """
     _STATED_MONOTONE.add(what)
 
 
@@ -406,12 +212,24 @@ def _stated(*keys) -> bool:
 
 
 def builtin_rules() -> dict[str, LayerRule]:
-    """The built-in rows of ``LAYER_RULES`` (without those added by :func:`register_rule`)."""
+    """The built-in rows of ``LAYER_RULES``.
+
+    Returns
+    -------
+    dict of str to LayerRule
+        Layer class name -> rule, without the rows added by :func:`register_rule`.
+    """
     return {k: v for k, v in LAYER_RULES.items() if k not in _REGISTERED}
 
 
 def unregister_rule(layer_type: type | str) -> None:
-    """Take back a rule given with :func:`register_rule` (a built-in row stays)."""
+    """Take back a rule given with :func:`register_rule` (a built-in row stays).
+
+    Parameters
+    ----------
+    layer_type : type or str
+        The layer class or class name it was registered for.
+    """
     if isinstance(layer_type, str):
         if layer_type in _REGISTERED:
             LAYER_RULES.pop(layer_type, None)
@@ -421,8 +239,21 @@ def unregister_rule(layer_type: type | str) -> None:
 
 
 def rule_for(layer) -> LayerRule | None:
-    """The rule for ``layer``, or ``None`` when there is none. Keras operations (``Add``,
-    ``Multiply``, ``Softmax`` share names with layers) are ruled on by what they compute."""
+    """The row for ``layer``'s type.
+
+    Keras operations (``Add``, ``Multiply``, ``Softmax`` share names with layers) have no row:
+    they are ruled on by what they compute.
+
+    Parameters
+    ----------
+    layer : keras.layers.Layer or keras.Operation
+        The layer.
+
+    Returns
+    -------
+    LayerRule or None
+        A rule registered for its class, else its class name's row, else ``None``.
+    """
     if type(layer) in _USER_RULES:
         return _USER_RULES[type(layer)]
     if ops.is_operation(layer) and type(layer).__name__ not in _REGISTERED:
@@ -531,9 +362,26 @@ def _activation_rule(rule: LayerRule, layer, name: str, is_output: bool) -> Laye
 
 
 def check_layer(layer, name: str, is_output: bool, step=None) -> LayerRule:
-    """The rule for one layer call (``step``: the plan's step, for Keras operations and
-    layers without a row), or a one-line ``ValueError`` that names the layer and the way
-    out."""
+    """The rule for one layer call, or a one-line ``ValueError`` that names the layer and
+    the way out.
+
+    Parameters
+    ----------
+    layer : keras.layers.Layer or keras.Operation
+        The layer called.
+    name : str
+        Its name in the model (for messages).
+    is_output : bool
+        Whether the call makes a model output (a final softmax is scored at its logits).
+    step : Step, optional
+        The plan's step, for Keras operations and layers without a row (where the call's
+        other arguments are needed to find what it computes).
+
+    Returns
+    -------
+    LayerRule
+        The rule, its ``resolve`` applied and its fused activation ruled on.
+    """
     rule = rule_for(layer)
     if rule is None:
         rule = _unlisted(layer, name, step)
