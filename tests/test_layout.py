@@ -9,7 +9,10 @@ TF_FREE = ["io", "io.scorefile", "io.writers", "io.derived", "io.merge", "io.ori
            "io.genome", "io.resume", "analysis.compare", "analysis.report", "analysis.plots",
            "core", "core.engine", "core.backend", "core.methods", "core.references",
            "core.result", "core.batching", "kipoi.zoo", "kipoi.preflight", "kipoi.options",
-           "io.tables", "errors", "cli", "kipoi_plugin"]
+           "io.tables", "errors", "cli", "kipoi_plugin", "io.coordinates", "io.staging",
+           "io.h5stream", "io.tracks", "io.modisco", "analysis.sites", "analysis.motifs",
+           "analysis.motif_patterns", "analysis.motif_figures", "analysis.report_html",
+           "analysis.report_intervals"]
 
 
 def test_the_parts_are_folders():
