@@ -204,7 +204,7 @@ def test_space_is_claimed_before_hdf5_writes(world, many, tmp_path, monkeypatch,
     import ctypes
     import errno
 
-    from kipoi_deeplift.io import writers
+    from kipoi_deeplift.io import staging
     calls = {"n": 0}
 
     def fake():
@@ -216,7 +216,7 @@ def test_space_is_claimed_before_hdf5_writes(world, many, tmp_path, monkeypatch,
             return 0
         return fallocate
 
-    monkeypatch.setattr(writers, "_fallocate", fake)
+    monkeypatch.setattr(staging, "_fallocate", fake)
     out = tmp_path / "o.h5"
     fails(capsys, many_argv(world, many, out), out, "the disk is full")
     assert not out.exists()

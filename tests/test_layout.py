@@ -10,7 +10,10 @@ TF_FREE = ["io", "io.scorefile", "io.writers", "io.derived", "io.merge", "io.ori
            "core", "core.engine", "core.backend", "core.methods", "core.references",
            "core.result", "core.batching", "core.ism", "core.tasks", "core.settings",
            "core.stream", "core.collect", "kipoi.zoo", "kipoi.preflight", "kipoi.options",
-           "io.tables", "errors", "cli", "kipoi_plugin"]
+           "kipoi.arguments", "io.tables", "errors", "cli", "kipoi_plugin", "io.coordinates",
+           "io.staging", "io.h5stream", "io.tracks", "io.modisco", "analysis.sites",
+           "analysis.motifs", "analysis.motif_patterns", "analysis.motif_figures",
+           "analysis.report_html", "analysis.report_intervals"]
 
 
 def test_the_parts_are_folders():

@@ -1,5 +1,8 @@
 """Comparing `score` files of several models over the same intervals: per-interval agreement of
-per-base scores (Pearson, Spearman, top-k overlap, top site), a TSV, and numbers for the report.
+per-base scores (Pearson, Spearman, top-k overlap, top window), a TSV, and numbers for the
+report. The TSV's ``top_site_*`` columns keep their names (files already written have them);
+they hold top windows (:func:`~kipoi_deeplift.io.coordinates.top_window`), not the binding
+sites of the ``sites`` command.
 """
 from __future__ import annotations
 
@@ -12,8 +15,9 @@ import numpy as np
 from scipy import stats
 
 from ..io import scorefile as sf
+from ..io import coordinates
 from ..errors import UserError
-from ..io.writers import staged_file
+from ..io.staging import staged_file
 
 RANGE_KEYS = ("chr", "start", "end", "strand", "id")
 
@@ -119,13 +123,50 @@ def check_same_intervals(files: list[Scored]) -> None:
                             f"interval {i}")
 
 
-def top_site(per_base: np.ndarray, width: int) -> int:
-    """Start of the highest-scoring window of ``width`` bases."""
-    return int(np.convolve(per_base, np.ones(width), "valid").argmax())
+def top_window(per_base: np.ndarray, width: int) -> int:
+    """Start of the highest-scoring window of ``width`` bases of one sequence.
+
+    Parameters
+    ----------
+    per_base : numpy.ndarray, shape=(L,)
+        Per-base scores.
+    width : int
+        Window bases (above L: L).
+
+    Returns
+    -------
+    int
+        The window's 0-based start: its signed sum is the largest, the lowest start on ties
+        (:func:`~kipoi_deeplift.io.coordinates.top_window`).
+    """
+    return int(coordinates.top_window(np.asarray(per_base)[None], width)[0][0])
 
 
-def pair_rows(a: Scored, b: Scored, top_k: int = 10, site_width: int = 8) -> list[dict]:
-    """One row per interval plus a summary row ('all') for one pair of files."""
+#: The former name (the top window was called the top site).
+top_site = top_window
+
+
+def pair_rows(a: Scored, b: Scored, top_k: int = 10, window_width: int = 8) -> list[dict]:
+    """One row per interval plus a summary row ('all') for one pair of files.
+
+    Parameters
+    ----------
+    a, b : Scored
+        The two files' scores of one task, (N, L) per-base each.
+    top_k : int, optional
+        Positions compared by ``top_k_jaccard`` (the k highest of each file).
+    window_width : int, optional
+        Bases of the top window (``top_site_a``/``top_site_b``: its start; ``top_site_agree``:
+        starts less than a width apart).
+
+    Returns
+    -------
+    list of dict
+        N + 1 rows keyed by :data:`COLUMNS`, the last with ``interval`` "all" (means over
+        the intervals).
+    """
+    starts_a, _ = coordinates.top_window(a.per_base, window_width)
+    starts_b, _ = coordinates.top_window(b.per_base, window_width)
     rows = []
     for i, (x, y) in enumerate(zip(a.per_base, b.per_base)):
         pearson = float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else float("nan")
@@ -133,12 +174,12 @@ def pair_rows(a: Scored, b: Scored, top_k: int = 10, site_width: int = 8) -> lis
             else float("nan")
         ta, tb = set(np.argsort(-x, kind="stable")[:top_k]), \
             set(np.argsort(-y, kind="stable")[:top_k])
-        sa, sb = top_site(x, site_width), top_site(y, site_width)
+        sa, sb = int(starts_a[i]), int(starts_b[i])
         rows.append({"model_a": a.label, "model_b": b.label, "interval": _interval(a, i),
                      "pearson": pearson, "spearman": spearman,
                      "top_k_jaccard": len(ta & tb) / len(ta | tb),
                      "top_site_a": sa, "top_site_b": sb,
-                     "top_site_agree": int(abs(sa - sb) < site_width)})
+                     "top_site_agree": int(abs(sa - sb) < window_width)})
     summary = {"model_a": a.label, "model_b": b.label, "interval": "all"}
     for key in ("pearson", "spearman", "top_k_jaccard", "top_site_agree"):
         summary[key] = float(np.nanmean([r[key] for r in rows]))
@@ -153,9 +194,24 @@ def _interval(s: Scored, i: int) -> str:
     return f"{s.ranges['chr'][i]}:{s.ranges['start'][i]}-{s.ranges['end'][i]}({strand})"
 
 
-def compare(specs: list[str], top_k: int = 10, site_width: int = 8) -> tuple[list[Scored],
-                                                                               list[dict]]:
-    """Load, check and compare every pair; returns the files and all TSV rows."""
+def compare(specs: list[str], top_k: int = 10, window_width: int = 8
+            ) -> tuple[list[Scored], list[dict]]:
+    """Load, check and compare every pair of files.
+
+    Parameters
+    ----------
+    specs : list of str
+        ``FILE.h5`` or ``FILE.h5:TASK``, at least two, scored on the same intervals.
+    top_k, window_width : int, optional
+        As :func:`pair_rows`.
+
+    Returns
+    -------
+    files : list of Scored
+        The files, labelled as every output names them.
+    rows : list of dict
+        Every pair's :func:`pair_rows`, pairs in the order of ``specs``.
+    """
     if len(specs) < 2:
         raise UserError("compare needs at least two files")
     files = [load(s) for s in specs]
@@ -169,7 +225,7 @@ def compare(specs: list[str], top_k: int = 10, site_width: int = 8) -> tuple[lis
             f.label += f" ({counts[f.label]})"
     rows = []
     for a, b in itertools.combinations(files, 2):
-        rows.extend(pair_rows(a, b, top_k, site_width))
+        rows.extend(pair_rows(a, b, top_k, window_width))
     return files, rows
 
 

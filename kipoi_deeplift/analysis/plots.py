@@ -11,7 +11,7 @@ import numpy as np
 from ..io import scorefile as sf
 from ..io.coordinates import sequence_start
 from ..errors import UserError
-from ..io.writers import staged_file
+from ..io.staging import staged_file
 
 BASES = list("ACGT")
 _REGION = re.compile(r"^(?P<chr>[^:]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")

@@ -38,8 +38,10 @@ import numpy as np
 
 from ..errors import UserError
 from ..io import scorefile as sf
+# Window sums as the top-window finder makes them (``--sites``, compare, the report).
+from ..io.coordinates import window_sums
 from ..io.tables import genome_spans
-from ..io.writers import staged_file
+from ..io.staging import staged_file
 
 
 @dataclass
@@ -71,12 +73,6 @@ class Site:
     flipped: bool = False
     rows: tuple[int, ...] = field(default_factory=tuple)
     holding: int = 0
-
-
-def window_sums(per_base: np.ndarray, width: int) -> np.ndarray:
-    """(N, L) per-base scores -> (N, L - width + 1) sums of every window of ``width``."""
-    c = np.cumsum(np.pad(per_base, ((0, 0), (1, 0))), axis=1)
-    return c[:, width:] - c[:, :-width]
 
 
 def shuffled_null(per_base: np.ndarray, width: int, rounds: int = 20,
@@ -270,11 +266,20 @@ def sites(h5_path: str, output: str, task: str | None = None, input_name: str | 
         whole = np.flatnonzero((chroms == s.chrom) & (seq_lo <= s.g_start)
                                & (seq_hi >= s.g_end))
         s.holding = len(set(whole.tolist()) | set(s.rows))
+    _write_bed(output, merged, names, task, f"{width} bp windows, FDR {fdr} against shuffled "
+               f"scores (threshold {threshold:.4g})", layer)
+    return {"sites": merged, "calls": calls, "threshold": threshold, "fdr": fdr, "task": task,
+            "output": str(output)}
+
+
+def _write_bed(output: str, merged: list[Site], names: np.ndarray, task: str, how: str,
+               layer: str | None) -> None:
+    """The BED8 of :func:`sites`: one line per merged site, sorted by position, under a
+    header line that says ``how`` they were called."""
     top = max((abs(s.score) for s in merged), default=0.0) or 1.0
     lines = sorted(merged, key=lambda x: (x.chrom, x.g_start, x.g_end, x.strand))
     with staged_file(output) as tmp, open(tmp, "w") as f:
-        f.write(f"#sites of task {task}: {width} bp windows, FDR {fdr} against shuffled "
-                f"scores (threshold {threshold:.4g}); one line per genomic site, name "
+        f.write(f"#sites of task {task}: {how}; one line per genomic site, name "
                 "interval|task|pattern|summed contribution|intervals that called it/"
                 "intervals that hold it or called it (the strongest call's interval, "
                 "contribution and window); thickStart-thickEnd: the centre"
@@ -285,5 +290,3 @@ def sites(h5_path: str, output: str, task: str | None = None, input_name: str | 
             score = int(round(1000 * max(s.score, 0.0) / top))
             f.write(f"{s.chrom}\t{s.g_start}\t{s.g_end}\t{name}\t{score}\t{s.strand}\t"
                     f"{s.g_centre}\t{s.g_centre + 1}\n")
-    return {"sites": merged, "calls": calls, "threshold": threshold, "fdr": fdr, "task": task,
-            "output": str(output)}

@@ -15,9 +15,10 @@ import numpy as np
 
 from . import scorefile as sf
 from ..errors import UserError, describe
-from .tables import write_sites, write_summary
-from .writers import (Staged, chrom_sizes_from, modisco_arrays, write_bedgraph, write_bigwig,
-                      write_npz)
+from .tables import write_summary, write_top_windows
+from .modisco import modisco_arrays, write_npz
+from .staging import Staged
+from .tracks import chrom_sizes_from, write_bedgraph, write_bigwig
 
 #: ``out(name)`` registers a file the format writes and returns the temporary path to write.
 Out = Callable[[str], Path]
@@ -155,7 +156,7 @@ def modisco_shortfall(ohe: np.ndarray, hyp: np.ndarray, window: int | None = Non
     where it may find some: no sign reaches more than :data:`MIN_METACLUSTER_SEQLETS`
     seqlets. Without modisco-lite only the bound of :func:`seqlet_bound` is checked.
 
-    ``ohe`` and ``hyp``: (N, 4, L) as :func:`kipoi_deeplift.io.writers.modisco_arrays`
+    ``ohe`` and ``hyp``: (N, 4, L) as :func:`kipoi_deeplift.io.modisco.modisco_arrays`
     returns them; ``window``: the central bases read (default: as modisco_settings).
     """
     n, _, length = ohe.shape
@@ -238,8 +239,8 @@ def _summary(h5, path, tasks, dna, fasta, out):
     write_summary(h5, dna, tasks, out(path))
 
 
-def _sites(h5, path, tasks, dna, fasta, out):
-    write_sites(h5, dna, tasks, out(path))
+def _top_windows(h5, path, tasks, dna, fasta, out):
+    write_top_windows(h5, dna, tasks, out(path))
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
@@ -254,7 +255,7 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            "{prefix}", _summary, metavar="FILE.tsv"),
     Format("sites", "write each interval's top-contributing 10 bp window per task as BED6 "
                     "(genome coordinates, for a browser)",
-           "{prefix}", _sites, needs_ranges=True, metavar="FILE.bed"),
+           "{prefix}", _top_windows, needs_ranges=True, metavar="FILE.bed"),
 )}
 
 

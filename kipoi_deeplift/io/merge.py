@@ -9,7 +9,8 @@ from . import derived as derived_lib
 from ..errors import UserError
 from .genome import find_arg
 from .scorefile import PROVENANCE, ScoreFile
-from .writers import H5Writer, Staged
+from .h5stream import H5Writer
+from .staging import Staged
 
 ROWS = 256       # rows copied at a time (memory stays flat)
 

@@ -12,15 +12,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import h5py
 import numpy as np
 
 from ..errors import UserError
 from . import hdf5
-from .scorefile import PROVENANCE, inputs as input_key
-from .writers import H5Writer, stale_temps
+from .scorefile import PROVENANCE, inputs as input_key, relative_error
+from .h5stream import H5Writer
+from .staging import stale_temps
 
 #: Attributes that must agree for a partial file to be continued: a run's provenance, and what
 #: makes its arrays bit-identical (batch size, versions) or complete (outputs asked for).
@@ -80,25 +81,40 @@ def choose(found: list[Partial], attrs: Mapping[str, Any], also: Sequence[str] =
                     f"{p.attrs.get('command', '')[:200]}")
 
 
-def check_data(p: Partial, dataset, to_arrays, labels: Mapping[str, str]) -> None:
-    """The stored inputs of a few finished rows equal what the dataloader gives now (the same
-    intervals and genome)."""
+def check_data(p: Partial, dataset: Sequence, to_arrays: Callable[[Any], dict],
+               labels: Mapping[str, str], *, collate: Callable[[list], Mapping]) -> None:
+    """Check that the stored inputs of a few finished rows (the first, middle and last) equal
+    what the dataloader gives now (the same intervals and genome).
+
+    Parameters
+    ----------
+    p : Partial
+        The interrupted run's file.
+    dataset : indexable
+        The dataloader's dataset; ``dataset[i]`` is one sample (a dict with ``"inputs"``).
+    to_arrays : callable
+        A batch's ``"inputs"`` -> {input name: array (1, ...)} as the run stores them.
+    labels : mapping of str to str
+        Input name -> its name in the file (``/inputs/<label>``).
+    collate : callable
+        A list of samples -> one batch (Kipoi's ``kipoi.data_utils.numpy_collate``): passed
+        in because io reads files and does not import the Kipoi library.
+
+    Raises
+    ------
+    UserError
+        Where a stored sequence differs from the dataloader's.
+    """
     rows = sorted({0, p.rows // 2, p.rows - 1})
     with h5py.File(p.path, "r", locking=False) as f:
         for i in rows:
-            now = to_arrays(_stack([dataset[i]])["inputs"])
+            now = to_arrays(collate([dataset[i]])["inputs"])
             for name, v in now.items():
                 key = input_key(labels[name])
                 if key in f and not np.array_equal(f[key][i], v[0]):
                     raise UserError(f"--resume: sequence {i} differs from the interrupted run's "
                                     "(the intervals or the genome changed): run without "
                                     "--resume")
-
-
-def _stack(items: list) -> Any:
-    from kipoi.data_utils import numpy_collate
-
-    return numpy_collate(items)
 
 
 def copy_rows(p: Partial, writer: H5Writer, batch_size: int) -> tuple[float, float]:
@@ -116,7 +132,7 @@ def copy_rows(p: Partial, writer: H5Writer, batch_size: int) -> tuple[float, flo
                 err = f[k][:p.rows]
                 delta = f["delta/" + k.split("/", 1)[1]][:p.rows]
                 worst = max(worst, float(np.max(err)))
-                worst_rel = max(worst_rel, float(np.max(err / np.maximum(1.0, np.abs(delta)))))
+                worst_rel = max(worst_rel, float(np.max(relative_error(err, delta))))
     return worst, worst_rel
 
 

@@ -129,6 +129,25 @@ def convergence(task: str) -> str:
     return f"convergence/{h5_key(task)}"
 
 
+def relative_error(error: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """The summation-to-delta error as the tolerance judges it: relative to max(1, |delta|),
+    so absolute where the output barely moves and relative where it moves by more than 1.
+
+    Parameters
+    ----------
+    error : numpy.ndarray, shape=(N,)
+        |sum of contributions - delta| (a file's ``/convergence/<task>``).
+    delta : numpy.ndarray, shape=(N,)
+        f(x) minus the mean f(reference) (``/delta/<task>``).
+
+    Returns
+    -------
+    numpy.ndarray, shape=(N,)
+        ``error / max(1, |delta|)``, in the arrays' precision (float32 files stay float32).
+    """
+    return error / np.maximum(1.0, np.abs(delta))
+
+
 def ranges(key: str) -> str:
     """Path of one field of the dataloader's metadata ranges (chr, start, ...): (N,)."""
     return f"metadata/ranges/{key}"

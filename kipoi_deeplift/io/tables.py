@@ -1,5 +1,6 @@
 """Tables and BED files a user reads first: one row per interval and task (``--summary``), and
-each interval's highest-contributing window as a browser track (``--sites``).
+each interval's highest-contributing window as a browser track (``--sites``: top windows, not
+the binding-site calls of the ``sites`` command, :mod:`kipoi_deeplift.analysis.sites`).
 
 Coordinates are the genome's, 0-based and half-open (BED); a window found in a sequence the
 model read as the reverse complement is mapped back onto the + strand.
@@ -13,10 +14,13 @@ from typing import Sequence
 import numpy as np
 
 from . import scorefile as sf
-from .coordinates import sequence_start
+from .coordinates import sequence_start, top_window
 
-#: Width of the window the summary and the sites report (bases): about a TF motif's core.
-SITE_WIDTH = 10
+#: Width of the top window that the summary and ``--sites`` report (bases): about a TF
+#: motif's core.
+WINDOW_WIDTH = 10
+#: The former name (the top window was called a site).
+SITE_WIDTH = WINDOW_WIDTH
 
 SUMMARY_COLUMNS = ("chrom", "start", "end", "name", "strand", "task", "logit", "probability",
                    "delta", "summation_error", "top_start", "top_end", "top_score")
@@ -45,21 +49,37 @@ def _probabilities(h5: sf.ScoreFile, tasks: Sequence[str]) -> dict[str, np.ndarr
     return out
 
 
-def top_windows(h5: sf.ScoreFile, dna: str, task: str, width: int = SITE_WIDTH
+def top_windows(h5: sf.ScoreFile, dna: str, task: str, width: int = WINDOW_WIDTH
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per interval, the window of ``width`` bases with the largest summed contribution:
-    (genome start (N,), genome end (N,), summed contribution (N,)); each start is -1 where
-    the file has no genome coordinates."""
+    """Per interval, the window of ``width`` bases with the largest summed (signed)
+    contribution, in genome coordinates.
+
+    Parameters
+    ----------
+    h5 : ScoreFile
+        An open score file.
+    dna : str
+        The input whose contributions are read (``/contrib/<dna>/<task>``, (N, L, 4)).
+    task : str
+        The task.
+    width : int, optional
+        Window bases (:data:`WINDOW_WIDTH`); above L it is taken as L.
+
+    Returns
+    -------
+    start, end : numpy.ndarray, shape=(N,)
+        The window's genome span (0-based, half-open, + strand; :func:`genome_spans`); -1
+        where the file has no genome coordinates.
+    score : numpy.ndarray, shape=(N,)
+        The window's summed contribution (:func:`~kipoi_deeplift.io.coordinates.top_window`:
+        ties go to the window nearest the first base of the sequence as the model read it).
+    """
     per_base = h5[sf.contrib(dna, task)][:].astype(np.float64).sum(-1)    # (N, L)
     n, length = per_base.shape
-    width = min(width, length)
-    sums = np.cumsum(np.pad(per_base, ((0, 0), (1, 0))), axis=1)
-    windows = sums[:, width:] - sums[:, :-width]              # (N, L - width + 1)
-    best = windows.argmax(axis=1)
-    score = windows[np.arange(n), best]
+    best, score = top_window(per_base, width)
     if h5.ranges(("start",)) is None:
         return np.full(n, -1), np.full(n, -1), score
-    start, end = genome_spans(h5, np.arange(n), best, best + width, length)
+    start, end = genome_spans(h5, np.arange(n), best, best + min(width, length), length)
     return start, end, score
 
 
@@ -104,10 +124,23 @@ def write_summary(h5: sf.ScoreFile, dna: str, tasks: Sequence[str], path: str | 
                             top_end[i] if top_start[i] >= 0 else "", f"{top[i]:.6g}"])
 
 
-def write_sites(h5: sf.ScoreFile, dna: str, tasks: Sequence[str], path: str | Path) -> None:
-    """The ``--sites`` BED6: per interval and task, the top window (:func:`top_windows`);
+def write_top_windows(h5: sf.ScoreFile, dna: str, tasks: Sequence[str], path: str | Path
+                      ) -> None:
+    """Write the ``--sites`` BED6: per interval and task, the top window (:func:`top_windows`);
     name ``<interval>|<task>|<summed contribution>``, score the contribution scaled to 0-1000
-    over the file (what browsers shade by), strand the one the model read the sequence on."""
+    over the file (what browsers shade by), strand the one the model read the sequence on.
+
+    Parameters
+    ----------
+    h5 : ScoreFile
+        An open score file with genome coordinates.
+    dna : str
+        The input whose contributions are read, (N, L, 4).
+    tasks : sequence of str
+        The tasks; N lines each.
+    path : str or Path
+        The BED file, sorted by chromosome and start.
+    """
     r = h5.ranges(("chr", "id"))
     n = h5[sf.preds(tasks[0])].shape[0]
     names = r["id"].astype(str) if "id" in r else np.arange(n).astype(str)
@@ -123,3 +156,7 @@ def write_sites(h5: sf.ScoreFile, dna: str, tasks: Sequence[str], path: str | Pa
         for chrom, start, end, name, score, st in rows:
             f.write(f"{chrom}\t{start}\t{end}\t{name}\t"
                     f"{int(round(1000 * max(score, 0.0) / top))}\t{st}\n")
+
+
+#: The former name: ``--sites`` writes top windows, not the ``sites`` command's calls.
+write_sites = write_top_windows

@@ -125,10 +125,12 @@ def prepare(model: str | KipoiModel, dataloader_args: Any, output: str, options)
                    started=started, t0=t0, found=tuple(found))
     plan = replace(plan, attrs=provenance.attributes(plan))
     if options.resume:
+        from kipoi.data_utils import numpy_collate
+
         partial, data = data_lib.resumed(
             found, plan.attrs, data,
             lambda p, dataset: resume_lib.check_data(p, dataset, side.inputs.to_arrays,
-                                                     side.labels),
+                                                     side.labels, collate=numpy_collate),
             lambda: km.dataloader(**data.load_args))
         plan = replace(plan, partial=partial, data=data)
     return plan
@@ -192,13 +194,13 @@ def finish(run: RunPlan, staged: Staged, h5_tmp: Path, n: int, worst: float,
         warnings.warn(f"removed the interrupted run's file(s) {', '.join(done_with)}", Notice,
                       stacklevel=3)
     # The engine's tolerance, on its measure (gradient baselines do not sum to delta).
-    if worst_rel > engine.tolerance and engine.mode == "deeplift":
+    if worst_rel > engine.tolerance and engine.exact:
         warnings.warn(f"summation-to-delta error up to {worst:.3g} ({worst_rel:.3g} of "
                       f"max(1, |delta|), tolerance {engine.tolerance:g}; see /convergence in "
                       f"{run.out_path}); {engine.blame()}", ConvergenceWarning, stacklevel=3)
     return {"output": str(run.out_path), "files": [str(f) for f in files], "sequences": n,
             "tasks": side.task_names, "seconds": time.perf_counter() - run.t0,
-            "rule": run.settings["rule"], "exact": engine.mode == "deeplift",
+            "rule": run.settings["rule"], "exact": engine.exact,
             "max_convergence_error": worst, "derived": written, "non_acgt": non_acgt,
             "resumed": run.partial.rows if run.partial is not None else 0,
             "skipped_invalid": int(run.attrs.get("skipped_invalid", 0))}

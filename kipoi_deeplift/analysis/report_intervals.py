@@ -1,0 +1,131 @@
+"""What the comparison report shows: which intervals (the most confident, the most
+disagreeing, or those the user names) and which bases of each (the whole interval, or a window
+around the strongest contribution).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..io.coordinates import sequence_start, top_window
+from .compare import Scored
+
+#: Sequences up to this long are drawn whole; longer ones as a window of this many bases
+#: around the strongest contribution (at about 6 pixels a base on the page, letters are still
+#: told apart; a 1000 bp logo is a smear).
+WHOLE_UP_TO = 200
+
+#: The rule for "most disagreeing", as the page states it. An interval whose output barely
+#: moves from the reference's has near-zero scores in every file, and near-zero noise
+#: correlates poorly: without a floor on |delta|, background intervals (delta +-0.05) were
+#: shown as the "most disagreeing".
+DISAGREEING_RULE = ("the lowest mean Pearson correlation between the files, among the intervals "
+                    "whose mean |delta| is at least the median over all intervals and at least "
+                    "a quarter of the largest (where the output barely moves from the "
+                    "reference's, every file's scores are near-zero noise, whose disagreement "
+                    "means nothing)")
+
+
+def describe_files(files: list[Scored]) -> str:
+    """What is compared, in words: several models, or one model under several settings."""
+    models = sorted({f.model for f in files})
+    if len(models) == 1:
+        settings = ", ".join(f"{f.label} ({f.rule})" for f in files)
+        return f"one model, {models[0]}, in {len(files)} files: {settings}"
+    return f"{len(files)} score files of {len(models)} models: " + ", ".join(models)
+
+
+def disagreement_floor(confidence: np.ndarray) -> float:
+    """The smallest mean |delta| an interval needs to be called "most disagreeing" (see
+    :data:`DISAGREEING_RULE`): the median over intervals, and at least a quarter of the
+    largest (the median alone lets near-zero intervals through where most intervals are
+    background)."""
+    return float(max(np.median(confidence), 0.25 * np.max(confidence)))
+
+
+def choose_intervals(files: list[Scored], rows: list[dict], wanted: list[int] | None = None,
+                     n: int = 4) -> list[tuple[int, str]]:
+    """(row, why chosen): the rows given, else the most confident (largest mean |delta| over
+    the files) and the most disagreeing (lowest mean Pearson over the pairs, among intervals
+    whose mean |delta| reaches :func:`disagreement_floor`), alternately, ``n`` in all."""
+    total = files[0].per_base.shape[0]
+    if wanted:
+        return [(i, "chosen") for i in wanted]
+    confidence = np.mean([np.abs(f.delta) for f in files], axis=0)
+    agreement = mean_pearson(rows)
+    confident = list(np.argsort(-confidence, kind="stable"))
+    floor = disagreement_floor(confidence)
+    disagreeing = [i for i in np.argsort(agreement, kind="stable") if confidence[i] >= floor]
+    out: list[tuple[int, str]] = []
+    while len(out) < min(n, total) and (confident or disagreeing):
+        for queue, why in ((confident, "most confident"), (disagreeing, "most disagreeing")):
+            while queue:
+                i = int(queue.pop(0))
+                if i not in [j for j, _ in out]:
+                    out.append((i, why))
+                    break
+            if len(out) >= min(n, total):
+                break
+    return out
+
+
+def mean_pearson(rows: list[dict]) -> np.ndarray:
+    """Per interval (in file order), the mean Pearson correlation over the pairs of files; 1
+    where no pair has one (constant scores)."""
+    # By pair, in row order (not by the interval's name: two rows may share coordinates).
+    per_pair: dict[tuple, list] = {}
+    for r in rows:
+        if r["interval"] != "all":
+            per_pair.setdefault((r["model_a"], r["model_b"]), []).append(r["pearson"])
+    table = np.array(list(per_pair.values()), dtype=np.float64)       # (pairs, N)
+    out = np.ones(table.shape[1])
+    some = ~np.all(np.isnan(table), axis=0)
+    out[some] = np.nanmean(table[:, some], axis=0)
+    return out
+
+
+#: Bases of the window whose strength centres a cut logo (about a TF motif's core).
+STRENGTH_WIDTH = 8
+
+
+def shown_window(files: list[Scored], i: int, width: int | None) -> tuple[int, int]:
+    """The part [lo, hi) of sequence ``i`` drawn (positions as the model read it).
+
+    Parameters
+    ----------
+    files : list of Scored
+        The files compared, (N, L) per-base scores each.
+    i : int
+        The sequence (row).
+    width : int or None
+        Bases to draw; None: the whole sequence up to :data:`WHOLE_UP_TO` bases, else
+        :data:`WHOLE_UP_TO`.
+
+    Returns
+    -------
+    lo, hi : int
+        All of the sequence where ``width`` covers it; else ``width`` bases centred on the
+        strongest :data:`STRENGTH_WIDTH` bases over the files (the window wholly inside the
+        sequence whose |summed score|, added over the files, is the largest; the first on
+        ties: :func:`~kipoi_deeplift.io.coordinates.top_window`), moved inside the sequence
+        where it would cross an end.
+    """
+    length = files[0].per_base.shape[1]
+    if width is None:
+        width = length if length <= WHOLE_UP_TO else WHOLE_UP_TO
+    if width >= length:
+        return 0, length
+    tracks = np.stack([f.per_base[i] for f in files])[None]          # (1, files, L)
+    start, _ = top_window(tracks, STRENGTH_WIDTH, absolute=True)
+    centre = int(start[0]) + min(STRENGTH_WIDTH, length) // 2
+    lo = max(0, min(centre - width // 2, length - width))
+    return lo, lo + width
+
+
+def sequence_region(f: Scored, i: int) -> tuple[str, int, int] | None:
+    """(chrom, start, end) of the whole scored sequence ``i`` in the genome (0-based), where
+    the file has ranges: centred in its range where the two lengths differ."""
+    if f.ranges is None or "start" not in f.ranges:
+        return None
+    length = f.per_base.shape[1]
+    g0 = sequence_start(int(f.ranges["start"][i]), int(f.ranges["end"][i]), length)
+    return str(f.ranges["chr"][i]), g0, g0 + length
