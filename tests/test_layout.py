@@ -93,3 +93,32 @@ def test_old_import_paths_are_the_modules_where_they_live_now():
                        timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.strip() == str(len(_WHERE))
+
+
+def test_modules_and_functions_stay_small():
+    """Every module under 450 lines, every function under 80 lines of code (docstring, blank
+    and comment lines not counted): the size at which a file still reads as one job."""
+    import ast
+    from pathlib import Path
+
+    import kipoi_deeplift
+
+    root = Path(kipoi_deeplift.__file__).parent
+    big = []
+    for f in sorted(root.rglob("*.py")):
+        src = f.read_text()
+        lines = src.splitlines()
+        if len(lines) >= 450:
+            big.append(f"{f.relative_to(root)}: {len(lines)} lines")
+        for node in ast.walk(ast.parse(src)):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            body = lines[node.lineno - 1:node.end_lineno]
+            first = node.body[0]
+            doc = first.end_lineno - first.lineno + 1 if isinstance(first, ast.Expr) and \
+                isinstance(first.value, ast.Constant) and isinstance(first.value.value, str) \
+                else 0
+            code = sum(1 for x in body if x.strip() and not x.strip().startswith("#")) - doc
+            if code >= 80:
+                big.append(f"{f.relative_to(root)}:{node.lineno} {node.name}: {code} lines")
+    assert not big, big

@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .methods import is_exact
-from .result import Explanation
+from .result import Explanation, relative_error
 from .tasks import Task
 
 
@@ -143,7 +143,7 @@ def worst_error(res: Explanation) -> tuple[float, str | None]:
     """
     worst, worst_task = 0.0, None
     for task, err in res.convergence.items():
-        scaled = err / np.maximum(1.0, np.abs(res.delta[task]))
+        scaled = relative_error(err, res.delta[task])
         if scaled.size and scaled.max() > worst:
             worst, worst_task = float(scaled.max()), task
     return worst, worst_task

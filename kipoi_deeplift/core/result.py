@@ -69,7 +69,7 @@ class Explanation:
     def max_relative_error(self) -> float:
         """The largest summation-to-delta error relative to max(1, |delta|): the measure the
         tolerance applies to (absolute for small deltas, relative for large ones)."""
-        errs = [float(np.max(v / np.maximum(1.0, np.abs(self.delta[t]))))
+        errs = [float(np.max(relative_error(v, self.delta[t])))
                 for t, v in self.convergence.items() if v.size]
         return max(errs) if errs else 0.0
 
@@ -78,3 +78,22 @@ class Explanation:
         """The largest summation-to-delta error over all sequences and tasks."""
         errs = [float(np.max(v)) for v in self.convergence.values() if v.size]
         return max(errs) if errs else 0.0
+
+
+def relative_error(error: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """The summation-to-delta error as the tolerance judges it: relative to max(1, |delta|),
+    so absolute where the output barely moves and relative where it moves by more than 1.
+
+    Parameters
+    ----------
+    error : numpy.ndarray, shape=(N,)
+        |sum of contributions - delta| (a file's ``/convergence/<task>``).
+    delta : numpy.ndarray, shape=(N,)
+        f(x) minus the mean f(reference) (``/delta/<task>``).
+
+    Returns
+    -------
+    numpy.ndarray, shape=(N,)
+        ``error / max(1, |delta|)``, in the arrays' precision (float32 files stay float32).
+    """
+    return error / np.maximum(1.0, np.abs(delta))

@@ -23,6 +23,7 @@ from typing import Any, Mapping
 import h5py
 import numpy as np
 
+from ..core.result import relative_error  # noqa: F401  (read by io; lives with the result)
 from ..errors import UserError
 from . import hdf5
 
@@ -127,25 +128,6 @@ def delta(task: str) -> str:
 def convergence(task: str) -> str:
     """Path of the largest |sum of contributions - delta| over references: (N,)."""
     return f"convergence/{h5_key(task)}"
-
-
-def relative_error(error: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """The summation-to-delta error as the tolerance judges it: relative to max(1, |delta|),
-    so absolute where the output barely moves and relative where it moves by more than 1.
-
-    Parameters
-    ----------
-    error : numpy.ndarray, shape=(N,)
-        |sum of contributions - delta| (a file's ``/convergence/<task>``).
-    delta : numpy.ndarray, shape=(N,)
-        f(x) minus the mean f(reference) (``/delta/<task>``).
-
-    Returns
-    -------
-    numpy.ndarray, shape=(N,)
-        ``error / max(1, |delta|)``, in the arrays' precision (float32 files stay float32).
-    """
-    return error / np.maximum(1.0, np.abs(delta))
 
 
 def ranges(key: str) -> str:
