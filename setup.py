@@ -51,6 +51,10 @@ setup(
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["kipoi_deeplift", "kipoi_deeplift.*"]),
+    # The zoo configs (model_zoo_configs/ at the top of the repository) are package data:
+    # kipoi_deeplift/zoo/configs is a link to them in the source tree (what editable installs
+    # and PYTHONPATH read), and the wheel holds copies (read with importlib.resources).
+    package_data={"kipoi_deeplift.zoo": ["configs/*.yaml"]},
     python_requires=">=3.10,<3.13",
     install_requires=[
         # One TensorFlow: tf_keras requires `tensorflow`, so `tensorflow-cpu` beside it would
@@ -97,9 +101,6 @@ setup(
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         "examples": ["pyjaspar>=4,<5", "scikit-learn>=1.4,<2"],
     },
-    # The zoo configs live beside the package (model_zoo_configs/); installed copies go here.
-    data_files=[("share/kipoi_deeplift/model_zoo_configs",
-                 [str(p) for p in sorted(Path("model_zoo_configs").glob("*.yaml"))])],
     entry_points={"console_scripts": ["kipoi-deeplift=kipoi_deeplift.cli:console"]},
     cmdclass={"build_py": build_py_with_plugin_hook,
               "editable_wheel": editable_wheel_with_plugin_hook},

@@ -264,7 +264,7 @@ def _zoo_parser(sub):
 
 
 def _run_zoo(a) -> int:
-    from .kipoi import zoo
+    from . import zoo
 
     configs = zoo.load_configs()
     print(zoo.table(configs) if a.zoo_command == "list" else zoo.show(a.name, configs))

@@ -173,7 +173,7 @@ def scbasset(length=1344, cells=6):
     augmentation layers (identity at inference), GELU before every convolution, a stem, a
     pooling tower, a 1x1 convolution, a 32-unit bottleneck on a (1, L*C) reshape, a sigmoid
     Dense per cell, SwitchReverse, Flatten."""
-    from kipoi_deeplift.kipoi import zoo_layers as Z
+    from kipoi_deeplift.zoo import layers as Z
 
     i = keras.Input((length, 4), name="sequence")
     seq, flag = Z.StochasticReverseComplement()(i)

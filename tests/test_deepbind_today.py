@@ -15,7 +15,7 @@ import _models as M
 import kipoi_deeplift as kd
 from conftest import fixture_path
 from kipoi_deeplift.errors import UserError
-from kipoi_deeplift.kipoi.rebuild import deepbind
+from kipoi_deeplift.zoo.rebuild import deepbind
 
 NAME = "Homo_sapiens/TF/D00765.001_ChIP-seq_GATA1"
 FILES = "Homo_sapiens-TF-D00765.001_ChIP-seq_GATA1"

@@ -6,8 +6,8 @@ import pytest
 import _factornet_files as FF
 import kipoi_deeplift as kd
 from conftest import fixture_path
-from kipoi_deeplift.kipoi import zoo
-from kipoi_deeplift.kipoi.rebuild import factornet
+from kipoi_deeplift import zoo
+from kipoi_deeplift.zoo.rebuild import factornet
 
 EGR1 = "GCGTGGGCG"        # EGR1's consensus (JASPAR MA0162); its mirror image is GCGGGTGCG
 
@@ -117,7 +117,7 @@ def test_meta_feature_variants_are_rebuilt_and_scored(tmp_path, n_meta):
 
 def test_the_zoo_config_uses_this_rebuild():
     cfg = zoo.load_configs()["FactorNet"]
-    assert zoo.function(cfg["rebuild"]) is factornet.from_files
+    assert zoo.function(cfg.rebuild) is factornet.from_files
 
 
 FACTORNET_DATALOADER = '''

@@ -23,7 +23,7 @@ def _keras_for(name):
     import keras
     import tf_keras
 
-    from kipoi_deeplift.kipoi import zoo_layers
+    from kipoi_deeplift.zoo import layers as zoo_layers
 
     return keras if hasattr(keras.layers, name) or hasattr(zoo_layers, name) else tf_keras
 
@@ -124,7 +124,7 @@ def _scbasset_augmentation():
     """scBasset's inference path: reverse-complement flag (False), shift, conv, switch back."""
     import keras
 
-    from kipoi_deeplift.kipoi import zoo_layers as Z
+    from kipoi_deeplift.zoo import layers as Z
 
     i = keras.Input((10, 4), name="x")
     seq, flag = Z.StochasticReverseComplement(name="src")(i)
@@ -136,7 +136,7 @@ def _scbasset_augmentation():
 def _zoo(name):
     import keras
 
-    from kipoi_deeplift.kipoi import zoo_layers
+    from kipoi_deeplift.zoo import layers as zoo_layers
 
     layer = zoo_layers.ConstantPadding1D(3, 0.25) if name == "ConstantPadding1D" else \
         zoo_layers.ReverseComplement()
@@ -163,7 +163,7 @@ ELEMENTWISE = {
 
 
 def _zoo_layer(name, *args):
-    from kipoi_deeplift.kipoi import zoo_layers
+    from kipoi_deeplift.zoo import layers as zoo_layers
 
     return getattr(zoo_layers, name)(*args)
 
@@ -205,7 +205,7 @@ def _softmax_output():
 def _softmax_weighted():
     import keras
 
-    from kipoi_deeplift.kipoi import zoo_layers
+    from kipoi_deeplift.zoo import layers as zoo_layers
 
     i = keras.Input(L1, name="x")
     h = keras.layers.Conv1D(2, 3, name="profile")(i)

@@ -13,19 +13,20 @@ TF_FREE = ["io", "io.scorefile", "io.writers", "io.derived", "io.merge", "io.ori
            "kipoi.arguments", "io.tables", "errors", "cli", "kipoi_plugin", "io.coordinates",
            "io.staging", "io.h5stream", "io.tracks", "io.modisco", "analysis.sites",
            "analysis.motifs", "analysis.motif_patterns", "analysis.motif_figures",
-           "analysis.report_html", "analysis.report_intervals"]
+           "analysis.report_html", "analysis.report_intervals", "zoo", "zoo.config",
+           "zoo.catalog", "zoo.loaders"]
 
 
 def test_the_parts_are_folders():
-    """The layout shows the parts: core (engine), backends (TensorFlow), kipoi (adapter), io,
-    analysis."""
+    """The layout shows the parts: core (engine), backends (TensorFlow), kipoi (adapter), zoo
+    (configs, loaders, layers, rebuilds), io, analysis."""
     from pathlib import Path
 
     import kipoi_deeplift
 
     root = Path(kipoi_deeplift.__file__).parent
     assert {p.name for p in root.iterdir() if (p / "__init__.py").exists()} == \
-        {"core", "backends", "kipoi", "io", "analysis"}
+        {"core", "backends", "kipoi", "zoo", "io", "analysis"}
     loose = sorted(p.stem for p in root.glob("*.py"))
     assert loose == ["__init__", "__main__", "_version", "cli", "errors", "kipoi_plugin",
                      "quiet"], loose
@@ -35,15 +36,17 @@ def test_io_and_analysis_do_not_reach_back_up():
     """Data flow one way: kipoi adapter -> core engine -> io -> analysis; io and analysis
     import nothing from the Kipoi adapter, the core nothing from io, analysis, kipoi or the
     backends (it names them in core/backend.py's table), the backends nothing from kipoi, io
-    or analysis."""
+    or analysis. The zoo may import the core, the backends, io and Kipoi's library; the
+    adapter imports the zoo, nothing else does, and the zoo never imports the adapter."""
     import re
     from pathlib import Path
 
     import kipoi_deeplift
 
     root = Path(kipoi_deeplift.__file__).parent
-    banned = {"core": ("kipoi", "io", "analysis", "backends"), "io": ("kipoi", "analysis"),
-              "analysis": ("kipoi",), "backends": ("kipoi", "io", "analysis")}
+    banned = {"core": ("kipoi", "io", "analysis", "backends", "zoo"),
+              "io": ("kipoi", "analysis", "zoo"), "analysis": ("kipoi", "zoo"),
+              "backends": ("kipoi", "io", "analysis", "zoo"), "zoo": ("kipoi", "analysis")}
     for part, others in banned.items():
         for f in (root / part).rglob("*.py"):
             for other in others:
@@ -64,9 +67,10 @@ def test_module_imports_without_tensorflow(module):
 
 
 def test_old_import_paths_are_the_modules_where_they_live_now():
-    """`import kipoi_deeplift.engine`, `from kipoi_deeplift.rebuild import deepbind`: the old
-    module paths import the very module objects of the new ones (not second copies), run in
-    a fresh process in both orders."""
+    """`import kipoi_deeplift.engine`, `from kipoi_deeplift.rebuild import deepbind` (the
+    first layout), `from kipoi_deeplift.zoo.rebuild import deepbind` (the second): the old
+    module paths import the very module objects of the new ones (not second copies), which
+    keep their own names and specs; run in a fresh process in both orders."""
     import subprocess
     import sys
 
@@ -76,18 +80,31 @@ def test_old_import_paths_are_the_modules_where_they_live_now():
         "import importlib, sys\n"
         "from kipoi_deeplift import _WHERE\n"
         "from kipoi_deeplift.rebuild import deepbind\n"
-        "import kipoi_deeplift.kipoi.rebuild.deepbind as real\n"
+        "import kipoi_deeplift.zoo.rebuild.deepbind as real\n"
         "assert deepbind is real\n"
-        "import kipoi_deeplift.kipoi.rebuild.factornet as new\n"
+        "from kipoi_deeplift.zoo.rebuild import deepbind as second\n"
+        "assert second is real\n"
+        "import kipoi_deeplift.zoo.rebuild.factornet as new\n"
         "import kipoi_deeplift.rebuild.factornet as old\n"
-        "assert old is new\n"
+        "import kipoi_deeplift.kipoi.rebuild.factornet as old2\n"
+        "assert old is new and old2 is new\n"
+        "from kipoi_deeplift.kipoi import zoo\n"
+        "import kipoi_deeplift.zoo as package\n"
+        "assert zoo is package and zoo.identify is package.catalog.identify\n"
+        "import kipoi_deeplift.kipoi.zoo_layers as layers\n"
+        "import kipoi_deeplift.zoo_layers as layers0\n"
+        "assert layers is layers0 is importlib.import_module('kipoi_deeplift.zoo.layers')\n"
+        "assert package.__spec__.name == 'kipoi_deeplift.zoo'\n"
+        "assert real.__spec__.name == 'kipoi_deeplift.zoo.rebuild.deepbind'\n"
+        "assert len(zoo.load_configs()) > 20\n"
         "from kipoi_deeplift.engine import DeepLift\n"
         "from kipoi_deeplift.core.engine import DeepLift as D\n"
         "assert DeepLift is D\n"
-        "for m, where in _WHERE.items():\n"
-        "    a = importlib.import_module(f'kipoi_deeplift.{m}')\n"
-        "    b = importlib.import_module(f'kipoi_deeplift.{where}.{m}')\n"
-        "    assert a is b, m\n"
+        "for old, new in _WHERE.items():\n"
+        "    a = importlib.import_module(f'kipoi_deeplift.{old}')\n"
+        "    b = importlib.import_module(f'kipoi_deeplift.{new}')\n"
+        "    assert a is b, old\n"
+        "    assert a.__name__ == f'kipoi_deeplift.{new}' == a.__spec__.name, old\n"
         "print(len(_WHERE))\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        timeout=300)
@@ -122,3 +139,32 @@ def test_modules_and_functions_stay_small():
             if code >= 80:
                 big.append(f"{f.relative_to(root)}:{node.lineno} {node.name}: {code} lines")
     assert not big, big
+
+
+def test_zoo_layers_add_their_rows_to_the_rule_table():
+    """The backends name no zoo layer; the zoo's rows are in the table as soon as the rules
+    are imported (in a fresh process, nothing of the zoo imported first), as the table's own
+    (``kipoi-deeplift rules`` lists them), GELU not monotone."""
+    code = (
+        "import sys\n"
+        "from kipoi_deeplift.backends.tf.rules import LAYER_RULES, builtin_rules\n"
+        "from kipoi_deeplift.zoo.layers import RULES\n"
+        "assert set(RULES) <= set(builtin_rules()), set(RULES) - set(builtin_rules())\n"
+        "assert LAYER_RULES['GELU'].monotone is False\n"
+        "assert LAYER_RULES['Threshold'].kind == 'elementwise'\n"
+        "assert LAYER_RULES['SoftmaxWeightedSum'].kind == 'output'\n"
+        "print('ok')\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip() == "ok"
+    from pathlib import Path
+
+    import kipoi_deeplift
+    from kipoi_deeplift.zoo.layers import RULES
+
+    backends = Path(kipoi_deeplift.__file__).parent / "backends"
+    for f in backends.rglob("*.py"):
+        text = f.read_text()
+        named = [n for n in RULES if f'"{n}"' in text]
+        assert not named, f"{f.name} names zoo layers {named}"

@@ -15,7 +15,7 @@ def symmetric_model():
     """out = g(x) + g(reverse complement of x): its DeepLIFT scores against a zero reference
     are the same at each genomic base whichever way round the sequence is given."""
     import keras
-    from kipoi_deeplift.kipoi.zoo_layers import ReverseComplement
+    from kipoi_deeplift.zoo.layers import ReverseComplement
 
     L = keras.layers
     i = keras.Input((K.LENGTH, 4), name="seq")

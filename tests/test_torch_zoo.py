@@ -29,7 +29,7 @@ torch = pytest.importorskip("torch", reason="torch is not installed (pip install
                                             "'kipoi_deeplift[pytorch]')")
 
 import kipoi_deeplift as kd  # noqa: E402
-from kipoi_deeplift.kipoi.rebuild import torch_zoo  # noqa: E402
+from kipoi_deeplift.zoo.rebuild import torch_zoo  # noqa: E402
 
 
 def zoo_module(*parts):

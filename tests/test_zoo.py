@@ -13,9 +13,9 @@ import _zoo_models as Z
 import kipoi_deeplift as kd
 from conftest import fixture_path
 from kipoi_deeplift import cli
-from kipoi_deeplift.kipoi import zoo
+from kipoi_deeplift import zoo
 from kipoi_deeplift.errors import UserError
-from kipoi_deeplift.kipoi.rebuild import bpnet, deepbind, factornet, hocomoco
+from kipoi_deeplift.zoo.rebuild import bpnet, deepbind, factornet, hocomoco
 from kipoi_deeplift.kipoi.schema import dna_layout
 
 GROUPS = {"DeepBind", "pwm_HOCOMOCO", "tal1_model", "MPRA-DragoNN", "FactorNet", "BPNet-OSKN",
@@ -39,14 +39,14 @@ def configs():
 def test_every_group_has_a_valid_config(configs):
     assert set(configs) == GROUPS
     for cfg in configs.values():
-        zoo.validate(cfg, cfg["name"])
-        layout = cfg["input"]["layout"]
+        assert isinstance(cfg, zoo.ZooConfig)
+        layout = cfg.input.layout
         if layout.startswith("("):
-            assert dna_layout(eval(layout)) is not None or not cfg["input"].get("dna"), layout
-    assert zoo.find("DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF")["name"] == "DeepBind"
-    assert zoo.find("pwm_HOCOMOCO/human/CTCF")["name"] == "pwm_HOCOMOCO"
-    assert zoo.find("Basset")["name"] == "Basset"
-    assert zoo.find("DeepSEA/predict")["name"] == "DeepSEA-predict"
+            assert dna_layout(eval(layout)) is not None or not cfg.input.dna, layout
+    assert zoo.find("DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF").name == "DeepBind"
+    assert zoo.find("pwm_HOCOMOCO/human/CTCF").name == "pwm_HOCOMOCO"
+    assert zoo.find("Basset").name == "Basset"
+    assert zoo.find("DeepSEA/predict").name == "DeepSEA-predict"
     assert zoo.find("Basenji") is None
     # The table's last line counts models, from each config's `models:` line.
     assert zoo.table(configs).splitlines()[-1].startswith(
@@ -55,17 +55,55 @@ def test_every_group_has_a_valid_config(configs):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda c: c.pop("rule"), "missing rule"),
+    (lambda c: c.pop("rule"), "^deepbind.yaml: missing rule$"),
     (lambda c: c.update(rule="deep-shap"), "rule 'deep-shap'"),
     (lambda c: c["references"].update(kind="dinuc"), "unknown reference 'dinuc'"),
-    (lambda c: c.update(rebuild="kipoi_deeplift.kipoi.rebuild.deepbind:nope"), "cannot import"),
-    (lambda c: c["status"].pop("loads"), "status.loads"),
+    (lambda c: c.update(rebuild="kipoi_deeplift.zoo.rebuild.deepbind:nope"), "cannot import"),
+    (lambda c: c["status"].pop("loads"), "^deepbind.yaml: status.loads is missing$"),
+    (lambda c: c.update(rebuilt="x"), "^deepbind.yaml: unknown key 'rebuilt' "),
+    (lambda c: c["input"].update(lenght=101), "^deepbind.yaml: unknown key input.lenght "),
+    (lambda c: c.update(kipoi_class={"weights": "w"}), "kipoi_class.defined_as is missing"),
+    (lambda c: c.update(input=None), "input is not a mapping"),
 ])
-def test_validation_names_the_problem(configs, change, message):
-    cfg = json.loads(json.dumps({k: v for k, v in configs["DeepBind"].items()}))
-    change(cfg)
-    with pytest.raises(UserError, match=message):
-        zoo.validate(cfg, "deepbind.yaml")
+def test_validation_names_the_file_and_the_key(configs, change, message):
+    raw = yaml.safe_load(configs["DeepBind"].text)
+    raw["kipoi_class"] = {"defined_as": "model.X"}
+    assert zoo.parse(json.loads(json.dumps(raw)), "deepbind.yaml") is not None
+    change(raw)
+    with pytest.raises(UserError, match=message) as e:
+        zoo.parse(raw, "deepbind.yaml")
+    assert "\n" not in str(e.value)
+
+
+def test_configs_are_typed_and_frozen(configs):
+    import dataclasses
+
+    cfg = configs["DeepBind"]
+    assert cfg.kipoi == ("DeepBind/*",) and cfg.references == zoo.config.References(
+        "dinuc-shuffle", 20, 0)
+    assert cfg.identify.info_name == "DeepBind" and cfg.kipoi_class is None
+    assert configs["DeepSEA-Beluga"].dataloader_args == {"alphabet": "ACGT"}
+    assert configs["BPNet-OSKN"].kipoi_class.then.endswith("bpnet:zero_bias_inputs")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.rule = "rescale"
+    # scoring's defaults: as the dict configs gave them
+    assert zoo.score_defaults(configs["BPNet-Dmel"])["output_names"][:2] == \
+        ["Bcd/profile", "Bcd/counts"]
+    assert zoo.score_defaults(cfg) == {"rule": "genomics-default", "references": "dinuc-shuffle",
+                                       "n_references": 20, "seed": 0, "maxpool": "exact",
+                                       "input": "seq"}
+
+
+def test_configs_are_package_data(configs):
+    """Read through importlib.resources from the package (kipoi_deeplift/zoo/configs), the
+    same files as model_zoo_configs/ at the top of the repository."""
+    from pathlib import Path
+
+    files = zoo.config_files()
+    top = Path(__file__).resolve().parents[1] / "model_zoo_configs"
+    assert [f.name for f in files] == sorted(p.name for p in top.glob("*.yaml"))
+    assert {f.read_text() for f in files} == {p.read_text() for p in top.glob("*.yaml")}
+    assert zoo.load_configs(top).keys() == configs.keys()
 
 
 @pytest.mark.parametrize("group, model_yaml", [
@@ -79,17 +117,17 @@ def test_configs_match_the_published_schemas(configs, group, model_yaml):
     text = "\n".join(line for line in text.splitlines() if "{%" not in line and "{{" not in line)
     schema = yaml.safe_load(text)["schema"]
     cfg = configs[group]
-    assert schema["inputs"]["name"] == cfg["input"]["name"]
+    assert schema["inputs"]["name"] == cfg.input.name
     assert schema["inputs"]["special_type"] == "DNASeq"
-    assert eval(schema["inputs"]["shape"]) == eval(cfg["input"]["layout"])
-    assert cfg["tasks"] == [schema["targets"]["name"]]
+    assert eval(schema["inputs"]["shape"]) == eval(cfg.input.layout)
+    assert list(cfg.tasks) == [schema["targets"]["name"]]
 
 
 def test_factornet_schema_names_the_configs_input(configs):
     d = fixture_path("factornet", "EGR1_onePeak_DGF")
     schema = yaml.safe_load((d / "kipoi" / "model.yaml").read_text())["schema"]
     names = [i["name"] for i in schema["inputs"]]
-    assert configs["FactorNet"]["input"]["name"] in names
+    assert configs["FactorNet"].input.name in names
     assert names == list(factornet.INPUT_NAMES[:2])
 
 
@@ -102,19 +140,19 @@ def test_status_yes_is_backed_by_tests_that_load_real_files(configs):
     root = Path(__file__).parent
     claims = 0
     for cfg in configs.values():
-        said = str(cfg["status"]["tested_on_real_weights"])
-        evidence = (cfg.get("status_notes") or {}).get("evidence") or []
+        said = cfg.status.tested_on_real_weights
+        evidence = cfg.status_notes.get("evidence") or []
         if said.startswith(("yes", "partly")):
             claims += 1
-            assert evidence, f"{cfg['name']}: claims {said!r} without evidence"
+            assert evidence, f"{cfg.name}: claims {said!r} without evidence"
         else:
-            assert "real" not in str(cfg["status"]["scores"]), cfg["name"]
+            assert "real" not in cfg.status.scores, cfg.name
         for item in evidence:
             path, _, test = item.partition("::")
             text = (root.parent / path).read_text()
             bodies = {m.group(1): m.group(0) for m in
                       re.finditer(r"^def (\w+)\(.*?(?=^def |^@|\Z)", text, re.S | re.M)}
-            assert test in bodies, f"{cfg['name']}: {item} does not exist"
+            assert test in bodies, f"{cfg.name}: {item} does not exist"
             # Helpers it calls and pytest fixtures it takes, one level down.
             called = set(re.findall(r"(\w+)\b", bodies[test])) & set(bodies)
             called |= {g for f in list(called) for g in re.findall(r"(\w+)\(", bodies[f])
@@ -229,8 +267,8 @@ def test_config_rule_is_exact_on_the_published_architecture(configs, group):
     cfg = configs[group]
     model = builder(length)
     x = M.one_hot(3, length, seed=2)
-    res = kd.DeepLift(model, rule=cfg["rule"], maxpool=cfg["maxpool"]).explain(
-        x, references=cfg["references"]["kind"], n_references=4)
+    res = kd.DeepLift(model, rule=cfg.rule, maxpool=cfg.maxpool).explain(
+        x, references=cfg.references.kind, n_references=4)
     assert res.max_convergence_error < 1e-3 * max(1.0, max(np.abs(d).max()
                                                           for d in res.delta.values()))
     dna = next(iter(res.contrib))
@@ -242,11 +280,11 @@ def test_config_rule_is_exact_on_the_published_architecture(configs, group):
 def test_bpnet_profile_heads_are_scored_as_bpnet_does(configs, group, tfs):
     model = Z.bpnet(tasks=tfs)
     assert zoo.find({"BPNet-OSKN": "BPNet-OSKN", "BPNet-Dmel":
-                     "BPNet_Dmel_OreR_2to3hr_ZDTBCG"}[group])["name"] == group
+                     "BPNet_Dmel_OreR_2to3hr_ZDTBCG"}[group]).name == group
     scoring = bpnet.profile_scoring_model(model)
     x = M.one_hot(3, 200, seed=4)
     r = kd.references.dinuc_shuffle(x, 4, seed=0)
-    res = kd.DeepLift(scoring, maxpool=configs[group]["maxpool"]).explain(x, references=r)
+    res = kd.DeepLift(scoring, maxpool=configs[group].maxpool).explain(x, references=r)
     # Per TF: the profile objective and the count head's two units.
     assert res.tasks[:3] == [f"{tfs[0]}_profile_weighted_0", f"{tfs[0]}_counts_0",
                              f"{tfs[0]}_counts_1"] and len(res.tasks) == 3 * len(tfs)
@@ -275,7 +313,7 @@ def test_deepmel_family_as_published_scores_exactly(configs, group, topics):
     kinds = {type(layer).__name__ for layer in model.layers}
     assert {"TimeDistributed", "Bidirectional", "Flatten"} <= kinds
     fwd = M.one_hot(2, 500, seed=6)
-    dl = kd.DeepLift(model, rule=cfg["rule"], maxpool=cfg["maxpool"])
+    dl = kd.DeepLift(model, rule=cfg.rule, maxpool=cfg.maxpool)
     xs = {"input_1": fwd, "input_2": fwd[:, ::-1, ::-1].copy()} if group == "DeepMEL" else fwd
     res = dl.explain(xs, n_references=3, tasks=[0, topics - 1])
     assert res.max_convergence_error < 1e-5
@@ -308,7 +346,7 @@ def test_zoo_command_line(capsys):
 def test_a_configs_input_is_a_hint_and_an_explicit_input_stays_strict(tmp_path, configs):
     """MPRA-DragoNN's real model has input conv1d_1_input and an unnamed schema input: a config
     must never make `score` fail on an input the user did not name."""
-    assert configs["MPRA-DragoNN"]["input"]["name"] is None
+    assert configs["MPRA-DragoNN"].input.name is None
     fasta = K.write_genome(tmp_path)
     bed = K.write_bed(tmp_path)
     d = K.write_model_dir(tmp_path / "m")
@@ -328,16 +366,16 @@ def test_config_model_counts_match_the_zoos_own_lists(configs):
     """The numbers `zoo show` prints, against the zoo's models.tsv files in the fixtures."""
     deepbind_rows = fixture_path("deepbind", "kipoi_today", "models.tsv").read_text() \
         .splitlines()[1:]
-    assert configs["DeepBind"]["models"].startswith(f"{len(deepbind_rows)} ")
+    assert configs["DeepBind"].models.startswith(f"{len(deepbind_rows)} ")
     tf = sum("/TF/" in r.split("\t")[0] for r in deepbind_rows)
-    assert f"{tf} transcription factors" in configs["DeepBind"]["models"]
+    assert f"{tf} transcription factors" in configs["DeepBind"].models
     hoco = [r.split("\t")[0] for r in fixture_path("hocomoco", "kipoi_models.tsv").read_text()
             .splitlines()[1:]]
-    assert configs["pwm_HOCOMOCO"]["models"].startswith(f"{len(hoco)} ")
+    assert configs["pwm_HOCOMOCO"].models.startswith(f"{len(hoco)} ")
     assert {m.split("/")[0] for m in hoco} == {"human"}
-    assert "human only" in configs["pwm_HOCOMOCO"]["models"]
-    assert configs["FactorNet"]["models"].startswith("30 ")
-    assert eval(configs["DeepSTARR"]["input"]["layout"]) == (249, 4, 1)
+    assert "human only" in configs["pwm_HOCOMOCO"].models
+    assert configs["FactorNet"].models.startswith("30 ")
+    assert eval(configs["DeepSTARR"].input.layout) == (249, 4, 1)
 
 
 def test_deepflybrain_json_with_unreadable_lambdas_is_rebuilt(tmp_path, configs):
@@ -366,3 +404,24 @@ def test_deepflybrain_json_with_unreadable_lambdas_is_rebuilt(tmp_path, configs)
                                rtol=1e-5, atol=1e-6)
     res = kd.DeepLift(rebuilt, rule="genomics-default").explain(x, n_references=2, tasks=[0])
     assert res.max_convergence_error < 1e-5
+
+
+def test_loading_goes_describe_identify_load(tmp_path, monkeypatch):
+    """kipoi.loading.load_model: Kipoi's description (once), the config it identifies (or the
+    one asked for), and the model loaded with that config's loader."""
+    from kipoi_deeplift.kipoi import loading
+
+    w = K.make_world(tmp_path)
+    steps = []
+    for name in ("describe_model", "identify"):
+        real = getattr(loading, name)
+        monkeypatch.setattr(loading, name, lambda *a, real=real, name=name, **k: (
+            steps.append(name), real(*a, **k))[1])
+    km, cfg = loading.load_model(str(w["model"]))
+    assert isinstance(km, loading.KipoiModel) and cfg is None
+    assert steps == ["describe_model", "identify"]
+    km2, cfg2 = loading.load_model(str(w["model"]), "dir", zoo_config="tal1_model")
+    assert cfg2.name == "tal1_model" and km2.source == "dir"
+    assert loading.load_model(km) == (km, None)
+    with pytest.raises(UserError, match="'nope' is not a config"):
+        loading.load_model(str(w["model"]), zoo_config="nope")

@@ -155,7 +155,7 @@ def test_bpnet_scores_through_its_kipoi_class(world, name, tfs, bias):
 
 
 def test_zero_bias_inputs_feed_exact_zeros_and_keep_a_model_without_them():
-    from kipoi_deeplift.kipoi.rebuild import bpnet
+    from kipoi_deeplift.zoo.rebuild import bpnet
 
     plain = bpnet_tf_keras(50, ("A",))
     assert bpnet.zero_bias_inputs(plain) is plain

@@ -10,6 +10,7 @@ from typing import Any, Callable, Mapping
 
 from ..errors import Notice, UserError, describe
 from ..io import resume as resume_lib
+from ..zoo import ZooConfig
 from . import intervals as intervals_lib
 from . import preflight
 from .arguments import parse_dataloader_args, parse_shard
@@ -93,16 +94,16 @@ def reads_every_line(dataloader) -> bool:
                for c in getattr(dataloader, "__mro__", ()))
 
 
-def arguments(dataloader, dataloader_args: Any, config: Mapping | None,
+def arguments(dataloader, dataloader_args: Any, config: ZooConfig | None,
               other_dataloader: bool) -> dict:
     """The dataloader's arguments, parsed and checked against what it takes. A zoo config's
     ``dataloader_args`` are what its rebuild reads (Beluga's ACGT): set, and a different value
     refused (not for a dataloader other than the model's)."""
     args = parse_dataloader_args(dataloader_args)
     if not other_dataloader:
-        for key, value in ((config or {}).get("dataloader_args") or {}).items():
+        for key, value in (config.dataloader_args if config else {}).items():
             if key in args and args[key] != value:
-                raise UserError(f"--dataloader-args {key}={args[key]!r}: the {config['name']} "
+                raise UserError(f"--dataloader-args {key}={args[key]!r}: the {config.name} "
                                 f"rebuild reads {key}={value!r}; leave {key} out")
             args[key] = value
     return preflight.check_arguments(dataloader, args)

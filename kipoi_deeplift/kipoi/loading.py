@@ -21,6 +21,8 @@ import yaml
 from ..errors import UserError, describe
 from ..io.hdf5 import text
 from ..quiet import captured_stderr
+from ..zoo import Loader, ZooConfig, identify, loader as zoo_loader
+from ..zoo.loaders import standing_in
 
 ZOO_HINT = "see `kipoi-deeplift zoo list` for rebuilt published models"
 
@@ -72,7 +74,7 @@ def _load_keras_archive(path: str, objects: dict):
     """A native .keras archive, whatever its file name."""
     import keras
 
-    from . import zoo_layers  # noqa: F401  (registers this package's layers for Keras)
+    from ..zoo import layers  # noqa: F401  (registers the zoo's layers for Keras)
 
     with _named(path, ".keras") as named:
         return keras.saving.load_model(named, custom_objects=objects, compile=False)
@@ -162,37 +164,6 @@ def load_keras(weights: str, arch: str | None = None, custom_objects: str | None
         raise UserError(f"cannot load the Keras model from {weights}: {describe(e)}") from e
 
 
-@dataclass(frozen=True)
-class Loader:
-    """How a model's files become a Keras model, where Kipoi's own way does not apply (chosen
-    by a zoo config): a ``rebuild`` of the published files, and/or the model's own Kipoi class
-    (``defined_as`` in model.yaml, e.g. ``model.BPNetOldSeqModel``) replaced by one that reads
-    the Keras file that class would read, without importing the model's model.py (whose
-    TensorFlow 1 / Keras 2 imports do not run on this stack)."""
-
-    rebuild: Callable | None = None      # (weights, arch=...) -> Keras model
-    kipoi_class: str | None = None       # Kipoi's ``defined_as`` replaced (a glob)
-    weights_arg: str = "weights"         # that class's argument holding the Keras file
-    arch_arg: str | None = None          # ... and the one holding an architecture JSON
-    then: Callable | None = None         # (Keras model, model directory) -> Keras model
-
-    def replaces(self, defined_as: str | None) -> bool:
-        """Whether Kipoi's ``defined_as`` is the class this loader stands in for."""
-        import fnmatch
-
-        return bool(self.kipoi_class and defined_as and
-                    fnmatch.fnmatch(defined_as, self.kipoi_class))
-
-    def keras_model(self, weights: str, arch: str | None = None,
-                    custom_objects: str | None = None):
-        """The Keras model of these files (in the model's directory: Kipoi loads there)."""
-        if self.rebuild:
-            model = self.rebuild(weights, **({"arch": arch} if arch else {}))
-        else:
-            model = load_keras(weights, arch, custom_objects)
-        return self.then(model, os.getcwd()) if self.then else model
-
-
 def _kipoi_keras_class(loader: Loader):
     """A kipoi BaseModel with KerasModel's arguments that loads through :func:`load_keras`, or
     through a zoo config's ``rebuild(weights)`` for files no Python 3 Keras can read."""
@@ -205,59 +176,13 @@ def _kipoi_keras_class(loader: Loader):
         def __init__(self, weights, arch=None, custom_objects=None, backend=None,
                      image_dim_ordering=None):
             self.weights, self.arch = weights, arch
-            self.model = loader.keras_model(weights, arch, custom_objects)
+            self.model = loader.keras_model(weights, arch, custom_objects, read=load_keras)
 
         def predict_on_batch(self, x):
             """Predictions of the Keras model for one dataloader batch ``x``."""
             return self.model.predict_on_batch(x)
 
     return DeepliftKerasModel
-
-
-def _kipoi_own_class(loader: Loader):
-    """A kipoi BaseModel standing in for a model's own class (``loader.kipoi_class``): it takes
-    that class's arguments and reads the Keras file named by ``loader.weights_arg``."""
-    import kipoi.model
-
-    class DeepliftOwnClassModel(kipoi.model.BaseModel):
-        """A model's own Kipoi class, read as the Keras model it wraps."""
-        MODEL_PACKAGE = "keras"
-
-        def __init__(self, **args):
-            if loader.weights_arg not in args:
-                raise UserError(f"model.yaml gives {sorted(args)} but the zoo config reads "
-                                f"the Keras file from argument {loader.weights_arg!r}")
-            self.weights = args[loader.weights_arg]
-            self.arch = args.get(loader.arch_arg) if loader.arch_arg else None
-            self.model = loader.keras_model(self.weights, self.arch)
-
-        def predict_on_batch(self, x):
-            """Predictions of the Keras model for one dataloader batch ``x``."""
-            return self.model.predict_on_batch(x)
-
-    return DeepliftOwnClassModel
-
-
-def _kipoi_torch_class(loader: Loader):
-    """A kipoi BaseModel with PyTorchModel's arguments whose model is a zoo config's Keras 3
-    rebuild of the state dict in ``weights`` (torch only reads the file; the module file is
-    not run)."""
-    import kipoi.model
-
-    class DeepliftRebuiltTorchModel(kipoi.model.BaseModel):
-        """Kipoi's PyTorch model class, rebuilt in Keras 3 from the published state dict."""
-        MODEL_PACKAGE = "pytorch"
-
-        def __init__(self, weights, module_class=None, module_kwargs=None, module_obj=None,
-                     module_file=None, auto_use_cuda=True):
-            self.weights = weights
-            self.model = loader.rebuild(weights)
-
-        def predict_on_batch(self, x):
-            """Predictions of the Keras rebuild for one dataloader batch ``x``."""
-            return self.model.predict_on_batch(x)
-
-    return DeepliftRebuiltTorchModel
 
 
 @contextlib.contextmanager
@@ -277,30 +202,17 @@ def _quiet_schema_notes():
 
 @contextlib.contextmanager
 def _keras_loader_for_kipoi(loader: Loader):
-    """Kipoi's Keras (and, with a rebuild, PyTorch) model classes replaced by ours while Kipoi
-    loads a model, and the model's own class where ``loader`` stands in for it (Kipoi imports
-    ``defined_as`` through ``kipoi.model.load_obj``)."""
+    """Kipoi's Keras model class replaced by ours while Kipoi loads (Kipoi 0.8's fails on
+    Keras 3), and the classes ``loader`` stands in for (:func:`.zoo.loaders.standing_in`)."""
     import kipoi.model
 
-    keras_cls = _kipoi_keras_class(loader)
-    torch_cls = _kipoi_torch_class(loader) if loader.rebuild else kipoi.model.PyTorchModel
-    own_cls = _kipoi_own_class(loader)
-    original_load_obj = kipoi.model.load_obj
-
-    def load_obj(name: str):
-        return own_cls if loader.replaces(name) else original_load_obj(name)
-
-    saved = (kipoi.model.AVAILABLE_MODELS["keras"], kipoi.model.KerasModel,
-             kipoi.model.AVAILABLE_MODELS["pytorch"], kipoi.model.PyTorchModel)
-    kipoi.model.AVAILABLE_MODELS["keras"] = kipoi.model.KerasModel = keras_cls
-    kipoi.model.AVAILABLE_MODELS["pytorch"] = kipoi.model.PyTorchModel = torch_cls
-    kipoi.model.load_obj = load_obj
+    saved = (kipoi.model.AVAILABLE_MODELS["keras"], kipoi.model.KerasModel)
+    kipoi.model.AVAILABLE_MODELS["keras"] = kipoi.model.KerasModel = _kipoi_keras_class(loader)
     try:
-        yield
+        with standing_in(loader, load_keras):
+            yield
     finally:
-        (kipoi.model.AVAILABLE_MODELS["keras"], kipoi.model.KerasModel,
-         kipoi.model.AVAILABLE_MODELS["pytorch"], kipoi.model.PyTorchModel) = saved
-        kipoi.model.load_obj = original_load_obj
+        kipoi.model.AVAILABLE_MODELS["keras"], kipoi.model.KerasModel = saved
 
 
 def _raised_loading_a_dataloader(e: BaseException) -> bool:
@@ -406,16 +318,19 @@ def refusal(model: str, kind: str, descr=None) -> str:
             f"keras) and rebuilt PyTorch ones; {ZOO_HINT}")
 
 
-def load_kipoi_model(model: str, source: str = "kipoi", loader: Loader | None = None,
-                     select: Callable | None = None) -> KipoiModel:
-    """Load a Kipoi model (zoo name with ``source='kipoi'``, or a directory with ``'dir'``).
+def describe_model(model: str, source: str) -> Any:
+    """Kipoi's description of a model: model.yaml parsed, nothing downloaded (the *describe*
+    step of loading, see :func:`load_model`).
 
-    Kipoi pulls the model, downloads its files (Zenodo URLs in model.yaml), parses model.yaml
-    and resolves the default dataloader; the Keras files are read by :func:`load_keras`, or as
-    a zoo config's :class:`Loader` says (a rebuild, the model's own class replaced). ``select``,
-    given Kipoi's description of the model (model.yaml parsed), returns that loader (or
-    ``None``): the choice can then depend on what the model is, not on how its path was
-    written.
+    Parameters
+    ----------
+    model, source : str
+        A Kipoi model name and its Kipoi source, or a directory and ``'dir'``.
+
+    Returns
+    -------
+    kipoi.specs.ModelDescription
+        Or ``UserError``: no such directory or model.yaml, or Kipoi cannot find or read it.
     """
     import kipoi
 
@@ -423,7 +338,7 @@ def load_kipoi_model(model: str, source: str = "kipoi", loader: Loader | None = 
     noise: list[str] = []
     try:
         with captured_stderr(noise):
-            descr = kipoi.get_model_descr(model, source=source)
+            return kipoi.get_model_descr(model, source=source)
     except UserError:
         raise
     except Exception as e:
@@ -432,17 +347,16 @@ def load_kipoi_model(model: str, source: str = "kipoi", loader: Loader | None = 
         what = "read the model.yaml of" if source == "dir" else "find"
         raise UserError(f"cannot {what} model {model!r} in Kipoi source {source!r}{where}: "
                         f"{describe(e)}") from e
-    if select is not None:
-        loader = select(descr)
-    loader = loader or Loader()
-    kind = descr.type or descr.defined_as
-    torch_rebuilt = loader.rebuild is not None and kind in ("pytorch", "kipoi.model.PyTorchModel")
-    if kind not in ("keras", "kipoi.model.KerasModel") and not torch_rebuilt and \
-            not loader.replaces(descr.defined_as):
-        raise UserError(refusal(model, str(kind), descr))
+
+
+def _kipoi_get_model(model: str, source: str, loader: Loader):
+    """``kipoi.get_model``, files read as ``loader`` says, dataloader possibly unloadable."""
+    import kipoi
+
+    noise: list[str] = []
     try:
         with _keras_loader_for_kipoi(loader), captured_stderr(noise), _quiet_schema_notes():
-            mod = kipoi.get_model(model, source=source, with_dataloader=True)
+            return kipoi.get_model(model, source=source, with_dataloader=True)
     except UserError:
         raise
     except Exception as e:
@@ -458,8 +372,78 @@ def load_kipoi_model(model: str, source: str = "kipoi", loader: Loader | None = 
         except Exception:
             raise UserError(f"cannot load model {model!r}: {describe(e)}") from e
         mod.default_dataloader = UnloadableDataloader(model, describe(e))
+        return mod
+
+
+def load_kipoi_model(model: str, source: str = "kipoi", loader: Loader | None = None,
+                     select: Callable | None = None, descr: Any = None) -> KipoiModel:
+    """Load a Kipoi model (zoo name with ``source='kipoi'``, or a directory with ``'dir'``).
+
+    Kipoi pulls the model, downloads its files (Zenodo URLs in model.yaml), parses model.yaml
+    and resolves the default dataloader; the Keras files are read by :func:`load_keras`, or as
+    a zoo config's :class:`~kipoi_deeplift.zoo.Loader` says (a rebuild, the model's own class
+    replaced).
+
+    Parameters
+    ----------
+    model, source : str
+        As :func:`describe_model`.
+    loader : kipoi_deeplift.zoo.Loader, optional
+        How the files are read (default: as Kipoi's model type says).
+    select : callable, optional
+        ``select(descr) -> Loader or None``, given Kipoi's description of the model: the
+        choice can then depend on what the model is, not on how its path was written.
+    descr : kipoi.specs.ModelDescription, optional
+        :func:`describe_model`'s result, when already at hand.
+
+    Returns
+    -------
+    KipoiModel
+        Or ``UserError``: Kipoi cannot find or load the model, or DeepLIFT does not apply to
+        its type.
+    """
+    if descr is None:
+        descr = describe_model(model, source)
+    if select is not None:
+        loader = select(descr)
+    loader = loader or Loader()
+    kind = descr.type or descr.defined_as
+    torch_rebuilt = loader.rebuild is not None and kind in ("pytorch", "kipoi.model.PyTorchModel")
+    if kind not in ("keras", "kipoi.model.KerasModel") and not torch_rebuilt and \
+            not loader.replaces(descr.defined_as):
+        raise UserError(refusal(model, str(kind), descr))
+    mod = _kipoi_get_model(model, source, loader)
     files = {k: os.path.join(mod.source_dir, v) if not os.path.isabs(v) else v
              for k, v in mod.args.items() if k in ("weights", "arch") and isinstance(v, str)}
     return KipoiModel(name=model, source=source, keras_model=mod.model, schema=mod.schema,
                       dataloader=mod.default_dataloader, source_dir=mod.source_dir,
                       weight_files=files, postprocessing=_postprocessing(mod.source_dir))
+
+
+def load_model(model: str | KipoiModel, source: str | None = None,
+               zoo_config: str | None = None) -> tuple[KipoiModel, ZooConfig | None]:
+    """A Kipoi model and the zoo config that applies to it, in three steps: *describe* (Kipoi
+    reads model.yaml), *identify* (:func:`kipoi_deeplift.zoo.identify`: by ``zoo_config``,
+    else the name or path, else model.yaml) and *load* (:func:`load_kipoi_model` with the
+    config's :func:`~kipoi_deeplift.zoo.loader`).
+
+    Parameters
+    ----------
+    model : str or KipoiModel
+        A Kipoi model name or directory (a :class:`KipoiModel` is returned, with no config).
+    source : str, optional
+        The Kipoi source (default: ``dir`` for a path, else ``kipoi``).
+    zoo_config : str, optional
+        A config name (``--zoo-config``), ``"none"`` for none; default: found.
+
+    Returns
+    -------
+    (KipoiModel, ZooConfig or None)
+    """
+    if isinstance(model, KipoiModel):
+        return model, None
+    name = str(model)
+    source = source or ("dir" if looks_like_path(name) else "kipoi")
+    descr = describe_model(name, source)
+    config = identify(name, descr, zoo_config)
+    return load_kipoi_model(name, source, zoo_loader(config), descr=descr), config

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..core.engine import DeepLift
 from ..errors import UserError
-from . import zoo
+from ..zoo import ZooConfig, function, output_task_names
 from .arguments import neurons_for_rank, parse_neurons, tasks_arg
 from .data import Data
 from .loading import KipoiModel
@@ -91,7 +91,7 @@ class RunPlan:
     options: Any
     out_path: Path
     model: KipoiModel
-    config: dict | None
+    config: ZooConfig | None
     settings: Mapping[str, Any]
     scorer: Scorer
     references: Any
@@ -124,7 +124,7 @@ def scorer(km: KipoiModel, model_defaults: Mapping[str, Any], options, settings:
 
     keras_model = cut_at(km.keras_model, model_defaults.get("output_layer"))
     if model_defaults.get("profile_head"):
-        keras_model = zoo.function(model_defaults["profile_head"])(keras_model)
+        keras_model = function(model_defaults["profile_head"])(keras_model)
     names, shapes, _, out_shapes = signature(keras_model)
     labels = input_labels(km.schema, names)     # Keras name -> schema name
     by_label = {v: k for k, v in labels.items()}
@@ -141,7 +141,7 @@ def scorer(km: KipoiModel, model_defaults: Mapping[str, Any], options, settings:
         engine = DeepLift(scoring_model, rule=settings["rule"], maxpool=settings["maxpool"],
                           jit=options.jit,
                           task_names=task_names(km.schema, n_units, km.source_dir) or
-                          zoo.output_task_names(model_defaults.get("output_names"), out_shapes))
+                          output_task_names(model_defaults.get("output_names"), out_shapes))
         tasks = chosen_tasks(engine, options)
         for layer in options.layers:
             engine.layer_key(layer)

@@ -36,7 +36,7 @@ def values(plan: RunPlan) -> dict[str, Any]:
             "batch_size": plan.batch_size, "hypothetical": plan.hypothetical,
             "limit": data.limit,
             "shard": None if o.shard is None else "/".join(map(str, parse_shard(o.shard))),
-            "zoo_config": plan.config["name"] if plan.config else "none",
+            "zoo_config": plan.config.name if plan.config else "none",
             "dataloader_source": o.dataloader_source if o.dataloader else None,
             "device": plan.device}
 

@@ -22,12 +22,13 @@ from ..io import derived as derived_lib
 from ..io import resume as resume_lib
 from ..io import scorefile
 from ..io.writers import H5Writer, Staged, check_writable
+from ..zoo import score_defaults
 from . import data as data_lib
 from . import options as options_lib
-from . import preflight, provenance, zoo
+from . import preflight, provenance
 from .arguments import references_arg
 from .data import shard_bounds  # noqa: F401  (its old home)
-from .loading import KipoiModel, load_kipoi_model, looks_like_path
+from .loading import KipoiModel, load_model
 from .plan import RunPlan, scorer
 from .streaming import guard as _guard, score_batches  # noqa: F401
 
@@ -92,11 +93,11 @@ def prepare(model: str | KipoiModel, dataloader_args: Any, output: str, options)
     if options.resume and found and batch_size is None:
         batch_size = int(found[0].attrs.get("batch_size", 0)) or None
     scope, device = device_scope(options.device)
-    km, config = _load(model, options.source, options.zoo_config)
+    km, config = load_model(model, options.source, options.zoo_config)
     if options.dataloader:
         km.dataloader = _other_dataloader(options.dataloader,
                                           options.dataloader_source or km.source)
-    model_defaults = {**zoo.score_defaults(config), **km.postprocessing}
+    model_defaults = {**score_defaults(config), **km.postprocessing}
     settings = options_lib.layered(options, model_defaults)
     side = scorer(km, model_defaults, options, settings)
     references = references_arg(settings["references"], side.by_label, side.inputs.dna,
@@ -230,22 +231,6 @@ def _leftovers(out_path: Path, resume: bool) -> list:
                       f"{resume_lib.describe_partial(found[0])}: `--resume` continues it; this "
                       "run starts over and removes it when it completes", Notice, stacklevel=3)
     return found
-
-
-def _load(model, source: str | None, zoo_config: str | None):
-    """The Kipoi model and the zoo config that applies to it (chosen from what the model is)."""
-    if isinstance(model, KipoiModel):
-        return model, None
-    chosen_config: list = []
-
-    def select(descr):
-        cfg = zoo.identify(str(model), descr, zoo_config)
-        chosen_config.append(cfg)
-        return zoo.loader(cfg)
-
-    src = source or ("dir" if looks_like_path(str(model)) else "kipoi")
-    km = load_kipoi_model(str(model), src, select=select)
-    return km, (chosen_config[-1] if chosen_config else None)
 
 
 def _other_dataloader(name: str, source: str):

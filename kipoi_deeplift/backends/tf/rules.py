@@ -114,10 +114,6 @@ _LINEAR_TYPES = (
     "UpSampling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
     "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
     "Add", "Subtract", "Average", "Concatenate",
-    # kipoi_deeplift.kipoi.zoo_layers, for rebuilt published architectures (scBasset's three
-    # augmentation layers are the identity at inference: their flag is a constant False)
-    "ConstantPadding1D", "ReverseComplement", "StochasticReverseComplement", "StochasticShift",
-    "SwitchReverse",
 )
 _MAX_POOL_TYPES = ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "GlobalMaxPooling1D",
                    "GlobalMaxPooling2D", "GlobalMaxPooling3D")
@@ -128,16 +124,13 @@ LAYER_RULES: dict[str, LayerRule] = {
     **{name: LayerRule(linear) for name in _LINEAR_TYPES},
     "Activation": LayerRule(activation_layer, kind="elementwise"),
     **{name: LayerRule(elementwise_layer, kind="elementwise") for name in
-       ("ReLU", "LeakyReLU", "ELU", "PReLU", "ThresholdedReLU",
-        "Threshold")},           # zoo_layers: torch's nn.Threshold
-    "GELU": LayerRule(elementwise_layer, kind="elementwise", monotone=False),  # scBasset's
+       ("ReLU", "LeakyReLU", "ELU", "PReLU", "ThresholdedReLU")},
     "Softmax": LayerRule(softmax_layer, kind="softmax"),
     **{name: LayerRule(maxima.pooling, max_like=True, note=_MAX_NOTE, kind="max")
        for name in _MAX_POOL_TYPES},
     "Maximum": LayerRule(maxima.maximum_merge, max_like=True, note=_MAX_NOTE, kind="max"),
     "Minimum": LayerRule(maxima.minimum_merge, max_like=True, note=_MAX_NOTE, kind="max"),
     "Lambda": LayerRule(lambda_linear, resolve=_resolve_lambda, kind="traced"),
-    "SoftmaxWeightedSum": LayerRule(softmax_weighted_sum, kind="output"),
     "LSTM": LayerRule(recurrent.lstm, resolve=_resolve_recurrent, kind="recurrent"),
     "Bidirectional": LayerRule(recurrent.bidirectional, resolve=_resolve_recurrent,
                                kind="recurrent"),

@@ -7,7 +7,7 @@ from typing import Sequence
 
 @functools.lru_cache(maxsize=None)
 def _tf_keras_weighted_sum():
-    """:class:`~kipoi_deeplift.kipoi.zoo_layers.SoftmaxWeightedSum` for tf_keras models (the
+    """:class:`~kipoi_deeplift.zoo.layers.SoftmaxWeightedSum` for tf_keras models (the
     published BPNet files are Keras 2 HDF5, read by tf_keras): the rule table matches layers by
     class name, so both classes get the same row."""
     import tensorflow as tf
@@ -28,10 +28,10 @@ def _tf_keras_weighted_sum():
 
 def profile_scoring_model(model, profile_outputs: Sequence[str] | None = None):
     """``model`` with each profile output (N, L, strands) replaced by its softmax-weighted sum
-    (weights held constant, :class:`kipoi_deeplift.kipoi.zoo_layers.SoftmaxWeightedSum`); other
+    (weights held constant, :class:`kipoi_deeplift.zoo.layers.SoftmaxWeightedSum`); other
     outputs (count heads) stay as they are. Profile outputs are the 3-D ones unless named.
     ``model`` is a Keras 3 or a tf_keras model; the result is of the same Keras."""
-    from .. import zoo_layers
+    from .. import layers as zoo_layers
     from ...backends.tf.graph import flavour, keras_module
 
     layer = zoo_layers.SoftmaxWeightedSum if flavour(model) == "keras3" else \

@@ -97,7 +97,7 @@ def build(detector_len: int, num_detectors: int, num_hidden: int, has_avg_poolin
     """
     import keras
 
-    from ..zoo_layers import ConstantPadding1D, ReverseComplement
+    from ..layers import ConstantPadding1D, ReverseComplement
 
     L = keras.layers
     m = detector_len

@@ -16,7 +16,7 @@ conventions, each mapped here:
 * Flatten: torch flattens (C, L') channel-major, Keras (L', C) position-major: the first
   ``Linear``'s columns are permuted to match.
 * ``nn.Threshold(0, 1e-6)`` (DeepSEA) outputs 1e-6, not 0, below 0: the
-  :class:`~kipoi_deeplift.kipoi.zoo_layers.Threshold` layer, with its own nonlinearity row.
+  :class:`~kipoi_deeplift.zoo.layers.Threshold` layer, with its own nonlinearity row.
 * ``BatchNorm`` in eval mode is affine: Keras ``BatchNormalization`` with the running statistics.
 * The final ``Sigmoid`` becomes the last Dense layer's activation, so scores explain the logit;
   ``DeepSEA/predict`` averages the sigmoid outputs of the sequence and its reverse complement
@@ -175,7 +175,7 @@ def deepsea(weights: str, variant: str = "variantEffects", **_: Any):
     from its state dict: input (N, 4, 1, 1000), 919 outputs."""
     import keras as K
 
-    from ..zoo_layers import ReverseComplement, Threshold
+    from ..layers import ReverseComplement, Threshold
 
     if variant not in ("variantEffects", "predict"):
         raise UserError(f"DeepSEA variant {variant!r}: use variantEffects or predict")

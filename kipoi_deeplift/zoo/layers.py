@@ -1,10 +1,43 @@
 """Keras 3 layers that rebuilt zoo architectures need in place of the published Lambda layers
-(which cannot be deserialized on Python 3) and of torch modules Keras lacks. Padding and the
-reverse complement are linear (their rows pass multipliers as the gradient); Threshold is an
+(which cannot be deserialized on Python 3) and of torch modules Keras lacks, and their rows of
+the layer-rule table (:data:`RULES`, added by :func:`register_rules`). Padding and the reverse
+complement are linear (their rows pass multipliers as the gradient); Threshold is an
 elementwise nonlinearity (its row gets the method's nonlinearity rule)."""
 from __future__ import annotations
 
 import keras
+
+#: Each layer's row of ``backends.tf.rules.LAYER_RULES``: (rule function there, LayerRule
+#: fields). By class name, as the table is: Kipoi's scBasset files define their own classes of
+#: these names, and :mod:`.rebuild.bpnet` a tf_keras SoftmaxWeightedSum.
+RULES: dict[str, tuple[str, dict]] = {
+    "ConstantPadding1D": ("linear", {}),
+    "ReverseComplement": ("linear", {}),
+    # scBasset's augmentation layers are the identity at inference: their flag is a constant
+    # False
+    "StochasticReverseComplement": ("linear", {}),
+    "StochasticShift": ("linear", {}),
+    "SwitchReverse": ("linear", {}),
+    "Threshold": ("elementwise_layer", {"kind": "elementwise"}),   # torch's nn.Threshold
+    "GELU": ("elementwise_layer", {"kind": "elementwise", "monotone": False}),    # scBasset's
+    "SoftmaxWeightedSum": ("softmax_weighted_sum", {"kind": "output"}),
+}
+
+
+def register_rules() -> None:
+    """Add :data:`RULES` to the layer-rule table (``kipoi_deeplift/__init__.py`` calls this
+    whenever ``backends.tf.rules`` is imported, so the rows are there for every model and in
+    ``kipoi-deeplift rules``).
+
+    The rows go in as the table's own, not through :func:`kipoi_deeplift.register_rule`: that
+    keeps only the function and ``exact`` (GELU would lose ``monotone=False`` and get
+    RevealCancel, changing scores) and marks rows as the user's (left out of the table that
+    ``kipoi-deeplift rules`` prints and the README holds). A row already there is kept.
+    """
+    from ..backends.tf import rules
+
+    for name, (fn, extra) in RULES.items():
+        rules.LAYER_RULES.setdefault(name, rules.LayerRule(getattr(rules, fn), **extra))
 
 
 @keras.saving.register_keras_serializable(package="kipoi_deeplift")
