@@ -303,6 +303,12 @@ def test_temp_names_are_unique_and_stale_ones_are_removed(world, tmp_path):
         holder.kill()       # it held flock, the lock this tool's runs hold on their temp files
 
 
+def _sigint_default():
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 # -- 6, 7. signals --------------------------------------------------------------------------------
 @pytest.mark.parametrize("delay", [0.3, 1.5, 3.0])
 def test_ctrl_c_at_any_moment_is_one_line(world, many, tmp_path, delay):
@@ -313,8 +319,11 @@ def test_ctrl_c_at_any_moment_is_one_line(world, many, tmp_path, delay):
     from _cli import BIN
     out = tmp_path / "o.h5"
     # 1296 sequences: start-up (0.3 s), TensorFlow's import (1.5 s) or scoring (3 s).
+    # A shell without job control starts background jobs with SIGINT ignored, and Python then
+    # keeps it ignored: the user's terminal has it at its default, so the run does too.
     p = subprocess.Popen([str(BIN / "kipoi-deeplift"), *many_argv(world, many, out)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=_sigint_default)
     time.sleep(delay)
     p.send_signal(signal.SIGINT)
     stdout, err = p.communicate(timeout=120)
@@ -488,7 +497,8 @@ def test_ctrl_c_to_the_group_with_workers_then_resume(wide, tmp_path):
 
     out = tmp_path / "res.h5"
     p = subprocess.Popen(wide["argv"](out, "-n", "2"), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+                         stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         preexec_fn=_sigint_default)
     deadline = time.time() + 120
     while time.time() < deadline and p.poll() is None:
         temps = list(tmp_path.glob(".res.h5.*.kd-tmp"))
