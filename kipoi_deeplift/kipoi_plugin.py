@@ -101,14 +101,26 @@ except Exception:
 
 
 def pth_line() -> str:
-    """The .pth file's one line (``site`` executes lines that start with ``import``)."""
+    """The .pth file's one line (``site`` executes lines that start with ``import``).
+
+    Returns
+    -------
+    str
+        The line, ending in a newline, that installs the hook when Python starts.
+    """
     source = f"ENTRY = {ENTRY!r}\n{HOOK_SOURCE}"
     return (f"import sys; exec({source!r}, "
             "{'__name__': 'kipoi_deeplift_plugin_hook'})\n")
 
 
 def site_dirs() -> list[Path]:
-    """Where this interpreter reads .pth files: site-packages (and the user's)."""
+    """Where this interpreter reads .pth files: site-packages (and the user's).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The folders, each once, site-packages first.
+    """
     dirs = [Path(sysconfig.get_paths()["purelib"])]
     dirs += [Path(p) for p in getattr(site, "getsitepackages", lambda: [])()]
     user = getattr(site, "getusersitepackages", lambda: None)()
@@ -122,12 +134,24 @@ def site_dirs() -> list[Path]:
 
 
 def installed() -> list[Path]:
-    """The plugin's .pth files this interpreter reads."""
+    """The plugin's .pth files this interpreter reads.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The existing hook files (empty when the plugin is not enabled).
+    """
     return [d / PTH_NAME for d in site_dirs() if (d / PTH_NAME).is_file()]
 
 
 def enable() -> Path:
-    """Write the .pth file into site-packages (replacing an older one); returns its path."""
+    """Write the .pth file into site-packages (replacing an older one).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
     target = Path(sysconfig.get_paths()["purelib"]) / PTH_NAME
     tmp = target.with_name(f".{PTH_NAME}.{os.getpid()}.tmp")
     tmp.write_text(pth_line())
@@ -136,7 +160,13 @@ def enable() -> Path:
 
 
 def disable() -> list[Path]:
-    """Remove every .pth file of the plugin; returns the paths removed."""
+    """Remove every .pth file of the plugin.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The paths removed (empty when none was installed).
+    """
     gone = []
     for path in installed():
         path.unlink()
@@ -145,8 +175,17 @@ def disable() -> list[Path]:
 
 
 def status() -> dict:
-    """Whether the hook is installed and current, and whether Kipoi, started afresh by this
-    interpreter (so that it reads the .pth files as ``kipoi`` will), lists the plugin."""
+    """Whether the hook is installed and current, and whether Kipoi lists the plugin.
+
+    Kipoi is started afresh by this interpreter, so that it reads the .pth files as ``kipoi``
+    will.
+
+    Returns
+    -------
+    dict
+        ``files`` (list of str), ``current`` (bool), ``listed_by_kipoi`` (bool, or None when
+        Kipoi cannot be started) and ``switched_off`` (``KIPOI_DEEPLIFT_PLUGIN=0``).
+    """
     import subprocess
 
     files = installed()
@@ -164,8 +203,18 @@ def status() -> dict:
 
 
 def act(action: str) -> str:
-    """``kipoi-deeplift kipoi-plugin ACTION`` (``status``, ``enable``, ``disable``): does it,
-    then says what is installed and whether Kipoi lists the plugin."""
+    """``kipoi-deeplift kipoi-plugin ACTION``: does it, then says what is installed.
+
+    Parameters
+    ----------
+    action : {"status", "enable", "disable"}
+        What to do; ``status`` only reports.
+
+    Returns
+    -------
+    str
+        Lines saying what was done, the hook file(s), and whether Kipoi lists the plugin.
+    """
     lines = []
     if action == "enable":
         lines.append(f"wrote {enable()}: `kipoi deeplift ...` runs this package")

@@ -10,8 +10,19 @@ import tempfile
 
 @contextlib.contextmanager
 def captured_stderr(into: list):
-    """Lines written to file descriptor 2 inside the block go into ``into``; nothing is
-    captured where stderr has no file descriptor (pytest's capture)."""
+    """Lines written to file descriptor 2 inside the block go into ``into``.
+
+    Nothing is captured where stderr has no file descriptor (pytest's capture).
+
+    Parameters
+    ----------
+    into : list of str
+        Extended, when the block ends, with the captured lines.
+
+    Yields
+    ------
+    None
+    """
     try:
         fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):
@@ -32,9 +43,15 @@ def captured_stderr(into: list):
 
 
 def quiet_tensorflow_start() -> None:
-    """Import TensorFlow and Keras (and look for GPUs) with their start-up lines discarded
-    (oneDNN, CUDA probing, cuInit on machines without a GPU: printed from C++ before
-    TF_CPP_MIN_LOG_LEVEL applies). ``KIPOI_DEEPLIFT_TF_START=show`` keeps them."""
+    """Import TensorFlow and Keras (and look for GPUs) with their start-up lines discarded.
+
+    The lines are oneDNN, CUDA probing, cuInit on machines without a GPU: printed from C++
+    before TF_CPP_MIN_LOG_LEVEL applies. ``KIPOI_DEEPLIFT_TF_START=show`` keeps them.
+
+    Returns
+    -------
+    None
+    """
     if "tensorflow" in sys.modules or os.environ.get("KIPOI_DEEPLIFT_TF_START") == "show":
         return
     with captured_stderr([]):

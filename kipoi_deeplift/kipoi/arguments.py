@@ -16,7 +16,18 @@ DNA_REFERENCES = "dinuc-shuffle"
 
 
 def parse_dataloader_args(value: Any) -> dict:
-    """A dict, a JSON string, a .json/.yaml file, or ``key=value`` strings, as a dict."""
+    """--dataloader-args as a dict.
+
+    Parameters
+    ----------
+    value : dict, str, list of str or None
+        A dict, a JSON string, a .json/.yaml file, or ``key=value`` strings (``None``: none).
+
+    Returns
+    -------
+    dict
+        The dataloader's arguments; ``UserError`` for a missing file or a value not parsed.
+    """
     if value is None:
         return {}
     if isinstance(value, Mapping):
@@ -42,7 +53,18 @@ def parse_dataloader_args(value: Any) -> dict:
 
 
 def parse_shard(shard: str | None) -> tuple[int, int] | None:
-    """'I/N' (1 <= I <= N) -> (I, N); ``None`` stays ``None``."""
+    """--shard: ``'I/N'`` (1 <= I <= N) as ``(I, N)``.
+
+    Parameters
+    ----------
+    shard : str or None
+        ``'I/N'``; ``None`` stays ``None``.
+
+    Returns
+    -------
+    (int, int) or None
+        ``(I, N)``; ``UserError`` for another spelling or I outside 1..N.
+    """
     if shard is None:
         return None
     try:
@@ -55,11 +77,24 @@ def parse_shard(shard: str | None) -> tuple[int, int] | None:
 
 
 def parse_neurons(spec: Any):
-    """--target-neuron: ``F`` (filter F of a convolution at every position, summed; unit F of a
-    dense layer), ``P,F`` (filter F at position P), several separated by ``;``. Anything else
-    (an int, a tuple, a list of them: the Python forms) passes through. Each neuron is a tuple
-    with ``None`` at the axes summed over; the layer's rank decides how ``F`` is read (see
-    :func:`neurons_for_rank`)."""
+    """--target-neuron read into neuron tuples.
+
+    ``F`` is filter F of a convolution at every position, summed (unit F of a dense layer);
+    ``P,F`` is filter F at position P; several are separated by ``;``. Anything else (an int, a
+    tuple, a list of them: the Python forms) passes through. The layer's rank decides how ``F``
+    is read (see :func:`neurons_for_rank`).
+
+    Parameters
+    ----------
+    spec : str, int, tuple or list
+        The flag's value, or the Python forms.
+
+    Returns
+    -------
+    list of tuple of int, or ``spec`` unchanged
+        One tuple per neuron, with ``None`` at the axes summed over once filled to the layer's
+        rank.
+    """
     if not isinstance(spec, str):
         return spec
     out = []
@@ -73,7 +108,18 @@ def parse_neurons(spec: Any):
 
 
 def neurons_word(neurons: Any) -> str:
-    """--target-neuron as the command line writes it (the inverse of :func:`parse_neurons`)."""
+    """--target-neuron as the command line writes it (the inverse of :func:`parse_neurons`).
+
+    Parameters
+    ----------
+    neurons : str, int, tuple or list
+        The parsed neurons (or a string, returned as is).
+
+    Returns
+    -------
+    str
+        ``P,F`` per neuron, separated by ``;``.
+    """
     if isinstance(neurons, str):
         return neurons
     items = neurons if isinstance(neurons, list) else [neurons]
@@ -81,8 +127,23 @@ def neurons_word(neurons: Any) -> str:
 
 
 def neurons_for_rank(neurons: Any, rank: int):
-    """Parsed --target-neuron tuples filled to a layer output of ``rank`` axes (batch
-    excluded): the indices given are the last axes (filter last), the ones before are summed."""
+    """Parsed --target-neuron tuples filled to a layer output of ``rank`` axes (batch excluded).
+
+    The indices given are the last axes (filter last); the ones before are summed.
+
+    Parameters
+    ----------
+    neurons : list of tuple of int, or another form
+        :func:`parse_neurons`'s result; anything but a list of tuples passes through.
+    rank : int
+        Axes of the layer's output, batch excluded (2 for a convolution's ``(L, F)``).
+
+    Returns
+    -------
+    list of tuple
+        Each tuple of length ``rank``, ``None`` at the leading axes summed over; ``UserError``
+        for a neuron with more indices than axes.
+    """
     if not isinstance(neurons, list) or not all(isinstance(n, tuple) for n in neurons):
         return neurons
     filled = []
@@ -95,9 +156,24 @@ def neurons_for_rank(neurons: Any, rank: int):
 
 
 def tasks_arg(tasks, names: Sequence[str]):
-    """--tasks values: a task's name, an integer index, or else a regular expression searched
-    in every name (``CTCF`` selects every task whose name contains it, ``^K562\\|`` those that
-    start so); one that matches nothing stays as given, for the engine to refuse by name."""
+    """--tasks values read against the model's task names.
+
+    Each value is a task's name, an integer index, or else a regular expression searched in
+    every name (``CTCF`` selects every task whose name contains it, ``^K562\\|`` those that start
+    so); one that matches nothing stays as given, for the engine to refuse by name.
+
+    Parameters
+    ----------
+    tasks : str, list or None
+        Comma-separated values, or a list of names and indices (``None``: every task).
+    names : sequence of str
+        The model's task names.
+
+    Returns
+    -------
+    list or None
+        Task names and integer indices, each once, in the order given.
+    """
     import re
 
     if tasks is None:
@@ -124,10 +200,29 @@ def tasks_arg(tasks, names: Sequence[str]):
 
 def references_arg(references, by_label: Mapping[str, str] | None = None,
                    dna: str | None = None, dna_default: str = DNA_REFERENCES):
-    """--references: a name, an .npy array (the DNA input's, (L, 4), (K, L, 4) or
-    (N, K, L, 4)), or an .npz file of arrays by input name (schema or Keras names; e.g. a
-    meta-feature input's reference). With an .npz, a DNA input it leaves out gets
-    ``dna_default`` and any other input zeros."""
+    """--references as the engine takes it.
+
+    A name, an .npy array (the DNA input's), or an .npz file of arrays by input name (schema or
+    Keras names; e.g. a meta-feature input's reference). With an .npz, a DNA input it leaves out
+    gets ``dna_default`` and any other input zeros.
+
+    Parameters
+    ----------
+    references : str or array-like
+        A reference name (``dinuc-shuffle`` ...), an .npy/.npz path, or an array.
+    by_label : Mapping[str, str], optional
+        Schema name -> Keras input name, for the .npz's keys.
+    dna : str, optional
+        The DNA input's Keras name.
+    dna_default : str, default DNA_REFERENCES
+        The DNA input's references when an .npz leaves it out.
+
+    Returns
+    -------
+    str, numpy.ndarray or dict
+        A name as given; an .npy's array of shape ``(L, 4)``, ``(K, L, 4)`` or ``(N, K, L, 4)``;
+        or a dict input name -> array or name for an .npz.
+    """
     if isinstance(references, str) and references.endswith((".npy", ".npz")):
         if not os.path.exists(references):
             raise UserError(f"--references file {references!r} does not exist")

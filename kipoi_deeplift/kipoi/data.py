@@ -50,18 +50,46 @@ class Data:
 
     @property
     def load_args(self) -> dict:
-        """The arguments the dataloader is started with (a rewritten BED, an indexed FASTA)."""
+        """The arguments the dataloader is started with (a rewritten BED, an indexed FASTA).
+
+        Returns
+        -------
+        dict
+        """
         return self.intervals.load_args if self.intervals is not None else self.args
 
     @property
     def names(self) -> list | None:
-        """The BED's names, by the interval numbers kipoiseq gives as ids."""
+        """The BED's names, by the interval numbers kipoiseq gives as ids.
+
+        Returns
+        -------
+        list of str or None
+            ``None`` where the intervals were not read here.
+        """
         return self.intervals.names if self.intervals is not None else None
 
 
 def shard_bounds(total: int, i: int, n: int, batch_size: int) -> tuple[int, int]:
-    """The I-th of N disjoint slices of ``total`` sequences, cut at batch boundaries so that a
-    sharded run computes exactly the batches an unsharded one does (bit-identical results)."""
+    """The I-th of N disjoint slices of ``total`` sequences, cut at batch boundaries.
+
+    A sharded run so computes exactly the batches an unsharded one does (bit-identical
+    results).
+
+    Parameters
+    ----------
+    total : int
+        Sequences in the whole run.
+    i, n : int
+        The shard (1 <= i <= n) and the number of shards.
+    batch_size : int
+        Sequences per batch.
+
+    Returns
+    -------
+    (int, int)
+        ``(start, stop)``: the shard's sequences are ``[start, stop)``.
+    """
     batches = -(-total // batch_size)
     start = (i - 1) * batches // n * batch_size
     stop = min(total, i * batches // n * batch_size)
@@ -69,7 +97,20 @@ def shard_bounds(total: int, i: int, n: int, batch_size: int) -> tuple[int, int]
 
 
 def slice_dataset(dataset, start: int, stop: int):
-    """Sequences [start, stop) of a Kipoi Dataset, as a Kipoi Dataset."""
+    """Sequences [start, stop) of a Kipoi Dataset, as a Kipoi Dataset.
+
+    Parameters
+    ----------
+    dataset : kipoi.data.Dataset
+        An indexable dataset (``UserError`` for any other dataloader).
+    start, stop : int
+        The slice's bounds.
+
+    Returns
+    -------
+    kipoi.data.Dataset
+        A view of ``stop - start`` items; its ``base`` is ``dataset``.
+    """
     import kipoi.data
 
     if not isinstance(dataset, kipoi.data.Dataset):
@@ -89,16 +130,44 @@ def slice_dataset(dataset, start: int, stop: int):
 
 
 def reads_every_line(dataloader) -> bool:
-    """kipoiseq's dataloaders (Kipoi wraps them in subclasses) read every BED line."""
+    """Whether the dataloader reads every BED line: kipoiseq's do (Kipoi wraps them in subclasses).
+
+    Parameters
+    ----------
+    dataloader : type
+        The Kipoi dataloader class.
+
+    Returns
+    -------
+    bool
+    """
     return any(getattr(c, "__module__", "").startswith("kipoiseq")
                for c in getattr(dataloader, "__mro__", ()))
 
 
 def arguments(dataloader, dataloader_args: Any, config: ZooConfig | None,
               other_dataloader: bool) -> dict:
-    """The dataloader's arguments, parsed and checked against what it takes. A zoo config's
-    ``dataloader_args`` are what its rebuild reads (Beluga's ACGT): set, and a different value
-    refused (not for a dataloader other than the model's)."""
+    """The dataloader's arguments, parsed and checked against what it takes.
+
+    A zoo config's ``dataloader_args`` are what its rebuild reads (Beluga's ACGT): set, and a
+    different value refused (not for a dataloader other than the model's).
+
+    Parameters
+    ----------
+    dataloader : type
+        The Kipoi dataloader class.
+    dataloader_args : dict, str, list or None
+        --dataloader-args (see :func:`.arguments.parse_dataloader_args`).
+    config : ZooConfig or None
+        The zoo config applied.
+    other_dataloader : bool
+        Whether the dataloader is not the model's own (--dataloader).
+
+    Returns
+    -------
+    dict
+        The checked arguments.
+    """
     args = parse_dataloader_args(dataloader_args)
     if not other_dataloader:
         for key, value in (config.dataloader_args if config else {}).items():
@@ -110,7 +179,21 @@ def arguments(dataloader, dataloader_args: Any, config: ZooConfig | None,
 
 
 def start(dataloader, load_args: Mapping) -> Any:
-    """The dataloader started on ``load_args``; its failure as one line."""
+    """The dataloader started on ``load_args``; its failure as one line.
+
+    Parameters
+    ----------
+    dataloader : type
+        The Kipoi dataloader class.
+    load_args : Mapping
+        Its arguments (:attr:`Data.load_args`).
+
+    Returns
+    -------
+    kipoi.data.Dataset or iterable
+        The started dataloader; ``UserError`` when it fails (with a hint for a BED with
+        extra columns).
+    """
     try:
         return dataloader(**load_args)
     except UserError:
@@ -177,12 +260,30 @@ def resumed(found: list, attrs: Mapping, data: Data, check: Callable[[Any, Any],
             fresh: Callable[[], Any]) -> tuple[Any, Data]:
     """--resume: the interrupted run to continue, checked, and ``data`` moved past its rows.
 
-    ``check(partial, dataset)`` compares a few of the partial's stored inputs with the
-    dataset's. ``fresh()`` is a new instance of the dataloader, which the check reads from:
-    reading from ``data.dataset`` here would open its files (kipoiseq opens the FASTA at the
-    first read) in this process, the dataloader's worker processes would inherit the open
-    file, and one worker's seek would move another's read: rows of another interval,
-    silently. Returns the partial run and the data left to score."""
+    ``fresh()`` is a new instance of the dataloader, which the check reads from: reading from
+    ``data.dataset`` here would open its files (kipoiseq opens the FASTA at the first read) in
+    this process, the dataloader's worker processes would inherit the open file, and one
+    worker's seek would move another's read: rows of another interval, silently.
+
+    Parameters
+    ----------
+    found : list
+        The interrupted runs' partial files (:mod:`..io.resume`).
+    attrs : Mapping
+        This run's attributes, which the partial's must match (``resume`` level).
+    data : Data
+        The data of the whole run.
+    check : callable
+        ``check(partial, dataset)`` compares a few of the partial's stored inputs with the
+        dataset's.
+    fresh : callable
+        ``fresh()``: a new instance of the dataloader.
+
+    Returns
+    -------
+    (partial, Data)
+        The partial run and the data left to score.
+    """
     import kipoi.data
 
     from .options import same_keys

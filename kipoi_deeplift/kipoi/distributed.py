@@ -33,10 +33,34 @@ def score_sharded(client, model: str, dataloader_args: Any, output: str, n_shard
                   derived: Any = None, **options) -> dict:
     """Score ``n_shards`` shards on ``client``'s workers and merge them into ``output``.
 
-    ``options`` are :func:`kipoi_deeplift.score`'s (rule, references, batch_size, ...); shard
-    files go to ``work_dir`` (default: a temporary folder beside ``output``) and are removed
-    after the merge. Derived files (``derived``: format -> prefix, or ``bigwig=`` ...) are
-    written once, from the merged file.
+    Shard files go to ``work_dir`` and are removed after the merge; derived files are written
+    once, from the merged file.
+
+    Parameters
+    ----------
+    client : dask.distributed.Client
+        The cluster's client.
+    model : str
+        A Kipoi model name or directory.
+    dataloader_args : dict, str or list
+        The dataloader's arguments (as :func:`kipoi_deeplift.score` takes them).
+    output : str
+        The merged score file.
+    n_shards : int
+        Shards to cut the run into (one task each).
+    work_dir : str, optional
+        Where the shard files go (default: a temporary folder beside ``output``).
+    bigwig, bedgraph, modisco : str, optional
+        Prefixes of derived files.
+    derived : dict, optional
+        Format -> prefix, for every derived format.
+    **options
+        :func:`kipoi_deeplift.score`'s options (rule, references, batch_size, ...).
+
+    Returns
+    -------
+    dict
+        :func:`kipoi_deeplift.io.merge.merge`'s summary of the merged file.
     """
     from ..io.merge import merge
 

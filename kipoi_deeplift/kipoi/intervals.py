@@ -29,30 +29,73 @@ SHOWN = 3
 
 @dataclass(frozen=True)
 class BedLine:
-    """One interval line: its 1-based line number and its tab-separated fields."""
+    """One interval line: its 1-based line number and its tab-separated fields.
+
+    Parameters
+    ----------
+    number : int
+        The line's number in the file, from 1.
+    fields : tuple of str
+        chrom, start, end and any further columns, as written.
+    """
 
     number: int
     fields: tuple[str, ...]
 
     @property
     def chrom(self) -> str:
+        """The chromosome, as the BED names it.
+
+        Returns
+        -------
+        str
+        """
         return self.fields[0]
 
     @property
     def start(self) -> int:
+        """The 0-based start.
+
+        Returns
+        -------
+        int
+        """
         return int(self.fields[1])
 
     @property
     def end(self) -> int:
+        """The end (exclusive).
+
+        Returns
+        -------
+        int
+        """
         return int(self.fields[2])
 
     def where(self) -> str:
+        """The line as a refusal names it.
+
+        Returns
+        -------
+        str
+            ``line N (chrom:start-end)``.
+        """
         return f"line {self.number} ({self.chrom}:{self.fields[1]}-{self.fields[2]})"
 
 
 @dataclass
 class BedFile:
-    """A BED-like file as read: its interval lines and how many other lines it has."""
+    """A BED-like file as read: its interval lines and how many other lines it has.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    lines : list of BedLine
+        Its interval lines.
+    other_lines : int
+        Comments, track/browser lines, a header.
+    """
 
     path: str
     lines: list[BedLine]
@@ -60,14 +103,32 @@ class BedFile:
 
     @property
     def columns(self) -> int:
-        """The fewest columns of any interval line."""
+        """The fewest columns of any interval line.
+
+        Returns
+        -------
+        int
+            0 for a file without intervals.
+        """
         return min((len(b.fields) for b in self.lines), default=0)
 
 
 def read_bed(path: str) -> BedFile:
-    """The interval lines of ``path`` (tab-separated chrom, start, end, ...). Comment, track
-    and browser lines and one header line before the first interval are counted, not read; ``UserError`` for a line
-    that is not an interval."""
+    """The interval lines of ``path`` (tab-separated chrom, start, end, ...).
+
+    Comment, track and browser lines and one header line before the first interval are counted,
+    not read.
+
+    Parameters
+    ----------
+    path : str
+        The intervals file.
+
+    Returns
+    -------
+    BedFile
+        ``UserError`` for a file that cannot be read or a line that is not an interval.
+    """
     lines, other, header = [], 0, False
     try:
         f = open(path)
@@ -94,8 +155,22 @@ def read_bed(path: str) -> BedFile:
 
 
 def centred(start: int, end: int, length: int | None) -> tuple[int, int]:
-    """The window the dataloader reads: ``length`` bases centred on the interval, as kipoiseq's
-    ``auto_resize_len`` centres it (the interval itself where ``length`` is unset or equal)."""
+    """The window the dataloader reads: ``length`` bases centred on the interval.
+
+    It is centred as kipoiseq's ``auto_resize_len`` centres it.
+
+    Parameters
+    ----------
+    start, end : int
+        The interval (0-based, end exclusive).
+    length : int or None
+        The model's input length; unset (or the interval's own) keeps the interval itself.
+
+    Returns
+    -------
+    (int, int)
+        The window's start and end.
+    """
     if not length or end - start == length:
         return start, end
     centre = (start + end) // 2
@@ -104,8 +179,24 @@ def centred(start: int, end: int, length: int | None) -> tuple[int, int]:
 
 def problem(b: BedLine, sizes: Mapping[str, int], length: int | None,
             chrom: str | None = None) -> str | None:
-    """Why interval ``b`` cannot be scored against a genome of ``sizes``, or ``None``;
-    ``chrom``: its chromosome as the dataloader names it (default: as the BED does)."""
+    """Why interval ``b`` cannot be scored against a genome of ``sizes``, or ``None``.
+
+    Parameters
+    ----------
+    b : BedLine
+        The interval.
+    sizes : Mapping[str, int]
+        Chromosome -> length in bases (the FASTA's).
+    length : int or None
+        The model's input length (the interval is centred on it, see :func:`centred`).
+    chrom : str, optional
+        Its chromosome as the dataloader names it (default: as the BED does).
+
+    Returns
+    -------
+    str or None
+        The reason, worded to follow the line's place; ``None`` for a valid interval.
+    """
     chrom = b.chrom if chrom is None else chrom
     if chrom not in sizes:
         shown = "" if chrom == b.chrom else f" (read as {chrom!r})"
@@ -129,12 +220,22 @@ def problem(b: BedLine, sizes: Mapping[str, int], length: int | None,
 class Intervals:
     """The intervals of a run, ready for the dataloader.
 
-    ``load_args``: the dataloader's arguments to start it with (a rewritten BED and an
-    indexed FASTA where needed; the user's own arguments are what the score file records).
-    ``names``: the name of each interval the dataloader reads, by kipoiseq's interval number
-    (``None``: the dataloader's own ids stand). ``total``: intervals in the user's file;
-    ``skipped``: how many were left out (``--skip-invalid``); ``invalid_bed``: where they are
-    listed. ``resized``: intervals the dataloader centres on the model's length.
+    Parameters
+    ----------
+    load_args : dict
+        The dataloader's arguments to start it with (a rewritten BED and an indexed FASTA where
+        needed; the user's own arguments are what the score file records).
+    names : list of str or None
+        The name of each interval the dataloader reads, by kipoiseq's interval number
+        (``None``: the dataloader's own ids stand).
+    total : int
+        Intervals in the user's file.
+    skipped : int
+        How many were left out (``--skip-invalid``).
+    invalid_bed : Path or None
+        Where they are listed.
+    resized : int
+        Intervals the dataloader centres on the model's length.
     """
 
     load_args: dict
@@ -147,7 +248,17 @@ class Intervals:
 
 
 def invalid_bed_path(out_path: Path) -> Path:
-    """``OUT.invalid.bed`` beside the score file ``OUT.h5``."""
+    """``OUT.invalid.bed`` beside the score file ``OUT.h5``.
+
+    Parameters
+    ----------
+    out_path : Path
+        The score file.
+
+    Returns
+    -------
+    Path
+    """
     return out_path.with_name(out_path.stem + ".invalid.bed")
 
 

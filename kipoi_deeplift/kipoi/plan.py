@@ -42,16 +42,33 @@ class Scorer:
 
     @property
     def by_label(self) -> dict[str, str]:
-        """Schema name -> Keras input name."""
+        """Schema name -> Keras input name.
+
+        Returns
+        -------
+        dict
+        """
         return {v: k for k, v in self.labels.items()}
 
     @property
     def task_names(self) -> list[str]:
+        """The names of the engine's tasks, in order.
+
+        Returns
+        -------
+        list of str
+        """
         return [t.name for t in self.tasks]
 
     @property
     def dna_label(self) -> str | None:
-        """The DNA input's schema name (``None`` where the model has none)."""
+        """The DNA input's schema name.
+
+        Returns
+        -------
+        str or None
+            ``None`` where the model has none.
+        """
         return self.labels.get(self.inputs.dna)
 
 
@@ -151,7 +168,20 @@ def scorer(km: KipoiModel, model_defaults: Mapping[str, Any], options, settings:
 
 
 def chosen_tasks(engine: DeepLift, options) -> list:
-    """The tasks: outputs named by --tasks (default all), or --target-layer's neurons."""
+    """The tasks: outputs named by --tasks (default all), or --target-layer's neurons.
+
+    Parameters
+    ----------
+    engine : DeepLift
+        The engine of the model.
+    options : Options
+        The run's options (``tasks``, ``target_layer``, ``target_neuron``).
+
+    Returns
+    -------
+    list
+        The engine's tasks; ``UserError`` where --target-layer meets an input of unfixed length.
+    """
     if options.target_layer is None:
         return engine.select_tasks(tasks_arg(options.tasks, engine.task_names))
     shapes = [tuple(s[1:]) for s in engine.plan.input_shapes]

@@ -23,7 +23,23 @@ def _unspecified(v) -> bool:
 
 
 def check_arguments(factory, args: Mapping[str, Any]) -> dict:
-    """``args`` checked against the dataloader's declared arguments."""
+    """``args`` checked against the dataloader's declared arguments.
+
+    Unknown and missing arguments are refused, and every path-like argument must name an
+    existing file.
+
+    Parameters
+    ----------
+    factory : type
+        The Kipoi dataloader class (its ``args`` declare the arguments).
+    args : Mapping[str, Any]
+        The arguments given.
+
+    Returns
+    -------
+    dict
+        ``args`` as a dict; ``UserError`` with one line for the first problem.
+    """
     declared = dict(getattr(factory, "args", None) or {})
     if declared:
         unknown = [k for k in args if k not in declared]

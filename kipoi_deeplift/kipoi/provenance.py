@@ -24,8 +24,21 @@ ORIENTATION = ("per sequence in /metadata/orientation: genome or reverse_complem
 
 
 def values(plan: RunPlan) -> dict[str, Any]:
-    """Every option's value in this run, by row name (the layered settings, the tasks the
-    engine resolved, the batch size chosen, ...), and ``task_names``."""
+    """Every option's value in this run, by row name, and ``task_names``.
+
+    The values include the layered settings, the tasks the engine resolved, the batch size
+    chosen, ...
+
+    Parameters
+    ----------
+    plan : RunPlan
+        The prepared run.
+
+    Returns
+    -------
+    dict
+        Row name -> value.
+    """
     o, data, scorer = plan.options, plan.data, plan.scorer
     given = {r.name: getattr(o, r.name) for r in options_lib.SCORE_OPTIONS if not r.argument}
     return {**given, **plan.settings,
@@ -42,8 +55,21 @@ def values(plan: RunPlan) -> dict[str, Any]:
 
 
 def attributes(plan: RunPlan) -> dict[str, Any]:
-    """The score file's attributes: what made it (see :data:`scorefile.PROVENANCE`), the
-    options' as their rows record them, and the command that reruns it."""
+    """The score file's attributes.
+
+    What made it (see :data:`scorefile.PROVENANCE`), the options' as their rows record them, and
+    the command that reruns it.
+
+    Parameters
+    ----------
+    plan : RunPlan
+        The prepared run.
+
+    Returns
+    -------
+    dict
+        Attribute name -> value (str, int or JSON text).
+    """
     data, scorer = plan.data, plan.scorer
     run = values(plan)
     first, total = data.first, data.total
@@ -69,7 +95,18 @@ def attributes(plan: RunPlan) -> dict[str, Any]:
 
 
 def sha256_of(path) -> str:
-    """sha256 of a file argument (intervals, a references file), '' for anything else."""
+    """sha256 of a file argument (intervals, a references file).
+
+    Parameters
+    ----------
+    path : str or Any
+        A path; anything that is not an existing file gives ``''``.
+
+    Returns
+    -------
+    str
+        The hex digest, or ``''``.
+    """
     if not isinstance(path, str) or not os.path.isfile(path):
         return ""
     h = hashlib.sha256()
@@ -80,7 +117,13 @@ def sha256_of(path) -> str:
 
 
 def versions() -> dict[str, str]:
-    """The TensorFlow and Keras versions (results may differ in the last bits between them)."""
+    """The TensorFlow and Keras versions (results may differ in the last bits between them).
+
+    Returns
+    -------
+    dict
+        ``tensorflow_version`` and ``keras_version``.
+    """
     import keras
     import tensorflow as tf
 

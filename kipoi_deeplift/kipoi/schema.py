@@ -20,7 +20,17 @@ ALPHABET = 4
 
 @dataclass(frozen=True)
 class DnaLayout:
-    """Where the length and alphabet axes sit in an input's shape (batch axis excluded)."""
+    """Where the length and alphabet axes sit in an input's shape (batch axis excluded).
+
+    Parameters
+    ----------
+    shape : tuple
+        The input's shape, batch excluded (e.g. ``(4, 1, L)``); ``None`` for any length.
+    length_axis : int
+        The sequence axis.
+    alphabet_axis : int
+        The axis of 4 (A, C, G, T).
+    """
 
     shape: tuple
     length_axis: int
@@ -28,22 +38,53 @@ class DnaLayout:
 
     @property
     def length(self) -> int | None:
-        """The sequence length (``None`` for a model that takes any length)."""
+        """The sequence length.
+
+        Returns
+        -------
+        int or None
+            ``None`` for a model that takes any length.
+        """
         n = self.shape[self.length_axis]
         return None if n is None else int(n)
 
     def fits(self, shape: tuple) -> bool:
-        """Whether an array of ``shape`` (batch excluded) is in this layout."""
+        """Whether an array of ``shape`` (batch excluded) is in this layout.
+
+        Parameters
+        ----------
+        shape : tuple of int
+            The array's shape without its batch axis.
+
+        Returns
+        -------
+        bool
+        """
         return len(shape) == len(self.shape) and all(
             want is None or int(got) == want for got, want in zip(shape, self.shape))
 
     @property
     def canonical(self) -> bool:
-        """Whether the input is already (L, 4), the engine's layout."""
+        """Whether the input is already (L, 4), the engine's layout.
+
+        Returns
+        -------
+        bool
+        """
         return self.shape == (self.length, ALPHABET)
 
     def to_canonical(self, x: np.ndarray) -> np.ndarray:
-        """(N, *shape) -> (N, L, 4)."""
+        """An input batch in the engine's layout: ``(N, *shape)`` -> ``(N, L, 4)``.
+
+        Parameters
+        ----------
+        x : array-like of shape (N, *shape)
+            A batch in this layout.
+
+        Returns
+        -------
+        numpy.ndarray of shape (N, L, 4)
+        """
         x = np.asarray(x)
         order = sorted((self.length_axis, self.alphabet_axis))
         squeezed = x.reshape((x.shape[0],) + tuple(x.shape[1 + a] for a in order))
@@ -53,8 +94,20 @@ class DnaLayout:
 
 
 def dna_layout(shape: Sequence) -> DnaLayout | None:
-    """The layout of a DNA input of ``shape`` (batch excluded), or ``None`` if it is not one:
-    one axis of 4 (the alphabet), one longer axis (the sequence), any number of axes of 1."""
+    """The layout of a DNA input of ``shape`` (batch excluded), or ``None`` if it is not one.
+
+    A DNA input has one axis of 4 (the alphabet), one longer axis (the sequence), any number of
+    axes of 1.
+
+    Parameters
+    ----------
+    shape : sequence of int or None
+        The input's shape without its batch axis (``None``: any length).
+
+    Returns
+    -------
+    DnaLayout or None
+    """
     shape = tuple(None if s is None else int(s) for s in shape)
     if len(shape) < 2:
         return None
@@ -69,8 +122,23 @@ def dna_layout(shape: Sequence) -> DnaLayout | None:
 
 
 def canonical_model(model, names: Sequence[str], layouts: Mapping[str, DnaLayout]):
-    """``model`` (inputs ``names`` in order) taking (L, 4) for each DNA input in ``layouts``;
-    the model itself when every DNA input is already (L, 4)."""
+    """``model`` taking (L, 4) for each DNA input in ``layouts``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The model.
+    names : sequence of str
+        Its input names, in order.
+    layouts : Mapping[str, DnaLayout]
+        The DNA inputs' layouts, by input name.
+
+    Returns
+    -------
+    keras.Model
+        A model that takes ``(N, L, 4)`` per DNA input and permutes/reshapes it into place;
+        the model itself when every DNA input is already (L, 4).
+    """
     if all(lay.canonical for lay in layouts.values()):
         return model
     from ..backends.tf.graph import keras_module
@@ -97,14 +165,36 @@ def canonical_model(model, names: Sequence[str], layouts: Mapping[str, DnaLayout
 
 @dataclass
 class InputPlan:
-    """How a dataloader's inputs feed the model."""
+    """How a dataloader's inputs feed the model.
+
+    Parameters
+    ----------
+    names : list of str
+        Model input names, in model order.
+    layouts : dict of str to DnaLayout
+        DNA inputs only.
+    dna : str or None
+        The main DNA input (for tracks and TF-MoDISco files).
+    """
 
     names: list[str]                    # model input names, in model order
     layouts: dict[str, DnaLayout]       # DNA inputs only
     dna: str | None                     # the main DNA input (for tracks and TF-MoDISco files)
 
     def to_arrays(self, inputs: Any) -> dict[str, np.ndarray]:
-        """A dataloader's ``inputs`` (array, list or dict) as canonical arrays by name."""
+        """A dataloader's ``inputs`` as canonical arrays by name.
+
+        Parameters
+        ----------
+        inputs : array, list or dict
+            A batch as the dataloader gives it (DNA inputs in the model's layout).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            float32 arrays by model input name, DNA inputs of shape ``(N, L, 4)``; ``UserError``
+            for inputs that do not match the model.
+        """
         if isinstance(inputs, Mapping):
             missing = [n for n in self.names if n not in inputs]
             if missing:
@@ -156,8 +246,26 @@ def _named(entry, name):
 
 def plan_inputs(schema, names: Sequence[str], shapes: Sequence[tuple],
                 dna_input: str | None = None) -> InputPlan:
-    """Which model inputs (``names`` with ``shapes``, batch axis excluded) are DNA
-    (``special_type: DNASeq`` in the schema, or the one named) and in what layout."""
+    """Which model inputs are DNA, and in what layout.
+
+    An input is DNA where the schema marks it ``special_type: DNASeq``, or where it is the one
+    named.
+
+    Parameters
+    ----------
+    schema : kipoi.specs.ModelSchema
+        The model's schema.
+    names : sequence of str
+        The model's input names.
+    shapes : sequence of tuple
+        Their shapes, batch axis excluded.
+    dna_input : str, optional
+        The DNA input named by the user (--input).
+
+    Returns
+    -------
+    InputPlan
+    """
     names = list(names)
     shapes = dict(zip(names, (tuple(s) for s in shapes)))
     entries = _entries(getattr(schema, "inputs", None))
@@ -193,8 +301,23 @@ def plan_inputs(schema, names: Sequence[str], shapes: Sequence[tuple],
 
 
 def task_names(schema, n_units: int, source_dir: str | None = None) -> list[str] | None:
-    """Names of the output units from the schema's ``column_labels`` (a list or a file in the
-    model directory, one name a line); ``None`` when the schema does not name them all."""
+    """Names of the output units from the schema's ``column_labels``.
+
+    Parameters
+    ----------
+    schema : kipoi.specs.ModelSchema
+        The model's schema.
+    n_units : int
+        Output units of the model, all outputs together.
+    source_dir : str, optional
+        The model directory, where ``column_labels`` may name a file (one name a line).
+
+    Returns
+    -------
+    list of str or None
+        One distinct name per unit (:func:`unique_names`); ``None`` when the schema does not
+        name them all.
+    """
     labels: list[str] = []
     for entry in _entries(getattr(schema, "targets", None)):
         cl = getattr(entry, "column_labels", None)
@@ -212,8 +335,20 @@ def task_names(schema, n_units: int, source_dir: str | None = None) -> list[str]
 
 
 def unique_names(labels: Sequence[str]) -> list[str]:
-    """Repeated names made distinct, in order: the second ``X`` becomes ``X#2`` (DeepSEA's 919
-    features name some cell/TF pairs twice; each is its own task and its own dataset)."""
+    """Repeated names made distinct, in order: the second ``X`` becomes ``X#2``.
+
+    DeepSEA's 919 features name some cell/TF pairs twice; each is its own task and its own
+    dataset.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        The names.
+
+    Returns
+    -------
+    list of str
+    """
     seen: dict[str, int] = {}
     out = []
     for name in labels:
@@ -223,7 +358,20 @@ def unique_names(labels: Sequence[str]) -> list[str]:
 
 
 def input_labels(schema, names: Sequence[str]) -> dict[str, str]:
-    """Keras input name -> the schema's name for it (used in output files)."""
+    """Keras input name -> the schema's name for it (used in output files).
+
+    Parameters
+    ----------
+    schema : kipoi.specs.ModelSchema
+        The model's schema.
+    names : sequence of str
+        The Keras model's input names.
+
+    Returns
+    -------
+    dict of str to str
+        Each Keras name to itself where the schema lists another number of inputs.
+    """
     entries = _entries(getattr(schema, "inputs", None))
     if len(entries) != len(names):
         return {n: n for n in names}

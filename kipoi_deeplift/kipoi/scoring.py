@@ -81,9 +81,27 @@ def _outputs(output: str, options) -> tuple[Path, Any]:
 
 
 def prepare(model: str | KipoiModel, dataloader_args: Any, output: str, options) -> RunPlan:
-    """Everything before the first batch, each check as early as it can be made: the options
-    and outputs, the model and its zoo config, the settings layered, the engine, the data, the
-    provenance and, with --resume, the interrupted run to continue."""
+    """Everything before the first batch, each check as early as it can be made.
+
+    The options and outputs, the model and its zoo config, the settings layered, the engine, the
+    data, the provenance and, with --resume, the interrupted run to continue.
+
+    Parameters
+    ----------
+    model : str or KipoiModel
+        A Kipoi model name or directory, or a loaded model.
+    dataloader_args : dict, str, list or None
+        The dataloader's arguments (see :func:`.arguments.parse_dataloader_args`).
+    output : str
+        The score file to write.
+    options : Options
+        The run's options.
+
+    Returns
+    -------
+    RunPlan
+        The frozen plan :func:`stream` runs.
+    """
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     options.check()
@@ -138,9 +156,21 @@ def prepare(model: str | KipoiModel, dataloader_args: Any, output: str, options)
 
 
 def stream(run: RunPlan) -> tuple[Staged, Path, int, float, float]:
-    """Every batch scored and appended to a staged HDF5 file; returns the staging, the staged
-    file, the sequences in it and the largest summation-to-delta error (absolute, relative to
-    max(1, |delta|)). An interruption keeps the finished batches for --resume."""
+    """Every batch scored and appended to a staged HDF5 file.
+
+    An interruption keeps the finished batches for --resume.
+
+    Parameters
+    ----------
+    run : RunPlan
+        The prepared run.
+
+    Returns
+    -------
+    (Staged, Path, int, float, float)
+        The staging, the staged file, the sequences in it and the largest summation-to-delta
+        error (absolute, and relative to max(1, |delta|)).
+    """
     staged = Staged()
     writer = None
     worst, worst_rel = 0.0, 0.0
@@ -178,8 +208,23 @@ def stream(run: RunPlan) -> tuple[Staged, Path, int, float, float]:
 
 def finish(run: RunPlan, staged: Staged, h5_tmp: Path, n: int, worst: float,
            worst_rel: float) -> dict:
-    """The derived files written from the staged score file, everything renamed into place,
-    the interrupted run's files removed; returns the run's summary."""
+    """The derived files written from the staged score file, everything renamed into place.
+
+    The interrupted run's files are removed.
+
+    Parameters
+    ----------
+    run : RunPlan
+        The prepared run.
+    staged, h5_tmp, n, worst, worst_rel
+        :func:`stream`'s result.
+
+    Returns
+    -------
+    dict
+        The run's summary (``output``, ``files``, ``sequences``, ``tasks``, ``seconds``,
+        ``max_convergence_error``, ...).
+    """
     side, engine = run.scorer, run.scorer.engine
     try:
         non_acgt = _non_acgt(h5_tmp)
@@ -247,7 +292,18 @@ def _other_dataloader(name: str, source: str):
 
 
 def summary_lines(res: dict) -> list[str]:
-    """What ``kipoi-deeplift score`` prints of a run's summary (:func:`score`'s result)."""
+    """What ``kipoi-deeplift score`` prints of a run's summary.
+
+    Parameters
+    ----------
+    res : dict
+        :func:`score`'s result.
+
+    Returns
+    -------
+    list of str
+        The lines, without newlines.
+    """
     gap = (f"max summation-to-delta error {res['max_convergence_error']:.2e}" if res["exact"]
            else "in-silico mutagenesis: every single-base substitution, no references "
                 "(/delta is the sum of the per-base effects)" if res["rule"] == "ism"

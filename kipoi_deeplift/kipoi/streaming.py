@@ -47,7 +47,13 @@ class Batch:
 
     @property
     def located(self) -> bool:
-        """Whether the batch says where its sequences lie in the genome."""
+        """Whether the batch says where its sequences lie in the genome.
+
+        Returns
+        -------
+        bool
+            True when ``ranges`` has ``chr``, ``start`` and ``end``.
+        """
         return self.ranges is not None and all(k in self.ranges for k in ("chr", "start", "end"))
 
 
@@ -78,10 +84,23 @@ def _orientation(args: Mapping, inputs: InputPlan):
 
 
 def batches(plan: RunPlan) -> Iterator[tuple[dict, int, Batch, Any]]:
-    """(inputs, index of the first, :class:`Batch`, draws) per dataloader batch, as the
-    engine's :meth:`~kipoi_deeplift.core.engine.DeepLift.stream` takes them. Located sequences
-    draw their references by locus and strand (:class:`~kipoi_deeplift.core.references.Draws`):
-    a locus scores alike on both."""
+    """The run's dataloader batches, as the engine's stream takes them.
+
+    The engine is :meth:`~kipoi_deeplift.core.engine.DeepLift.stream`. Located sequences draw
+    their references by locus and strand (:class:`~kipoi_deeplift.core.references.Draws`): a
+    locus scores alike on both.
+
+    Parameters
+    ----------
+    plan : RunPlan
+        The prepared run.
+
+    Yields
+    ------
+    (dict, int, Batch, Draws or None)
+        The inputs by Keras name (DNA ``(n, L, 4)``), the index of the first sequence, the
+        :class:`Batch` and the reference draws.
+    """
     from ..io.orientation import reversed_rows
 
     data, inputs = plan.data, plan.scorer.inputs
@@ -114,8 +133,25 @@ def batches(plan: RunPlan) -> Iterator[tuple[dict, int, Batch, Any]]:
 
 
 def arrays(res, batch: Batch, plan: RunPlan) -> dict:
-    """One scored batch as the score file's datasets, with what the data say of each sequence
-    (non-ACGT positions, orientation against the genome)."""
+    """One scored batch as the score file's datasets.
+
+    With what the data say of each sequence (non-ACGT positions, orientation against the
+    genome).
+
+    Parameters
+    ----------
+    res : BatchResult
+        The engine's result for the batch.
+    batch : Batch
+        The batch.
+    plan : RunPlan
+        The prepared run.
+
+    Returns
+    -------
+    dict
+        Dataset path -> array, as :meth:`H5Writer.append` takes it.
+    """
     scorer, o = plan.scorer, plan.options
     dna = scorer.inputs.dna
     x = batch.inputs
@@ -126,14 +162,28 @@ def arrays(res, batch: Batch, plan: RunPlan) -> dict:
 
 
 def score_batches(plan: RunPlan, writer: H5Writer, bar) -> tuple[float, float]:
-    """Score batch after batch, appending each to ``writer`` and counting it on ``bar``;
-    returns the largest summation-to-delta error, absolute and relative to max(1, |delta|).
+    """Score batch after batch, appending each to ``writer`` and counting it on ``bar``.
 
     Four stages overlap, each in order (the file is the same as a serial run's): the
     dataloader's batches are read and their references made in background threads (the
     engine's :meth:`~kipoi_deeplift.core.engine.DeepLift.stream`), the pass runs here, and the
     finished batch's datasets are made (projections, orientation against the genome) and
-    written in a writer thread."""
+    written in a writer thread.
+
+    Parameters
+    ----------
+    plan : RunPlan
+        The prepared run.
+    writer : H5Writer
+        The staged score file.
+    bar : progress bar
+        Updated by each batch's sequences.
+
+    Returns
+    -------
+    (float, float)
+        The largest summation-to-delta error, absolute and relative to max(1, |delta|).
+    """
     settings = plan.settings
     results = plan.scorer.engine.stream(
         batches(plan), plan.batch_size, references=plan.references,
@@ -162,7 +212,18 @@ def score_batches(plan: RunPlan, writer: H5Writer, bar) -> tuple[float, float]:
 
 
 def guard(raw_batches):
-    """The dataloader's batches, its failures as one-line errors."""
+    """The dataloader's batches, its failures as one-line errors.
+
+    Parameters
+    ----------
+    raw_batches : iterable
+        The dataloader's batches.
+
+    Yields
+    ------
+    dict
+        Each batch as given; ``UserError`` naming the batch where the dataloader fails.
+    """
     it = iter(raw_batches)
     i = 0
     while True:

@@ -45,8 +45,22 @@ def find(model: str, configs: dict[str, ZooConfig] | None = None) -> ZooConfig |
 
 
 def describes(cfg: ZooConfig, descr: Any) -> bool:
-    """Whether Kipoi's model description is one of the config's models (``identify:``): by
-    ``info.name`` or by a phrase of ``info.doc``, so a copy in any directory is recognised."""
+    """Whether Kipoi's model description is one of the config's models (``identify:``).
+
+    It matches by ``info.name`` or by a phrase of ``info.doc``, so a copy in any directory is
+    recognised.
+
+    Parameters
+    ----------
+    cfg : ZooConfig
+        The config.
+    descr : kipoi.specs.ModelDescription
+        Kipoi's description of the model.
+
+    Returns
+    -------
+    bool
+    """
     rules = cfg.identify
     info = getattr(descr, "info", None)
     if info is None or rules is None:
@@ -99,9 +113,19 @@ def identify(model: str, descr: Any = None, explicit: str | None = None,
 
 
 def score_defaults(cfg: ZooConfig | None) -> dict[str, Any]:
-    """The options a config recommends, in :func:`kipoi_deeplift.score`'s terms (``{}`` for
-    no config): rule, references, n_references, seed, and where given maxpool, input,
-    output_layer, profile_head and output_names."""
+    """The options a config recommends, in :func:`kipoi_deeplift.score`'s terms.
+
+    Parameters
+    ----------
+    cfg : ZooConfig or None
+        The config.
+
+    Returns
+    -------
+    dict
+        rule, references, n_references, seed, and where given maxpool, input, output_layer,
+        profile_head and output_names; ``{}`` for no config.
+    """
     if not cfg:
         return {}
     out: dict[str, Any] = {"rule": cfg.rule, "references": cfg.references.kind,
@@ -146,7 +170,18 @@ def output_task_names(names: Sequence[str] | None, out_shapes: Sequence) -> list
 
 
 def table(configs: dict[str, ZooConfig]) -> str:
-    """The ``zoo list`` table: what loads, what scores, what was tested on real weights."""
+    """The ``zoo list`` table: what loads, what scores, what was tested on real weights.
+
+    Parameters
+    ----------
+    configs : dict of str to ZooConfig
+        The configs, by name.
+
+    Returns
+    -------
+    str
+        The table's lines, then a line counting the models covered.
+    """
     rows = [("name", "Kipoi models", "loads", "scores", "tested on real weights", "rule")]
     for cfg in configs.values():
         st = cfg.status
@@ -162,13 +197,36 @@ def table(configs: dict[str, ZooConfig]) -> str:
 
 
 def model_count(cfg: ZooConfig) -> int:
-    """How many Kipoi models a config covers (the number its ``models:`` line starts with)."""
+    """How many Kipoi models a config covers.
+
+    Parameters
+    ----------
+    cfg : ZooConfig
+        The config.
+
+    Returns
+    -------
+    int
+        The number its ``models:`` line starts with (0 when it starts with none).
+    """
     found = re.match(r"\s*(\d[\d,]*)", str(cfg.models))
     return int(found.group(1).replace(",", "")) if found else 0
 
 
 def show(name: str, configs: dict[str, ZooConfig] | None = None) -> str:
     """One config as written (by config name or by a Kipoi model name it covers).
+
+    Parameters
+    ----------
+    name : str
+        A config name or a Kipoi model name.
+    configs : dict of str to ZooConfig, optional
+        Config name -> config (default: the package's).
+
+    Returns
+    -------
+    str
+        The YAML file's text.
 
     Raises
     ------

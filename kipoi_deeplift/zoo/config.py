@@ -25,8 +25,17 @@ from ..errors import UserError
 
 @dataclass(frozen=True)
 class InputSpec:
-    """The DNA input: its name in the schema (``None``: the model's only input), its layout as
-    the paper gives it, and whether it is one-hot DNA."""
+    """The DNA input.
+
+    Parameters
+    ----------
+    name : str or None
+        Its name in the schema (``None``: the model's only input).
+    layout : str
+        Its layout as the paper gives it, e.g. ``"(600, 4)"``.
+    dna : bool, default True
+        Whether it is one-hot DNA.
+    """
 
     name: str | None
     layout: str
@@ -35,8 +44,19 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """What is scored: ``score`` (prose), the ``layer`` cut at (``None``: the model's output),
-    a ``profile_head`` wrapper (``module:function``) and the outputs' ``names`` in order."""
+    """What is scored.
+
+    Parameters
+    ----------
+    score : str, default ""
+        What is scored, in prose.
+    layer : str or None
+        The layer cut at (``None``: the model's output).
+    profile_head : str or None
+        A profile head wrapper (``module:function``).
+    names : tuple of str or None
+        The outputs' names, in order.
+    """
 
     score: str = ""
     layer: str | None = None
@@ -46,8 +66,17 @@ class OutputSpec:
 
 @dataclass(frozen=True)
 class References:
-    """The recommended references: a name of :mod:`kipoi_deeplift.core.references`, how many
-    per sequence, and their seed."""
+    """The recommended references.
+
+    Parameters
+    ----------
+    kind : str
+        A name of :mod:`kipoi_deeplift.core.references` (``dinuc-shuffle`` ...).
+    n : int
+        How many per sequence.
+    seed : int, default 0
+        Their seed.
+    """
 
     kind: str
     n: int
@@ -56,8 +85,17 @@ class References:
 
 @dataclass(frozen=True)
 class Status:
-    """What ``zoo list`` says: whether the models load, score, and were tested on the
-    published files."""
+    """What ``zoo list`` says of a config's models.
+
+    Parameters
+    ----------
+    loads : str
+        Whether the models load.
+    scores : str
+        Whether they score.
+    tested_on_real_weights : str
+        Whether they were tested on the published files.
+    """
 
     loads: str
     scores: str
@@ -66,9 +104,19 @@ class Status:
 
 @dataclass(frozen=True)
 class KipoiClass:
-    """The model's own Kipoi class (``defined_as`` in model.yaml, a glob) read here as the
-    Keras file it loads: the argument holding that file (``weights``), one holding an
-    architecture (``arch``), and a ``module:function`` applied to the loaded model (``then``)."""
+    """The model's own Kipoi class, read here as the Keras file it loads.
+
+    Parameters
+    ----------
+    defined_as : str
+        ``defined_as`` in model.yaml (a glob).
+    weights : str, default "weights"
+        The argument holding the Keras file.
+    arch : str or None
+        One holding an architecture.
+    then : str or None
+        A ``module:function`` applied to the loaded model.
+    """
 
     defined_as: str
     weights: str = "weights"
@@ -78,8 +126,15 @@ class KipoiClass:
 
 @dataclass(frozen=True)
 class Identify:
-    """How a copy of a model in any directory is recognised from its model.yaml: by
-    ``info.name`` (case-insensitive) or by a phrase of ``info.doc``."""
+    """How a copy of a model in any directory is recognised from its model.yaml.
+
+    Parameters
+    ----------
+    info_name : str or None
+        ``info.name`` (case-insensitive).
+    doc_mentions : str or None
+        A phrase of ``info.doc``.
+    """
 
     info_name: str | None = None
     doc_mentions: str | None = None
@@ -89,10 +144,43 @@ class Identify:
 class ZooConfig:
     """One ``model_zoo_configs/*.yaml`` file, checked (see :func:`parse`).
 
-    ``kipoi`` holds the Kipoi name patterns (one string in the file is one pattern);
     ``rebuild``, ``build_from_counts`` and the ``then``/``profile_head`` entries are
-    ``package.module:function`` specs (:func:`function`); ``file`` is where it was read and
-    ``text`` the file as written (what ``zoo show`` prints).
+    ``package.module:function`` specs (:func:`function`).
+
+    Parameters
+    ----------
+    name : str
+        The config's name.
+    kipoi : tuple of str
+        The Kipoi name patterns (one string in the file is one pattern).
+    input : InputSpec
+    output : OutputSpec
+    references : References
+    rule : str
+        The recommended DeepLIFT rule.
+    reverse_complement : str
+        How the model treats the two strands.
+    status : Status
+    models, paper, tasks : str
+        Prose: the models covered (a count first), the paper, the tasks.
+    maxpool : str or None
+        The recommended max-pooling mode.
+    rebuild : str or None
+        ``rebuild(weights)``: builds the published architecture, loads the published weights.
+    build_from_counts : str or None
+        Builds a model from a counts file.
+    kipoi_class : KipoiClass or None
+    identify : Identify or None
+    dataloader_args : Mapping
+        The dataloader arguments the rebuild reads (set, and a different value refused).
+    other_inputs, architecture, rebuild_notes : str
+        Prose.
+    status_notes : Mapping
+        Prose behind ``status``, by key.
+    file : str
+        Where it was read.
+    text : str
+        The file as written (what ``zoo show`` prints).
     """
 
     name: str
@@ -228,13 +316,41 @@ def _check(cfg: ZooConfig, where: str) -> None:
 
 
 def validate(raw: Any, where: str = "config") -> ZooConfig:
-    """:func:`parse` under its old name (it checked a dict in place)."""
+    """:func:`parse` under its old name (it checked a dict in place).
+
+    Parameters
+    ----------
+    raw : Any
+        The YAML file's content.
+    where : str, default "config"
+        Names the file in errors.
+
+    Returns
+    -------
+    ZooConfig
+    """
     return parse(raw, where)
 
 
 def config_files(directory: Path | str | None = None) -> list:
-    """The config files in name order: ``directory``'s, or the package's own (``configs/``,
-    read through :mod:`importlib.resources`)."""
+    """The config files in name order.
+
+    Parameters
+    ----------
+    directory : path, optional
+        A folder of YAML files; by default the package's own (``configs/``, read through
+        :mod:`importlib.resources`).
+
+    Returns
+    -------
+    list
+        Paths (or resources of the package).
+
+    Raises
+    ------
+    UserError
+        When the package's configs are missing.
+    """
     if directory is not None:
         return sorted(Path(directory).glob("*.yaml"))
     folder = resources.files(__package__).joinpath("configs")
@@ -247,7 +363,22 @@ def config_files(directory: Path | str | None = None) -> list:
 
 
 def read(path: Any) -> ZooConfig:
-    """One config file (a path, or a resource of the package), parsed."""
+    """One config file (a path, or a resource of the package), parsed.
+
+    Parameters
+    ----------
+    path : pathlib.Path or importlib.resources.abc.Traversable
+        The file.
+
+    Returns
+    -------
+    ZooConfig
+
+    Raises
+    ------
+    UserError
+        When the file is not valid YAML or not a valid config.
+    """
     text = path.read_text()
     try:
         raw = yaml.safe_load(text)
@@ -273,12 +404,30 @@ def load_configs(directory: Path | str | None = None) -> dict[str, ZooConfig]:
 
 
 def by_name(configs: Iterable[ZooConfig]) -> dict[str, ZooConfig]:
-    """Configs keyed by their names."""
+    """Configs keyed by their names.
+
+    Parameters
+    ----------
+    configs : iterable of ZooConfig
+
+    Returns
+    -------
+    dict of str to ZooConfig
+    """
     return {cfg.name: cfg for cfg in configs}
 
 
 def function(spec: str) -> Callable:
     """The function a ``package.module:function`` spec names.
+
+    Parameters
+    ----------
+    spec : str
+        ``package.module:function``.
+
+    Returns
+    -------
+    callable
 
     Raises
     ------

@@ -25,14 +25,19 @@ RULES: dict[str, tuple[str, dict]] = {
 
 
 def register_rules() -> None:
-    """Add :data:`RULES` to the layer-rule table (``kipoi_deeplift/__init__.py`` calls this
-    whenever ``backends.tf.rules`` is imported, so the rows are there for every model and in
-    ``kipoi-deeplift rules``).
+    """Add :data:`RULES` to the layer-rule table.
+
+    ``kipoi_deeplift/__init__.py`` calls this whenever ``backends.tf.rules`` is imported, so the
+    rows are there for every model and in ``kipoi-deeplift rules``.
 
     The rows go in as the table's own, not through :func:`kipoi_deeplift.register_rule`: that
     keeps only the function and ``exact`` (GELU would lose ``monotone=False`` and get
     RevealCancel, changing scores) and marks rows as the user's (left out of the table that
     ``kipoi-deeplift rules`` prints and the README holds). A row already there is kept.
+
+    Returns
+    -------
+    None
     """
     from ..backends.tf import rules
 
@@ -42,8 +47,20 @@ def register_rules() -> None:
 
 @keras.saving.register_keras_serializable(package="kipoi_deeplift")
 class ConstantPadding1D(keras.layers.Layer):
-    """Pad the sequence axis with ``padding`` positions of ``value`` on each side (DeepBind pads
-    with N = 0.25 in every channel)."""
+    """Pad the sequence axis with ``padding`` positions of ``value`` on each side.
+
+    DeepBind pads with N = 0.25 in every channel. Input ``(N, L, C)``, output
+    ``(N, L + 2 * padding, C)``.
+
+    Parameters
+    ----------
+    padding : int
+        Positions added at each end.
+    value : float, default 0.25
+        The value of every padded entry.
+    **kwargs
+        Keras ``Layer`` arguments (``name``, ``dtype``...).
+    """
 
     def __init__(self, padding: int, value: float = 0.25, **kwargs):
         super().__init__(**kwargs)
@@ -63,7 +80,15 @@ class ConstantPadding1D(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="kipoi_deeplift")
 class ReverseComplement(keras.layers.Layer):
-    """One-hot DNA (ACGT order) read on the other strand: reverse positions and channels."""
+    """One-hot DNA (ACGT order) read on the other strand: reverse positions and channels.
+
+    Input and output ``(N, L, 4)``.
+
+    Parameters
+    ----------
+    **kwargs
+        Keras ``Layer`` arguments (``name``, ``dtype``...).
+    """
 
     def call(self, x):
         return keras.ops.flip(keras.ops.flip(x, axis=1), axis=2)
@@ -74,9 +99,18 @@ class ReverseComplement(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="kipoi_deeplift")
 class SoftmaxWeightedSum(keras.layers.Layer):
-    """BPNet's profile-head objective: sum over positions and strands of the profile logits,
-    each weighted by its softmax over positions, the weights held constant (no gradient through
-    them). Input (N, L, strands), output (N, 1)."""
+    """BPNet's profile-head objective.
+
+    The sum over positions and strands of the profile logits, each weighted by its softmax over
+    positions, the weights held constant (no gradient through them).
+
+    Input ``(N, L, strands)``, output ``(N, 1)``.
+
+    Parameters
+    ----------
+    **kwargs
+        Keras ``Layer`` arguments (``name``, ``dtype``...).
+    """
 
     def call(self, z):
         w = keras.ops.stop_gradient(keras.ops.softmax(z, axis=1))
@@ -88,8 +122,19 @@ class SoftmaxWeightedSum(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="kipoi_deeplift")
 class Threshold(keras.layers.Layer):
-    """torch's ``nn.Threshold(threshold, value)``: ``x`` where ``x > threshold``, else ``value``
-    (DeepSEA's ``Threshold(0, 1e-6)``: not ReLU, which gives 0 there)."""
+    """torch's ``nn.Threshold(threshold, value)``: ``x`` where ``x > threshold``, else ``value``.
+
+    DeepSEA's ``Threshold(0, 1e-6)``: not ReLU, which gives 0 there. Output of the input's shape.
+
+    Parameters
+    ----------
+    threshold : float, default 0.0
+        Entries above it pass.
+    value : float, default 0.0
+        What the others become.
+    **kwargs
+        Keras ``Layer`` arguments (``name``, ``dtype``...).
+    """
 
     def __init__(self, threshold: float = 0.0, value: float = 0.0, **kwargs):
         super().__init__(**kwargs)
@@ -109,7 +154,15 @@ class Threshold(keras.layers.Layer):
 # The stochastic ones augment data in training and are the identity at inference.
 @keras.saving.register_keras_serializable(package="kipoi_deeplift")
 class GELU(keras.layers.Layer):
-    """scBasset's GELU: ``sigmoid(1.702 x) * x`` (the sigmoid approximation)."""
+    """scBasset's GELU: ``sigmoid(1.702 x) * x`` (the sigmoid approximation).
+
+    Output of the input's shape.
+
+    Parameters
+    ----------
+    **kwargs
+        Keras ``Layer`` arguments (``name``, ``dtype``...).
+    """
 
     def call(self, x):
         return keras.ops.sigmoid(1.702 * x) * x
@@ -120,7 +173,15 @@ class GELU(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="kipoi_deeplift")
 class StochasticReverseComplement(keras.layers.Layer):
-    """At inference: the sequence as it is, and ``False`` (not reverse-complemented)."""
+    """scBasset's augmentation layer; at inference the sequence as it is.
+
+    Called on ``(N, L, 4)``, it returns the sequence and ``False`` (not reverse-complemented).
+
+    Parameters
+    ----------
+    **kwargs
+        Keras ``Layer`` arguments (``name``, ``dtype``...).
+    """
 
     def call(self, x, training=None):
         return x, keras.ops.zeros((), dtype="bool")
@@ -131,7 +192,17 @@ class StochasticReverseComplement(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="kipoi_deeplift")
 class StochasticShift(keras.layers.Layer):
-    """At inference: the identity (training shifts the sequence by up to ``shift_max``)."""
+    """scBasset's augmentation layer; at inference the identity.
+
+    Parameters
+    ----------
+    shift_max : int, default 0
+        Training shifts the sequence by up to this many positions.
+    pad : str, default "uniform"
+        How training fills the positions shifted in.
+    **kwargs
+        Keras ``Layer`` arguments (``name``, ``dtype``...).
+    """
 
     def __init__(self, shift_max: int = 0, pad: str = "uniform", **kwargs):
         super().__init__(**kwargs)
@@ -149,8 +220,16 @@ class StochasticShift(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="kipoi_deeplift")
 class SwitchReverse(keras.layers.Layer):
-    """Undo a reverse complement on the output (reverse its position axis, or both of a 4-D
-    output) where the flag says one was applied; at inference the flag is ``False``."""
+    """Undo a reverse complement on the output where the flag says one was applied.
+
+    It reverses the output's position axis, or both of a 4-D output; at inference the flag is
+    ``False``. Called on ``[x, reverse]``, it returns an array of ``x``'s shape.
+
+    Parameters
+    ----------
+    **kwargs
+        Keras ``Layer`` arguments (``name``, ``dtype``...).
+    """
 
     def call(self, inputs):
         x, reverse = inputs

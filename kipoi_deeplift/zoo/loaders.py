@@ -22,11 +22,26 @@ KerasReader = Callable[..., Any]
 
 @dataclass(frozen=True)
 class Loader:
-    """How a model's files become a Keras model, where Kipoi's own way does not apply (chosen
-    by a zoo config): a ``rebuild`` of the published files, and/or the model's own Kipoi class
-    (``defined_as`` in model.yaml, e.g. ``model.BPNetOldSeqModel``) replaced by one that reads
-    the Keras file that class would read, without importing the model's model.py (whose
-    TensorFlow 1 / Keras 2 imports do not run on this stack)."""
+    """How a model's files become a Keras model, where Kipoi's own way does not apply.
+
+    Chosen by a zoo config: a ``rebuild`` of the published files, and/or the model's own Kipoi
+    class (``defined_as`` in model.yaml, e.g. ``model.BPNetOldSeqModel``) replaced by one that
+    reads the Keras file that class would read, without importing the model's model.py (whose
+    TensorFlow 1 / Keras 2 imports do not run on this stack).
+
+    Parameters
+    ----------
+    rebuild : callable or None
+        ``rebuild(weights, arch=...) -> Keras model``.
+    kipoi_class : str or None
+        Kipoi's ``defined_as`` replaced (a glob).
+    weights_arg : str, default "weights"
+        That class's argument holding the Keras file.
+    arch_arg : str or None
+        ... and the one holding an architecture JSON.
+    then : callable or None
+        ``then(Keras model, model directory) -> Keras model``.
+    """
 
     rebuild: Callable | None = None      # (weights, arch=...) -> Keras model
     kipoi_class: str | None = None       # Kipoi's ``defined_as`` replaced (a glob)
@@ -35,7 +50,17 @@ class Loader:
     then: Callable | None = None         # (Keras model, model directory) -> Keras model
 
     def replaces(self, defined_as: str | None) -> bool:
-        """Whether Kipoi's ``defined_as`` is the class this loader stands in for."""
+        """Whether Kipoi's ``defined_as`` is the class this loader stands in for.
+
+        Parameters
+        ----------
+        defined_as : str or None
+            ``defined_as`` in model.yaml.
+
+        Returns
+        -------
+        bool
+        """
         return bool(self.kipoi_class and defined_as and
                     fnmatch.fnmatch(defined_as, self.kipoi_class))
 
@@ -50,6 +75,11 @@ class Loader:
         read : callable, optional
             How a Keras file is read where there is no ``rebuild``
             (``kipoi_deeplift.kipoi.loading.load_keras``).
+
+        Returns
+        -------
+        keras.Model
+            The rebuilt or read model, ``then`` applied.
         """
         if self.rebuild:
             model = self.rebuild(weights, **({"arch": arch} if arch else {}))
@@ -61,10 +91,22 @@ class Loader:
 
 
 def loader(cfg: ZooConfig | None) -> Loader | None:
-    """How the config's models are loaded: its ``rebuild:`` and ``kipoi_class:`` (the model's
-    own Kipoi class that this package reads instead: ``defined_as``, the argument holding the
-    Keras file, an architecture argument, a function applied to the loaded model); ``None``
-    for no config."""
+    """How the config's models are loaded: its ``rebuild:`` and ``kipoi_class:``.
+
+    ``kipoi_class:`` is the model's own Kipoi class that this package reads instead:
+    ``defined_as``, the argument holding the Keras file, an architecture argument, a function
+    applied to the loaded model.
+
+    Parameters
+    ----------
+    cfg : ZooConfig or None
+        The config.
+
+    Returns
+    -------
+    Loader or None
+        ``None`` for no config.
+    """
     if not cfg:
         return None
     own = cfg.kipoi_class
@@ -76,8 +118,22 @@ def loader(cfg: ZooConfig | None) -> Loader | None:
 
 
 def own_class(loader: Loader, read: KerasReader):
-    """A kipoi BaseModel standing in for a model's own class (``loader.kipoi_class``): it takes
-    that class's arguments and reads the Keras file named by ``loader.weights_arg``."""
+    """A kipoi BaseModel standing in for a model's own class (``loader.kipoi_class``).
+
+    It takes that class's arguments and reads the Keras file named by ``loader.weights_arg``.
+
+    Parameters
+    ----------
+    loader : Loader
+        The config's loader.
+    read : callable
+        How a Keras file is read (``kipoi_deeplift.kipoi.loading.load_keras``).
+
+    Returns
+    -------
+    type
+        A subclass of ``kipoi.model.BaseModel``.
+    """
     import kipoi.model
 
     class DeepliftOwnClassModel(kipoi.model.BaseModel):
@@ -100,9 +156,21 @@ def own_class(loader: Loader, read: KerasReader):
 
 
 def torch_class(loader: Loader):
-    """A kipoi BaseModel with PyTorchModel's arguments whose model is a zoo config's Keras 3
-    rebuild of the state dict in ``weights`` (torch only reads the file; the module file is
-    not run)."""
+    """A kipoi BaseModel with PyTorchModel's arguments, whose model is a Keras 3 rebuild.
+
+    The zoo config's rebuild reads the state dict in ``weights`` (torch only reads the file;
+    the module file is not run).
+
+    Parameters
+    ----------
+    loader : Loader
+        The config's loader, with a ``rebuild``.
+
+    Returns
+    -------
+    type
+        A subclass of ``kipoi.model.BaseModel``.
+    """
     import kipoi.model
 
     class DeepliftRebuiltTorchModel(kipoi.model.BaseModel):
@@ -123,9 +191,23 @@ def torch_class(loader: Loader):
 
 @contextlib.contextmanager
 def standing_in(loader: Loader, read: KerasReader) -> Iterator[None]:
-    """While Kipoi loads a model: its PyTorch model class replaced by the rebuild (where
-    ``loader`` has one), and the model's own class by :func:`own_class` where ``loader``
-    stands in for it (Kipoi imports ``defined_as`` through ``kipoi.model.load_obj``)."""
+    """While Kipoi loads a model, its classes replaced by this package's.
+
+    Its PyTorch model class is replaced by the rebuild (where ``loader`` has one), and the
+    model's own class by :func:`own_class` where ``loader`` stands in for it (Kipoi imports
+    ``defined_as`` through ``kipoi.model.load_obj``).
+
+    Parameters
+    ----------
+    loader : Loader
+        The config's loader.
+    read : callable
+        How a Keras file is read (``kipoi_deeplift.kipoi.loading.load_keras``).
+
+    Yields
+    ------
+    None
+    """
     import kipoi.model
 
     torch_cls = torch_class(loader) if loader.rebuild else kipoi.model.PyTorchModel

@@ -27,10 +27,23 @@ def _tf_keras_weighted_sum():
 
 
 def profile_scoring_model(model, profile_outputs: Sequence[str] | None = None):
-    """``model`` with each profile output (N, L, strands) replaced by its softmax-weighted sum
-    (weights held constant, :class:`kipoi_deeplift.zoo.layers.SoftmaxWeightedSum`); other
-    outputs (count heads) stay as they are. Profile outputs are the 3-D ones unless named.
-    ``model`` is a Keras 3 or a tf_keras model; the result is of the same Keras."""
+    """``model`` with each profile output replaced by its softmax-weighted sum.
+
+    The weights are held constant (:class:`kipoi_deeplift.zoo.layers.SoftmaxWeightedSum`);
+    other outputs (count heads) stay as they are.
+
+    Parameters
+    ----------
+    model : keras.Model or tf_keras.Model
+        The BPNet model.
+    profile_outputs : sequence of str, optional
+        The profile outputs' names (default: the 3-D outputs, ``(N, L, strands)``).
+
+    Returns
+    -------
+    keras.Model or tf_keras.Model
+        A model of the same Keras, each profile output now ``(N, 1)``.
+    """
     from .. import layers as zoo_layers
     from ...backends.tf.graph import flavour, keras_module
 
@@ -50,13 +63,26 @@ def profile_scoring_model(model, profile_outputs: Sequence[str] | None = None):
 
 
 def zero_bias_inputs(model, directory: str | None = None):
-    """``model`` with its bias inputs (BPNet-OSKN's ``bias/<TF>/profile`` and
-    ``bias/<TF>/counts``, which Kipoi's class feeds with zeros) fed zeros inside the model, so
-    that the sequence is its only input. The zeros come from the sequence through a
-    zero-weight 1x1 convolution (profile biases, (N, L, C)) or a zero-weight dense layer on the
-    mean over positions (count biases, (N, C)): linear layers, exactly zero for every input
-    and every reference, with rows in the rule table. A model without bias inputs is returned
-    as it is. ``directory`` (the model's directory) is not needed."""
+    """``model`` with its bias inputs fed zeros inside it: the sequence is its only input.
+
+    The bias inputs are BPNet-OSKN's ``bias/<TF>/profile`` and ``bias/<TF>/counts``, which
+    Kipoi's class feeds with zeros. The zeros come from the sequence through a zero-weight 1x1
+    convolution (profile biases, ``(N, L, C)``) or a zero-weight dense layer on the mean over
+    positions (count biases, ``(N, C)``): linear layers, exactly zero for every input and every
+    reference, with rows in the rule table.
+
+    Parameters
+    ----------
+    model : keras.Model or tf_keras.Model
+        The model, one sequence input ``(N, L, 4)`` besides the bias inputs.
+    directory : str, optional
+        The model's directory (not needed).
+
+    Returns
+    -------
+    keras.Model or tf_keras.Model
+        The model taking the sequence only; a model without bias inputs is returned as it is.
+    """
     from ...backends.tf.graph import keras_module, signature
 
     names, shapes, _, _ = signature(model)

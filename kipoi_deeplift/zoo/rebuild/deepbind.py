@@ -35,7 +35,21 @@ from ...io.hdf5 import text
 
 @dataclass
 class DeepBindParams:
-    """The numbers of one DeepBind model, in Keras kernel layouts."""
+    """The numbers of one DeepBind model, in Keras kernel layouts.
+
+    Parameters
+    ----------
+    reverse_complement : bool
+        Whether the model takes the max over both strands.
+    detectors : numpy.ndarray of shape (detector_len, 4, num_detectors)
+    thresholds : numpy.ndarray of shape (num_detectors,)
+    weights1 : numpy.ndarray of shape (num_features, num_hidden or 1)
+        Features max then avg.
+    biases1 : numpy.ndarray
+    has_avg_pooling : bool
+    weights2 : numpy.ndarray of shape (num_hidden, 1), optional
+    biases2 : numpy.ndarray, optional
+    """
 
     reverse_complement: bool
     detectors: np.ndarray          # (detector_len, 4, num_detectors)
@@ -48,17 +62,39 @@ class DeepBindParams:
 
     @property
     def detector_len(self) -> int:
-        """Motif detector length (bases)."""
+        """Motif detector length (bases).
+
+        Returns
+        -------
+        int
+        """
         return int(self.detectors.shape[0])
 
     @property
     def num_hidden(self) -> int:
-        """Hidden units of the optional second layer (0: none)."""
+        """Hidden units of the optional second layer.
+
+        Returns
+        -------
+        int
+            0: none.
+        """
         return 0 if self.weights2 is None else int(self.weights2.shape[0])
 
 
 def read_params(path: str | Path) -> DeepBindParams:
-    """A DeepBind parameter file (``# deepbind 0.1`` format)."""
+    """A DeepBind parameter file (``# deepbind 0.1`` format).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (``params/DXXXXX.YYY.txt``).
+
+    Returns
+    -------
+    DeepBindParams
+        ``UserError`` for a file of another format.
+    """
     text = Path(path).read_text().splitlines()
     if not text or not text[0].startswith("# deepbind 0.1"):
         raise UserError(f"{path} is not a DeepBind 0.1 parameter file")
@@ -92,8 +128,26 @@ def build(detector_len: int, num_detectors: int, num_hidden: int, has_avg_poolin
     """The DeepBind architecture for sequences of ``length`` bases (weights unset).
 
     With ``sigmoid`` the model ends in a sigmoid, as Kipoi's DeepBind models do; DeepLIFT scores
-    the logit before it, which is DeepBind's own score. ``pool`` is the window max-pool size
-    where a stored architecture fixes it (Kipoi's files: int(1.5 m) + m - 1 for 101 bp).
+    the logit before it, which is DeepBind's own score.
+
+    Parameters
+    ----------
+    detector_len, num_detectors, num_hidden : int
+        The motif detectors' length and number, and the hidden units (0: none).
+    has_avg_pooling, reverse_complement : bool
+        Whether windows are also average-pooled, and whether both strands are scored.
+    length : int
+        The input length in bases.
+    sigmoid : bool, default True
+        Whether the model ends in a sigmoid.
+    pool : int, optional
+        The window max-pool size where a stored architecture fixes it (Kipoi's files:
+        int(1.5 m) + m - 1 for 101 bp).
+
+    Returns
+    -------
+    keras.Model
+        ``(N, length, 4)`` -> ``(N, 1)``.
     """
     import keras
 
@@ -142,7 +196,22 @@ def _set(model, p: DeepBindParams):
 
 
 def from_params(path: str | Path, length: int = 101, sigmoid: bool = False):
-    """A DeepBind model from an original parameter file (raw DeepBind score by default)."""
+    """A DeepBind model from an original parameter file (raw DeepBind score by default).
+
+    Parameters
+    ----------
+    path : str or Path
+        The parameter file.
+    length : int, default 101
+        The input length in bases.
+    sigmoid : bool, default False
+        Whether the model ends in a sigmoid.
+
+    Returns
+    -------
+    keras.Model
+        ``(N, length, 4)`` -> ``(N, 1)``.
+    """
     p = read_params(path)
     model = build(p.detector_len, p.detectors.shape[2], p.num_hidden, p.has_avg_pooling,
                   p.reverse_complement, length, sigmoid)
@@ -209,9 +278,21 @@ def _check_lambdas(layers: list, where: str) -> None:
 
 def params_from_kipoi(path: str | Path, arch: str | Path | None = None
                       ) -> tuple[DeepBindParams, int | None, int | None]:
-    """The weights of a Kipoi DeepBind model in either of Kipoi's forms, the input length its
-    architecture was built for (``None`` for today's variable-length form) and the window
-    max-pool size stored in the architecture."""
+    """The weights of a Kipoi DeepBind model in either of Kipoi's forms, and two sizes.
+
+    Parameters
+    ----------
+    path : str or Path
+        The HDF5 file (full model, or weights only with ``arch``).
+    arch : str or Path, optional
+        The architecture JSON of today's form.
+
+    Returns
+    -------
+    (DeepBindParams, int or None, int or None)
+        The weights, the input length the architecture was built for (``None`` for today's
+        variable-length form) and the window max-pool size stored in the architecture.
+    """
     layers, arrays = _keras2_layers(path, arch)
     _check_lambdas(layers, str(arch or path))
     conv = [lay["name"] for lay in layers if lay["class_name"] in ("Conv1D", "Convolution1D")]
@@ -241,7 +322,17 @@ def params_from_kipoi(path: str | Path, arch: str | Path | None = None
 
 
 def params_from_kipoi_h5(path: str | Path) -> tuple[DeepBindParams, int]:
-    """The weights of a Kipoi 2018 DeepBind HDF5 file and the input length it was built for."""
+    """The weights of a Kipoi 2018 DeepBind HDF5 file and the input length it was built for.
+
+    Parameters
+    ----------
+    path : str or Path
+        The full-model HDF5 file.
+
+    Returns
+    -------
+    (DeepBindParams, int)
+    """
     p, length, _ = params_from_kipoi(path)
     return p, int(length or 101)
 
@@ -254,9 +345,23 @@ def from_kipoi(weights: str | Path, arch: str | Path | None = None, length: int 
     * today: an architecture JSON (``arch``, Keras 2.1.5) plus a weights-only HDF5, input
       (None, 4), ending in the raw DeepBind score (no sigmoid).
 
-    The Keras 3 model is built for ``length`` bases (default: the stored length, else the 101
-    of Kipoi's schema), keeps the window max-pool size stored in the file, and ends as the
-    published model does unless ``sigmoid`` says otherwise.
+    The Keras 3 model keeps the window max-pool size stored in the file.
+
+    Parameters
+    ----------
+    weights : str or Path
+        The HDF5 file.
+    arch : str or Path, optional
+        The architecture JSON (today's form).
+    length : int, optional
+        The input length (default: the stored length, else the 101 of Kipoi's schema).
+    sigmoid : bool, optional
+        Whether it ends in a sigmoid (default: as the published model does).
+
+    Returns
+    -------
+    keras.Model
+        ``(N, length, 4)`` -> ``(N, 1)``.
     """
     p, built_for, pool = params_from_kipoi(weights, arch)
     if sigmoid is None:
@@ -267,5 +372,19 @@ def from_kipoi(weights: str | Path, arch: str | Path | None = None, length: int 
 
 
 def from_kipoi_h5(path: str | Path, length: int | None = None, sigmoid: bool = True):
-    """A Kipoi 2018 DeepBind model (ending in a sigmoid, as Kipoi's does) from its HDF5 file."""
+    """A Kipoi 2018 DeepBind model (ending in a sigmoid, as Kipoi's does) from its HDF5 file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The full-model HDF5 file.
+    length : int, optional
+        The input length (default: the stored one, else 101).
+    sigmoid : bool, default True
+        Whether the model ends in a sigmoid.
+
+    Returns
+    -------
+    keras.Model
+    """
     return from_kipoi(path, None, length, sigmoid)

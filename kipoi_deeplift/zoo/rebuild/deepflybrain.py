@@ -16,14 +16,32 @@ from ...errors import UserError
 
 
 def reverse_positions(x):
-    """``K.reverse(x, axes=1)``: the sequence read backwards."""
+    """``K.reverse(x, axes=1)``: the sequence read backwards.
+
+    Parameters
+    ----------
+    x : tf.Tensor of shape (N, L, 4)
+
+    Returns
+    -------
+    tf.Tensor of shape (N, L, 4)
+    """
     import tensorflow as tf
 
     return tf.reverse(x, axis=[1])
 
 
 def reverse_bases(x):
-    """``K.reverse(x, axes=2)``: ACGT -> TGCA (the complement, in ACGT order)."""
+    """``K.reverse(x, axes=2)``: ACGT -> TGCA (the complement, in ACGT order).
+
+    Parameters
+    ----------
+    x : tf.Tensor of shape (N, L, 4)
+
+    Returns
+    -------
+    tf.Tensor of shape (N, L, 4)
+    """
     import tensorflow as tf
 
     return tf.reverse(x, axis=[2])
@@ -56,8 +74,21 @@ def _patched(config: dict) -> dict:
 
 
 def from_files(weights: str, arch: str | None = None):
-    """The tf_keras model of DeepFlyBrain's ``arch`` JSON and ``weights`` HDF5, its Lambda
-    layers' functions given by name (see the module)."""
+    """The tf_keras model of DeepFlyBrain's files, its Lambda layers' functions given by name.
+
+    See the module for the Lambda layers.
+
+    Parameters
+    ----------
+    weights : str
+        The HDF5 weights file.
+    arch : str
+        The architecture JSON (``UserError`` when not given).
+
+    Returns
+    -------
+    tf_keras.Model
+    """
     if arch is None:
         raise UserError("DeepFlyBrain needs its architecture JSON (model.yaml args: arch)")
     import tf_keras

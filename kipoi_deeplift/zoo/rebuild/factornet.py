@@ -44,7 +44,18 @@ INPUT_NAMES = ("seq", "seq_rc", "meta_features")
 
 
 def keras1_hard_sigmoid(x):
-    """Keras 1/2's hard sigmoid, clip(0.2 x + 0.5, 0, 1) (Keras 3's differs)."""
+    """Keras 1/2's hard sigmoid, clip(0.2 x + 0.5, 0, 1) (Keras 3's differs).
+
+    Parameters
+    ----------
+    x : tensor
+        Any shape.
+
+    Returns
+    -------
+    tensor
+        Of ``x``'s shape.
+    """
     import keras
 
     return keras.ops.clip(0.2 * x + 0.5, 0.0, 1.0)
@@ -61,7 +72,18 @@ def _text(v) -> str:
 
 
 def keras_version(weights: str | Path) -> str:
-    """The ``keras_version`` attribute of an HDF5 file ('' when absent)."""
+    """The ``keras_version`` attribute of an HDF5 file.
+
+    Parameters
+    ----------
+    weights : str or Path
+        The HDF5 file.
+
+    Returns
+    -------
+    str
+        The version; ``''`` when absent.
+    """
     import h5py
 
     with h5py.File(weights, "r") as f:
@@ -69,8 +91,21 @@ def keras_version(weights: str | Path) -> str:
 
 
 def read_layer_weights(path: str | Path) -> dict[str, list[tuple[str, np.ndarray]]]:
-    """Layer name -> [(weight name, array)] in stored order, for full-model files (weights under
-    ``model_weights``) and weights-only files (layers at the root) alike."""
+    """The stored weights of every layer, in stored order.
+
+    Full-model files (weights under ``model_weights``) and weights-only files (layers at the
+    root) alike.
+
+    Parameters
+    ----------
+    path : str or Path
+        The HDF5 file.
+
+    Returns
+    -------
+    dict of str to list of (str, numpy.ndarray)
+        Layer name -> [(weight name, array)].
+    """
     import h5py
 
     out = {}
@@ -208,8 +243,25 @@ def _architecture(arch: str | Path | None, weights: str | Path) -> dict:
 
 
 def from_files(weights: str | Path, arch: str | Path | None = None, length: int | None = None):
-    """The FactorNet model (Keras 3) of a Keras 1.1.1 (Theano-trained) or a Kipoi-converted
-    Keras 2 architecture JSON + weights file. ``length`` overrides the stored input length."""
+    """The FactorNet model (Keras 3) of an architecture JSON + weights file.
+
+    The JSON is a Keras 1.1.1 (Theano-trained) or a Kipoi-converted Keras 2 one.
+
+    Parameters
+    ----------
+    weights : str or Path
+        The HDF5 weights file.
+    arch : str or Path, optional
+        The architecture JSON.
+    length : int, optional
+        Overrides the stored input length.
+
+    Returns
+    -------
+    keras.Model
+        Inputs ``seq`` and ``seq_rc`` of shape ``(N, L, C)`` (A, C, G, T then the signals),
+        and ``meta_features`` for the meta variants; one output, the strands' sigmoids averaged.
+    """
     import keras
 
     _register()

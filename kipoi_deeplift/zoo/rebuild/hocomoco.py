@@ -16,7 +16,19 @@ QUALITY = "ABCDS"     # HOCOMOCO's motif quality grades, best first
 
 
 def read_pcms(path: str | Path) -> dict[str, np.ndarray]:
-    """Motif name (e.g. ``CTCF_HUMAN.H10MO.A``) -> count matrix (length, 4), ACGT order."""
+    """The count matrices of a HOCOMOCO file, by motif name.
+
+    Parameters
+    ----------
+    path : str or Path
+        The HOCOMOCO v10 PCM file (``>name`` lines, then one row of counts per position).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Motif name (e.g. ``CTCF_HUMAN.H10MO.A``) -> count matrix of shape ``(length, 4)``, ACGT
+        order.
+    """
     motifs: dict[str, list] = {}
     name = None
     for line in Path(path).read_text().splitlines():
@@ -29,8 +41,20 @@ def read_pcms(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def motif_for(pcms: dict[str, np.ndarray], model: str) -> str:
-    """The motif of a Kipoi model name (``human/CTCF`` or ``pwm_HOCOMOCO/human/CTCF``): the
-    best-quality matrix of that TF and species."""
+    """The motif of a Kipoi model name: the best-quality matrix of that TF and species.
+
+    Parameters
+    ----------
+    pcms : dict of str to numpy.ndarray
+        :func:`read_pcms`'s result.
+    model : str
+        ``human/CTCF`` or ``pwm_HOCOMOCO/human/CTCF``.
+
+    Returns
+    -------
+    str
+        The motif's name; ``UserError`` when the file has none for that TF.
+    """
     species, _, tf = model.split("pwm_HOCOMOCO/")[-1].partition("/")
     prefix = f"{tf.upper()}_{species.upper()}.H10MO."
     found = sorted((k for k in pcms if k.startswith(prefix)),
@@ -41,13 +65,36 @@ def motif_for(pcms: dict[str, np.ndarray], model: str) -> str:
 
 
 def log_odds(counts: np.ndarray) -> np.ndarray:
-    """The Conv1D kernel Kipoi used: log((counts / row sum + 0.001) / 0.25)."""
+    """The Conv1D kernel Kipoi used: log((counts / row sum + 0.001) / 0.25).
+
+    Parameters
+    ----------
+    counts : numpy.ndarray of shape (length, 4)
+        A count matrix.
+
+    Returns
+    -------
+    numpy.ndarray of shape (length, 4)
+    """
     p = counts / counts.sum(axis=1, keepdims=True) + 0.001
     return np.log(p / 0.25)
 
 
 def build(counts: np.ndarray, length: int | None = None):
-    """The PWM-scanning model (Keras 3) for one count matrix; ``length=None`` takes any length."""
+    """The PWM-scanning model (Keras 3) for one count matrix.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray of shape (W, 4)
+        The count matrix.
+    length : int, optional
+        The input length; ``None`` takes any length.
+
+    Returns
+    -------
+    keras.Model
+        ``(N, L, 4)`` -> ``(N, 1)``: the best log-odds match.
+    """
     import keras
 
     kernel = log_odds(counts).astype(np.float32)
@@ -60,6 +107,20 @@ def build(counts: np.ndarray, length: int | None = None):
 
 
 def from_counts_file(path: str | Path, model: str, length: int | None = None):
-    """The rebuilt Kipoi model ``pwm_HOCOMOCO/<species>/<TF>`` from the HOCOMOCO file."""
+    """The rebuilt Kipoi model ``pwm_HOCOMOCO/<species>/<TF>`` from the HOCOMOCO file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The HOCOMOCO v10 PCM file.
+    model : str
+        The Kipoi model name (see :func:`motif_for`).
+    length : int, optional
+        The input length; ``None`` takes any length.
+
+    Returns
+    -------
+    keras.Model
+    """
     pcms = read_pcms(path)
     return build(pcms[motif_for(pcms, model)], length)

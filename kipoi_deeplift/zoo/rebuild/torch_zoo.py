@@ -52,10 +52,21 @@ def _load(torch, path: str):
 
 
 def read_state_dict(path: str) -> list[tuple[str, dict[str, np.ndarray]]]:
-    """The modules of a torch state dict in order, each ``(name, {param: array})``.
+    """The modules of a torch state dict in order.
 
     The arrays share memory with torch's tensors (float32 weights are not copied): a builder
     that pops each array once its layer holds it frees that memory as it goes.
+
+    Parameters
+    ----------
+    path : str
+        The ``.pth`` file.
+
+    Returns
+    -------
+    list of (str, dict of str to numpy.ndarray)
+        Each module as ``(name, {param: array})``; ``UserError`` without torch or for a file
+        torch cannot read.
     """
     try:
         import torch
@@ -171,8 +182,24 @@ def _bn(K, params, name):
 
 
 def deepsea(weights: str, variant: str = "variantEffects", **_: Any):
-    """``DeepSEA/variantEffects`` (one strand) or ``DeepSEA/predict`` (both strands averaged)
-    from its state dict: input (N, 4, 1, 1000), 919 outputs."""
+    """``DeepSEA/variantEffects`` (one strand) or ``DeepSEA/predict`` from its state dict.
+
+    ``predict`` averages both strands.
+
+    Parameters
+    ----------
+    weights : str
+        The ``.pth`` state dict.
+    variant : {"variantEffects", "predict"}
+        Which of the two models.
+    **_
+        Other model arguments, ignored.
+
+    Returns
+    -------
+    keras.Model
+        Input ``(N, 4, 1, 1000)``, 919 outputs.
+    """
     import keras as K
 
     from ..layers import ReverseComplement, Threshold
@@ -230,13 +257,40 @@ def _set_dense(model, linears: list[dict], channels: int) -> None:
 
 
 def deepsea_predict(weights: str, **kwargs: Any):
-    """``DeepSEA/predict``: see :func:`deepsea`."""
+    """``DeepSEA/predict``: see :func:`deepsea`.
+
+    Parameters
+    ----------
+    weights : str
+        The ``.pth`` state dict.
+    **kwargs
+        Other model arguments, ignored.
+
+    Returns
+    -------
+    keras.Model
+    """
     return deepsea(weights, "predict")
 
 
 def beluga(weights: str, **_: Any):
-    """``DeepSEA/beluga`` from its state dict: input (N, 4, 1, 2000), read in ACGT order (the
-    published network's AGCT order folded into the first convolution), 2002 outputs."""
+    """``DeepSEA/beluga`` from its state dict.
+
+    It is read in ACGT order (the published network's AGCT order folded into the first
+    convolution).
+
+    Parameters
+    ----------
+    weights : str
+        The ``.pth`` state dict.
+    **_
+        Other model arguments, ignored.
+
+    Returns
+    -------
+    keras.Model
+        Input ``(N, 4, 1, 2000)``, 2002 outputs.
+    """
     import keras
 
     convs, linears, _ = _split(read_state_dict(weights))
@@ -263,8 +317,20 @@ def beluga(weights: str, **_: Any):
 
 
 def basset(weights: str, **_: Any):
-    """``Basset`` from its state dict: input (N, 4, 600, 1), 164 outputs; batch norms in eval
-    mode (their running statistics)."""
+    """``Basset`` from its state dict, batch norms in eval mode (their running statistics).
+
+    Parameters
+    ----------
+    weights : str
+        The ``.pth`` state dict.
+    **_
+        Other model arguments, ignored.
+
+    Returns
+    -------
+    keras.Model
+        Input ``(N, 4, 600, 1)``, 164 outputs.
+    """
     import keras
 
     convs, linears, norms = _split(read_state_dict(weights))
