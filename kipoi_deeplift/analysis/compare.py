@@ -24,7 +24,27 @@ RANGE_KEYS = ("chr", "start", "end", "strand", "id")
 
 @dataclass
 class Scored:
-    """One file's per-base scores for one task, with what is needed to compare and report."""
+    """One file's per-base scores for one task, with what is needed to compare and report.
+
+    Parameters
+    ----------
+    path, label, task : str
+        The score file, its label (:func:`file_names`, then ``:task``) and the task.
+    per_base : numpy.ndarray, shape=(N, L)
+        The contribution summed over the channels.
+    contrib, inputs : numpy.ndarray, shape=(N, L, 4)
+        The (projected) contributions and the sequences as the model read them.
+    convergence : numpy.ndarray, shape=(N,)
+        The summation-to-delta error.
+    ranges : dict or None
+        The metadata ranges, None without.
+    attrs : dict, optional
+        The file's attributes.
+    delta, preds : numpy.ndarray, shape=(N,), optional
+        f(x) minus the mean f(reference); the scored output (logit).
+    flip : numpy.ndarray, shape=(N,), bool, optional
+        Read against the genome (reverse complement).
+    """
 
     path: str
     label: str
@@ -41,26 +61,52 @@ class Scored:
 
     @property
     def rule(self) -> str:
-        """The DeepLIFT rule (and max-pool mode where it is not the default) of the run."""
+        """The DeepLIFT rule (and max-pool mode where it is not the default) of the run.
+
+        Returns
+        -------
+        str
+        """
         rule, maxpool = self.attrs.get("rule", ""), self.attrs.get("maxpool", "")
         return f"{rule}, maxpool {maxpool}" if maxpool else str(rule)
 
     @property
     def model(self) -> str:
-        """The model's name (a directory's last part)."""
+        """The model's name (a directory's last part).
+
+        Returns
+        -------
+        str
+        """
         return Path(str(self.attrs.get("model", self.path))).name or self.path
 
     @property
     def title(self) -> str:
-        """What every picture and heading of the report calls this file: its ``label`` (the
-        file and task, as the command prints them), then the model and the rule. The label
-        comes first because two files of one model and rule (other references, another seed)
-        differ in nothing else."""
+        """What every picture and heading of the report calls this file.
+
+        Its ``label`` (the file and task, as the command prints them), then the model and the
+        rule. The label comes first because two files of one model and rule (other references,
+        another seed) differ in nothing else.
+
+        Returns
+        -------
+        str
+        """
         return f"{self.label} | model {self.model} | {self.rule}"
 
 
 def load(spec: str) -> Scored:
-    """``FILE.h5`` or ``FILE.h5:TASK`` (default: the file's first task)."""
+    """One task of a score file, read for comparing.
+
+    Parameters
+    ----------
+    spec : str
+        ``FILE.h5`` or ``FILE.h5:TASK`` (default: the file's first task).
+
+    Returns
+    -------
+    Scored
+    """
     path, _, task = spec.partition(".h5:")
     path = path + ".h5" if task else spec
     with sf.ScoreFile(path) as f:
@@ -87,10 +133,21 @@ def load(spec: str) -> Scored:
 
 
 def file_names(paths: list[str]) -> list[str]:
-    """How the files are named in the TSV, the printed summary and every label of the report:
-    the file name (``scores.h5``), with as many parent directories as it takes to tell apart
+    """How the files are named in the TSV, the printed summary and every label of the report.
+
+    The file name (``scores.h5``), with as many parent directories as it takes to tell apart
     files of the same name (``run1/scores.h5``, ``run2/scores.h5``). File names, not model
-    names: two files of one model (two rules, other references) must not share a label."""
+    names: two files of one model (two rules, other references) must not share a label.
+
+    Parameters
+    ----------
+    paths : list of str
+
+    Returns
+    -------
+    list of str
+        One name per path, in order.
+    """
     parts = [Path(p).parts or (p,) for p in paths]
     depth = 1
     while True:
@@ -101,7 +158,12 @@ def file_names(paths: list[str]) -> list[str]:
 
 
 def check_same_intervals(files: list[Scored]) -> None:
-    """Same intervals (by ranges, where the files have them) and the same sequence."""
+    """Refuse files that differ in their intervals (by ranges, where they have them) or sequence.
+
+    Parameters
+    ----------
+    files : list of Scored
+    """
     first = files[0]
     for other in files[1:]:
         if other.per_base.shape != first.per_base.shape:
@@ -234,7 +296,16 @@ COLUMNS = ("model_a", "model_b", "interval", "pearson", "spearman", "top_k_jacca
 
 
 def write_tsv(rows: list[dict], path: str) -> None:
-    """Fixed formatting, so the same inputs give a byte-identical file."""
+    """Write the comparison's rows as a TSV of :data:`COLUMNS`, staged.
+
+    Fixed formatting, so the same inputs give a byte-identical file.
+
+    Parameters
+    ----------
+    rows : list of dict
+        One per interval and pair of files (and per pair over ``"all"`` intervals).
+    path : str
+    """
     def fmt(v):
         if isinstance(v, float):
             return "nan" if np.isnan(v) else f"{v:.6f}"
@@ -247,7 +318,21 @@ def write_tsv(rows: list[dict], path: str) -> None:
 
 
 def agreement_matrix(files: list[Scored], rows: list[dict], key: str = "pearson") -> np.ndarray:
-    """Model-by-model mean of ``key`` over intervals (1 on the diagonal)."""
+    """Model-by-model mean of ``key`` over intervals (1 on the diagonal).
+
+    Parameters
+    ----------
+    files : list of Scored
+    rows : list of dict
+        The comparison's rows; those whose ``interval`` is ``"all"`` are read.
+    key : str, optional
+        The measure. Default ``"pearson"``.
+
+    Returns
+    -------
+    numpy.ndarray, shape=(F, F)
+        For the F files, in order.
+    """
     idx = {f.label: i for i, f in enumerate(files)}
     m = np.eye(len(files))
     for r in rows:
@@ -258,10 +343,21 @@ def agreement_matrix(files: list[Scored], rows: list[dict], key: str = "pearson"
 
 
 def provenance(s: Scored) -> dict:
-    """What the report shows of how a file was made: the file and task, the run's identity
-    (:data:`~kipoi_deeplift.io.scorefile.PROVENANCE`) and environment
-    (:data:`~kipoi_deeplift.io.scorefile.ENVIRONMENT`), its largest summation-to-delta error
-    and the command that reruns it."""
+    """What the report shows of how a file was made.
+
+    The file and task, the run's identity (:data:`~kipoi_deeplift.io.scorefile.PROVENANCE`)
+    and environment (:data:`~kipoi_deeplift.io.scorefile.ENVIRONMENT`), its largest
+    summation-to-delta error and the command that reruns it.
+
+    Parameters
+    ----------
+    s : Scored
+
+    Returns
+    -------
+    dict
+        Name -> value (``weights_sha256`` decoded to a dict), ``rerun`` last.
+    """
     out = {"file": s.path, "task": s.task}
     for key in sf.PROVENANCE + sf.ENVIRONMENT:
         value = s.attrs.get(key, "")

@@ -12,8 +12,19 @@ from .motif_patterns import Pattern, percent
 from .plots import draw_logo, fit_title
 
 def logo_scale(patterns: list[Pattern]) -> tuple[float, float] | None:
-    """One y range for every pattern's logo: the lowest stack of negative and the highest
-    of positive CWM values over all patterns, so that heights compare across patterns."""
+    """One y range for every pattern's logo, so that heights compare across patterns.
+
+    The lowest stack of negative and the highest of positive CWM values over all patterns.
+
+    Parameters
+    ----------
+    patterns : list of Pattern
+
+    Returns
+    -------
+    tuple of (float, float) or None
+        (bottom, top).
+    """
     if not patterns:
         return None
     lo = min(float(np.clip(pt.cwm, None, 0).sum(1).min(initial=0.0)) for pt in patterns)
@@ -26,8 +37,24 @@ def logo_scale(patterns: list[Pattern]) -> tuple[float, float] | None:
 
 def pattern_title(pt: Pattern, max_q: float, min_share: float, minor: bool, sep: str = "; "
            ) -> str:
-    """``NAME: SHARE of the contribution[ (minor...)], N seqlets`` and the match text, joined
-    by ``sep``."""
+    """``NAME: SHARE of the contribution[ (minor...)], N seqlets`` and the match text.
+
+    Parameters
+    ----------
+    pt : Pattern
+    max_q : float
+        The q-value at which a match counts.
+    min_share : float
+        The share below which a pattern is minor.
+    minor : bool
+        Whether ``pt`` is minor.
+    sep : str, optional
+        What joins the parts. Default ``"; "``.
+
+    Returns
+    -------
+    str
+    """
     share = f"{pt.share:.1%} of the contribution" + (
         f" (minor: below {percent(min_share)})" if minor else "")
     match = pt.match_text(max_q)
@@ -40,7 +67,20 @@ MINOR_SCALE = 0.6
 
 def logo(path: Path, pt: Pattern, title: str, ylim: tuple[float, float] | None,
           scale: float = 1.0) -> None:
-    """The pattern's CWM logo, at ``scale`` of the full size, on the y range ``ylim``."""
+    """The pattern's CWM logo, at ``scale`` of the full size, on the y range ``ylim``.
+
+    Parameters
+    ----------
+    path : Path
+        The picture to write.
+    pt : Pattern
+        Its ``cwm`` (W, 4) is drawn.
+    title : str
+    ylim : tuple of (float, float) or None
+        From :func:`logo_scale`.
+    scale : float, optional
+        Default 1.0.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -67,8 +107,23 @@ def logo(path: Path, pt: Pattern, title: str, ylim: tuple[float, float] | None,
 
 def overview(path: Path, major: list[Pattern], minor: list[Pattern], header: str,
               max_q: float, min_share: float, ylim: tuple[float, float] | None) -> None:
-    """Every pattern's logo in one picture, on one y range and one base width: the major
-    patterns first, full height, then the minor ones under their own heading, smaller."""
+    """Every pattern's logo in one picture, on one y range and one base width.
+
+    The major patterns first, full height, then the minor ones under their own heading,
+    smaller.
+
+    Parameters
+    ----------
+    path : Path
+        The picture to write.
+    major, minor : list of Pattern
+    header : str
+        The picture's heading.
+    max_q, min_share : float
+        As :func:`pattern_title` takes them.
+    ylim : tuple of (float, float) or None
+        From :func:`logo_scale`.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

@@ -31,13 +31,26 @@ MIN_SHARE = 0.10
 
 @dataclass
 class Pattern:
-    """One TF-MoDISco pattern: ``name`` (``pos_0``, ``neg_1``...), ``ppm`` (W, 4) base
-    frequencies and ``cwm`` (W, 4) contribution weight matrix, both trimmed to the
-    informative span (:data:`TRIM_FRACTION`), its seqlets (untrimmed) as (row, start, end,
-    reverse) in the sequences as the model read them, and its database matches
-    (name, p-value, q-value), best first (``searched``: a database was given).
-    ``contribution``: the sum of |contribution| over the bases its seqlets cover; ``share``:
-    that over the sum for all patterns (:func:`contribution_shares`)."""
+    """One TF-MoDISco pattern, trimmed to the informative span (:data:`TRIM_FRACTION`).
+
+    Parameters
+    ----------
+    name : str
+        ``pos_0``, ``neg_1``...
+    ppm, cwm : numpy.ndarray, shape=(W, 4)
+        Base frequencies and contribution weight matrix, both trimmed.
+    seqlets : list
+        Its seqlets (untrimmed) as (row, start, end, reverse) in the sequences as the model
+        read them.
+    matches : list, optional
+        Its database matches (name, p-value, q-value), best first.
+    searched : bool, optional
+        Whether a database was given.
+    contribution : float, optional
+        The sum of |contribution| over the bases its seqlets cover.
+    share : float, optional
+        That over the sum for all patterns (:func:`contribution_shares`); NaN unknown.
+    """
 
     name: str
     ppm: np.ndarray
@@ -50,15 +63,25 @@ class Pattern:
 
     @property
     def information(self) -> float:
-        """Mean information content of the (trimmed) pattern, bits per position (0 to 2)."""
+        """Mean information content of the (trimmed) pattern, bits per position (0 to 2).
+
+        Returns
+        -------
+        float
+        """
         q = np.clip(self.ppm, 1e-9, 1.0)
         q = q / q.sum(1, keepdims=True)
         return float(np.mean(2.0 + (q * np.log2(q)).sum(1)))
 
     @property
     def consensus(self) -> str:
-        """The most frequent base at each position where the pattern is informative
-        (lower case where no base reaches half)."""
+        """The most frequent base at each position where the pattern is informative.
+
+        Returns
+        -------
+        str
+            Lower case where no base reaches half.
+        """
         out = []
         for row in self.ppm:
             b = "ACGT"[int(np.argmax(row))]
@@ -66,12 +89,34 @@ class Pattern:
         return "".join(out)
 
     def significant(self, max_q: float = MAX_Q) -> list:
-        """The matches at q <= ``max_q`` (a prefix of ``matches``: q grows with p)."""
+        """The matches at q <= ``max_q`` (a prefix of ``matches``: q grows with p).
+
+        Parameters
+        ----------
+        max_q : float, optional
+            Default :data:`MAX_Q`.
+
+        Returns
+        -------
+        list of tuple
+            (name, p-value, q-value) each.
+        """
         return [m for m in self.matches if m[2] <= max_q]
 
     def match_status(self, max_q: float = MAX_Q) -> str:
-        """``significant``, ``no significant match``, ``not matched`` (too little
-        information to match, :data:`MIN_INFORMATION`) or ``""`` (no database)."""
+        """How the pattern matched the database, in a word or three.
+
+        Parameters
+        ----------
+        max_q : float, optional
+            The q-value at which a match counts. Default :data:`MAX_Q`.
+
+        Returns
+        -------
+        str
+            ``significant``, ``no significant match``, ``not matched`` (too little information to
+            match, :data:`MIN_INFORMATION`) or ``""`` (no database).
+        """
         if not self.searched:
             return ""
         if not self.matches:
@@ -79,8 +124,19 @@ class Pattern:
         return "significant" if self.significant(max_q) else "no significant match"
 
     def match_text(self, max_q: float = MAX_Q) -> str:
-        """The match as every output says it: ``NAME (p P, q Q)`` at q <= ``max_q``, else
-        ``no significant match (best NAME, p P, q Q > max_q)``, or why it was not matched."""
+        """The match as every output says it.
+
+        Parameters
+        ----------
+        max_q : float, optional
+            The q-value at which a match counts. Default :data:`MAX_Q`.
+
+        Returns
+        -------
+        str
+            ``NAME (p P, q Q)`` at q <= ``max_q``, else ``no significant match (best NAME, p P, q
+            Q > max_q)``, or why it was not matched.
+        """
         status = self.match_status(max_q)
         if status == "not matched":
             return (f"not matched ({self.information:.2f} bits/position < "
@@ -107,9 +163,21 @@ def _trimmed(ppm: np.ndarray, cwm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def patterns_from_modisco(found: Sequence, prefix: str, offset: int) -> list[Pattern]:
-    """modisco-lite's patterns as :class:`Pattern` named ``<prefix>_<k>``, trimmed, with
-    their seqlets moved by ``offset`` (the first base of the window TF-MoDISco read) into
-    positions of the whole sequence."""
+    """modisco-lite's patterns as :class:`Pattern`, trimmed, in positions of the whole sequence.
+
+    Parameters
+    ----------
+    found : sequence
+        modisco-lite's patterns of one sign.
+    prefix : str
+        Names are ``<prefix>_<k>``.
+    offset : int
+        The first base of the window TF-MoDISco read: the seqlets are moved by it.
+
+    Returns
+    -------
+    list of Pattern
+    """
     out = []
     for k, p in enumerate(found):
         seqlets = [(int(s.example_idx), int(s.start) + offset, int(s.end) + offset,
@@ -120,9 +188,20 @@ def patterns_from_modisco(found: Sequence, prefix: str, offset: int) -> list[Pat
 
 
 def load_database(spec: str) -> dict[str, np.ndarray]:
-    """Motifs to match against, name -> (4, W) base frequencies: ``jaspar`` (JASPAR CORE
-    vertebrates, from pyjaspar's bundled copy: no network), ``jaspar:<taxon>`` (plants,
-    insects, fungi, nematodes, urochordates, vertebrates) or a MEME file."""
+    """Motifs to match against.
+
+    Parameters
+    ----------
+    spec : str
+        ``jaspar`` (JASPAR CORE vertebrates, from pyjaspar's bundled copy: no network),
+        ``jaspar:<taxon>`` (plants, insects, fungi, nematodes, urochordates, vertebrates) or a
+        MEME file.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray, shape=(4, W)
+        Name -> base frequencies.
+    """
     if spec.lower().startswith("jaspar"):
         try:
             from pyjaspar import jaspardb
@@ -156,9 +235,19 @@ MIN_INFORMATION = 0.5
 
 
 def match(patterns: list[Pattern], database: dict[str, np.ndarray], keep: int = 3) -> None:
-    """Each pattern's ``keep`` best database matches by TOMTOM p-value (both strands), with
-    Benjamini-Hochberg q-values over the whole database, stored in ``pattern.matches``;
-    patterns below :data:`MIN_INFORMATION` are left unmatched."""
+    """Store each pattern's best database matches in ``pattern.matches``.
+
+    By TOMTOM p-value (both strands), with Benjamini-Hochberg q-values over the whole
+    database; patterns below :data:`MIN_INFORMATION` are left unmatched.
+
+    Parameters
+    ----------
+    patterns : list of Pattern
+    database : dict of str to numpy.ndarray, shape=(4, W)
+        As :func:`load_database` returns it.
+    keep : int, optional
+        Matches kept per pattern. Default 3.
+    """
     if not database:
         return
     for pt in patterns:
@@ -180,9 +269,22 @@ def match(patterns: list[Pattern], database: dict[str, np.ndarray], keep: int = 
 
 
 def usage(patterns: list[Pattern], contrib: np.ndarray, delta: np.ndarray) -> list[dict]:
-    """Which patterns each sequence uses: per sequence and pattern, its seqlets and their
-    summed contribution (``contrib`` (N, L, 4) as in the score file), and that sum as a share
-    of the sequence's ``delta`` (N,). Overlapping seqlets count each base once."""
+    """Which patterns each sequence uses. Overlapping seqlets count each base once.
+
+    Parameters
+    ----------
+    patterns : list of Pattern
+    contrib : numpy.ndarray, shape=(N, L, 4)
+        As in the score file.
+    delta : numpy.ndarray, shape=(N,)
+
+    Returns
+    -------
+    list of dict
+        Per sequence and pattern it uses: ``row``, ``pattern``, ``seqlets`` (count),
+        ``contribution`` (their summed contribution) and ``share_of_delta`` (that sum as a
+        share of the sequence's ``delta``; NaN where it is 0).
+    """
     per_base = contrib.sum(-1)
     rows = []
     for pt in patterns:
@@ -201,12 +303,18 @@ def usage(patterns: list[Pattern], contrib: np.ndarray, delta: np.ndarray) -> li
 
 
 def contribution_shares(patterns: list[Pattern], contrib: np.ndarray) -> None:
-    """Set each pattern's ``contribution`` (the sum of |contribution| over the bases its
-    seqlets cover, a base covered by two of its seqlets counted once) and ``share`` (that
-    over the sum for all patterns; NaN where every sum is 0).
+    """Set each pattern's ``contribution`` and ``share``.
 
-    ``contrib``: (N, L, 4) as in the score file (the observed base's contribution; summed
-    over the 4 columns it is the base's).
+    ``contribution``: the sum of |contribution| over the bases its seqlets cover, a base
+    covered by two of its seqlets counted once; ``share``: that over the sum for all patterns
+    (NaN where every sum is 0).
+
+    Parameters
+    ----------
+    patterns : list of Pattern
+    contrib : numpy.ndarray, shape=(N, L, 4)
+        As in the score file (the observed base's contribution; summed over the 4 columns it
+        is the base's).
     """
     per_base = np.abs(contrib.sum(-1))
     for pt in patterns:
@@ -227,15 +335,35 @@ def contribution_shares(patterns: list[Pattern], contrib: np.ndarray) -> None:
 
 def by_share(patterns: list[Pattern], min_share: float = MIN_SHARE
              ) -> tuple[list[Pattern], list[Pattern]]:
-    """(major, minor) patterns, each by share, largest first: minor below ``min_share``
-    (where no share is known, every pattern is major, in TF-MoDISco's order)."""
+    """(major, minor) patterns, each by share, largest first.
+
+    Parameters
+    ----------
+    patterns : list of Pattern
+    min_share : float, optional
+        Minor below it (where no share is known, every pattern is major, in TF-MoDISco's
+        order). Default :data:`MIN_SHARE`.
+
+    Returns
+    -------
+    major, minor : list of Pattern
+    """
     ordered = sorted(patterns, key=lambda pt: -pt.share if pt.share == pt.share else 0.0)
     major = [pt for pt in ordered if not pt.share < min_share]     # NaN: major
     return major, [pt for pt in ordered if pt.share < min_share]
 
 
 def percent(share: float) -> str:
-    """0.1 -> ``10%``, 0.025 -> ``2.5%`` (``:.0%`` would print 2%)."""
+    """A share as a percentage: 0.1 -> ``10%``, 0.025 -> ``2.5%`` (``:.0%`` would print 2%).
+
+    Parameters
+    ----------
+    share : float
+
+    Returns
+    -------
+    str
+    """
     return f"{100 * share:g}%"
 
 
@@ -246,8 +374,25 @@ def _pattern_line(pt: Pattern, max_q: float) -> str:
 
 def summary_lines(task: str, n_sequences: int, major: list[Pattern], minor: list[Pattern],
                   max_q: float, min_share: float, database: str | None) -> list[str]:
-    """What ``kipoi-deeplift motifs`` prints and writes to summary.txt: the settings, the
-    major patterns and, under their own heading, the minor ones."""
+    """What ``kipoi-deeplift motifs`` prints and writes to summary.txt.
+
+    The settings, the major patterns and, under their own heading, the minor ones.
+
+    Parameters
+    ----------
+    task : str
+    n_sequences : int
+    major, minor : list of Pattern
+        As :func:`by_share` returns them.
+    max_q, min_share : float
+        The thresholds used.
+    database : str or None
+        The database given.
+
+    Returns
+    -------
+    list of str
+    """
     n = len(major) + len(minor)
     matched = (f"database {database}: a match counts at q <= {max_q:g} (--max-q; "
                "Benjamini-Hochberg q over the database)" if database else

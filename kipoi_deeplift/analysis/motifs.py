@@ -75,8 +75,24 @@ def _window(length: int, window: int | None) -> tuple[int, int]:
 
 def run_modisco(ohe: np.ndarray, hyp: np.ndarray, max_seqlets: int = 2000,
                 window: int | None = None):
-    """TF-MoDISco on (N, 4, L) one-hot and hypothetical contributions (as ``modisco motifs``
-    reads them); returns (positive patterns, negative patterns, (start, end) of the window)."""
+    """TF-MoDISco on one-hot sequences and hypothetical contributions.
+
+    Parameters
+    ----------
+    ohe, hyp : numpy.ndarray, shape=(N, 4, L)
+        As ``modisco motifs`` reads them.
+    max_seqlets : int, optional
+        Seqlets per metacluster, at most. Default 2000.
+    window : int, optional
+        The central bases read (default: as :func:`~kipoi_deeplift.io.derived.modisco_settings`).
+
+    Returns
+    -------
+    positive, negative : list
+        modisco-lite's patterns of each sign.
+    window : tuple of (int, int)
+        (start, end) of the window read.
+    """
     try:
         import modiscolite
     except ImportError as e:
@@ -117,7 +133,15 @@ USAGE_COLUMNS = ("row", "chr", "start", "end", "name", "pattern", "seqlets", "co
 
 
 def check_thresholds(max_q: float, min_share: float) -> None:
-    """One-line errors for ``--max-q`` (0 < q <= 1) and ``--min-share`` (0 <= share < 1)."""
+    """One-line errors (UserError) for ``--max-q`` and ``--min-share`` out of range.
+
+    Parameters
+    ----------
+    max_q : float
+        0 < q <= 1.
+    min_share : float
+        0 <= share < 1.
+    """
     def said(v) -> str:
         return f"{v:g}" if isinstance(v, (int, float)) else repr(v)
 
@@ -214,16 +238,37 @@ def motifs(h5_path: str, out_dir: str, task: str | None = None, input_name: str 
            database: str | None = None, max_seqlets: int = 2000,
            window: int | None = None, max_q: float = MAX_Q,
            min_share: float = MIN_SHARE) -> dict:
-    """Run TF-MoDISco on one task of a score file written with hypothetical contributions
-    (``score --hypothetical``) and write the files listed in this module's docstring under
-    ``out_dir``; with ``database`` (see :func:`load_database`) each pattern is matched, and
-    a match counts at q <= ``max_q``; patterns below ``min_share`` of the contribution are
-    minor. Where TF-MoDISco finds no pattern, a :class:`~kipoi_deeplift.errors.Notice` says
-    why (too few seqlets for modisco-lite, or none that clustered).
+    """Run TF-MoDISco on one task of a score file and write the files of this module's docstring.
 
-    Returns ``{"patterns": [Pattern] (by share), "major": [...], "minor": [...],
-    "usage": [dict], "files": [paths], "task": str, "summary": [lines], "max_q": float,
-    "min_share": float}``.
+    The file must hold hypothetical contributions (``score --hypothetical``). Where TF-MoDISco
+    finds no pattern, a :class:`~kipoi_deeplift.errors.Notice` says why (too few seqlets for
+    modisco-lite, or none that clustered).
+
+    Parameters
+    ----------
+    h5_path : str
+        The score file.
+    out_dir : str
+        Where the files are written.
+    task, input_name : str, optional
+        Default: the file's first task, its DNA input.
+    database : str, optional
+        Each pattern is matched against it (see :func:`load_database`).
+    max_seqlets : int, optional
+        Seqlets per metacluster, at most. Default 2000.
+    window : int, optional
+        The central bases TF-MoDISco reads.
+    max_q : float, optional
+        A match counts at q <= ``max_q``. Default :data:`MAX_Q`.
+    min_share : float, optional
+        Patterns below this share of the contribution are minor. Default :data:`MIN_SHARE`.
+
+    Returns
+    -------
+    dict
+        ``{"patterns": [Pattern] (by share), "major": [...], "minor": [...], "usage": [dict],
+        "files": [paths], "task": str, "summary": [lines], "max_q": float, "min_share":
+        float}``.
     """
     check_thresholds(max_q, min_share)
     with sf.ScoreFile(h5_path) as h5:

@@ -18,8 +18,20 @@ _REGION = re.compile(r"^(?P<chr>[^:]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")
 
 
 def parse_region(region: str) -> tuple[str, int, int]:
-    """'chr1:1,001-1,100' (1-based, both ends included, as genome browsers and samtools write
-    regions) -> ('chr1', 1000, 1100) (0-based, end exclusive, as in BED and in score files)."""
+    """A region as browsers write it -> BED coordinates.
+
+    Parameters
+    ----------
+    region : str
+        'chr1:1,001-1,100': 1-based, both ends included, as genome browsers and samtools write
+        regions.
+
+    Returns
+    -------
+    chrom : str
+    start, end : int
+        0-based, end exclusive, as in BED and in score files: ('chr1', 1000, 1100).
+    """
     m = _REGION.match(region.strip())
     if not m:
         raise UserError(f"region {region!r}: write it as CHR:START-END (1-based, as a genome "
@@ -31,7 +43,18 @@ def parse_region(region: str) -> tuple[str, int, int]:
 
 
 def browser_region(chrom: str, start: int, end: int) -> str:
-    """0-based half-open -> 'chr1:1,001-1,100' (1-based, inclusive, as browsers show it)."""
+    """0-based half-open -> 'chr1:1,001-1,100' (1-based, inclusive, as browsers show it).
+
+    Parameters
+    ----------
+    chrom : str
+    start, end : int
+        0-based, end exclusive.
+
+    Returns
+    -------
+    str
+    """
     return f"{chrom}:{start + 1:,}-{end:,}"
 
 
@@ -53,15 +76,28 @@ def logo_panels(h5: sf.ScoreFile, input_name: str, task: str, example: int | Non
                 region: str | None = None) -> dict:
     """What a logo of one sequence shows, in the orientation it is drawn in.
 
-    With ``region`` (1-based, see :func:`parse_region`) the panels run along the genome's +
-    strand: a sequence the model read as the reverse complement is reversed and complemented,
-    and positions are 1-based genome coordinates. With ``example`` (a row, counted from 0)
-    they run along the sequence as the model read it, positions 1-based in it.
+    With ``region`` the panels run along the genome's + strand: a sequence the model read as
+    the reverse complement is reversed and complemented, and positions are 1-based genome
+    coordinates. With ``example`` they run along the sequence as the model read it, positions
+    1-based in it.
 
-    Returns ``{"row", "rows": [(name, (W, 4) values)], "positions": (W,) 1-based,
-    "where": label, "xlabel", "genome": bool, "flipped": bool}``: ``where`` names the row,
-    its genome region (1-based) where the file has ranges, the strand the model read and
-    which way the logo runs; ``flipped``: drawn reversed and complemented against the read.
+    Parameters
+    ----------
+    h5 : ScoreFile
+    input_name, task : str
+        The input (one-hot, (N, L, 4)) and task whose contributions are drawn.
+    example : int, optional
+        A row, counted from 0.
+    region : str, optional
+        A region, 1-based (see :func:`parse_region`).
+
+    Returns
+    -------
+    dict
+        ``{"row", "rows": [(name, (W, 4) values)], "positions": (W,) 1-based, "where": label,
+        "xlabel", "genome": bool, "flipped": bool}``: ``where`` names the row, its genome
+        region (1-based) where the file has ranges, the strand the model read and which way the
+        logo runs; ``flipped``: drawn reversed and complemented against the read.
     """
     if region is None:
         if example is None:
@@ -116,10 +152,27 @@ def _example_where(h5: sf.ScoreFile, i: int, length: int) -> str:
 
 def fit_title(ax, text: str, fontsize: float = 9, loc: str = "center",
               reserve_px: float = 0.0):
-    """Set ``text`` as the title of ``ax``, each of its lines wrapped at spaces so that the
-    title is no wider than the axes (less ``reserve_px``, room kept for a legend beside it).
-    A title is drawn centred over its axes and is not shrunk: on a narrow region (a logo of
-    a few bases) one long line ran off both sides of the picture. Returns the Text."""
+    """Set ``text`` as the title of ``ax``, wrapped to the axes' width.
+
+    Each of its lines is wrapped at spaces so that the title is no wider than the axes (less
+    ``reserve_px``). A title is drawn centred over its axes and is not shrunk: on a narrow
+    region (a logo of a few bases) one long line ran off both sides of the picture.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    text : str
+    fontsize : float, optional
+        Default 9.
+    loc : str, optional
+        matplotlib's title location. Default ``"center"``.
+    reserve_px : float, optional
+        Pixels kept free for a legend beside the title. Default 0.
+
+    Returns
+    -------
+    matplotlib.text.Text
+    """
     renderer = ax.figure.canvas.get_renderer()
     room = ax.get_window_extent(renderer).width - reserve_px
     title = ax.set_title(text, fontsize=fontsize, loc=loc)
@@ -133,7 +186,13 @@ def fit_title(ax, text: str, fontsize: float = 9, loc: str = "center",
 
 
 def fit_label(ax, text: str) -> None:
-    """The x label of ``ax``, wrapped at spaces to the axes' width (see :func:`fit_title`)."""
+    """The x label of ``ax``, wrapped at spaces to the axes' width (see :func:`fit_title`).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    text : str
+    """
     renderer = ax.figure.canvas.get_renderer()
     room = ax.get_window_extent(renderer).width
     label = ax.set_xlabel(text)
@@ -147,10 +206,27 @@ def fit_label(ax, text: str) -> None:
 
 def along_genome(rows: list, range_start: int, range_end: int, flip: bool, lo: int, hi: int
                  ) -> tuple[np.ndarray, list]:
-    """Per-position values of one scored sequence (``rows``: [(name, (L, 4))] as the model read
-    it) for the genome window [lo, hi) (0-based; clipped to the sequence), along the + strand:
-    reversed and complemented where the model read the reverse complement (``flip``).
-    Returns (1-based genome positions, [(name, (W, 4))])."""
+    """Per-position values of one scored sequence for a genome window, along the + strand.
+
+    Reversed and complemented where the model read the reverse complement (``flip``).
+
+    Parameters
+    ----------
+    rows : list of (str, numpy.ndarray, shape=(L, 4))
+        (name, values) as the model read the sequence.
+    range_start, range_end : int
+        The sequence's range in the genome (0-based, half-open).
+    flip : bool
+        Whether the model read the reverse complement.
+    lo, hi : int
+        The genome window [lo, hi) (0-based; clipped to the sequence).
+
+    Returns
+    -------
+    positions : numpy.ndarray, shape=(W,)
+        1-based genome positions.
+    rows : list of (str, numpy.ndarray, shape=(W, 4))
+    """
     length = len(rows[0][1])
     g0 = sequence_start(range_start, range_end, length)
     lo, hi = max(lo, g0), min(hi, g0 + length)
@@ -162,13 +238,33 @@ def along_genome(rows: list, range_start: int, range_end: int, flip: bool, lo: i
 
 
 def projected(contrib: np.ndarray, onehot: np.ndarray | None) -> np.ndarray:
-    """Each position's total contribution drawn on the base that is there (see
-    :func:`kipoi_deeplift.io.scorefile.project`); ``contrib`` as it is without a sequence."""
+    """Each position's total contribution drawn on the base that is there.
+
+    See :func:`kipoi_deeplift.io.scorefile.project`.
+
+    Parameters
+    ----------
+    contrib : numpy.ndarray, shape=(L, 4)
+    onehot : numpy.ndarray, shape=(L, 4), or None
+
+    Returns
+    -------
+    numpy.ndarray, shape=(L, 4)
+        ``contrib`` as it is without a sequence.
+    """
     return contrib if onehot is None else sf.project(contrib, onehot)
 
 
 def draw_logo(ax, values: np.ndarray, positions, ylabel: str) -> None:
-    """A logomaker logo of (L, 4) values at ``positions`` on ``ax``."""
+    """A logomaker logo of (L, 4) values at ``positions`` on ``ax``.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    values : numpy.ndarray, shape=(L, 4)
+    positions : array-like, shape=(L,)
+    ylabel : str
+    """
     import logomaker
     import pandas as pd
 
@@ -181,9 +277,23 @@ def draw_logo(ax, values: np.ndarray, positions, ylabel: str) -> None:
 
 def logo_figure(h5_path: str, example: int | None = None, region: str | None = None,
                 task: str | None = None, input_name: str | None = None):
-    """The figure :func:`plot` writes (a matplotlib Figure; the caller closes it): a logo of
-    the contributions of one sequence, and its hypothetical contributions when the file has
-    them, under a title naming the model, task, rule, region and strand, wrapped to fit."""
+    """The figure :func:`plot` writes.
+
+    A logo of the contributions of one sequence, and its hypothetical contributions when the
+    file has them, under a title naming the model, task, rule, region and strand, wrapped to
+    fit.
+
+    Parameters
+    ----------
+    h5_path : str
+    example, region, task, input_name : optional
+        As :func:`plot` takes them.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The caller closes it.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -222,12 +332,31 @@ def logo_figure(h5_path: str, example: int | None = None, region: str | None = N
 
 def plot(h5_path: str, output: str, example: int | None = None, region: str | None = None,
          task: str | None = None, input_name: str | None = None) -> str:
-    """A logo of the contributions of one sequence (and its hypothetical contributions when
-    the file has them) for one task; returns the path written. ``example`` is a row of the
-    file (from 0): the logo runs as the model read it, its title names the row's genome region
-    (1-based) and strand; ``region`` a 1-based region (CHR:START-END, as browsers show it):
-    the logo then runs along the genome's + strand with 1-based genome positions. The title
-    is wrapped to the figure's width (see :func:`logo_figure`)."""
+    """A logo of the contributions of one sequence for one task.
+
+    With its hypothetical contributions when the file has them. The title is wrapped to the
+    figure's width (see :func:`logo_figure`).
+
+    Parameters
+    ----------
+    h5_path : str
+        The score file.
+    output : str
+        The picture to write.
+    example : int, optional
+        A row of the file (from 0): the logo runs as the model read it, its title names the
+        row's genome region (1-based) and strand.
+    region : str, optional
+        A 1-based region (CHR:START-END, as browsers show it): the logo then runs along the
+        genome's + strand with 1-based genome positions.
+    task, input_name : str, optional
+        Default: the file's first task, its DNA input.
+
+    Returns
+    -------
+    str
+        The path written.
+    """
     import matplotlib.pyplot as plt
 
     fig = logo_figure(h5_path, example, region, task, input_name)

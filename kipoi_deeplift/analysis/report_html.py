@@ -21,8 +21,20 @@ def _cell(v) -> str:
 
 
 def interval_table(files: list[Scored], rows: list[dict]) -> str:
-    """One row per interval: coordinates (1-based), name, each file's scored output and delta,
-    and each pair's agreement; sortable by any column (a click on its header)."""
+    """The intervals table: one row per interval, sortable by any column (a click on its header).
+
+    Parameters
+    ----------
+    files : list of Scored
+    rows : list of dict
+        The comparison's rows (:mod:`.compare`); those of single intervals are read.
+
+    Returns
+    -------
+    str
+        HTML: coordinates (1-based), name, each file's scored output and delta, and each pair's
+        agreement (Pearson).
+    """
     first = files[0]
     n = first.per_base.shape[0]
     head = ["row", "region (1-based)", "name"]
@@ -54,7 +66,17 @@ def interval_table(files: list[Scored], rows: list[dict]) -> str:
 
 
 def command_block(command: str) -> str:
-    """A rerun command as it can be pasted: one flag per line, continued with backslashes."""
+    """A rerun command as it can be pasted: one flag per line, continued with backslashes.
+
+    Parameters
+    ----------
+    command : str
+
+    Returns
+    -------
+    str
+        A ``<pre>`` block (the command as it is where it does not split as shell words).
+    """
     try:
         words = shlex.split(command)
     except ValueError:
@@ -71,6 +93,18 @@ def command_block(command: str) -> str:
 
 
 def provenance_html(f: Scored) -> str:
+    """How one file was made, as HTML: its :func:`.compare.provenance` and its rerun command.
+
+    Parameters
+    ----------
+    f : Scored
+
+    Returns
+    -------
+    str
+        A heading (the file's title), a list of the non-empty items, then the command
+        (:func:`command_block`).
+    """
     import json
 
     items = []
@@ -118,8 +152,19 @@ def _match(p: dict) -> str:
 
 
 def motifs_html(directory: str) -> str:
-    """The patterns table of a ``kipoi-deeplift motifs`` directory with its logos, and which
-    patterns each sequence uses."""
+    """The patterns table of a ``kipoi-deeplift motifs`` directory with its logos, and usage.
+
+    Which patterns each sequence uses.
+
+    Parameters
+    ----------
+    directory : str
+
+    Returns
+    -------
+    str
+        HTML.
+    """
     d = Path(directory)
     out = []
     with open(d / "patterns.tsv") as fh:
@@ -162,6 +207,17 @@ def motifs_html(directory: str) -> str:
 
 
 def read_sites(path: str) -> list[tuple[str, int, int, str]]:
+    """The lines of a BED file (track, browser and comment lines skipped).
+
+    Parameters
+    ----------
+    path : str
+
+    Returns
+    -------
+    list of (str, int, int, str)
+        (chrom, start, end, name), name empty where the line has none.
+    """
     out = []
     with open(path) as fh:
         for line in fh:
@@ -183,7 +239,17 @@ return (x<y?-1:x>y?1:0)*(asc?1:-1)}).forEach(r=>body.appendChild(r));}
 
 
 def files_table(files: list[Scored]) -> str:
-    """The key to every label of the page: label, path, model, task, rule."""
+    """The key to every label of the page: label, path, model, task, rule.
+
+    Parameters
+    ----------
+    files : list of Scored
+
+    Returns
+    -------
+    str
+        An HTML table.
+    """
     esc = html.escape
     body = "".join(f"<tr><td>{esc(f.label)}</td><td><code>{esc(f.path)}</code></td>"
                    f"<td>{esc(f.model)}</td><td>{esc(f.task)}</td><td>{esc(f.rule)}</td></tr>"
@@ -193,8 +259,22 @@ def files_table(files: list[Scored]) -> str:
 
 
 def sites_caption(site_rows: list[tuple[str, int, int, str]], path: str) -> str:
-    """The legend's words for the shaded sites: the BED's name and the task(s) its sites were
-    called for (the second field of a ``kipoi-deeplift sites`` name)."""
+    """The legend's words for the shaded sites.
+
+    The BED's name and the task(s) its sites were called for (the second field of a
+    ``kipoi-deeplift sites`` name).
+
+    Parameters
+    ----------
+    site_rows : list of (str, int, int, str)
+        As :func:`read_sites` returns them.
+    path : str
+        The BED file.
+
+    Returns
+    -------
+    str
+    """
     tasks = sorted({name.split("|")[1] for *_, name in site_rows if name.count("|") >= 2})
     return f"site in {Path(path).name}" + (f", task {', '.join(tasks)}" if tasks else "")
 
@@ -209,15 +289,37 @@ overflow-wrap:anywhere}.small{font-size:13px;color:#444}.pattern{margin:.8em 0}<
 
 
 def document(body: str) -> str:
-    """The whole page: head (title, style) and ``body`` (lines of HTML), with the script
-    that sorts tables by a click on a column's header."""
+    """The whole page: head (title, style) and ``body``, with the script that sorts tables.
+
+    Tables sort by a click on a column's header.
+
+    Parameters
+    ----------
+    body : str
+        Lines of HTML.
+
+    Returns
+    -------
+    str
+    """
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>kipoi-deeplift '
             f"report</title>\n{_STYLE}\n</head><body>\n{body}\n{_SORT_JS}\n</body></html>\n")
 
 
 def agreement_html(png: str, rows: list[dict]) -> str:
-    """The agreement section: the heat map ``png`` (base64) and the means over intervals of
-    every pair (the rows whose ``interval`` is "all"), explained."""
+    """The agreement section: the heat map and the means over intervals of every pair, explained.
+
+    Parameters
+    ----------
+    png : str
+        The heat map, PNG in base64.
+    rows : list of dict
+        The comparison's rows; those whose ``interval`` is "all" are shown.
+
+    Returns
+    -------
+    str
+    """
     summary = [r for r in rows if r["interval"] == "all"]
     cols = [c for c in COLUMNS if c not in ("interval", "top_site_a", "top_site_b")]
     table = "".join("<tr>" + "".join(f"<td>{_cell(r[c])}</td>" for c in cols) + "</tr>"
@@ -233,8 +335,28 @@ agree: fraction of intervals whose highest-scoring window is the same place in b
 
 def extras_html(model: str, motifs: str | None, sites: str | None, n_sites: int,
                 sites_label: str, colour: str) -> str:
-    """The motifs section (a ``kipoi-deeplift motifs`` directory) and the sites section (a
-    BED of the ``sites`` command, ``n_sites`` lines, shaded in ``colour``), where given."""
+    """The motifs section and the sites section, where given.
+
+    Parameters
+    ----------
+    model : str
+        Named in the motifs heading.
+    motifs : str or None
+        A ``kipoi-deeplift motifs`` directory.
+    sites : str or None
+        A BED of the ``sites`` command.
+    n_sites : int
+        Its lines.
+    sites_label : str
+        The legend's words (:func:`sites_caption`).
+    colour : str
+        The sites' shade on the logos.
+
+    Returns
+    -------
+    str
+        HTML; empty where neither is given.
+    """
     esc = html.escape
     extra = ""
     if motifs:

@@ -26,7 +26,16 @@ DISAGREEING_RULE = ("the lowest mean Pearson correlation between the files, amon
 
 
 def describe_files(files: list[Scored]) -> str:
-    """What is compared, in words: several models, or one model under several settings."""
+    """What is compared, in words: several models, or one model under several settings.
+
+    Parameters
+    ----------
+    files : list of Scored
+
+    Returns
+    -------
+    str
+    """
     models = sorted({f.model for f in files})
     if len(models) == 1:
         settings = ", ".join(f"{f.label} ({f.rule})" for f in files)
@@ -35,18 +44,46 @@ def describe_files(files: list[Scored]) -> str:
 
 
 def disagreement_floor(confidence: np.ndarray) -> float:
-    """The smallest mean |delta| an interval needs to be called "most disagreeing" (see
-    :data:`DISAGREEING_RULE`): the median over intervals, and at least a quarter of the
+    """The smallest mean |delta| an interval needs to be called "most disagreeing".
+
+    See :data:`DISAGREEING_RULE`: the median over intervals, and at least a quarter of the
     largest (the median alone lets near-zero intervals through where most intervals are
-    background)."""
+    background).
+
+    Parameters
+    ----------
+    confidence : numpy.ndarray, shape=(N,)
+        Each interval's mean |delta| over the files.
+
+    Returns
+    -------
+    float
+    """
     return float(max(np.median(confidence), 0.25 * np.max(confidence)))
 
 
 def choose_intervals(files: list[Scored], rows: list[dict], wanted: list[int] | None = None,
                      n: int = 4) -> list[tuple[int, str]]:
-    """(row, why chosen): the rows given, else the most confident (largest mean |delta| over
-    the files) and the most disagreeing (lowest mean Pearson over the pairs, among intervals
-    whose mean |delta| reaches :func:`disagreement_floor`), alternately, ``n`` in all."""
+    """The intervals the report draws, and why each was chosen.
+
+    Parameters
+    ----------
+    files : list of Scored
+        The files compared, (N,) delta each.
+    rows : list of dict
+        The comparison's rows (:func:`mean_pearson` reads them).
+    wanted : list of int, optional
+        Rows to draw; without them, the most confident (largest mean |delta| over the files)
+        and the most disagreeing (lowest mean Pearson over the pairs, among intervals whose
+        mean |delta| reaches :func:`disagreement_floor`), alternately.
+    n : int, optional
+        Intervals in all, without ``wanted``. Default 4.
+
+    Returns
+    -------
+    list of (int, str)
+        (row, why chosen).
+    """
     total = files[0].per_base.shape[0]
     if wanted:
         return [(i, "chosen") for i in wanted]
@@ -69,8 +106,18 @@ def choose_intervals(files: list[Scored], rows: list[dict], wanted: list[int] | 
 
 
 def mean_pearson(rows: list[dict]) -> np.ndarray:
-    """Per interval (in file order), the mean Pearson correlation over the pairs of files; 1
-    where no pair has one (constant scores)."""
+    """Per interval (in file order), the mean Pearson correlation over the pairs of files.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The comparison's rows; those of single intervals are read.
+
+    Returns
+    -------
+    numpy.ndarray, shape=(N,)
+        1 where no pair has one (constant scores).
+    """
     # By pair, in row order (not by the interval's name: two rows may share coordinates).
     per_pair: dict[tuple, list] = {}
     for r in rows:
@@ -122,8 +169,21 @@ def shown_window(files: list[Scored], i: int, width: int | None) -> tuple[int, i
 
 
 def sequence_region(f: Scored, i: int) -> tuple[str, int, int] | None:
-    """(chrom, start, end) of the whole scored sequence ``i`` in the genome (0-based), where
-    the file has ranges: centred in its range where the two lengths differ."""
+    """Where the whole scored sequence ``i`` lies in the genome (0-based).
+
+    Centred in its range where the two lengths differ.
+
+    Parameters
+    ----------
+    f : Scored
+    i : int
+        The sequence (row).
+
+    Returns
+    -------
+    tuple of (str, int, int) or None
+        (chrom, start, end); None where the file has no ranges.
+    """
     if f.ranges is None or "start" not in f.ranges:
         return None
     length = f.per_base.shape[1]

@@ -46,17 +46,39 @@ from ..io.staging import staged_file
 
 @dataclass
 class Site:
-    """One called site, in the sequence as the model read it: ``row``, ``start``/``end``
-    (0-based, half-open), ``centre`` (a position), ``score`` (the window's summed
-    contribution), ``pattern`` and ``reverse`` (the matched pattern reads on the reverse
-    complement) where known.
+    """One called site, in the sequence as the model read it and, once set, in the genome.
 
-    In genome coordinates (set by :func:`sites`): ``chrom``, ``g_start``/``g_end`` (0-based,
-    half-open), ``g_centre`` (the one base of the centre), ``strand`` (the pattern's strand
-    on the genome, ``.`` without one), ``flipped`` (the row was read as the reverse
-    complement); after :func:`merge_in_genome`, ``rows`` are the
-    intervals whose calls were merged into this one (its own ``row`` first: the strongest)
-    and ``holding`` how many scored intervals hold the whole window or called it."""
+    Parameters
+    ----------
+    row : int
+        The sequence.
+    start, end : int
+        0-based, half-open.
+    centre : float
+        A position.
+    score : float
+        The window's summed contribution.
+    pattern : str, optional
+        The matched pattern where known (``.`` none).
+    reverse : bool or None, optional
+        The matched pattern reads on the reverse complement.
+    chrom : str, optional
+        In genome coordinates (set by :func:`sites`), like the four below.
+    g_start, g_end : int, optional
+        0-based, half-open.
+    g_centre : int, optional
+        The one base of the centre.
+    strand : str, optional
+        The pattern's strand on the genome, ``.`` without one.
+    flipped : bool, optional
+        The row was read as the reverse complement.
+    rows : tuple of int, optional
+        After :func:`merge_in_genome`, the intervals whose calls were merged into this one (its
+        own ``row`` first: the strongest).
+    holding : int, optional
+        After :func:`merge_in_genome`, how many scored intervals hold the whole window or
+        called it.
+    """
 
     row: int
     start: int
@@ -77,8 +99,22 @@ class Site:
 
 def shuffled_null(per_base: np.ndarray, width: int, rounds: int = 20,
                   seed: int = 0) -> np.ndarray:
-    """Window sums of the per-base scores permuted within each sequence, ``rounds`` times:
-    (rounds * N * (L - width + 1),)."""
+    """Window sums of the per-base scores permuted within each sequence, ``rounds`` times.
+
+    Parameters
+    ----------
+    per_base : numpy.ndarray, shape=(N, L)
+    width : int
+        Window bases.
+    rounds : int, optional
+        Shuffles. Default 20.
+    seed : int, optional
+        Default 0.
+
+    Returns
+    -------
+    numpy.ndarray, shape=(rounds * N * (L - width + 1),)
+    """
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(rounds):
@@ -88,9 +124,24 @@ def shuffled_null(per_base: np.ndarray, width: int, rounds: int = 20,
 
 
 def fdr_threshold(observed: np.ndarray, null: np.ndarray, fdr: float) -> float:
-    """The smallest window sum ``t`` (among the observed) at which the estimated false
-    discovery rate, (share of null windows >= t) x (observed windows) / (observed windows
-    >= t), is at most ``fdr``; ``inf`` when none is."""
+    """The smallest observed window sum ``t`` at which the estimated FDR is at most ``fdr``.
+
+    The estimated false discovery rate: (share of null windows >= t) x (observed windows) /
+    (observed windows >= t).
+
+    Parameters
+    ----------
+    observed : numpy.ndarray, shape=(N, L - width + 1)
+        Window sums of the scores (any shape: flattened).
+    null : numpy.ndarray, shape=(K,)
+        Window sums of shuffled scores (:func:`shuffled_null`).
+    fdr : float
+
+    Returns
+    -------
+    float
+        ``inf`` when no ``t`` is.
+    """
     obs = np.sort(observed.ravel())[::-1]
     nul = np.sort(null.ravel())
     # Null windows at or above each observed value, as a share of the null.
@@ -103,8 +154,23 @@ def fdr_threshold(observed: np.ndarray, null: np.ndarray, fdr: float) -> float:
 
 def call_sites(per_base: np.ndarray, width: int, threshold: float,
                max_per_sequence: int = 10) -> list[Site]:
-    """Sites: windows summing to at least ``threshold``, taken greedily per sequence (the
-    highest first; windows within ``width`` of a taken one are suppressed)."""
+    """Sites: windows summing to at least ``threshold``, taken greedily per sequence.
+
+    The highest first; windows within ``width`` of a taken one are suppressed.
+
+    Parameters
+    ----------
+    per_base : numpy.ndarray, shape=(N, L)
+    width : int
+        Window bases.
+    threshold : float
+    max_per_sequence : int, optional
+        Default 10.
+
+    Returns
+    -------
+    list of Site
+    """
     sums = window_sums(per_base, width)
     sites = []
     for row in range(sums.shape[0]):
@@ -119,9 +185,18 @@ def call_sites(per_base: np.ndarray, width: int, threshold: float,
 
 
 def sharpen(sites: list[Site], neurons: np.ndarray, length: int) -> None:
-    """Move each site's centre to the receptive-field centre of the first-layer position
-    whose neurons (summed over filters) contribute most inside the site. ``neurons`` is
-    (N, L', F): L' = L - k + 1 for a 'valid' convolution of width k, L for 'same'."""
+    """Move each site's centre to the receptive-field centre of its strongest first-layer position.
+
+    The position whose neurons (summed over filters) contribute most inside the site.
+
+    Parameters
+    ----------
+    sites : list of Site
+    neurons : numpy.ndarray, shape=(N, L', F)
+        L' = L - k + 1 for a 'valid' convolution of width k, L for 'same'.
+    length : int
+        The sequence length L.
+    """
     per_pos = neurons.reshape(neurons.shape[0], neurons.shape[1], -1).sum(-1)
     positions = per_pos.shape[1]
     k = length - positions + 1           # 'valid': width k; 'same' (L' = L): centred, k = 1
@@ -153,17 +228,30 @@ def _assign_patterns(sites: list[Site], seqlets_tsv: Path) -> None:
 
 
 def merge_in_genome(called: list[Site], min_overlap: int) -> list[Site]:
-    """One site per genomic site: ``called`` (with genome coordinates set) taken strongest
-    first; a call on the same chromosome whose window overlaps a kept site by at least
+    """One site per genomic site: ``called`` (with genome coordinates set) taken strongest first.
+
+    A call on the same chromosome whose window overlaps a kept site by at least
     ``min_overlap`` bases, on the same strand, joins the strongest such site (its row is added
     to the kept site's ``rows``) instead of being a line of its own. ``.`` (no pattern matched
     there) is taken as either strand: the same window is often named in one interval and not in
     another, where a seqlet fell at an interval's edge; a kept ``.`` site takes the pattern and
-    strand of the strongest named call that joins it. Returns the kept sites, strongest first.
+    strand of the strongest named call that joins it.
 
     Kept sites are looked up by start, among the starts close enough to overlap: a genome-wide
     run has calls by the hundred thousand, and comparing each with every kept site would take
-    hours."""
+    hours.
+
+    Parameters
+    ----------
+    called : list of Site
+    min_overlap : int
+        Bases.
+
+    Returns
+    -------
+    list of Site
+        The kept sites, strongest first.
+    """
     order = sorted(called, key=lambda c: (-c.score, c.chrom, c.g_start, c.row))
     span = max((c.g_end - c.g_start for c in order), default=0)
     reach = max(0, span - min_overlap)      # starts further apart overlap by less
@@ -195,19 +283,40 @@ def merge_in_genome(called: list[Site], min_overlap: int) -> list[Site]:
 def sites(h5_path: str, output: str, task: str | None = None, input_name: str | None = None,
           fdr: float = 0.05, width: int = 10, layer: str | None = None,
           motifs: str | None = None, rounds: int = 20, seed: int = 0) -> dict:
-    """Call sites in one task of a score file and write them as BED8 to ``output``, one line
-    per genomic site (calls of overlapping intervals merged, :func:`merge_in_genome`).
+    """Call sites in one task of a score file and write them as BED8 to ``output``.
 
+    One line per genomic site (calls of overlapping intervals merged, :func:`merge_in_genome`).
     Columns: chromosome, start, end (genome, 0-based half-open), name
     ``<interval>|<task>|<pattern or .>|<summed contribution>|<called>/<holding>`` (the
-    interval whose call is the strongest; how many intervals called the site, of the
-    intervals that hold its whole window or called it), score (the contribution scaled to
-    0-1000 over the file, what browsers shade by), strand (of the matched pattern, ``.``
-    without one), thickStart/thickEnd (the one-base centre, refined with ``layer``). ``fdr``:
-    the false discovery rate against shuffled scores; ``width``: window bases;
-    ``rounds``/``seed``: the shuffles. Returns ``{"sites": [Site] (merged, one per line
-    written, strongest first), "calls": [Site] (every call of every sequence, before
-    merging), "threshold", "fdr", "task", "output"}``.
+    interval whose call is the strongest; how many intervals called the site, of the intervals
+    that hold its whole window or called it), score (the contribution scaled to 0-1000 over the
+    file, what browsers shade by), strand (of the matched pattern, ``.`` without one),
+    thickStart/thickEnd (the one-base centre, refined with ``layer``).
+
+    Parameters
+    ----------
+    h5_path, output : str
+        The score file, and the BED to write.
+    task, input_name : str, optional
+        Default: the file's first task, its DNA input.
+    fdr : float, optional
+        The false discovery rate against shuffled scores. Default 0.05.
+    width : int, optional
+        Window bases. Default 10.
+    layer : str, optional
+        A first convolution layer whose per-neuron contributions (``score --layers``) refine
+        the centres (:func:`sharpen`).
+    motifs : str, optional
+        A ``kipoi-deeplift motifs`` directory whose seqlets name the patterns.
+    rounds, seed : int, optional
+        The shuffles (:func:`shuffled_null`). Default 20, 0.
+
+    Returns
+    -------
+    dict
+        ``{"sites": [Site] (merged, one per line written, strongest first), "calls": [Site]
+        (every call of every sequence, before merging), "threshold", "fdr", "task",
+        "output"}``.
     """
     if not 0 < fdr < 1:
         raise UserError(f"--fdr {fdr}: give a rate between 0 and 1, e.g. 0.05")

@@ -11,9 +11,20 @@ import numpy as np
 
 
 def sequence_start(start, end, length: int):
-    """Genome start (0-based) of a scored sequence of ``length`` bases centred in its range
-    [``start``, ``end``); ``start``/``end`` are ints or integer arrays (N,), and so is the
-    result."""
+    """Genome start (0-based) of a scored sequence of ``length`` bases centred in its range.
+
+    Parameters
+    ----------
+    start, end : int or numpy.ndarray, shape=(N,)
+        The range [``start``, ``end``) as the dataloader gave it: ints or integer arrays.
+    length : int
+        The model's sequence length L.
+
+    Returns
+    -------
+    int or numpy.ndarray, shape=(N,), int64
+        ``start + ((end - start) - length) // 2``; an array where ``start`` or ``end`` is one.
+    """
     if isinstance(start, np.ndarray) or isinstance(end, np.ndarray):
         start = np.asarray(start, dtype=np.int64)
         end = np.asarray(end, dtype=np.int64)

@@ -26,11 +26,22 @@ Out = Callable[[str], Path]
 
 @dataclass(frozen=True)
 class Format:
-    """One derived output.
+    """One derived output: a row of :data:`FORMATS`.
 
-    ``write(h5, prefix, tasks, dna, fasta, out)`` writes the files for ``tasks`` (names) of the
-    DNA input ``dna`` from the score file ``h5``; ``fasta`` is the dataloader's FASTA or None.
-    ``example`` names one of its files for a prefix (to check the directory before any work).
+    Parameters
+    ----------
+    name, help : str
+        The format's name (the flag ``--<name>``, the keyword) and the flag's help text.
+    example : str
+        One of its files for a ``{prefix}``, to check the directory before any work.
+    write : callable
+        ``write(h5, prefix, tasks, dna, fasta, out)`` writes the files for ``tasks`` (names) of
+        the DNA input ``dna`` from the score file ``h5``; ``fasta`` is the dataloader's FASTA or
+        None; ``out(name)`` registers a file and returns the temporary path to write.
+    needs_ranges, needs_hypothetical : bool, optional
+        Whether it needs genome coordinates, hypothetical contributions. Default False.
+    metavar : str, optional
+        What the flag takes: a prefix (default ``"PREFIX"``), or the file itself.
     """
 
     name: str
@@ -60,11 +71,23 @@ MODISCO_FLAGS = {"-z": "sliding_window_size", "-f": "flank_size", "-t": "trim_to
 
 
 def modisco_settings(length: int) -> dict:
-    """TF-MoDISco settings that fit sequences ``length`` long: ``window`` (the central part
-    read; at most 400, even: modisco-lite takes ``center ± window // 2``, so an odd length
-    is one base short of ``window = length``) and, below 400 bp, seqlet cores of 10 bp
-    trimmed to 15 (modisco-lite's defaults, 20 and 30, found no pattern in a 100 bp
-    simulation with a planted 6 bp site in half the sequences; these find it)."""
+    """TF-MoDISco settings that fit sequences ``length`` long.
+
+    Below 400 bp seqlet cores are 10 bp trimmed to 15: modisco-lite's defaults (20, 30) found no
+    pattern in a 100 bp simulation with a planted 6 bp site in half the sequences; these do.
+
+    Parameters
+    ----------
+    length : int
+        The sequence length L.
+
+    Returns
+    -------
+    dict
+        ``window``: the central part read, at most 400, even (modisco-lite takes ``center ±
+        window // 2``, so an odd length is one base short of ``window = length``); below
+        400 bp also the TFMoDISco keywords of :data:`MODISCO_FLAGS`.
+    """
     out = {"window": min(400, length - length % 2)}
     if length < 400:
         out.update(sliding_window_size=10, flank_size=5, trim_to_window_size=15,
@@ -73,9 +96,21 @@ def modisco_settings(length: int) -> dict:
 
 
 def modisco_command(prefix: str, task: str | None, length: int) -> str:
-    """The ``modisco motifs`` command (modisco-lite) that reads the files :func:`_modisco`
-    writes for one task (``None``: the only one) of sequences ``length`` long, with ``-n``
-    (required) and the settings of :func:`modisco_settings`."""
+    """The ``modisco motifs`` command (modisco-lite) that reads the files :func:`_modisco` writes.
+
+    Parameters
+    ----------
+    prefix, task : str
+        The ``--modisco`` prefix, and the task (``None``: the only one).
+    length : int
+        The sequence length L.
+
+    Returns
+    -------
+    str
+        The shell command, with ``-n`` (required) and the settings of
+        :func:`modisco_settings`.
+    """
     import shlex
 
     stem = prefix if task is None else f"{prefix}.{sf.h5_key(task)}"
@@ -113,10 +148,24 @@ def _seqlet_sizes(length: int, window: int | None = None) -> tuple[int, int, int
 
 
 def seqlet_bound(n: int, width: int, sliding: int, flank: int) -> int:
-    """The most seqlets modisco-lite's extraction can take from ``n`` sequences ``width``
-    bases long (the window it reads): a seqlet's start is one of the ``width - sliding + 1``
-    window positions less ``flank`` at each end, and each one taken blanks the positions
-    within ``sliding // 2 + flank`` of it, so two are at least that plus one apart."""
+    """The most seqlets modisco-lite's extraction can take from ``n`` sequences.
+
+    A seqlet's start is one of the ``width - sliding + 1`` window positions less ``flank`` at
+    each end, and each one taken blanks the positions within ``sliding // 2 + flank`` of it, so
+    two are at least that plus one apart.
+
+    Parameters
+    ----------
+    n, width : int
+        Sequences, and bases read of each (the window modisco-lite reads).
+    sliding, flank : int
+        Its sliding window and flank sizes.
+
+    Returns
+    -------
+    int
+        The bound; 0 where no window fits.
+    """
     valid = width - sliding + 1 - 2 * flank
     if valid <= 0:
         return 0
@@ -125,13 +174,24 @@ def seqlet_bound(n: int, width: int, sliding: int, flank: int) -> int:
 
 def count_seqlets(one_hot: np.ndarray, hypothetical: np.ndarray, sliding: int, flank: int
                   ) -> tuple[int, int] | None:
-    """(positive, negative) seqlets that modisco-lite's TFMoDISco takes from these sequences,
-    by its own extraction with the settings ``modisco motifs`` uses, and split by sign as it
-    does (a seqlet's central ``sliding`` bases summed against its threshold); None without
-    modisco-lite. Raises what its extraction raises (on a few sequences its null, fit to
-    the windows' sums, can be empty on one side: ZeroDivisionError, and TFMoDISco stops).
+    """(positive, negative) seqlets that modisco-lite's TFMoDISco takes from these sequences.
 
-    ``one_hot`` and ``hypothetical``: (N, W, 4), the window TF-MoDISco reads.
+    By its own extraction with the settings ``modisco motifs`` uses, and split by sign as it
+    does (a seqlet's central ``sliding`` bases summed against its threshold). Raises what its
+    extraction raises (on a few sequences its null, fit to the windows' sums, can be empty on
+    one side: ZeroDivisionError, and TFMoDISco stops).
+
+    Parameters
+    ----------
+    one_hot, hypothetical : numpy.ndarray, shape=(N, W, 4)
+        The window TF-MoDISco reads.
+    sliding, flank : int
+        Its sliding window and flank sizes.
+
+    Returns
+    -------
+    tuple of (int, int) or None
+        The counts; None without modisco-lite.
     """
     try:
         from modiscolite import extract_seqlets as es
@@ -151,13 +211,24 @@ def count_seqlets(one_hot: np.ndarray, hypothetical: np.ndarray, sliding: int, f
 
 def modisco_shortfall(ohe: np.ndarray, hyp: np.ndarray, window: int | None = None
                       ) -> str | None:
-    """Why modisco-lite (``modisco motifs`` with the settings of :func:`modisco_settings`, or
-    ``kipoi-deeplift motifs``) finds no pattern in these sequences, in a sentence, or None
-    where it may find some: no sign reaches more than :data:`MIN_METACLUSTER_SEQLETS`
-    seqlets. Without modisco-lite only the bound of :func:`seqlet_bound` is checked.
+    """Why modisco-lite finds no pattern in these sequences, in a sentence, or None.
 
-    ``ohe`` and ``hyp``: (N, 4, L) as :func:`kipoi_deeplift.io.modisco.modisco_arrays`
-    returns them; ``window``: the central bases read (default: as modisco_settings).
+    Applies to ``modisco motifs`` with the settings of :func:`modisco_settings`, or
+    ``kipoi-deeplift motifs``: no pattern where no sign reaches more than
+    :data:`MIN_METACLUSTER_SEQLETS` seqlets. Without modisco-lite only the bound of
+    :func:`seqlet_bound` is checked.
+
+    Parameters
+    ----------
+    ohe, hyp : numpy.ndarray, shape=(N, 4, L)
+        As :func:`kipoi_deeplift.io.modisco.modisco_arrays` returns them.
+    window : int, optional
+        The central bases read (default: as :func:`modisco_settings`).
+
+    Returns
+    -------
+    str or None
+        The reason and what to do; None where it may find some.
     """
     n, _, length = ohe.shape
     w, sliding, flank, suppress = _seqlet_sizes(length, window)
@@ -201,10 +272,22 @@ def modisco_shortfall(ohe: np.ndarray, hyp: np.ndarray, window: int | None = Non
 
 def extraction_failed(n: int, error: BaseException) -> str:
     """Why modisco-lite stopped inside its seqlet extraction, and what to do, in a sentence.
+
     The known case, ZeroDivisionError: its Laplace null is fit around the most common window
-    sum, and where many windows share that sum exactly (a model silent almost everywhere;
-    the planted-GATA example with 20 references) or there are few windows, the null has no
-    value on one side. It depends on the scores' ties, not only on their number."""
+    sum, and where many windows share that sum exactly (a model silent almost everywhere; the
+    planted-GATA example with 20 references) or there are few windows, the null has no value
+    on one side. It depends on the scores' ties, not only on their number.
+
+    Parameters
+    ----------
+    n : int
+        Sequences scored.
+    error : BaseException
+
+    Returns
+    -------
+    str
+    """
     return (f"modisco-lite's seqlet extraction stops on these {n} sequence(s) with "
             f"{describe(error, 80)}: the Laplace null it fits around the most common window "
             "sum has no value on one side (many windows share that sum exactly, or there are "
@@ -261,7 +344,20 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
 
 def requested(derived: Mapping[str, str | None] | None = None, **by_name: str | None
               ) -> dict[str, str]:
-    """Format name -> prefix for the formats asked for (``derived`` and keywords merged)."""
+    """The formats asked for (``derived`` and keywords merged); UserError for an unknown one.
+
+    Parameters
+    ----------
+    derived : mapping of str to str or None, optional
+        Format name -> prefix; empty prefixes are dropped.
+    **by_name : str or None
+        The same as keywords (``bigwig=...``).
+
+    Returns
+    -------
+    dict of str to str
+        Format name -> prefix.
+    """
     out = {k: v for k, v in (derived or {}).items() if v}
     out.update({k: v for k, v in by_name.items() if v})
     unknown = [k for k in out if k not in FORMATS]
@@ -271,20 +367,60 @@ def requested(derived: Mapping[str, str | None] | None = None, **by_name: str | 
 
 
 def probe_paths(wanted: Mapping[str, str]) -> list[tuple[Path, str]]:
-    """A file of each requested format, to check its directory takes files."""
+    """A file of each requested format, to check its directory takes files.
+
+    Parameters
+    ----------
+    wanted : mapping of str to str
+        Format name -> prefix (:func:`requested`).
+
+    Returns
+    -------
+    list of (Path, str)
+        The example path and the flag that asks for it, per format.
+    """
     return [(Path(FORMATS[k].example.format(prefix=p)), f"--{k} prefix {p!r}")
             for k, p in wanted.items()]
 
 
 def needs_hypothetical(wanted: Mapping[str, str]) -> bool:
-    """Whether a requested format reads hypothetical contributions."""
+    """Whether a requested format reads hypothetical contributions.
+
+    Parameters
+    ----------
+    wanted : mapping of str to str
+        Format name -> prefix.
+
+    Returns
+    -------
+    bool
+    """
     return any(FORMATS[k].needs_hypothetical for k in wanted)
 
 
 def write_all(staged: Staged, h5_path: str | Path, dna: str | None, tasks: Sequence[str],
               fasta: str | None, wanted: Mapping[str, str]) -> list[str]:
-    """Every requested format from the finished score file ``h5_path`` (staged, renamed with
-    the score file); returns the names written."""
+    """Every requested format from the finished score file (staged, renamed with it).
+
+    Parameters
+    ----------
+    staged : Staged
+        The run's staging; each file is written under its temporary name.
+    h5_path : str or Path
+        The finished (staged) score file.
+    dna : str or None
+        The one-hot DNA input, (N, L, 4); None refuses any format.
+    tasks : sequence of str
+    fasta : str or None
+        The dataloader's FASTA (chromosome sizes for bigWig).
+    wanted : mapping of str to str
+        Format name -> prefix (:func:`requested`).
+
+    Returns
+    -------
+    list of str
+        The names written.
+    """
     if not wanted:
         return []
     flags = "/".join(f"--{k}" for k in wanted)

@@ -25,9 +25,25 @@ def indexed_fasta(path: str) -> str:
 
     pyfaidx builds ``FASTA.fai`` beside the FASTA; in a read-only directory (a shared genome
     folder) it fails and names a Python argument a command-line user cannot give. There the
-    index is built once in the user's cache (``$XDG_CACHE_HOME/kipoi_deeplift/fasta-index``,
-    keyed by the file's path, size and time), beside a symbolic link to the FASTA, and the
+    index is built once in the user's cache, beside a symbolic link to the FASTA, and the
     link's path is returned: every reader (the dataloader included) finds the index there.
+
+    Parameters
+    ----------
+    path : str
+        The FASTA file.
+
+    Returns
+    -------
+    str
+        ``path`` itself where its index is fresh or its folder writable; else the link in
+        ``$XDG_CACHE_HOME/kipoi_deeplift/fasta-index`` (keyed by the file's path, size and
+        time).
+
+    Raises
+    ------
+    UserError
+        Where the folder is read-only and the index cannot be built in the cache either.
     """
     if _index_is_fresh(path) or os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
         return path
@@ -55,8 +71,18 @@ def indexed_fasta(path: str) -> str:
 
 
 def fasta_sizes(path: str) -> dict[str, int]:
-    """Chromosome name -> length, from the FASTA's index (built if missing; see
-    :func:`indexed_fasta`)."""
+    """Chromosome lengths from the FASTA's index (built if missing; see :func:`indexed_fasta`).
+
+    Parameters
+    ----------
+    path : str
+        The FASTA file.
+
+    Returns
+    -------
+    dict of str to int
+        Chromosome name -> length.
+    """
     import pyfaidx
 
     fa = pyfaidx.Fasta(indexed_fasta(path))
@@ -67,14 +93,39 @@ def fasta_sizes(path: str) -> dict[str, int]:
 
 
 def find_arg(args: Mapping[str, Any], *words) -> str | None:
-    """The first string argument whose name contains one of ``words`` (a dataloader's FASTA
-    or intervals file)."""
+    """The first string argument whose name contains one of ``words``.
+
+    Parameters
+    ----------
+    args : mapping of str to object
+        The dataloader's arguments (name -> value).
+    *words : str
+        Lower-case parts of a name, e.g. ``"fasta"`` or ``"intervals"``.
+
+    Returns
+    -------
+    str or None
+        The value (a dataloader's FASTA or intervals file), None where no name matches.
+    """
     key = find_key(args, *words)
     return None if key is None else args[key]
 
 
 def find_key(args: Mapping[str, Any], *words) -> str | None:
-    """The name of the first string argument whose name contains one of ``words``."""
+    """The name of the first string argument whose name contains one of ``words``.
+
+    Parameters
+    ----------
+    args : mapping of str to object
+        The dataloader's arguments (name -> value).
+    *words : str
+        Lower-case parts of a name.
+
+    Returns
+    -------
+    str or None
+        The argument's name, None where none matches.
+    """
     for k, v in args.items():
         if isinstance(v, str) and any(w in k.lower() for w in words):
             return k

@@ -65,6 +65,17 @@ class H5Writer:
     are complete, so a run that is killed leaves a file ``score --resume`` can continue.
     Compressed datasets (:data:`COMPRESSED`) are compressed chunk by chunk on ``threads``
     threads outside HDF5's lock (h5py holds the GIL while its own filters run).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to create (a staged temporary file; overwritten).
+    attrs : mapping, optional
+        File attributes to write first.
+    label : str, optional
+        The final name, for messages (default: the file's name).
+    threads : int, optional
+        Compression threads (default: the CPUs, at most 4).
     """
 
     def __init__(self, path: str | os.PathLike, attrs: Mapping | None = None,
@@ -84,7 +95,13 @@ class H5Writer:
         self._pool = None
 
     def append(self, arrays: Mapping[str, np.ndarray]) -> None:
-        """Append one batch: dataset path -> array whose first axis is the batch."""
+        """Append one batch.
+
+        Parameters
+        ----------
+        arrays : mapping of str to numpy.ndarray
+            Dataset path -> array (n, ...) whose first axis is the batch; the same n for all.
+        """
         sizes = {len(a) for a in arrays.values()}
         if len(sizes) != 1:
             raise ValueError(f"batch arrays differ in length: {sizes}")
@@ -141,8 +158,15 @@ class H5Writer:
         self.n += size
 
     def close(self) -> None:
-        """Close the file; after a failed write HDF5's complaints are kept off the terminal
-        (the run has already said, in one line, what went wrong)."""
+        """Close the file.
+
+        After a failed write HDF5's complaints are kept off the terminal (the run has already said,
+        in one line, what went wrong).
+
+        Returns
+        -------
+        None
+        """
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None

@@ -56,10 +56,29 @@ def _check(paths: list[str], also: Sequence[str] = ()) -> list[tuple[int, str, d
 def merge(paths: list[str], output: str, bigwig: str | None = None,
           bedgraph: str | None = None, modisco: str | None = None,
           derived: Mapping[str, str] | None = None, also: Sequence[str] = ()) -> dict:
-    """Concatenate shard files (in shard order) into ``output``; optionally write derived files
-    (``derived``: format -> prefix, see :mod:`kipoi_deeplift.io.derived`; ``bigwig=`` ... the
-    same for the built-in formats). The shards must agree on :data:`.scorefile.PROVENANCE`
-    and the attributes ``also`` (the score command's options that change results)."""
+    """Concatenate shard files (in shard order) into ``output``; optionally write derived files.
+
+    The shards must agree on :data:`.scorefile.PROVENANCE` and the attributes ``also``.
+
+    Parameters
+    ----------
+    paths : list of str
+        The shard files of one ``score --shard I/N`` run, each shard once, in any order.
+    output : str
+        The merged score file.
+    bigwig, bedgraph, modisco : str, optional
+        Prefixes of the built-in derived formats (the same as ``derived`` entries).
+    derived : mapping of str to str, optional
+        Format -> prefix (see :mod:`kipoi_deeplift.io.derived`).
+    also : sequence of str, optional
+        Further attributes that must agree: the score command's options that change results.
+
+    Returns
+    -------
+    dict
+        ``output``, ``sequences`` (rows merged), ``shards`` (count), ``files`` (paths
+        committed) and ``derived`` (derived file names written).
+    """
     wanted = derived_lib.requested(derived, bigwig=bigwig, bedgraph=bedgraph, modisco=modisco)
 
     shards = _check(paths, also)

@@ -56,8 +56,20 @@ def _classify(seen: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 
 def classify(onehot: np.ndarray, genome: str) -> str:
-    """``genome``, ``reverse_complement`` or ``unknown`` for one (L, 4) sequence and the genome
-    sequence of the same L bases."""
+    """Which way round one sequence is, compared with the genome sequence of the same L bases.
+
+    Parameters
+    ----------
+    onehot : numpy.ndarray, shape=(L, 4)
+        The sequence as the model saw it (one-hot, ACGT).
+    genome : str
+        The genome's L bases there.
+
+    Returns
+    -------
+    str
+        ``genome``, ``reverse_complement`` or ``unknown``.
+    """
     seen, ref = _codes(onehot), _genome_codes(genome)
     if len(ref) != len(seen):
         return UNKNOWN
@@ -65,7 +77,13 @@ def classify(onehot: np.ndarray, genome: str) -> str:
 
 
 class GenomeOrientation:
-    """Classifies batches of scored sequences against a FASTA file (opened once)."""
+    """Classifies batches of scored sequences against a FASTA file (opened once).
+
+    Parameters
+    ----------
+    fasta : str
+        The FASTA file (indexed where needed, see :func:`~.genome.indexed_fasta`).
+    """
 
     def __init__(self, fasta: str):
         import pyfaidx
@@ -95,14 +113,35 @@ class GenomeOrientation:
         return _classify(_codes(onehot[:n]), ref)
 
     def close(self) -> None:
-        """Close the FASTA file."""
+        """Close the FASTA file.
+
+        Returns
+        -------
+        None
+        """
         self.fasta.close()
 
 
 def reversed_rows(orientation: np.ndarray | None, strand: np.ndarray | None, n: int
                   ) -> np.ndarray:
-    """(n,) bool: which stored sequences run against the genome. ``orientation`` (from the
-    data) decides where known; the strand label only where it is ``unknown`` or absent."""
+    """Which stored sequences run against the genome.
+
+    ``orientation`` (from the data) decides where known; the strand label only where it is
+    ``unknown`` or absent.
+
+    Parameters
+    ----------
+    orientation : numpy.ndarray, shape=(n,), or None
+        Labels of :func:`classify` (``/metadata/orientation``).
+    strand : numpy.ndarray, shape=(n,), or None
+        The dataloader's strand labels (``"-"`` reversed).
+    n : int
+        Rows, where both are None.
+
+    Returns
+    -------
+    numpy.ndarray, shape=(n,), bool
+    """
     label = np.asarray(strand) == "-" if strand is not None else np.zeros(n, bool)
     if orientation is None:
         return label

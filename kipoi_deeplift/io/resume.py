@@ -32,7 +32,17 @@ SAME = PROVENANCE + ("references_sha256", "intervals_sha256", "shard", "shard_st
 
 @dataclass
 class Partial:
-    """A partial result left by an interrupted run."""
+    """A partial result left by an interrupted run.
+
+    Parameters
+    ----------
+    path : Path
+        Its temporary HDF5 file.
+    rows : int
+        Finished rows (``rows_written``).
+    attrs : dict
+        The file's attributes (its provenance).
+    """
 
     path: Path
     rows: int
@@ -44,8 +54,20 @@ def _attrs(f: h5py.File) -> dict:
 
 
 def partials(output: str | Path) -> tuple[list[Partial], list[Path]]:
-    """The dead runs' temporary files of ``output``: (HDF5 partials with finished rows, other
-    leftovers such as half-written tracks or unreadable files)."""
+    """The dead runs' temporary files of ``output``.
+
+    Parameters
+    ----------
+    output : str or Path
+        The requested score file.
+
+    Returns
+    -------
+    partials : list of Partial
+        HDF5 partials with finished rows, the most advanced first.
+    other : list of Path
+        Other leftovers, such as half-written tracks or unreadable files.
+    """
     found, other = [], []
     for p in stale_temps(output):
         try:
@@ -64,9 +86,26 @@ def partials(output: str | Path) -> tuple[list[Partial], list[Path]]:
 
 def choose(found: list[Partial], attrs: Mapping[str, Any], also: Sequence[str] = ()
            ) -> Partial:
-    """The most advanced partial whose provenance matches ``attrs`` on :data:`SAME` and the
-    attributes ``also`` (the options that must not change, from the score command's option
-    table); otherwise one line that says what differs."""
+    """The most advanced partial whose provenance matches the new run's.
+
+    Parameters
+    ----------
+    found : list of Partial
+        As :func:`partials` returns them.
+    attrs : mapping of str to object
+        The new run's attributes, compared on :data:`SAME`.
+    also : sequence of str, optional
+        The options that must not change too (from the score command's option table).
+
+    Returns
+    -------
+    Partial
+
+    Raises
+    ------
+    UserError
+        Where none is found or none matches: one line that says what differs.
+    """
     same = SAME + tuple(k for k in also if k not in SAME)
     if not found:
         raise UserError("--resume: no interrupted run of this output was found (its temporary "
@@ -118,8 +157,23 @@ def check_data(p: Partial, dataset: Sequence, to_arrays: Callable[[Any], dict],
 
 
 def copy_rows(p: Partial, writer: H5Writer, batch_size: int) -> tuple[float, float]:
-    """Append the partial's finished rows to ``writer`` in the run's batches; returns the
-    largest summation-to-delta error among them, absolute and relative to max(1, |delta|)."""
+    """Append the partial's finished rows to ``writer`` in the run's batches.
+
+    Parameters
+    ----------
+    p : Partial
+        The interrupted run's file.
+    writer : H5Writer
+        The new run's file.
+    batch_size : int
+        The run's batch size.
+
+    Returns
+    -------
+    worst, worst_rel : float
+        The largest summation-to-delta error among the rows, absolute and relative to
+        max(1, |delta|).
+    """
     worst, worst_rel = 0.0, 0.0
     with h5py.File(p.path, "r", locking=False) as f:
         names: list[str] = []
@@ -137,7 +191,17 @@ def copy_rows(p: Partial, writer: H5Writer, batch_size: int) -> tuple[float, flo
 
 
 def remove(paths: list[Path]) -> list[str]:
-    """Delete ``paths`` (those already gone are skipped); returns the names removed."""
+    """Delete ``paths`` (those already gone are skipped).
+
+    Parameters
+    ----------
+    paths : list of Path
+
+    Returns
+    -------
+    list of str
+        The names removed.
+    """
     out = []
     for p in paths:
         try:
@@ -149,6 +213,15 @@ def remove(paths: list[Path]) -> list[str]:
 
 
 def describe_partial(p: Partial) -> str:
-    """One line for messages: the file and how much of the run it holds."""
+    """One line for messages: the file and how much of the run it holds.
+
+    Parameters
+    ----------
+    p : Partial
+
+    Returns
+    -------
+    str
+    """
     tasks = json.loads(p.attrs.get("tasks", "[]"))
     return f"{p.path.name} ({p.rows} sequences x {len(tasks)} task(s) finished)"

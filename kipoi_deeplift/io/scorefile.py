@@ -67,28 +67,58 @@ ENVIRONMENT = ("tensorflow_version", "keras_version", "device", "start_time", "e
 
 
 def h5_key(name: str) -> str:
-    """A task, layer or input name as one HDF5 path component."""
+    """A task, layer or input name as one HDF5 path component.
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    str
+        With ``/`` replaced by ``_``.
+    """
     return str(name).replace("/", "_")
 
 
 def contrib(input_name: str, task: str) -> str:
-    """Path of one input's contributions to one task: (N, L, 4) float32."""
+    """Path of one input's contributions to one task: (N, L, 4) float32.
+
+    Returns
+    -------
+    str
+    """
     return f"contrib/{h5_key(input_name)}/{h5_key(task)}"
 
 
 def contrib_per_channel(input_name: str, task: str) -> str:
-    """Path of one input's per-channel contributions m·(x - r) to one task: (N, L, 4)."""
+    """Path of one input's per-channel contributions m·(x - r) to one task: (N, L, 4).
+
+    Returns
+    -------
+    str
+    """
     return f"contrib_per_channel/{h5_key(input_name)}/{h5_key(task)}"
 
 
 def project(per_channel: np.ndarray, onehot: np.ndarray) -> np.ndarray:
-    """(N, L, 4) per-channel contributions -> each position's total on the base that is there.
+    """Per-channel contributions -> each position's total on the base that is there.
 
     Per channel, m·(x - r) is also non-zero on the references' bases, which are not in the
     sequence; genomics tools (logos, TF-MoDISco, tangermeme) expect the position's total on
     the observed base. Where the input is not a single base (N coded 0.25) the total is shared
     in proportion to it; where the input row is all zero the per-channel values are kept. The
     sum over positions and channels is unchanged (summation-to-delta holds either way).
+
+    Parameters
+    ----------
+    per_channel, onehot : numpy.ndarray, shape=(N, L, 4)
+        The contributions per channel, and the input.
+
+    Returns
+    -------
+    numpy.ndarray, shape=(N, L, 4)
+        The projected contributions, of ``per_channel``'s dtype.
     """
     x = np.asarray(onehot, dtype=np.float32)
     total = x.sum(-1, keepdims=True)
@@ -101,37 +131,72 @@ def project(per_channel: np.ndarray, onehot: np.ndarray) -> np.ndarray:
 
 
 def hyp_contrib(input_name: str, task: str) -> str:
-    """Path of one input's hypothetical contributions to one task: (N, L, 4) float32."""
+    """Path of one input's hypothetical contributions to one task: (N, L, 4) float32.
+
+    Returns
+    -------
+    str
+    """
     return f"hyp_contrib/{h5_key(input_name)}/{h5_key(task)}"
 
 
 def neuron_contrib(layer: str, task: str) -> str:
-    """Path of one layer's per-neuron contributions to one task: (N, ..., units) float32."""
+    """Path of one layer's per-neuron contributions to one task: (N, ..., units) float32.
+
+    Returns
+    -------
+    str
+    """
     return f"neuron_contrib/{h5_key(layer)}/{h5_key(task)}"
 
 
 def inputs(input_name: str) -> str:
-    """Path of an input as the model saw it: (N, L, 4) for DNA."""
+    """Path of an input as the model saw it: (N, L, 4) for DNA.
+
+    Returns
+    -------
+    str
+    """
     return f"inputs/{h5_key(input_name)}"
 
 
 def preds(task: str) -> str:
-    """Path of the scored output (the logit before a final sigmoid/softmax): (N,)."""
+    """Path of the scored output (the logit before a final sigmoid/softmax): (N,).
+
+    Returns
+    -------
+    str
+    """
     return f"preds/{h5_key(task)}"
 
 
 def delta(task: str) -> str:
-    """Path of f(x) minus the mean f(reference): (N,)."""
+    """Path of f(x) minus the mean f(reference): (N,).
+
+    Returns
+    -------
+    str
+    """
     return f"delta/{h5_key(task)}"
 
 
 def convergence(task: str) -> str:
-    """Path of the largest |sum of contributions - delta| over references: (N,)."""
+    """Path of the largest |sum of contributions - delta| over references: (N,).
+
+    Returns
+    -------
+    str
+    """
     return f"convergence/{h5_key(task)}"
 
 
 def ranges(key: str) -> str:
-    """Path of one field of the dataloader's metadata ranges (chr, start, ...): (N,)."""
+    """Path of one field of the dataloader's metadata ranges (chr, start, ...): (N,).
+
+    Returns
+    -------
+    str
+    """
     return f"metadata/ranges/{key}"
 
 
@@ -142,14 +207,31 @@ def batch_arrays(res, x: Mapping[str, np.ndarray], metadata_ranges: Mapping | No
                  dtype: str = "float32") -> dict:
     """The datasets one scored batch appends to the file.
 
-    ``res`` is the batch's :class:`~kipoi_deeplift.core.result.Explanation`; ``x`` its inputs by
-    Keras name, each (n, ...); ``labels`` maps Keras input names to the schema's names used in
-    the file; ``metadata_ranges`` the dataloader's ``metadata.ranges`` (arrays of length >= n);
-    ``orientation`` (n,) and ``non_acgt`` ((n,) N counts, (n,) zero-row counts) when known;
-    ``dna`` the Keras name of the DNA input, whose contributions are written projected
-    (:func:`project`), and also per channel with ``per_channel``. ``dtype`` (one of
-    :data:`DTYPES`) is that of the stored contributions; ``/delta`` and ``/convergence`` are
-    float32 whatever it is, the error measured before rounding.
+    Parameters
+    ----------
+    res : Explanation
+        The batch's :class:`~kipoi_deeplift.core.result.Explanation`.
+    x : mapping of str to numpy.ndarray
+        Its inputs by Keras name, each (n, ...).
+    metadata_ranges : mapping or None
+        The dataloader's ``metadata.ranges`` (arrays of length >= n).
+    n : int
+        Rows in the batch.
+    labels : mapping of str to str
+        Keras input name -> the schema's name used in the file.
+    orientation, non_acgt : optional
+        When known: (n,) labels of :mod:`.orientation`; ((n,) N counts, (n,) zero-row counts).
+    dna : str, optional
+        The DNA input's Keras name: its contributions are written projected (:func:`project`),
+        and also per channel with ``per_channel`` (bool).
+    dtype : str, optional
+        That of the stored contributions (one of :data:`DTYPES`); ``/delta`` and
+        ``/convergence`` are float32 whatever it is, the error measured before rounding.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Dataset path -> array (n, ...).
     """
     if dtype not in DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
@@ -188,10 +270,15 @@ def batch_arrays(res, x: Mapping[str, np.ndarray], metadata_ranges: Mapping | No
 
 
 class ScoreFile:
-    """A finished (or staged) score file opened for reading.
+    """A finished (or staged) score file opened for reading. Use as a context manager.
 
-    ``path`` is the file; ``staged=True`` opens a temporary file this process holds a lock on
-    (HDF5's own file locks would collide with it). Use as a context manager.
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    staged : bool, optional
+        Open a temporary file this process holds a lock on (HDF5's own file locks would
+        collide with it).
     """
 
     def __init__(self, path: str | Path, staged: bool = False):
@@ -211,7 +298,12 @@ class ScoreFile:
         self.close()
 
     def close(self) -> None:
-        """Close the file."""
+        """Close the file.
+
+        Returns
+        -------
+        None
+        """
         self.h5.close()
 
     def __contains__(self, key: str) -> bool:
@@ -221,7 +313,12 @@ class ScoreFile:
         return self.h5[key]
 
     def check(self) -> "ScoreFile":
-        """Refuse a file that is not a kipoi-deeplift score file."""
+        """Refuse (UserError) a file that is not a kipoi-deeplift score file.
+
+        Returns
+        -------
+        ScoreFile
+        """
         if "kipoi_deeplift_version" not in self.attrs or "contrib" not in self.h5:
             raise UserError(f"{self.path} is not a kipoi-deeplift score file (no "
                             "kipoi_deeplift_version attribute or /contrib)")
@@ -229,22 +326,52 @@ class ScoreFile:
 
     @property
     def n(self) -> int:
-        """Number of sequences."""
+        """Number of sequences.
+
+        Returns
+        -------
+        int
+        """
         return int(self.h5["preds"][next(iter(self.h5["preds"]))].shape[0])
 
     def dna_input(self) -> str:
-        """The DNA input's name in the file (the first input when none is recorded)."""
+        """The DNA input's name in the file (the first input when none is recorded).
+
+        Returns
+        -------
+        str
+        """
         return self.attrs.get("dna_input") or next(iter(self.h5["contrib"]))
 
     def tasks(self, input_name: str | None = None) -> list[str]:
-        """The task names with contributions for ``input_name`` (default: the DNA input)."""
+        """The task names with contributions for ``input_name``.
+
+        Parameters
+        ----------
+        input_name : str, optional
+            Default: the DNA input.
+
+        Returns
+        -------
+        list of str
+        """
         group = f"contrib/{h5_key(input_name or self.dna_input())}"
         return list(self.h5[group]) if group in self.h5 else []
 
     def pick(self, input_name: str | None = None, task: str | None = None
              ) -> tuple[str, str]:
-        """(input, task) a command reads: the DNA input and the first task unless given;
-        ``UserError`` naming the tasks there are when ``task`` is not one of them."""
+        """(input, task) a command reads: the DNA input and the first task unless given.
+
+        UserError, naming the tasks there are, where ``task`` is not one of them.
+
+        Parameters
+        ----------
+        input_name, task : str, optional
+
+        Returns
+        -------
+        tuple of (str, str)
+        """
         input_name = input_name or self.dna_input()
         tasks = self.tasks(input_name)
         task = tasks[0] if task is None and tasks else h5_key(task) if task else ""
@@ -253,11 +380,26 @@ class ScoreFile:
         return input_name, task
 
     def has_ranges(self) -> bool:
-        """Whether the file holds genome coordinates (metadata ranges)."""
+        """Whether the file holds genome coordinates (metadata ranges).
+
+        Returns
+        -------
+        bool
+        """
         return ranges("chr") in self.h5
 
     def ranges(self, keys=RANGE_KEYS) -> dict[str, np.ndarray] | None:
-        """The metadata ranges as arrays (strings decoded), ``None`` without ranges."""
+        """The metadata ranges as arrays (strings decoded), None without ranges.
+
+        Parameters
+        ----------
+        keys : sequence of str, optional
+            The fields to read (default :data:`RANGE_KEYS`; those absent are left out).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray, shape=(N,) each, or None
+        """
         if not self.has_ranges():
             return None
         r = self.h5["metadata/ranges"]
@@ -265,8 +407,13 @@ class ScoreFile:
                 for k in keys if k in r}
 
     def task_outputs(self) -> dict[str, tuple[str, str, int]]:
-        """Task -> (output name, final activation or '', units of the output), from
-        :data:`TASK_OUTPUTS` (files written before it existed: nothing known)."""
+        """Task -> (output name, final activation or '', units of the output).
+
+        Returns
+        -------
+        dict of str to tuple of (str, str, int)
+            From :data:`TASK_OUTPUTS`; empty for files written before it existed.
+        """
         import json
 
         raw = json.loads(self.attrs.get(TASK_OUTPUTS, "{}") or "{}")
@@ -274,8 +421,12 @@ class ScoreFile:
                 for t, v in raw.items()}
 
     def reversed_rows(self) -> np.ndarray:
-        """(N,) bool: which stored sequences run against the genome (see
-        :mod:`kipoi_deeplift.io.orientation`)."""
+        """Which stored sequences run against the genome (see :mod:`.orientation`).
+
+        Returns
+        -------
+        numpy.ndarray, shape=(N,), bool
+        """
         from .orientation import reversed_rows
 
         r = self.ranges(("chr", "strand")) or {}
@@ -284,7 +435,12 @@ class ScoreFile:
         return reversed_rows(orient, r.get("strand"), n)
 
     def datasets(self) -> list[str]:
-        """Every dataset's path, sorted."""
+        """Every dataset's path, sorted.
+
+        Returns
+        -------
+        list of str
+        """
         out: list[str] = []
         self.h5.visititems(lambda name, obj: out.append(name)
                            if isinstance(obj, h5py.Dataset) else None)

@@ -33,9 +33,21 @@ def _umask() -> int:
 
 
 def stale_temps(final: str | os.PathLike) -> list[Path]:
-    """Temporary files of ``final`` left by runs that died (``kill -9``, a crashed node): this
-    tool's temp names, not locked by any live process (a live run holds a lock on each of its
-    temp files, across PID namespaces too)."""
+    """Temporary files of ``final`` left by runs that died (``kill -9``, a crashed node).
+
+    This tool's temp names, not locked by any live process (a live run holds a lock on each of
+    its temp files, across PID namespaces too).
+
+    Parameters
+    ----------
+    final : str or os.PathLike
+        The requested output.
+
+    Returns
+    -------
+    list of Path
+        Sorted.
+    """
     final = Path(final)
     out = []
     for p in sorted(final.parent.glob(f".{final.name}.*{TMP_SUFFIX}")):
@@ -52,8 +64,17 @@ def stale_temps(final: str | os.PathLike) -> list[Path]:
 
 
 def check_writable(final: str | os.PathLike, what: str = "output") -> None:
-    """Fail now, with one line, if ``final`` cannot be created (missing or read-only
-    directory), rather than after hours of work or inside a C library that crashes."""
+    """Fail now, with one line, if ``final`` cannot be created (missing or read-only directory).
+
+    Rather than after hours of work or inside a C library that crashes.
+
+    Parameters
+    ----------
+    final : str or os.PathLike
+        The output to be written (its directory is created where missing).
+    what : str, optional
+        What it is, for the message. Default ``"output"``.
+    """
     import tempfile
 
     parent = Path(final).parent
@@ -73,13 +94,29 @@ class Staged:
     Each temporary name is unique (``tempfile`` in the target's directory, so containers whose
     processes share a PID never collide) and locked while this process lives, so that
     :func:`stale_temps` can tell a dead run's leftovers from a live run's files.
+
+    Parameters
+    ----------
+    None
+        The constructor takes no arguments; :meth:`path` adds each output.
     """
 
     def __init__(self):
         self._pending: dict[Path, tuple[Path, int]] = {}
 
     def path(self, final: str | os.PathLike) -> Path:
-        """A new, locked temporary file beside ``final``, to be renamed to it by commit."""
+        """A new, locked temporary file beside ``final``, to be renamed to it by commit.
+
+        Parameters
+        ----------
+        final : str or os.PathLike
+            The final name (its directory is created where missing).
+
+        Returns
+        -------
+        Path
+            The temporary file.
+        """
         import tempfile
 
         final = Path(final)
@@ -92,7 +129,13 @@ class Staged:
         return Path(name)
 
     def commit(self) -> list[Path]:
-        """Rename every temporary file to its final name; returns the final paths."""
+        """Rename every temporary file to its final name.
+
+        Returns
+        -------
+        list of Path
+            The final paths.
+        """
         done = []
         for final, (tmp, fd) in self._pending.items():
             os.replace(tmp, final)
@@ -102,14 +145,30 @@ class Staged:
         return done
 
     def keep(self, final: str | os.PathLike) -> Path:
-        """Leave ``final``'s temporary file in place, unlocked (an interrupted run's finished
-        batches, for ``score --resume``)."""
+        """Leave ``final``'s temporary file in place, unlocked.
+
+        An interrupted run's finished batches, for ``score --resume``.
+
+        Parameters
+        ----------
+        final : str or os.PathLike
+
+        Returns
+        -------
+        Path
+            The temporary file.
+        """
         tmp, fd = self._pending.pop(Path(final))
         os.close(fd)
         return tmp
 
     def discard(self) -> None:
-        """Remove every temporary file still pending."""
+        """Remove every temporary file still pending.
+
+        Returns
+        -------
+        None
+        """
         for tmp, fd in self._pending.values():
             try:
                 tmp.unlink()
@@ -121,8 +180,17 @@ class Staged:
 
 @contextlib.contextmanager
 def staged_file(final: str | os.PathLike):
-    """A temporary path for ``final``: renamed into place when the block ends, removed if it
-    fails."""
+    """A temporary path for ``final``: renamed into place when the block ends, removed if it fails.
+
+    Parameters
+    ----------
+    final : str or os.PathLike
+
+    Yields
+    ------
+    Path
+        The temporary file to write.
+    """
     staged = Staged()
     tmp = staged.path(final)
     try:
@@ -146,7 +214,16 @@ def _disk_full(directory: str | os.PathLike, need: int, what: str) -> UserError:
 
 
 def check_room(directory: str | os.PathLike, need: int, what: str) -> None:
-    """Refuse, with one line, to write ``need`` bytes where the disk cannot take them."""
+    """Refuse, with one line, to write ``need`` bytes where the disk cannot take them.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+    need : int
+        Bytes.
+    what : str
+        What is written, for the message.
+    """
     if shutil.disk_usage(directory).free < need:
         raise _disk_full(directory, need, what)
 
@@ -176,6 +253,19 @@ def reserved(path: Path, nbytes: int, what: str):
     so the space is claimed first, with fallocate(KEEP_SIZE): if the disk is full that call
     fails, cleanly, before HDF5 writes anything, even when another process fills the disk
     meanwhile. Where fallocate is missing, the free space is checked instead.
+
+    Parameters
+    ----------
+    path : Path
+        An existing file.
+    nbytes : int
+        Bytes to claim.
+    what : str
+        What is written, for the message.
+
+    Yields
+    ------
+    None
     """
     import ctypes
     import errno

@@ -85,9 +85,27 @@ def top_windows(h5: sf.ScoreFile, dna: str, task: str, width: int = WINDOW_WIDTH
 
 def genome_spans(h5: sf.ScoreFile, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray,
                  length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Spans [start, end) of scored sequences (positions as the model read them) in genome
-    coordinates (0-based, half-open): each sequence centred in its range (kipoiseq's
-    resizing), mapped back onto the + strand where the model read the reverse complement."""
+    """Spans [start, end) of scored sequences in genome coordinates (0-based, half-open).
+
+    Each sequence is taken as centred in its range (kipoiseq's resizing), and mapped back onto
+    the + strand where the model read the reverse complement.
+
+    Parameters
+    ----------
+    h5 : ScoreFile
+        An open score file with genome coordinates.
+    rows : numpy.ndarray, shape=(K,)
+        Row of each span in the file.
+    starts, ends : numpy.ndarray, shape=(K,)
+        The spans in the sequence as the model read it (positions 0..L).
+    length : int
+        The sequence length L.
+
+    Returns
+    -------
+    start, end : numpy.ndarray, shape=(K,), int64
+        The spans on the genome's + strand.
+    """
     rows, starts, ends = (np.asarray(a, dtype=np.int64) for a in (rows, starts, ends))
     r = h5.ranges(("start", "end"))
     seq_start = sequence_start(r["start"], r["end"], length)[rows]
@@ -98,9 +116,22 @@ def genome_spans(h5: sf.ScoreFile, rows: np.ndarray, starts: np.ndarray, ends: n
 
 def write_summary(h5: sf.ScoreFile, dna: str, tasks: Sequence[str], path: str | Path) -> None:
     """The ``--summary`` TSV: :data:`SUMMARY_COLUMNS`, one row per interval and task.
+
     ``logit`` is the scored output (before a final sigmoid/softmax), ``probability`` the
     model's own output where it ends in one (empty elsewhere), ``summation_error`` the largest
-    |sum of contributions - delta| over references."""
+    |sum of contributions - delta| over references.
+
+    Parameters
+    ----------
+    h5 : ScoreFile
+        An open score file.
+    dna : str
+        The input whose contributions give the top window, (N, L, 4).
+    tasks : sequence of str
+        The tasks; N rows each.
+    path : str or Path
+        The TSV file.
+    """
     r = h5.ranges() or {}
     n = h5[sf.preds(tasks[0])].shape[0]
     chrom = r.get("chr", np.full(n, "")).astype(str)

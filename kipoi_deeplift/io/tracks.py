@@ -62,9 +62,25 @@ def _per_base(h5: sf.ScoreFile, input_name: str, task: str
 
 def write_bigwig(h5: sf.ScoreFile, input_name: str, task: str, path: str | os.PathLike,
                  chrom_sizes: Mapping[str, int], label: str | None = None) -> None:
-    """Per-base scores of one task as a bigWig, read back before it counts as written:
-    libBigWig reports a full disk only on its stderr ("likely truncated") and returns no
-    handle at all for a path it cannot create (using it would crash)."""
+    """Per-base scores of one task as a bigWig, read back before it counts as written.
+
+    libBigWig reports a full disk only on its stderr ("likely truncated") and returns no handle
+    at all for a path it cannot create (using it would crash).
+
+    Parameters
+    ----------
+    h5 : ScoreFile
+        An open score file with genome coordinates.
+    input_name : str
+        The input whose contributions are read, (N, L, 4); summed over the 4 channels.
+    task : str
+    path : str or os.PathLike
+        The bigWig file.
+    chrom_sizes : mapping of str to int
+        Chromosome lengths (:func:`chrom_sizes_from`).
+    label : str, optional
+        The name for messages (default: ``path``).
+    """
     import pyBigWig
 
     label = label or str(path)
@@ -107,7 +123,18 @@ def write_bigwig(h5: sf.ScoreFile, input_name: str, task: str, path: str | os.Pa
 
 def write_bedgraph(h5: sf.ScoreFile, input_name: str, task: str, path: str | os.PathLike
                    ) -> None:
-    """Per-base scores of one task as a bedGraph (one line per base)."""
+    """Per-base scores of one task as a bedGraph (one line per base).
+
+    Parameters
+    ----------
+    h5 : ScoreFile
+        An open score file with genome coordinates.
+    input_name : str
+        The input whose contributions are read, (N, L, 4); summed over the 4 channels.
+    task : str
+    path : str or os.PathLike
+        The bedGraph file.
+    """
     with open(path, "w") as f:
         f.write(f'track type=bedGraph name="{task}" description="DeepLIFT per-base '
                 f'contribution"\n')
@@ -118,7 +145,20 @@ def write_bedgraph(h5: sf.ScoreFile, input_name: str, task: str, path: str | os.
 
 
 def chrom_sizes_from(h5: sf.ScoreFile, fasta: str | None) -> dict[str, int]:
-    """Chromosome lengths from the FASTA index when there is a FASTA, else the largest end."""
+    """Chromosome lengths from the FASTA index when there is a FASTA, else the largest end.
+
+    Parameters
+    ----------
+    h5 : ScoreFile
+        An open score file with genome coordinates.
+    fasta : str or None
+        The FASTA file.
+
+    Returns
+    -------
+    dict of str to int
+        Chromosome -> length.
+    """
     if fasta:
         from .genome import fasta_sizes
 
