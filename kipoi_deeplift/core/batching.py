@@ -23,18 +23,53 @@ MOST = {"CPU": 256, "GPU": 1024}
 
 
 def most(device: str = "CPU") -> int:
-    """The largest default batch on ``device`` ('CPU', 'GPU', 'GPU:1', ...)."""
+    """The largest default batch on ``device``.
+
+    Parameters
+    ----------
+    device : str
+        ``'CPU'``, ``'GPU'``, ``'GPU:1'``, ...
+
+    Returns
+    -------
+    int
+        Sequences (:data:`MOST` of the device's kind).
+    """
     return MOST["GPU" if device.upper().startswith("GPU") else "CPU"]
 
 
 def bytes_per_sequence(tensor_shapes, n_references: int) -> int:
-    """Estimated memory of one sequence in a pass: its K references and itself, every tensor."""
+    """Estimated memory of one sequence in a pass: its K references and itself, every tensor.
+
+    Parameters
+    ----------
+    tensor_shapes : iterable of tuple
+        Every tensor's shape, batch axis excluded.
+    n_references : int
+        References per sequence (K).
+
+    Returns
+    -------
+    int
+        Bytes (:data:`PASS_FACTOR` times the float32 tensors of K + 1 rows).
+    """
     row = sum(int(np.prod(s)) for s in tensor_shapes) * 4
     return PASS_FACTOR * (n_references + 1) * max(row, 1)
 
 
 def available_bytes(device: str = "CPU") -> int:
-    """Memory free for the pass: the GPU's total (nvidia-smi) on a GPU, else MemAvailable."""
+    """Memory free for the pass: the GPU's free memory (nvidia-smi) on a GPU, else MemAvailable.
+
+    Parameters
+    ----------
+    device : str
+        ``'CPU'``, ``'GPU'``, ``'GPU:1'``, ...
+
+    Returns
+    -------
+    int
+        Bytes.
+    """
     if device.upper().startswith("GPU") and shutil.which("nvidia-smi"):
         try:
             out = subprocess.run(["nvidia-smi", "--query-gpu=memory.free",
@@ -55,19 +90,59 @@ def available_bytes(device: str = "CPU") -> int:
 
 
 def default_cap(device: str = "CPU") -> int:
-    """The memory a pass may use by default: a quarter of what is free, at most 8 GiB."""
+    """The memory a pass may use by default: a quarter of what is free, at most 8 GiB.
+
+    Parameters
+    ----------
+    device : str
+        ``'CPU'``, ``'GPU'``, ``'GPU:1'``, ...
+
+    Returns
+    -------
+    int
+        Bytes.
+    """
     return int(min(DEFAULT_CEILING, DEFAULT_FRACTION * available_bytes(device)))
 
 
 def choose(tensor_shapes, n_references: int, n_sequences: int, cap_bytes: int) -> int:
-    """The largest batch (at least 1, at most n_sequences) whose estimate fits ``cap_bytes``."""
+    """The largest batch whose estimate fits ``cap_bytes``.
+
+    Parameters
+    ----------
+    tensor_shapes : iterable of tuple
+        Every tensor's shape, batch axis excluded.
+    n_references : int
+        References per sequence (K).
+    n_sequences : int
+        The most sequences a batch may hold.
+    cap_bytes : int
+        The memory a batch may use.
+
+    Returns
+    -------
+    int
+        Sequences, at least 1 and at most ``n_sequences``.
+    """
     per = bytes_per_sequence(tensor_shapes, n_references)
     return int(max(1, min(n_sequences, cap_bytes // per)))
 
 
 def progress(total: int | None, show: bool | None = None):
-    """The one progress bar over sequences (tqdm on stderr, in sequences/s; a context manager
-    with ``update(n)``). ``show=None`` shows it only on a terminal."""
+    """The one progress bar over sequences (tqdm on stderr, in sequences/s).
+
+    Parameters
+    ----------
+    total : int, optional
+        Sequences to come (``None``: unknown).
+    show : bool, optional
+        Show the bar; ``None`` shows it only on a terminal.
+
+    Returns
+    -------
+    tqdm.tqdm
+        A context manager with ``update(n)``.
+    """
     import sys
 
     from tqdm.auto import tqdm

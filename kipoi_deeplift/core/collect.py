@@ -12,7 +12,13 @@ from .tasks import Task
 
 
 class ConvergenceWarning(UserWarning):
-    """Contributions do not add up to f(x) - f(reference) within the tolerance."""
+    """Contributions do not add up to f(x) - f(reference) within the tolerance.
+
+    Parameters
+    ----------
+    message : str
+        The warning, naming the worst error, its task and the layers to blame.
+    """
 
 
 def explanation(out: list, run: Any, rule: str, names: Sequence[str]) -> Explanation:
@@ -70,21 +76,57 @@ class Collector:
         self.whole = None
 
     def put(self, start: int, out: list) -> None:
-        """One batch's outputs (the pass's list over tasks, arrays (n, ...)), for sequences
-        from ``start``."""
+        """Copy one batch's outputs into the run's arrays.
+
+        Parameters
+        ----------
+        start : int
+            The index in the run of the batch's first sequence.
+        out : list of dict
+            The pass's outputs, per task (arrays (n, ...)).
+        """
         if self.whole is None:
             self.whole = tree_map(lambda a: np.empty((self.n,) + a.shape[1:], a.dtype), out)
         tree_map(lambda a, whole: whole.__setitem__(slice(start, start + len(a)), a), out,
                  self.whole)
 
     def explanation(self, run: Any, rule: str, names: Sequence[str]) -> Explanation:
-        """The whole run's Explanation (see :func:`explanation`)."""
+        """The whole run's Explanation (see :func:`explanation`).
+
+        Parameters
+        ----------
+        run : Settings
+            The run's settings.
+        rule : str
+            The method that made the scores.
+        names : sequence of str
+            The model's input names, in order.
+
+        Returns
+        -------
+        Explanation
+            The scores of all ``n`` sequences.
+        """
         return explanation(self.whole, run, rule, names)
 
 
 def tree_map(f: Callable, out: Any, *more: Any) -> Any:
-    """``f`` applied to every array of the pass's outputs (nested lists and dicts), with the
-    arrays at the same place in ``more`` (trees of the same shape)."""
+    """``f`` applied to every array of the pass's outputs.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(array, *arrays_of_more)``.
+    out : list, dict or np.ndarray
+        The pass's outputs (nested lists and dicts of arrays).
+    *more : list, dict or np.ndarray
+        Trees of the same shape; ``f`` gets their arrays at the same place.
+
+    Returns
+    -------
+    list, dict or Any
+        ``out``'s tree with ``f``'s result in place of each array.
+    """
     if isinstance(out, dict):
         return {key: tree_map(f, v, *(m[key] for m in more)) for key, v in out.items()}
     if isinstance(out, list):
@@ -115,8 +157,17 @@ def check_finite(res: Explanation, index_offset: int = 0) -> None:
 
 
 def check_rows(out: list, tasks: Sequence[Task], offset: int) -> None:
-    """Refuse a batch with a non-finite result (``finite``, (n,) bool per task, from the pass),
-    as :func:`check_finite` does a whole result."""
+    """Refuse a batch with a non-finite result, as :func:`check_finite` does a whole result.
+
+    Parameters
+    ----------
+    out : list of dict
+        The pass's outputs per task, with ``finite`` ((n,) bool).
+    tasks : sequence of Task
+        The tasks, in the order of ``out``.
+    offset : int
+        The index in the run of the batch's first sequence (for the message).
+    """
     for task, o in zip(tasks, out):
         bad = ~o["finite"]
         if bad.any():
@@ -124,8 +175,22 @@ def check_rows(out: list, tasks: Sequence[Task], offset: int) -> None:
 
 
 def non_finite(task: str, bad: np.ndarray, offset: int) -> ValueError:
-    """The error for sequences (``bad``, (n,) bool, the first at index ``offset``) whose
-    scores are not finite."""
+    """The error for sequences whose scores are not finite.
+
+    Parameters
+    ----------
+    task : str
+        The task's name.
+    bad : np.ndarray
+        (n,) bool: the sequences with a non-finite score.
+    offset : int
+        The index in the run of ``bad[0]``'s sequence.
+
+    Returns
+    -------
+    ValueError
+        Naming how many sequences, the first and what to check.
+    """
     return ValueError(f"task {task!r}: the model gave NaN or inf for {int(bad.sum())} "
                       f"sequence(s), first at sequence {offset + int(np.argmax(bad))} (at the "
                       "input or at a reference): check the inputs, the references and the "

@@ -44,35 +44,30 @@ class DeepLift:
     model : keras.Model
         A Keras 3 or tf_keras model (or a Kipoi model wrapper holding one as ``.model``).
     rule : str
-        The method: ``rescale``, ``reveal-cancel``, ``genomics-default`` (RevealCancel after
-        Dense layers, Rescale after convolutions), ``grad-input`` (gradient x (input -
-        reference)), ``gradient`` (saliency) or ``ism`` (in-silico mutagenesis,
-        :mod:`kipoi_deeplift.core.ism`).
+        The method: ``rescale``, ``reveal-cancel``, ``genomics-default`` (RevealCancel after Dense
+        layers, Rescale after convolutions), ``grad-input`` (gradient x (input - reference)),
+        ``gradient`` (saliency) or ``ism`` (in-silico mutagenesis, :mod:`kipoi_deeplift.core.ism`).
     task_names : sequence of str, optional
-        Names of the output units (over all units of all outputs, in order); by default a
-        one-unit output is named after the output and the units of a multi-unit output by
-        their index.
+        Names of the output units (over all units of all outputs, in order); by default a one-unit
+        output is named after the output and the units of a multi-unit output by their index.
     tolerance : float
-        The summation-to-delta error (scaled by max(1, |delta|)) above which :meth:`explain`
-        warns.
+        The summation-to-delta error (scaled by max(1, |delta|)) above which :meth:`explain` warns.
     eps : float
         Rescale's threshold on |x - reference| below which the gradient is used.
     maxpool : str
-        How multipliers pass max pooling and ``Maximum``/``Minimum`` merges: ``exact`` (the
-        pooled difference is carried by one position, so summation-to-delta holds) or
-        ``gradient`` (the DeepLIFT authors' original mode: through the input's max, except
-        that tied maxima of a reduction share the multiplier; not exact); see
-        :mod:`kipoi_deeplift.backends.tf.maxima`.
+        How multipliers pass max pooling and ``Maximum``/``Minimum`` merges: ``exact`` (the pooled
+        difference is carried by one position, so summation-to-delta holds) or ``gradient`` (the
+        DeepLIFT authors' original mode: through the input's max, except that tied maxima of a
+        reduction share the multiplier; not exact); see :mod:`kipoi_deeplift.backends.tf.maxima`.
     jit : bool
-        Compile the whole pass with XLA (it helps on GPUs; compilation costs seconds); without
-        it only the per-batch multipliers are XLA-compiled, in calls (or announced runs) large
-        enough to repay it (:attr:`FUSE_AFTER`, :meth:`expect`).
+        Compile the whole pass with XLA (it helps on GPUs; compilation costs seconds); without it
+        only the per-batch multipliers are XLA-compiled, in calls (or announced runs) large enough
+        to repay it (:attr:`FUSE_AFTER`, :meth:`expect`).
     allow_mixed_precision : bool
         Accept a model computing in float16/bfloat16 (refused by default).
     rules : mapping, optional
-        Layer rules for this model only (a layer class or class name ->
-        ``fn(ctx, layer, args, kwargs)``, as for :func:`kipoi_deeplift.register_rule`, which
-        registers for every model).
+        Layer rules for this model only (a layer class or class name -> ``fn(ctx, layer, args,
+        kwargs)``, as for :func:`kipoi_deeplift.register_rule`, which registers for every model).
     """
 
     #: Variant rows per forward call of in-silico mutagenesis (:data:`.ism.ISM_ROWS`).
@@ -338,10 +333,15 @@ target_neuron
 
     # -- tasks, layers, shapes --------------------------------------------------------------
     def output_of(self, task: Task) -> tuple[str, str | None, int]:
-        """Where ``task`` (an output's, or a hidden neuron's) is scored: (the output or
-        hidden layer it belongs to, ``sigmoid``/``softmax`` where that output ends in one and
-        the scores and ``preds`` are taken at its logit else ``None``, the output's number of
-        units (1 for a hidden neuron))."""
+        """Where ``task`` (an output's, or a hidden neuron's :class:`Task`) is scored.
+
+        Returns
+        -------
+        tuple of (str, str or None, int)
+            The output or hidden layer it belongs to; ``sigmoid``/``softmax`` where that output
+            ends in one and the scores and ``preds`` are taken at its logit, else ``None``; the
+            output's number of units (1 for a hidden neuron).
+        """
         if task.hidden:
             return task.layer, None, 1
         for key, shape in zip(self.plan.output_keys, self.plan.output_shapes):
@@ -358,8 +358,14 @@ target_neuron
         return self.plan.layer_outputs[name][0]
 
     def tensor_shapes(self, xs: Sequence[np.ndarray]) -> dict[int, tuple]:
-        """Shapes (batch axis excluded) of every tensor of the plan for inputs like ``xs``
-        (arrays (N, ...) per input), from one plain pass over their first row."""
+        """Shapes of every tensor of the plan for inputs like ``xs`` (arrays (N, ...) per input),
+        from one plain pass over their first row.
+
+        Returns
+        -------
+        dict of int to tuple
+            Plan tensor key -> its shape, batch axis excluded.
+        """
         return self._backend.tensor_shapes(xs)
 
     def _declared_inputs(self) -> list[np.ndarray] | None:

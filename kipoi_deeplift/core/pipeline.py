@@ -31,6 +31,24 @@ def ahead(fn: Callable[[T], U], items: Iterable[T], depth: int = 2, workers: int
     at its place in the order. Closing the generator (or an exception in the caller) stops the
     feeder and drops what is pending; a feeder blocked inside ``items`` is left to finish its
     item as a daemon thread.
+
+    Parameters
+    ----------
+    fn : callable
+        The stage's work, one item -> one result.
+    items : iterable
+        The stage's inputs.
+    depth : int
+        The most results in flight (at least 1).
+    workers : int
+        Threads running ``fn`` (at least 1).
+    name : str
+        The threads' name prefix.
+
+    Yields
+    ------
+    Any
+        ``fn(item)``, in the order of ``items``.
     """
     if depth < 1 or workers < 1:
         raise ValueError("depth and workers must be at least 1")

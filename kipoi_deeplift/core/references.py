@@ -56,8 +56,14 @@ def _uniform_rows(x: np.ndarray) -> np.ndarray:
 
 
 def is_one_hot(x: np.ndarray) -> bool:
-    """True when the last axis has 4 channels holding one-hot positions, or N / ambiguity codes
-    written as an all-zero or an all-0.25 row."""
+    """Whether ``x`` (np.ndarray (..., 4)) is one-hot along its last axis.
+
+    Returns
+    -------
+    bool
+        True when the last axis has 4 channels holding one-hot positions, or N / ambiguity codes
+        written as an all-zero or an all-0.25 row.
+    """
     if x.shape[-1] != _ALPHABET:
         return False
     if x.ndim == 3:
@@ -67,15 +73,28 @@ def is_one_hot(x: np.ndarray) -> bool:
 
 
 def require_one_hot(x: np.ndarray, name: str) -> None:
-    """Refuse dinucleotide shuffles of an input that is not one-hot DNA (N, L, 4)."""
+    """Refuse dinucleotide shuffles of an input that is not one-hot DNA (N, L, 4).
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (N, L, 4)
+    name : str
+        The input's name (for the message).
+    """
     if not is_one_hot(x) or x.ndim != 3:
         raise ValueError(f"input {name!r} is not one-hot DNA of shape (N, L, 4): "
                          "dinuc-shuffle needs one; pass references='zeros' or an array")
 
 
 def non_acgt_counts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per sequence of one-hot (N, L, 4): (positions written as 0.25 rows, i.e. N; positions
-    written as zero rows, i.e. N or another IUPAC code)."""
+    """Per sequence of ``x`` (np.ndarray (N, L, 4), one-hot), positions not A, C, G or T.
+
+    Returns
+    -------
+    tuple of (np.ndarray, np.ndarray), shape (N,) each
+        Positions written as 0.25 rows (i.e. N); positions written as zero rows (i.e. N or
+        another IUPAC code).
+    """
     tok = _tokens_or_none(x)
     if tok is not None:
         return ((tok == _kernels.UNIFORM_TOKEN).sum(-1).astype(np.int64),
@@ -94,8 +113,14 @@ def _tokens_or_none(x: np.ndarray) -> np.ndarray | None:
 
 
 def tokens(onehot: np.ndarray) -> np.ndarray:
-    """(N, L, 4) one-hot -> (N, L) uint8 tokens: 0-3 the bases A, C, G, T, 4 an all-zero row,
-    5 an all-0.25 row. ``ValueError`` for anything that is not one-hot DNA."""
+    """One-hot sequences ``onehot`` (np.ndarray (N, L, 4)) as tokens.
+
+    Returns
+    -------
+    np.ndarray, shape (N, L), uint8
+        0-3 the bases A, C, G, T, 4 an all-zero row, 5 an all-0.25 row. ``ValueError`` for
+        anything that is not one-hot DNA.
+    """
     out = _tokens_or_none(onehot)
     if out is None:
         raise ValueError(f"not one-hot DNA of shape (N, L, 4) (shape {np.shape(onehot)}): "
@@ -104,7 +129,12 @@ def tokens(onehot: np.ndarray) -> np.ndarray:
 
 
 def from_tokens(tok: np.ndarray, dtype=np.float32) -> np.ndarray:
-    """Tokens (..., L) -> one-hot rows (..., L, 4) (see :data:`TOKEN_TABLE`)."""
+    """Tokens ``tok`` (np.ndarray (..., L)) as one-hot rows in ``dtype`` (see :data:`TOKEN_TABLE`).
+
+    Returns
+    -------
+    np.ndarray, shape (..., L, 4)
+    """
     return TOKEN_TABLE.astype(dtype, copy=False)[tok]
 
 
@@ -113,16 +143,28 @@ _COMPLEMENT = np.array([3, 2, 1, 0, _kernels.ZERO_TOKEN, _kernels.UNIFORM_TOKEN]
 
 
 def reverse_complement_tokens(tok: np.ndarray) -> np.ndarray:
-    """Tokens (..., L) -> their reverse complements (..., L)."""
+    """Tokens ``tok`` (np.ndarray (..., L)) as their reverse complements.
+
+    Returns
+    -------
+    np.ndarray, shape (..., L)
+    """
     return _COMPLEMENT[np.asarray(tok)[..., ::-1]]
 
 
 @dataclass(frozen=True)
 class Draws:
-    """How a batch's random references are drawn: ``keys`` (n,) int64 seed each sequence's
-    generator (with the run's seed); where ``reverse`` (n,) bool is set, the sequence is drawn
-    as the reverse complement of the draw for its reverse complement (so a locus read on
-    either strand gets the same references, reverse-complemented with it)."""
+    """How a batch's random references are drawn.
+
+    Parameters
+    ----------
+    keys : np.ndarray, shape (n,), int64
+        Seed each sequence's generator (with the run's seed).
+    reverse : np.ndarray, shape (n,), bool
+        Where set, the sequence is drawn as the reverse complement of the draw for its reverse
+        complement (so a locus read on either strand gets the same references,
+        reverse-complemented with it).
+    """
 
     keys: np.ndarray
     reverse: np.ndarray
@@ -130,8 +172,18 @@ class Draws:
     @classmethod
     def of_loci(cls, chrom: Sequence[str], start: Sequence[int], end: Sequence[int],
                 reverse: Sequence[bool]) -> "Draws":
-        """Keys from each sequence's locus (chromosome, start, end): the same interval draws
-        the same references in any file, row, shard or order."""
+        """Keys from each sequence's locus: the same interval draws the same references in any
+        file, row, shard or order.
+
+        Parameters
+        ----------
+        chrom, start, end, reverse : sequence of str, int, int, bool, (n,) each
+            Each sequence's interval, and whether it is read on the reverse strand.
+
+        Returns
+        -------
+        Draws
+        """
         import hashlib
 
         keys = [int.from_bytes(hashlib.blake2b(f"{c}:{int(s)}-{int(e)}".encode(),
@@ -167,12 +219,21 @@ def _index(index: Sequence[int] | None, n: int) -> np.ndarray:
 
 def dinuc_shuffle_tokens(onehot: np.ndarray, n_shuffles: int, seed: int = 0,
                          index: Sequence[int] | None = None) -> np.ndarray:
-    """Dinucleotide shuffles as tokens, (N, L, 4) one-hot (or (N, L) tokens) -> (N, K, L) uint8.
+    """Dinucleotide shuffles as tokens.
 
     Uniform over all sequences with the same dinucleotide counts, first and last letter
     (Altschul & Erickson 1985; see :func:`kipoi_deeplift.core.shuffle.dinuc`); positions
-    written as all-zero or all-0.25 rows are letters of their own. Shuffles of sequence i are
-    seeded by (``seed``, ``index[i]``) (default index: 0..N-1). Releases the GIL.
+    written as all-zero or all-0.25 rows are letters of their own. Releases the GIL.
+
+    Parameters
+    ----------
+    onehot : np.ndarray, shape (N, L, 4) one-hot or (N, L) tokens
+    n_shuffles, seed, index : int, int, sequence of int (N,) or None
+        K; shuffles of sequence i are seeded by (``seed``, ``index[i]``) (default: 0..N-1).
+
+    Returns
+    -------
+    np.ndarray, shape (N, K, L), uint8
     """
     onehot = np.asarray(onehot)
     tok = np.ascontiguousarray(onehot, np.uint8) if onehot.ndim == 2 else tokens(onehot)
@@ -184,15 +245,32 @@ def dinuc_shuffle_tokens(onehot: np.ndarray, n_shuffles: int, seed: int = 0,
 
 def dinuc_shuffle(onehot: np.ndarray, n_shuffles: int, seed: int = 0,
                   index: Sequence[int] | None = None) -> np.ndarray:
-    """Dinucleotide-preserving shuffles of one-hot sequences, (N, L, 4) -> (N, K, L, 4) in the
-    input's dtype (see :func:`dinuc_shuffle_tokens`, which this wraps)."""
+    """Dinucleotide-preserving shuffles of one-hot sequences (see :func:`dinuc_shuffle_tokens`,
+    which this wraps, for the parameters).
+
+    Returns
+    -------
+    np.ndarray, shape (N, K, L, 4)
+        In the input's dtype.
+    """
     onehot = np.asarray(onehot)
     return from_tokens(dinuc_shuffle_tokens(onehot, n_shuffles, seed, index), onehot.dtype)
 
 
 def shuffle(x: np.ndarray, n_shuffles: int, seed: int = 0,
             index: Sequence[int] | None = None) -> np.ndarray:
-    """Random permutations of the positions (axis 1) of each sequence, (N, L, ...) -> (N, K, L, ...)."""
+    """Random permutations of the positions (axis 1) of each sequence.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (N, L, ...)
+    n_shuffles, seed, index
+        K, and the seeding, as for :func:`dinuc_shuffle_tokens`.
+
+    Returns
+    -------
+    np.ndarray, shape (N, K, L, ...)
+    """
     x = np.asarray(x)
     n, length = x.shape[:2]
     perm = np.empty((n, int(n_shuffles), length), np.int32)
@@ -201,7 +279,17 @@ def shuffle(x: np.ndarray, n_shuffles: int, seed: int = 0,
 
 
 def constant_reference(spec: str, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
-    """The single reference (L, 4) for ``zeros``, ``uniform`` or ``gc:FRACTION``."""
+    """The single reference for ``spec`` (``zeros``, ``uniform`` or ``gc:FRACTION``).
+
+    Parameters
+    ----------
+    spec, shape, dtype : str, tuple of int, numpy dtype
+        ``shape``: the input's without the batch axis, e.g. (L, 4).
+
+    Returns
+    -------
+    np.ndarray, shape ``shape``
+    """
     if spec == "zeros":
         return np.zeros(shape, dtype)
     if shape[-1] != _ALPHABET:
@@ -221,11 +309,16 @@ FORMS = ("tokens", "rows", "shared")
 class ReferenceBatch:
     """One input's references for a batch of ``n`` sequences, in the form the pass takes.
 
-    ``form`` is ``tokens`` (``array`` (n*K, L) uint8, see :data:`TOKEN_TABLE`: random DNA
-    references, one byte a position until the pass makes one-hot rows of them), ``rows``
-    (``array`` (n*K, ...) float32, sequence i's references in rows i*K to i*K+K-1) or ``shared``
-    (``array`` (K, ...) float32, the same references for every sequence, repeated only inside
-    the pass). ``k`` is K.
+    Parameters
+    ----------
+    form : str
+        ``tokens`` (``array`` (n*K, L) uint8, see :data:`TOKEN_TABLE`: random DNA references,
+        one byte a position until the pass makes one-hot rows of them), ``rows`` (``array``
+        (n*K, ...) float32, sequence i's references in rows i*K to i*K+K-1) or ``shared``
+        (``array`` (K, ...) float32, the same references for every sequence, repeated only
+        inside the pass).
+    array, k : np.ndarray, int
+        The references, and K.
     """
 
     form: str
@@ -263,14 +356,23 @@ def batch_references(spec, x: np.ndarray, n_references: int, seed: int,
                      index: Sequence[int], name: str,
                      rows: Sequence[int] | None = None,
                      reverse: np.ndarray | None = None) -> ReferenceBatch:
-    """References for one input batch ``x`` (N, ...) in the form the pass takes.
+    """References for one input batch in the form the pass takes.
 
-    ``spec`` is a reference name or an array: (...) one reference, (K, ...) shared by all
-    sequences, (N_total, K, ...) one set per sequence (rows picked by ``rows``, by default
-    ``index``). Random references are seeded by (``seed``, ``index``): dinucleotide shuffles
-    and shuffles of one-hot DNA travel as tokens; the sequences flagged in ``reverse`` (N,)
-    bool are drawn as the reverse complement of their reverse complement's draw (see
-    :class:`Draws`).
+    Parameters
+    ----------
+    spec : str or np.ndarray
+        A reference name or an array: (...) one reference, (K, ...) shared by all sequences,
+        (N_total, K, ...) one set per sequence (rows picked by ``rows``, by default ``index``).
+    x : np.ndarray, shape (N, ...)
+    n_references, seed, index, name, rows, reverse
+        K; random references are seeded by (``seed``, ``index`` (N,)): dinucleotide shuffles
+        and shuffles of one-hot DNA travel as tokens; the input's name (for messages); ``rows``
+        as above; the sequences flagged in ``reverse`` (N,) bool are drawn as the reverse
+        complement of their reverse complement's draw (see :class:`Draws`).
+
+    Returns
+    -------
+    ReferenceBatch
     """
     n, shape = x.shape[0], x.shape[1:]
     if isinstance(spec, str):
@@ -310,14 +412,26 @@ def batch_references(spec, x: np.ndarray, n_references: int, seed: int,
 def make_references(spec, x: np.ndarray, n_references: int, seed: int,
                     index: Sequence[int], name: str,
                     rows: Sequence[int] | None = None) -> np.ndarray:
-    """References for one input batch ``x`` (N, ...) as an array (N, K, ...) in ``x``'s dtype
-    (see :func:`batch_references` for ``spec`` and the seeding)."""
+    """References for one input batch ``x`` (N, ...) as an array in ``x``'s dtype (see
+    :func:`batch_references` for the parameters and the seeding).
+
+    Returns
+    -------
+    np.ndarray, shape (N, K, ...)
+    """
     batch = batch_references(spec, x, n_references, seed, index, name, rows)
     return batch.per_sequence(x.shape[0]).astype(x.dtype, copy=False)
 
 
 def reference_count(spec, n_references: int, shape: tuple[int, ...]) -> int:
-    """How many references per sequence ``spec`` yields (checked before any work)."""
+    """How many references per sequence ``spec`` (a name or array) yields for an input of
+    ``shape`` (batch axis excluded), checked before any work.
+
+    Returns
+    -------
+    int
+        K (``n_references`` for a random kind), or -1 for an array of no accepted shape.
+    """
     if isinstance(spec, str):
         validate_reference_name(spec)
         return n_references if is_random(spec) else 1

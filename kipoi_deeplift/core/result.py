@@ -12,7 +12,7 @@ from .methods import METHODS, is_exact
 class Explanation:
     """DeepLIFT (or gradient, or in-silico mutagenesis) scores for N sequences.
 
-    Attributes
+    Parameters
     ----------
     contrib : dict of str to dict of str to np.ndarray
         ``contrib[input][task]``, shaped as the input, e.g. (N, L, 4): multiplier times
@@ -61,21 +61,39 @@ class Explanation:
 
     @property
     def method(self) -> str:
-        """The method that made these scores (``DeepLift(model, rule=...)``): ``rescale``,
-        ``reveal-cancel``, ``genomics-default``, ``grad-input``, ``gradient`` or ``ism``."""
+        """The method that made these scores (``DeepLift(model, rule=...)``).
+
+        Returns
+        -------
+        str
+            ``rescale``, ``reveal-cancel``, ``genomics-default``, ``grad-input``, ``gradient`` or
+            ``ism``.
+        """
         return self.rule
 
     @property
     def max_relative_error(self) -> float:
         """The largest summation-to-delta error relative to max(1, |delta|): the measure the
-        tolerance applies to (absolute for small deltas, relative for large ones)."""
+        tolerance applies to (absolute for small deltas, relative for large ones).
+
+        Returns
+        -------
+        float
+            Over all sequences and tasks (0 when there are none).
+        """
         errs = [float(np.max(relative_error(v, self.delta[t])))
                 for t, v in self.convergence.items() if v.size]
         return max(errs) if errs else 0.0
 
     @property
     def max_convergence_error(self) -> float:
-        """The largest summation-to-delta error over all sequences and tasks."""
+        """The largest summation-to-delta error over all sequences and tasks.
+
+        Returns
+        -------
+        float
+            Absolute (0 when there are none).
+        """
         errs = [float(np.max(v)) for v in self.convergence.values() if v.size]
         return max(errs) if errs else 0.0
 

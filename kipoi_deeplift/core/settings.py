@@ -16,7 +16,7 @@ class Settings:
     """What a run decides once (:meth:`kipoi_deeplift.core.engine.DeepLift.explain` and
     :meth:`~kipoi_deeplift.core.engine.DeepLift.stream` settle it on their first batch).
 
-    Attributes
+    Parameters
     ----------
     specs : tuple
         Per input: a reference name or array.

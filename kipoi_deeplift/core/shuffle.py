@@ -85,8 +85,19 @@ def _below(state, n):
 
 @nb.njit(**_NOGIL)
 def tokens(onehot, out):
-    """(N, L, 4) one-hot (float) -> ``out`` (N, L) uint8 tokens; returns False if a row is
-    neither one base, all zero nor all 0.25 (not one-hot DNA)."""
+    """One-hot sequences as uint8 tokens, written into ``out``.
+
+    Parameters
+    ----------
+    onehot : np.ndarray, shape (N, L, 4), float
+    out : np.ndarray, shape (N, L), uint8
+        Filled with the tokens.
+
+    Returns
+    -------
+    bool
+        False if a row is neither one base, all zero nor all 0.25 (not one-hot DNA).
+    """
     n, length = onehot.shape[0], onehot.shape[1]
     for i in range(n):
         for j in range(length):
@@ -113,7 +124,7 @@ def tokens(onehot, out):
 
 @nb.njit(**_NOGIL)
 def dinuc(tok, n_shuffles, seed, index, out):
-    """Dinucleotide shuffles of token sequences: ``tok`` (N, L) -> ``out`` (N, K, L).
+    """Dinucleotide shuffles of token sequences, written into ``out``.
 
     Uniform over all sequences with the same dinucleotide counts and the same first and last
     letter (Altschul & Erickson 1985; Kandel et al. 1996): each shuffle is an Eulerian walk
@@ -122,6 +133,18 @@ def dinuc(tok, n_shuffles, seed, index, out):
     letter (a uniformly random arborescence); the other exits of each letter are put in a
     uniformly random order (Fisher-Yates). By the BEST theorem each labelled Eulerian walk is
     then equally likely, hence each sequence.
+
+    Parameters
+    ----------
+    tok : np.ndarray, shape (N, L), uint8
+    n_shuffles : int
+        K.
+    seed : int
+        The run's seed.
+    index : np.ndarray, shape (N,), int64
+        Sequence i is seeded by (``seed``, ``index[i]``).
+    out : np.ndarray, shape (N, K, L), uint8
+        Filled with the shuffles.
     """
     n, length = tok.shape
     edges = np.empty(max(length - 1, 1), np.uint8)
@@ -196,8 +219,22 @@ def dinuc(tok, n_shuffles, seed, index, out):
 
 @nb.njit(**_NOGIL)
 def permutations(n_shuffles, length, seed, index, out):
-    """``out`` (N, K, L) int32: K uniformly random permutations of range(L) per sequence
-    (Fisher-Yates), sequence i seeded by (``seed``, ``index[i]``)."""
+    """K uniformly random permutations of range(L) per sequence (Fisher-Yates), written into
+    ``out``.
+
+    Parameters
+    ----------
+    n_shuffles : int
+        K.
+    length : int
+        L.
+    seed : int
+        The run's seed.
+    index : np.ndarray, shape (N,), int64
+        Sequence i is seeded by (``seed``, ``index[i]``).
+    out : np.ndarray, shape (N, K, L), int32
+        Filled with the permutations.
+    """
     state = np.empty(4, np.uint64)
     for i in range(index.shape[0]):
         _seeded(seed, index[i], state)

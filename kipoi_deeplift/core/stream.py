@@ -80,20 +80,55 @@ def passes(fn: Callable, run: Settings, items: Iterable, batch_size: int,
 
 
 def pad(v: np.ndarray, rows: int) -> np.ndarray:
-    """``v`` (n, ...) followed by copies of its first row, to (``rows``, ...)."""
+    """``v`` followed by copies of its first row.
+
+    Parameters
+    ----------
+    v : np.ndarray, shape (n, ...)
+    rows : int
+        The rows to pad to.
+
+    Returns
+    -------
+    np.ndarray, shape (rows, ...)
+    """
     if v.shape[0] == rows:
         return v
     return np.concatenate([v, np.repeat(v[:1], rows - v.shape[0], axis=0)])
 
 
 def rows(x: Any) -> int:
-    """Sequences in a batch as given (an array, a dict or a list of arrays)."""
+    """Sequences in a batch as given.
+
+    Parameters
+    ----------
+    x : np.ndarray, dict or list of np.ndarray
+        Arrays (n, ...).
+
+    Returns
+    -------
+    int
+        n.
+    """
     first = next(iter(x.values())) if isinstance(x, Mapping) else \
         x[0] if isinstance(x, (list, tuple)) else x
     return int(np.shape(first)[0])
 
 
 def in_batch(e: ValueError, offset: int, x: Any) -> ValueError:
-    """``e`` raised on the batch ``x`` of a stream whose first sequence is ``offset``,
-    naming its sequences."""
+    """``e`` raised on the batch ``x`` of a stream, naming its sequences.
+
+    Parameters
+    ----------
+    e : ValueError
+    offset : int
+        The index in the run of the batch's first sequence.
+    x : np.ndarray, dict or list of np.ndarray
+        The batch (n, ...).
+
+    Returns
+    -------
+    ValueError
+        ``e``'s message after ``sequences offset-(offset + n - 1):``.
+    """
     return ValueError(f"sequences {offset}-{offset + rows(x) - 1}: {e}")

@@ -17,7 +17,7 @@ class Task:
     """One scalar unit to explain: a model output's unit, or a hidden neuron (or a sum of
     hidden neurons).
 
-    Attributes
+    Parameters
     ----------
     layer : str
         The model output's name, or the hidden layer's.
@@ -42,13 +42,24 @@ class Task:
 
     @property
     def hidden(self) -> bool:
-        """Whether the task is a hidden layer's neuron(s), not a model output's unit."""
+        """Whether the task is a hidden layer's neuron(s), not a model output's unit.
+
+        Returns
+        -------
+        bool
+            True when ``label`` is ``None``.
+        """
         return self.label is None
 
     @property
     def name(self) -> str:
-        """The task's name as score files record it: an output unit's label, or
-        ``layer[i,j]`` for a hidden neuron (``*`` at a summed axis)."""
+        """The task's name as score files record it.
+
+        Returns
+        -------
+        str
+            An output unit's label, or ``layer[i,j]`` for a hidden neuron (``*`` at a summed axis).
+        """
         if self.label is not None:
             return self.label
         return f"{self.layer}[{','.join('*' if i is None else str(i) for i in self.index)}]"

@@ -26,9 +26,21 @@ from .rules import expandable  # noqa: E402
 
 
 class Backend:
-    """``model`` (Keras 3 or tf_keras) prepared for ``method`` with ``maxpool`` mode, Rescale's
-    ``eps``, XLA compilation ``jit`` and per-model layer ``rules`` (see
-    :func:`kipoi_deeplift.backends.tf.resolve.resolve`)."""
+    """``model`` (Keras 3 or tf_keras) prepared for DeepLIFT passes.
+
+    Parameters
+    ----------
+    model : keras.Model
+    method : str
+        A key of :data:`kipoi_deeplift.core.methods.METHODS`.
+    maxpool : str
+    eps : float
+        Rescale's threshold.
+    jit : bool
+        XLA compilation of the whole pass.
+    rules : mapping, optional
+        Per-model layer rules (see :func:`kipoi_deeplift.backends.tf.resolve.resolve`).
+    """
 
     def __init__(self, model, method: str, maxpool: str, eps: float, jit: bool,
                  rules: Mapping[Any, Any] | None = None):
@@ -49,16 +61,48 @@ class Backend:
 
     def function(self, tasks: tuple, layers: tuple, hyp_inputs: tuple,
                  fuse: bool = True, onehot_inputs: tuple = ()) -> Callable:
-        """See :meth:`kipoi_deeplift.core.backend.Backend.function`."""
+        """The compiled DeepLIFT pass for ``tasks``.
+
+        Parameters
+        ----------
+        tasks, layers, hyp_inputs, fuse, onehot_inputs
+            See :meth:`kipoi_deeplift.core.backend.Backend.function`.
+
+        Returns
+        -------
+        callable
+            ``fn(xs, rs)``, as documented there.
+        """
         return self._pass.function(tasks, layers, hyp_inputs, fuse, onehot_inputs)
 
     def predict(self, tasks: tuple) -> Callable:
-        """See :meth:`kipoi_deeplift.core.backend.Backend.predict`."""
+        """One forward pass for every task (in-silico mutagenesis).
+
+        Parameters
+        ----------
+        tasks : tuple of Task
+            See :meth:`kipoi_deeplift.core.backend.Backend.predict`.
+
+        Returns
+        -------
+        callable
+            ``fn(xs)`` -> (rows, len(tasks), 2), as documented there.
+        """
         return self._pass.predict(tasks)
 
     def tensor_shapes(self, xs: Sequence[np.ndarray]) -> dict[int, tuple]:
-        """Every plan tensor's shape (batch axis excluded) for inputs like ``xs``; the first
-        time for a shape, the walked steps' outputs are checked against the model's own."""
+        """Every plan tensor's shape (batch axis excluded) for inputs like ``xs``; the first time
+        for a shape, the walked steps' outputs are checked against the model's own.
+
+        Parameters
+        ----------
+        xs : sequence of np.ndarray
+            Per input, (N, ...).
+
+        Returns
+        -------
+        dict of int to tuple
+        """
         key = tuple(tuple(v.shape[1:]) for v in xs)
         fresh = key not in self._pass.first_outputs
         shapes = self._pass.tensor_shapes(xs)
@@ -91,11 +135,28 @@ class Backend:
                     "DeepLift(model, rules=...)")
 
     def device_kind(self) -> str:
-        """'GPU' where TensorFlow sees one, else 'CPU'."""
+        """Where the passes run.
+
+        Returns
+        -------
+        str
+            'GPU' where TensorFlow sees one, else 'CPU'.
+        """
         return self._pass.device_kind()
 
     def inexact_layers(self, maxpool: str) -> list[str]:
-        """'LayerClass (why)' for each layer type whose rule breaks summation-to-delta."""
+        """The layer types whose rule breaks summation-to-delta.
+
+        Parameters
+        ----------
+        maxpool : str
+            The max-pooling mode (max-like layers are exact with ``exact``).
+
+        Returns
+        -------
+        list of str
+            'LayerClass (why)' for each.
+        """
         found = {type(s.layer).__name__ + f" ({spec.layer_rule.note})"
                  for s, spec in zip(self.plan.steps, self.specs)
                  if not spec.layer_rule.exact or
@@ -107,14 +168,25 @@ class Backend:
         return sorted(found)
 
     def low_precision(self) -> list[str]:
-        """Compute dtypes below float32 among the model's layers (mixed precision)."""
+        """Compute dtypes below float32 among the model's layers (mixed precision).
+
+        Returns
+        -------
+        list of str
+        """
         return sorted({str(getattr(layer, "compute_dtype", "float32"))
                        for layer in getattr(self.model, "layers", [])} -
                       {"float32", "float64"})
 
     def final_activations(self) -> dict[int, str]:
-        """Output key -> ``sigmoid``/``softmax`` where the layer making it ends in one
-        (found once: the engine asks per task, and DeepSEA-size models have 2,000 tasks)."""
+        """The outputs whose layer ends in a sigmoid or softmax (found once: the engine asks per
+        task, and DeepSEA-size models have 2,000 tasks).
+
+        Returns
+        -------
+        dict of int to str
+            Output key -> ``sigmoid`` or ``softmax``.
+        """
         if getattr(self, "_final", None) is not None:
             return self._final
         out = {}

@@ -44,8 +44,23 @@ def _shared_shift(ctx: Context, s, axes: list[int], mask=None):
 
 
 def softmax(ctx: Context, s, axis=-1, mask=None):
-    """softmax(``s``) over ``axis`` (an int or several) with exact rules; ``mask`` (boolean,
-    broadcastable to ``s``, constant): positions where it is False get weight 0."""
+    """softmax(``s``) over ``axis`` with exact rules.
+
+    Parameters
+    ----------
+    ctx : Context
+    s : tf.Tensor
+        Scores, every row of the batch (rows, ...).
+    axis : int or sequence of int
+        The axis or axes the softmax normalises over.
+    mask : tf.Tensor, optional
+        Boolean, broadcastable to ``s``, constant: positions where it is False get weight 0.
+
+    Returns
+    -------
+    tf.Tensor
+        The weights, shaped as ``s``.
+    """
     axes = _axes(axis, s.shape.rank)
     z = s - _shared_shift(ctx, s, axes, mask)
     e = ctx.nonlinear(tf.exp, z, "exponential")
@@ -56,14 +71,32 @@ def softmax(ctx: Context, s, axis=-1, mask=None):
 
 
 def softmax_layer(ctx: Context, layer, args, kwargs):
-    """A ``Softmax`` layer inside the model (with its ``axis`` and an optional mask)."""
+    """A ``Softmax`` layer inside the model (with its ``axis`` and an optional mask).
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     return softmax(ctx, args[0], getattr(layer, "axis", -1), kwargs.get("mask"))
 
 
 def multi_head_attention(ctx: Context, layer, args, kwargs):
     """Keras ``MultiHeadAttention`` at inference (dropout off), as Keras computes it without
     flash attention: projections, scaled dot-product scores, masked softmax, the weighted sum
-    of values, the optional gate and the output projection."""
+    of values, the optional gate and the output projection.
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     names = ("query", "value", "key")
     given = dict(zip(names, args))
     given.update({k: v for k, v in kwargs.items() if k in names})
@@ -102,7 +135,14 @@ def multi_head_attention(ctx: Context, layer, args, kwargs):
 
 
 def check_attention(layer, name: str) -> None:
-    """Refuse, by name, what :func:`multi_head_attention` does not compute as Keras does."""
+    """Refuse, by name, what :func:`multi_head_attention` does not compute as Keras does.
+
+    Parameters
+    ----------
+    layer : keras.layers.MultiHeadAttention
+    name : str
+        The layer's name (for the message).
+    """
     if getattr(layer, "_flash_attention", None):
         raise ValueError(f"layer {name!r} (MultiHeadAttention) uses flash attention: rebuild it "
                          "with flash_attention=False (same weights) to explain it")

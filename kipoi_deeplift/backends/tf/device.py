@@ -10,7 +10,18 @@ from ...errors import UserError
 
 
 def device_scope(device: str | None):
-    """A ``tf.device`` scope for 'cpu', 'gpu' or 'gpu:K' (None: TensorFlow's own placement)."""
+    """A ``tf.device`` scope for ``device``.
+
+    Parameters
+    ----------
+    device : str or None
+        'cpu', 'gpu' or 'gpu:K'; ``None``: TensorFlow's own placement.
+
+    Returns
+    -------
+    tuple of (context manager, str)
+        The scope, and the device it places on ('CPU', 'GPU:0', ...).
+    """
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
@@ -31,8 +42,15 @@ def device_scope(device: str | None):
 
 
 def gpu_probe() -> dict:
-    """What a GPU run needs, as found on this machine: a TensorFlow built with CUDA, an NVIDIA
-    driver loaded, and the CUDA libraries (the pip packages ``tensorflow[and-cuda]`` brings)."""
+    """What a GPU run needs, as found on this machine.
+
+    Returns
+    -------
+    dict of str to bool
+        ``built_with_cuda`` (a TensorFlow built with CUDA), ``driver`` (an NVIDIA driver
+        loaded), ``cuda_libraries`` (the CUDA libraries: the pip packages
+        ``tensorflow[and-cuda]`` brings).
+    """
     import importlib.util
 
     import tensorflow as tf
@@ -49,7 +67,18 @@ def gpu_probe() -> dict:
 
 
 def gpu_missing(built_with_cuda: bool, driver: bool, cuda_libraries: bool) -> str:
-    """What keeps TensorFlow from seeing a GPU, and what to do, from :func:`gpu_probe`."""
+    """What keeps TensorFlow from seeing a GPU, and what to do.
+
+    Parameters
+    ----------
+    built_with_cuda, driver, cuda_libraries : bool
+        As :func:`gpu_probe` found them.
+
+    Returns
+    -------
+    str
+        The message.
+    """
     if not built_with_cuda:
         return ("this TensorFlow is a CPU-only build (macOS, or tensorflow-cpu): on Linux with "
                 "an NVIDIA GPU, pip install -e '.[gpu]' in the checkout (tensorflow[and-cuda])")

@@ -17,7 +17,20 @@ import tensorflow as tf
 
 @dataclass
 class Step:
-    """One call of one layer."""
+    """One call of one layer.
+
+    Parameters
+    ----------
+    layer : keras.layers.Layer or keras Operation
+    in_keys, out_keys : list of int
+        The tensors it reads and makes.
+    bind : callable
+        Input values -> (args, kwargs) of the call.
+    name : str
+        The layer's name, '#i' appended for repeat calls.
+    in_shapes : tuple
+        Shapes of the tensors read (batch axis first).
+    """
 
     layer: Any
     in_keys: list[int]
@@ -29,7 +42,18 @@ class Step:
 
 @dataclass
 class Plan:
-    """A model as a sequence of steps, with its named inputs and outputs."""
+    """A model as a sequence of steps, with its named inputs and outputs.
+
+    Parameters
+    ----------
+    steps : list of Step
+    input_keys, input_names, input_shapes : list
+        The inputs' tensor keys, names and shapes (batch axis first), in model order.
+    output_keys, output_names, output_shapes : list
+        The outputs' likewise.
+    layer_outputs : dict of str to list of int
+        Layer (call) name -> its output tensors' keys.
+    """
 
     steps: list[Step]
     input_keys: list[int]
@@ -42,7 +66,17 @@ class Plan:
 
 
 def flavour(model) -> str:
-    """'keras3' or 'tf_keras'; ``TypeError`` for anything else."""
+    """Which Keras built ``model``.
+
+    Parameters
+    ----------
+    model : keras.Model
+
+    Returns
+    -------
+    str
+        'keras3' or 'tf_keras'; ``TypeError`` for anything else.
+    """
     import keras
 
     if isinstance(model, keras.Model):
@@ -60,7 +94,17 @@ def flavour(model) -> str:
 
 
 def keras_module(model):
-    """The Keras that built ``model``: ``keras`` (3) or ``tf_keras``, to extend it with."""
+    """The Keras that built ``model``, to extend it with.
+
+    Parameters
+    ----------
+    model : keras.Model
+
+    Returns
+    -------
+    module
+        ``keras`` (3) or ``tf_keras``.
+    """
     if flavour(model) == "keras3":
         import keras
 
@@ -72,7 +116,18 @@ def keras_module(model):
 
 def cut_at(model, layer: str | None):
     """``model`` cut at ``layer``'s output (model.yaml's ``postprocessing: deeplift:
-    output_layer``); ``None``: the model itself."""
+    output_layer``).
+
+    Parameters
+    ----------
+    model : keras.Model
+    layer : str or None
+        ``None``: the model itself.
+
+    Returns
+    -------
+    keras.Model
+    """
     if not layer:
         return model
     try:
@@ -109,10 +164,21 @@ def _symbolic_einsum_with_spaces():
 
 
 def expand_call(layer, node):
-    """A Keras 3 functional model of one call of ``layer`` (the call ``node``), traced from its
-    ``call`` on fresh symbolic inputs: the layers and operations it is made of become nodes
-    (a custom layer written with ``keras.ops``, as CREsted's attention layers are).
-    ``None`` where the call cannot be traced so."""
+    """A Keras 3 functional model of one call of ``layer``, traced from its ``call`` on fresh
+    symbolic inputs: the layers and operations it is made of become nodes (a custom layer
+    written with ``keras.ops``, as CREsted's attention layers are).
+
+    Parameters
+    ----------
+    layer : keras.layers.Layer
+    node : keras Node
+        The call.
+
+    Returns
+    -------
+    keras.Model or None
+        ``None`` where the call cannot be traced so.
+    """
     import inspect
 
     import keras
@@ -303,8 +369,18 @@ def build_plan(model, expand: Callable[[Any, list, Callable], bool] | None = Non
 
 
 def signature(model) -> tuple[list[str], list[tuple], list[str], list[tuple]]:
-    """The model's input names and shapes and output names and shapes (each shape with the
-    batch axis first, ``None``), without walking its layers."""
+    """The model's inputs and outputs, without walking its layers.
+
+    Parameters
+    ----------
+    model : keras.Model
+
+    Returns
+    -------
+    tuple of (list of str, list of tuple, list of str, list of tuple)
+        Input names and shapes, output names and shapes (each shape with the batch axis first,
+        ``None``).
+    """
     if flavour(model) == "keras3":
         input_names = [t.name for t in model.inputs]
         output_names = list(getattr(model, "output_names", None) or [model.layers[-1].name])

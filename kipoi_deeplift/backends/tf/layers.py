@@ -5,6 +5,28 @@ the whole batch (inputs, then references; see :mod:`.context`) and makes the bac
 DeepLIFT multipliers. Linear layers need nothing special (their gradient is their multiplier);
 nonlinearities go through ``ctx.nonlinear`` (Rescale, RevealCancel, ...); maxima through
 :mod:`.maxima`. Which layer type gets which function is the table in :mod:`.rules`.
+
+Every rule (here, in :mod:`.attention`, :mod:`.maxima`, :mod:`.normalization`,
+:mod:`.recurrent`, and :mod:`.ops` for operations) has this one signature, documented once here.
+
+Parameters
+----------
+ctx : Context
+    The pass's state (:class:`.context.Context`): its mode, the number of input rows, the
+    step's resolved rules.
+layer : keras.layers.Layer or keras Operation
+    The layer called (for the rules of :mod:`.ops`, the operation).
+args : tuple
+    The call's positional arguments as the model passes them; tensors hold every row of the
+    batch, the N input rows then the N*K reference rows ((N + N*K, ...); see :mod:`.context`).
+kwargs : dict
+    The call's keyword arguments.
+
+Returns
+-------
+tf.Tensor
+    The layer's output for every row (as its call returns it), built so that the backward
+    pass carries DeepLIFT multipliers (into the reference rows).
 """
 from __future__ import annotations
 
@@ -43,6 +65,14 @@ def linear(ctx: Context, layer, args, kwargs):
 
     A fused activation (``Dense(..., activation="relu")``) is split off and handled by its own
     nonlinearity rule, which learns the layer and its input (RevealCancel needs both).
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
     """
     act = getattr(layer, "activation", None)
     if activation_name(act) in LINEAR_ACTIVATIONS:
@@ -67,7 +97,17 @@ _CHANNEL_AFFINE = frozenset({"BatchNormalization", "Dropout", "SpatialDropout1D"
 
 def channel_scale(layer):
     """The per-channel factor ``a`` of a layer computing ``a * x + b`` on the last axis at
-    inference (1.0 for identities), or ``None`` for any other layer."""
+    inference.
+
+    Parameters
+    ----------
+    layer : keras.layers.Layer
+
+    Returns
+    -------
+    tf.Tensor, float or None
+        ``a`` (C,) (1.0 for identities), or ``None`` for any other layer.
+    """
     kind = type(layer).__name__
     if kind not in _CHANNEL_AFFINE:
         return None
@@ -88,7 +128,17 @@ def channel_scale(layer):
 
 
 def chain_scale(layers) -> Any:
-    """The product of :func:`channel_scale` over a chain of per-channel affine layers."""
+    """The product of :func:`channel_scale` over a chain of per-channel affine layers.
+
+    Parameters
+    ----------
+    layers : sequence of keras.layers.Layer
+
+    Returns
+    -------
+    tf.Tensor or float
+        The product, (C,) or 1.0.
+    """
     out = 1.0
     for layer in layers:
         out = out * channel_scale(layer)
@@ -96,7 +146,16 @@ def chain_scale(layers) -> Any:
 
 
 def activation_layer(ctx: Context, layer, args, kwargs):
-    """``Activation(...)`` layers (any elementwise function: see :func:`check_layer`)."""
+    """``Activation(...)`` layers (any elementwise function: see :func:`check_layer`).
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     return _activate(ctx, layer.activation, args[0], ctx.kernel_source)
 
 
@@ -105,10 +164,25 @@ _LAYER_ACTIVATION_NAMES = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "PReLU": "
 
 
 def as_elementwise(layer, rank: int, args: tuple = (), kwargs: dict | None = None) -> Callable:
-    """The layer as a function of its first input (its other arguments as in the model's
-    call) that may carry extra leading axes (the nonlinearity rules evaluate it on stacked
-    and (N, K, ...) tensors); they are folded into the batch axis for the call, so that a
-    layer checking its input's rank (PReLU) accepts them."""
+    """The layer as a function of its first input that may carry extra leading axes.
+
+    The nonlinearity rules evaluate it on stacked and (N, K, ...) tensors; the extra axes are
+    folded into the batch axis for the call, so that a layer checking its input's rank (PReLU)
+    accepts them.
+
+    Parameters
+    ----------
+    layer : keras.layers.Layer
+    rank : int
+        The rank of the layer's input in the model (batch axis included).
+    args, kwargs : tuple, dict or None
+        The model's call of the layer: its other arguments are kept as given.
+
+    Returns
+    -------
+    callable
+        ``f(x)``, x (..., *input shape without the batch axis).
+    """
     rest, kwargs = tuple(args[1:]), dict(kwargs or {})
 
     def f(z):
@@ -124,7 +198,16 @@ def as_elementwise(layer, rank: int, args: tuple = (), kwargs: dict | None = Non
 
 def elementwise_layer(ctx: Context, layer, args, kwargs):
     """Elementwise activation layers (ReLU, LeakyReLU, ELU, PReLU, and any layer found to be
-    elementwise in its first input)."""
+    elementwise in its first input).
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     z = args[0]
     return ctx.nonlinear(as_elementwise(layer, z.shape.rank, args, kwargs), z,
                          _LAYER_ACTIVATION_NAMES.get(type(layer).__name__), ctx.kernel_source)
@@ -132,28 +215,76 @@ def elementwise_layer(ctx: Context, layer, args, kwargs):
 
 def softmax_layer(ctx: Context, layer, args, kwargs):
     """A ``Softmax`` layer that ends the model: scored before it (inside the model,
-    :func:`check_layer` gives it the softmax rule of :mod:`.attention`)."""
+    :func:`check_layer` gives it the softmax rule of :mod:`.attention`).
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     for key in ctx.step.out_keys:
         ctx.logits[key] = (args[0], "softmax")
     return call_layer(layer, args, {})
 
 
 def lambda_linear(ctx: Context, layer, args, kwargs):
+    """A ``Lambda`` layer traced as linear: called as it is (its gradient is exact).
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     return call_layer(layer, args, kwargs)
 
 
 def lambda_max(ctx: Context, layer, args, kwargs):
+    """A ``Lambda`` layer traced as one max: the max rule (:func:`.maxima.max_op`).
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     return maxima.max_op(ctx, lambda t: layer(t), args[0])
 
 
 def lambda_min(ctx: Context, layer, args, kwargs):
+    """A ``Lambda`` layer traced as one min: the min rule (:func:`.maxima.min_op`).
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     return maxima.min_op(ctx, lambda t: layer(t), args[0])
 
 
 def softmax_weighted_sum(ctx: Context, layer, args, kwargs):
     """BPNet's profile objective with the weights held constant: in a DeepLIFT pass every
     reference is weighted by the softmax of its input sequence, so the objective is linear in
-    the logits and summation-to-delta holds."""
+    the logits and summation-to-delta holds.
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     import tensorflow as tf
 
     z = args[0]
@@ -166,7 +297,16 @@ def softmax_weighted_sum(ctx: Context, layer, args, kwargs):
 def multiply_layer(ctx: Context, layer, args, kwargs):
     """``Multiply()([a, b, ...])`` (ranks broadcast as Keras does, e.g. a squeeze-and-excite
     gate (N, C) on a signal (N, L, C)): the two-factor rule, one factor at a time. Inputs of
-    lower rank get axes inserted after the batch axis, as Keras's merge layers do."""
+    lower rank get axes inserted after the batch axis, as Keras's merge layers do.
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     factors = list(args[0])
     rank = max(f.shape.rank for f in factors)
     for j, f in enumerate(factors):
@@ -177,7 +317,16 @@ def multiply_layer(ctx: Context, layer, args, kwargs):
 
 
 def dot_layer(ctx: Context, layer, args, kwargs):
-    """``Dot(axes)([a, b])`` (without normalisation): the two-factor rule."""
+    """``Dot(axes)([a, b])`` (without normalisation): the two-factor rule.
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     return bilinear(ctx, lambda a, b: call_layer(layer, ([a, b],), {}), *args[0])
 
 
@@ -207,7 +356,17 @@ def _unfold_time(y, sizes):
 def time_distributed(ctx: Context, layer, args, kwargs, inner_rule=None):
     """``TimeDistributed(inner)``: the inner layer's rule, applied with the time axis folded
     into the rows (each time step of a sequence then pairs with the same time step of its
-    references)."""
+    references). ``inner_rule``: the inner layer's :class:`.rules.LayerRule` (bound by the
+    rules table).
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     z = args[0]
     before = dict(ctx.logits)
     if ctx.mode != "deeplift":

@@ -33,11 +33,18 @@ MODES = MAXPOOL_MODES
 class Windows:
     """How a max's input is cut into non-overlapping windows (see :func:`max_op`).
 
-    ``group(t)``: (rows, in...) -> (rows, G, W, ...), windows on axis 2; ``ungroup`` inverts it
-    (positions outside every window get zeros); ``out(u)``: the op's output (rows, out...) ->
-    (rows, G, 1, ...), to broadcast over each window. ``ties`` is who wins a tied window:
-    ``first`` (max pooling, as TensorFlow's MaxPool gradient routes) or ``share`` (reductions,
-    as the gradient of a reduce_max shares).
+    Parameters
+    ----------
+    group : callable
+        ``group(t)``: (rows, in...) -> (rows, G, W, ...), windows on axis 2.
+    ungroup : callable
+        Inverts ``group`` (positions outside every window get zeros).
+    out : callable
+        ``out(u)``: the op's output (rows, out...) -> (rows, G, 1, ...), to broadcast over each
+        window.
+    ties : str
+        Who wins a tied window: ``first`` (max pooling, as TensorFlow's MaxPool gradient
+        routes) or ``share`` (reductions, as the gradient of a reduce_max shares).
     """
 
     group: Callable
@@ -59,6 +66,20 @@ def max_op(ctx: Context, f: Callable, z, windows: Windows | None = None):
     function (:func:`_window_weights`); each task's backward pass is then a broadcast
     multiplication. Without it each task's backward pass routes the upstream multipliers
     through ``f``'s gradient.
+
+    Parameters
+    ----------
+    ctx : Context
+    f : callable
+        The max, tensor -> tensor, acting row by row.
+    z : tf.Tensor
+        Its input, every row of the batch (rows, ...).
+    windows : Windows, optional
+
+    Returns
+    -------
+    tf.Tensor
+        ``f(z)``, (rows, ...).
     """
     n = ctx.n
     if windows is not None and ctx.mode == "deeplift":
@@ -156,25 +177,65 @@ def _pool_windows(layer, length) -> Windows | None:
 
 
 def min_op(ctx: Context, f_min: Callable, z):
-    """``f_min(z)`` for a min-like ``f_min``: min(z) = -max(-z), and negation is linear."""
+    """``f_min(z)`` for a min-like ``f_min``: min(z) = -max(-z), and negation is linear.
+
+    Parameters
+    ----------
+    ctx : Context
+    f_min : callable
+    z : tf.Tensor
+        Every row of the batch (rows, ...).
+
+    Returns
+    -------
+    tf.Tensor
+        ``f_min(z)``.
+    """
     return -max_op(ctx, lambda t: -f_min(-t), -z)
 
 
 def pooling(ctx: Context, layer, args, kwargs):
-    """MaxPooling1D/2D/3D and GlobalMaxPooling1D/2D/3D."""
+    """MaxPooling1D/2D/3D and GlobalMaxPooling1D/2D/3D.
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     z = args[0]
     windows = _pool_windows(layer, z.shape[1]) if z.shape.rank == 3 else None
     return max_op(ctx, lambda t: call_layer(layer, (t,), kwargs), z, windows)
 
 
 def maximum_merge(ctx: Context, layer, args, kwargs):
-    """``Maximum()([a, b, ...])``: the max over a stacked axis."""
+    """``Maximum()([a, b, ...])``: the max over a stacked axis.
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     return max_op(ctx, lambda t: tf.reduce_max(t, axis=1), tf.stack(list(args[0]), axis=1),
                   WHOLE_AXIS)
 
 
 def minimum_merge(ctx: Context, layer, args, kwargs):
-    """``Minimum()([a, b, ...])``."""
+    """``Minimum()([a, b, ...])``.
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     return min_op(ctx, lambda t: tf.reduce_min(t, axis=1), tf.stack(list(args[0]), axis=1))
 
 
@@ -195,10 +256,19 @@ PRODUCT_OPS = frozenset({"Mul", "RealDiv", "MatMul", "BatchMatMulV2", "Einsum"})
 
 
 def classify_lambda(layer) -> tuple[str, str]:
-    """('linear' | 'max' | 'min' | 'unknown', what was found), by tracing the layer's function.
+    """What a Lambda layer computes, by tracing its function.
 
     DeepBind's Lambdas (reverse complement ``x[:, ::-1, ::-1]``, max over positions) come out
     as 'linear' and 'max'.
+
+    Parameters
+    ----------
+    layer : keras.layers.Lambda
+
+    Returns
+    -------
+    tuple of (str, str)
+        'linear', 'max', 'min' or 'unknown', and what was found.
     """
     shapes = layer.input.shape if hasattr(layer, "input") else None
     if shapes is None or isinstance(shapes, (list, tuple)) and shapes and \
@@ -208,8 +278,19 @@ def classify_lambda(layer) -> tuple[str, str]:
 
 
 def classify_traced(fn, shape) -> tuple[str, str]:
-    """:func:`classify_ops` of the graph that the one-input function ``fn`` traces to on an
-    input of ``shape`` (batch axis first; ``None``: any size)."""
+    """:func:`classify_ops` of the graph that the one-input function ``fn`` traces to.
+
+    Parameters
+    ----------
+    fn : callable
+    shape : tuple
+        The input's shape, batch axis first (``None``: any size).
+
+    Returns
+    -------
+    tuple of (str, str)
+        As :func:`classify_ops`.
+    """
     spec = tf.TensorSpec([None] + list(shape[1:]), tf.float32)
     try:
         graph = tf.function(fn).get_concrete_function(spec).graph
@@ -219,8 +300,18 @@ def classify_traced(fn, shape) -> tuple[str, str]:
 
 
 def classify_ops(graph) -> tuple[str, str]:
-    """('linear' | 'max' | 'min' | 'unknown', what was found) for a traced one-input
-    function's ``graph``: the ops that depend on its placeholder decide."""
+    """What a traced one-input function computes: the ops that depend on its placeholder decide.
+
+    Parameters
+    ----------
+    graph : tf.Graph
+        The function's traced graph.
+
+    Returns
+    -------
+    tuple of (str, str)
+        'linear', 'max', 'min' or 'unknown', and what was found.
+    """
     ops = graph.get_operations()
     dependent = {op.outputs[0].ref() for op in ops if op.type == "Placeholder" and op.outputs}
     kinds, bad = set(), set()

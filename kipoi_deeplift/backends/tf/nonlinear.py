@@ -94,6 +94,24 @@ def rescale(ctx: Context, f: Callable, z, name: str | None = None, source=None):
     For smooth activations the secant is taken in float64: in float32, f(x) - f(r) loses its
     digits when x and r are close, and a wrong multiplier at one neuron spreads to every input
     behind it. Piecewise-linear ones (ReLU) are exact in float32 from the forward values.
+
+    Parameters
+    ----------
+    ctx : Context
+    f : callable
+        The elementwise nonlinearity.
+    z : tf.Tensor
+        Its input, every row (N + N*K, ...).
+    name : str, optional
+        The activation's name.
+    source : tuple, optional
+        ``(Dense/Conv layer, its input, per-channel scale)`` (see
+        :meth:`.context.Context.nonlinear`).
+
+    Returns
+    -------
+    tf.Tensor
+        ``f(z)``.
     """
     n, fuse, eps = ctx.n, ctx.fuse, ctx.eps   # not ctx in the closure: it holds the layers
 
@@ -111,8 +129,15 @@ def rescale(ctx: Context, f: Callable, z, name: str | None = None, source=None):
 def kernel_linear(layer) -> Callable | None:
     """``lin(z, kernel)``: the layer's linear map without bias, for any kernel of its shape.
 
-    Dense and channels-last Conv1D/2D/3D (no groups); ``None`` for other layers, which then
-    get Rescale.
+    Parameters
+    ----------
+    layer : keras.layers.Layer
+
+    Returns
+    -------
+    callable or None
+        For Dense and channels-last Conv1D/2D/3D (no groups); ``None`` for other layers, which
+        then get Rescale.
     """
     layer = kernel_layer(layer)
     kind = type(layer).__name__
@@ -137,10 +162,19 @@ def kernel_linear(layer) -> Callable | None:
 
 
 def kernel_transpose(layer) -> Callable | None:
-    """``lin_t(u, kernel)`` = Wᵀu, the transpose of :func:`kernel_linear`'s map, where it is
-    one matrix product (Dense): the very product TensorFlow's gradient of that map takes,
-    without a tape and the forward product it records. ``None`` for convolutions, whose
-    transpose RevealCancel takes by autodiff."""
+    """``lin_t(u, kernel)`` = Wᵀu, the transpose of :func:`kernel_linear`'s map, where it is one
+    matrix product (Dense): the very product TensorFlow's gradient of that map takes, without a
+    tape and the forward product it records.
+
+    Parameters
+    ----------
+    layer : keras.layers.Layer
+
+    Returns
+    -------
+    callable or None
+        ``None`` for convolutions, whose transpose RevealCancel takes by autodiff.
+    """
     if type(kernel_layer(layer)).__name__ != "Dense":
         return None
 
@@ -218,6 +252,24 @@ def reveal_cancel(ctx: Context, f: Callable, pre, name: str | None = None, sourc
     [W-|W+], four more kernel-sized tensors), and for a kernel over ``RC_BLOCK_BYTES`` one
     block of input channels at a time (Δx± sums the blocks' terms; each block's inputs get
     their multipliers from that block alone).
+
+    Parameters
+    ----------
+    ctx : Context
+    f : callable
+        The elementwise nonlinearity.
+    pre : tf.Tensor
+        Its input, every row (N + N*K, ...).
+    name : str, optional
+        The activation's name.
+    source : tuple, optional
+        ``(Dense/Conv layer, its input, per-channel scale)`` (see
+        :meth:`.context.Context.nonlinear`).
+
+    Returns
+    -------
+    tf.Tensor
+        ``f(pre)``.
     """
     lin = kernel_linear(source[0]) if source else None
     if lin is None or ctx.mode == "gradient":

@@ -47,14 +47,43 @@ def _per_axes(v, axes: list[int], x):
 
 def scaled_by_own_statistic(ctx: Context, x, c, axes: list[int], scale_fn, name: str,
                             reduce=tf.reduce_mean):
-    """``x * scale_fn(reduce(c * c) over axes)`` with exact rules (see the module)."""
+    """``x * scale_fn(reduce(c * c) over axes)`` with exact rules (see the module).
+
+    Parameters
+    ----------
+    ctx : Context
+    x, c : tf.Tensor
+        The tensor scaled and the (centred) tensor whose statistic scales it, (rows, ...).
+    axes : list of int
+        The axes the statistic reduces.
+    scale_fn : callable
+        Elementwise, e.g. rsqrt(v + eps); it gets the nonlinearity rule.
+    name : str
+        ``scale_fn``'s name for that rule.
+    reduce : callable
+        The reduction (default ``tf.reduce_mean``).
+
+    Returns
+    -------
+    tf.Tensor
+        Shaped as ``x``.
+    """
     v = reduce(product(ctx, c, c), axis=axes, keepdims=True)
     return product(ctx, x, ctx.nonlinear(scale_fn, v, name))
 
 
 def layer_normalization(ctx: Context, layer, args, kwargs):
     """``LayerNormalization`` (also with ``rms_scaling``, which Keras computes as
-    x * rsqrt(var(x) + eps) * gamma)."""
+    x * rsqrt(var(x) + eps) * gamma).
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     x = args[0]
     axes = _axes(layer.axis, x.shape.rank)
     eps = _epsilon(layer)
@@ -73,7 +102,16 @@ def layer_normalization(ctx: Context, layer, args, kwargs):
 
 
 def rms_normalization(ctx: Context, layer, args, kwargs):
-    """``RMSNormalization``: x * rsqrt(mean(x²) + eps) * scale."""
+    """``RMSNormalization``: x * rsqrt(mean(x²) + eps) * scale.
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     x = args[0]
     axes = _axes(layer.axis, x.shape.rank)
     eps = _epsilon(layer)
@@ -84,7 +122,16 @@ def rms_normalization(ctx: Context, layer, args, kwargs):
 
 
 def unit_normalization(ctx: Context, layer, args, kwargs):
-    """``UnitNormalization``: x / max(||x||₂, 1e-12) over its axes."""
+    """``UnitNormalization``: x / max(||x||₂, 1e-12) over its axes.
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     x = args[0]
     axes = _axes(layer.axis, x.shape.rank)
     return scaled_by_own_statistic(

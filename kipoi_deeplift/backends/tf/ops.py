@@ -51,7 +51,16 @@ MAX_OPS = {"Max": "max", "Amax": "max", "Min": "min", "Amin": "min"}
 
 
 def is_operation(layer) -> bool:
-    """Whether ``layer`` is a Keras 3 operation node rather than a layer."""
+    """Whether ``layer`` is a Keras 3 operation node rather than a layer.
+
+    Parameters
+    ----------
+    layer : keras.layers.Layer or keras Operation
+
+    Returns
+    -------
+    bool
+    """
     try:
         import keras
     except ImportError:  # pragma: no cover - keras is a declared dependency
@@ -66,7 +75,19 @@ def _tensor_slots(args, kwargs) -> tuple[list, list[int]]:
 
 
 def as_function(op, args, kwargs) -> tuple[Callable, list]:
-    """(``f(*tensors)`` calling ``op`` with its other arguments as given, the tensors)."""
+    """An operation as a function of the tensors it reads.
+
+    Parameters
+    ----------
+    op : keras Operation
+    args, kwargs : tuple, dict
+        The call's arguments as the model passes them.
+
+    Returns
+    -------
+    tuple of (callable, list of tf.Tensor)
+        ``f(*tensors)`` calling ``op`` with its other arguments as given, and the tensors.
+    """
     flat, slots = _tensor_slots(args, kwargs)
 
     def f(*tensors):
@@ -80,30 +101,75 @@ def as_function(op, args, kwargs) -> tuple[Callable, list]:
 
 
 def linear_op(ctx: Context, op, args, kwargs):
-    """A linear operation: as it is."""
+    """A linear operation: as it is.
+
+    An operation's rule (the shared signature, with ``op`` for ``layer``, is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The operation's output for every row (inputs, then references).
+    """
     return op(*args, **kwargs)
 
 
 def bilinear_op(ctx: Context, op, args, kwargs):
-    """A product of two tensors that depend on the input."""
+    """A product of two tensors that depend on the input.
+
+    An operation's rule (the shared signature, with ``op`` for ``layer``, is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The operation's output for every row (inputs, then references).
+    """
     f, (a, b) = as_function(op, args, kwargs)
     return bilinear(ctx, f, a, b)
 
 
 def divide_op(ctx: Context, op, args, kwargs):
-    """a / b with both depending on the input: a * (1/b), 1/b by the nonlinearity rule."""
+    """a / b with both depending on the input: a * (1/b), 1/b by the nonlinearity rule.
+
+    An operation's rule (the shared signature, with ``op`` for ``layer``, is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The operation's output for every row (inputs, then references).
+    """
     f, (a, b) = as_function(op, args, kwargs)
     return product(ctx, a, ctx.nonlinear(tf.math.reciprocal, b, "reciprocal"))
 
 
 def elementwise_op(ctx: Context, op, args, kwargs):
-    """An elementwise nonlinear operation of one tensor."""
+    """An elementwise nonlinear operation of one tensor.
+
+    An operation's rule (the shared signature, with ``op`` for ``layer``, is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The operation's output for every row (inputs, then references).
+    """
     f, (z,) = as_function(op, args, kwargs)
     return ctx.nonlinear(f, z, type(op).__name__.lower())
 
 
 def max_op(ctx: Context, op, args, kwargs):
-    """A max (or min) reduction: the max rule (exact with maxpool='exact')."""
+    """A max (or min) reduction: the max rule (exact with maxpool='exact').
+
+    An operation's rule (the shared signature, with ``op`` for ``layer``, is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The operation's output for every row (inputs, then references).
+    """
     f, (z,) = as_function(op, args, kwargs)
     if MAX_OPS[type(op).__name__] == "min":
         return maxima.min_op(ctx, f, z)
@@ -111,18 +177,42 @@ def max_op(ctx: Context, op, args, kwargs):
 
 
 def softmax_op(ctx: Context, op, args, kwargs):
-    """``keras.ops.softmax(x, axis)``."""
+    """``keras.ops.softmax(x, axis)``.
+
+    An operation's rule (the shared signature, with ``op`` for ``layer``, is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The operation's output for every row (inputs, then references).
+    """
     f, (z,) = as_function(op, args, kwargs)
     return attention.softmax(ctx, z, getattr(op, "axis", -1))
 
 
 def classify(layer, n_inputs: int, shape, called: Callable,
              in_first: bool = True) -> tuple[Callable | None, str, str]:
-    """(rule function or ``None``, kind, why) for an operation or a layer of unknown type that
-    reads ``n_inputs`` tensors; ``shape`` is the first one's (batch axis first),
-    ``called(z)`` calls it on one tensor with its other arguments as in the model, and
-    ``in_first`` says whether the tensors it reads all sit in its first argument. The kind
-    is "traced" for a function found linear only by the TensorFlow ops it traces to."""
+    """The rule for an operation or a layer of unknown type.
+
+    Parameters
+    ----------
+    layer : keras.layers.Layer or keras Operation
+    n_inputs : int
+        The tensors it reads.
+    shape : tuple
+        The first one's shape, batch axis first.
+    called : callable
+        ``called(z)`` calls it on one tensor with its other arguments as in the model.
+    in_first : bool
+        Whether the tensors it reads all sit in its first argument.
+
+    Returns
+    -------
+    tuple of (callable or None, str, str)
+        The rule function or ``None``, the kind and why. The kind is "traced" for a function
+        found linear only by the TensorFlow ops it traces to.
+    """
     kind = type(layer).__name__
     if is_operation(layer):
         if _linear(layer, in_first) or kind in BILINEAR_OPS and n_inputs == 1:

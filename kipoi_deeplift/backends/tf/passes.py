@@ -21,9 +21,22 @@ from .rules import chain_scale
 class TFPass:
     """Compiled passes over ``plan``'s steps with their resolved ``specs``.
 
-    ``mode`` is ``deeplift`` or ``gradient``; ``method`` the method's name (``gradient`` returns
-    plain gradients as contributions); ``readout`` maps tensor keys to where their neurons'
-    contributions are read (see :func:`kipoi_deeplift.backends.tf.resolve.readout`).
+    Parameters
+    ----------
+    plan : Plan
+    specs : sequence of StepSpec
+        One per step (:func:`kipoi_deeplift.backends.tf.resolve.resolve`).
+    mode : str
+        ``deeplift`` or ``gradient``.
+    method : str
+        The method's name (``gradient`` returns plain gradients as contributions).
+    maxpool : str
+    eps : float
+    jit : bool
+        Compile the whole pass with XLA.
+    readout : dict of int to int
+        Tensor keys -> where their neurons' contributions are read (see
+        :func:`kipoi_deeplift.backends.tf.resolve.readout`).
     """
 
     def __init__(self, plan, specs: Sequence, mode: str, method: str, maxpool: str, eps: float,
@@ -38,19 +51,40 @@ class TFPass:
 
     @staticmethod
     def device_kind() -> str:
-        """'GPU' where TensorFlow sees one, else 'CPU' (for the batch-size cap)."""
+        """Where the passes run (for the batch-size cap).
+
+        Returns
+        -------
+        str
+            'GPU' where TensorFlow sees one, else 'CPU'.
+        """
         return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
 
     def function(self, tasks: tuple, layers: tuple, hyp_inputs: tuple,
                  fuse: bool = True, onehot_inputs: tuple = ()) -> Callable:
-        """``fn(xs, rs)``: inputs (each (n, ...), numpy) and their references (one
-        :class:`~kipoi_deeplift.core.references.ReferenceBatch` per input: tokens, rows or
-        shared, made into the rows the pass runs on inside the graph) -> per task a dict of
-        numpy arrays: contrib/hyp (per input, (n, ...)), neuron (per layer), delta,
-        convergence, pred and finite ((n,)). ``fuse``: the secants and max-pool weights as
-        XLA-compiled functions (faster per batch; each compiles once per shape).
-        ``onehot_inputs``: inputs whose rows are one-hot DNA (their contributions take fewer
-        passes over the reference rows; those of ``hyp_inputs`` are)."""
+        """The compiled pass for ``tasks``.
+
+        Parameters
+        ----------
+        tasks : tuple of Task
+        layers : tuple of str
+        hyp_inputs : tuple of int
+        fuse : bool
+            The secants and max-pool weights as XLA-compiled functions (faster per batch; each
+            compiles once per shape).
+        onehot_inputs : tuple of int
+            Inputs whose rows are one-hot DNA (their contributions take fewer passes over the
+            reference rows; those of ``hyp_inputs`` are).
+
+        Returns
+        -------
+        callable
+            ``fn(xs, rs)``: inputs (each (n, ...), numpy) and their references (one
+            :class:`~kipoi_deeplift.core.references.ReferenceBatch` per input: tokens, rows or
+            shared, made into the rows the pass runs on inside the graph) -> per task a dict of
+            numpy arrays: contrib/hyp (per input, (n, ...)), neuron (per layer), delta,
+            convergence, pred and finite ((n,)).
+        """
         fuse = fuse or self.jit
         onehot = tuple(sorted(set(onehot_inputs) | set(hyp_inputs)))
 
@@ -64,8 +98,18 @@ class TFPass:
         return run
 
     def predict(self, tasks: tuple) -> Callable:
-        """``fn(xs)``: numpy inputs (each (rows, ...)) -> numpy (rows, len(tasks), 2), per task
-        the objective (see :meth:`_objective`) and the scored output, from one forward pass."""
+        """One forward pass for every task.
+
+        Parameters
+        ----------
+        tasks : tuple of Task
+
+        Returns
+        -------
+        callable
+            ``fn(xs)``: numpy inputs (each (rows, ...)) -> numpy (rows, len(tasks), 2), per task
+            the objective (see :meth:`_objective`) and the scored output.
+        """
         key = ("predict", tasks)
         if key not in self._fns:
             spec = [tf.TensorSpec((None,) + tuple(s[1:]), tf.float32)
@@ -98,8 +142,19 @@ class TFPass:
         return t, raw
 
     def tensor_shapes(self, xs) -> dict[int, tuple]:
-        """Shapes (batch axis excluded) of every tensor of the plan for inputs like ``xs``,
-        from one plain pass over their first row."""
+        """Shapes of every tensor of the plan for inputs like ``xs``, from one plain pass over
+        their first row.
+
+        Parameters
+        ----------
+        xs : sequence of np.ndarray
+            Per input, (N, ...).
+
+        Returns
+        -------
+        dict of int to tuple
+            Tensor key -> shape, batch axis excluded.
+        """
         key = tuple(tuple(v.shape[1:]) for v in xs)
         if key not in self._shapes:
             ctx = Context("gradient", 1, 0, dispatch=NONLINEAR_RULES, default_rule="gradient")

@@ -17,8 +17,17 @@ DEFAULT_SHAPE = (2, 7, 5)
 
 
 def probe_shape(shape) -> tuple[int, ...]:
-    """A concrete shape for an input of ``shape`` (``None`` for unknown axes; the first axis
-    is the batch): unknown axes get small sizes."""
+    """A concrete shape for an input of ``shape``: unknown axes get small sizes.
+
+    Parameters
+    ----------
+    shape : tuple or None
+        Batch axis first; ``None`` for unknown axes.
+
+    Returns
+    -------
+    tuple of int
+    """
     if shape is None:
         return DEFAULT_SHAPE
     dims = list(shape)
@@ -54,7 +63,7 @@ def _probe_input(f: Callable, shape, rng) -> tuple[np.ndarray | None, np.ndarray
 
 
 def is_elementwise(f: Callable, shape=None, seed: int = 0) -> tuple[bool, str]:
-    """(whether ``f`` is elementwise on inputs of ``shape``, why not).
+    """Whether ``f`` is elementwise on inputs of ``shape``, and why not.
 
     Elementwise means: a floating-point output of the input's shape, and changing some
     elements of the input changes those elements of the output and no other (tested with
@@ -62,6 +71,17 @@ def is_elementwise(f: Callable, shape=None, seed: int = 0) -> tuple[bool, str]:
     mixing along positions or channels). The function may differ from element to element (a
     per-channel slope, as PReLU's). Probes are normal values, or positive ones where the
     function is not finite on those (a log).
+
+    Parameters
+    ----------
+    f : callable
+    shape : tuple, optional
+        Batch axis first (see :func:`probe_shape`).
+    seed : int
+
+    Returns
+    -------
+    tuple of (bool, str)
     """
     rng = np.random.default_rng(seed)
     x, y, why = _probe_input(f, shape, rng)
@@ -85,9 +105,25 @@ SWEEP_ELEMENTS = 1 << 22
 def is_monotone(f: Callable, shape=None, lo: float = -10.0, hi: float = 10.0,
                 points: int = 201) -> bool:
     """Whether the elementwise ``f`` is monotone (non-decreasing or non-increasing) on
-    [``lo``, ``hi``] at every element of an input of ``shape``: each element is swept over the
-    interval along the batch axis, a chunk of points at a time. A function that cannot be
-    evaluated there (not finite, an error) counts as not monotone (Rescale then applies)."""
+    [``lo``, ``hi``] at every element of an input of ``shape``.
+
+    Each element is swept over the interval along the batch axis, a chunk of points at a time.
+    A function that cannot be evaluated there (not finite, an error) counts as not monotone
+    (Rescale then applies).
+
+    Parameters
+    ----------
+    f : callable
+    shape : tuple, optional
+        Batch axis first.
+    lo, hi : float
+    points : int
+        Points swept over the interval.
+
+    Returns
+    -------
+    bool
+    """
     inner = probe_shape(shape)[1:]
     size = int(np.prod(inner)) if inner else 1
     grid = np.linspace(lo, hi, points, dtype=np.float32)

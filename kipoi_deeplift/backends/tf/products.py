@@ -27,6 +27,18 @@ def bilinear(ctx: Context, op: Callable, a, b):
 
     ``a`` and ``b`` hold the batch's rows (inputs, then references) on axis 0; ``op`` must act
     row by row (any broadcasting between ``a`` and ``b`` on the other axes is kept).
+
+    Parameters
+    ----------
+    ctx : Context
+    op : callable
+    a, b : tf.Tensor
+        (N + N*K, ...) each.
+
+    Returns
+    -------
+    tf.Tensor
+        ``op(a, b)``, (N + N*K, ...).
     """
     n = ctx.n
 
@@ -41,7 +53,18 @@ def bilinear(ctx: Context, op: Callable, a, b):
 
 
 def product(ctx: Context, a, b):
-    """``a * b`` elementwise (broadcast as NumPy does) with the exact two-factor rule."""
+    """``a * b`` elementwise (broadcast as NumPy does) with the exact two-factor rule.
+
+    Parameters
+    ----------
+    ctx : Context
+    a, b : tf.Tensor
+        (N + N*K, ...) each.
+
+    Returns
+    -------
+    tf.Tensor
+    """
     if a.shape == b.shape and a.shape[1:].is_fully_defined():
         # Same shapes (the LSTM's gates): the multipliers are the other factor's mean itself.
         n = ctx.n
@@ -56,7 +79,18 @@ def product(ctx: Context, a, b):
 
 
 def product_of_many(ctx: Context, factors: list):
-    """The product of several factors, one two-factor step at a time (each step exact)."""
+    """The product of several factors, one two-factor step at a time (each step exact).
+
+    Parameters
+    ----------
+    ctx : Context
+    factors : list of tf.Tensor
+        (N + N*K, ...) each.
+
+    Returns
+    -------
+    tf.Tensor
+    """
     out = factors[0]
     for f in factors[1:]:
         out = product(ctx, out, f)

@@ -57,7 +57,16 @@ def _check(layer) -> None:
 
 
 def lstm(ctx: Context, layer, args, kwargs):
-    """``LSTM`` (no masking, no state in or out): unrolled with the product rule."""
+    """``LSTM`` (no masking, no state in or out): unrolled with the product rule.
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     seq = _unrolled(ctx, layer, args[0], reverse=bool(getattr(layer, "go_backwards", False)))
     if getattr(layer, "return_sequences", False):
         # Keras returns a backwards LSTM's sequence in the order it was read.
@@ -66,7 +75,16 @@ def lstm(ctx: Context, layer, args, kwargs):
 
 
 def bidirectional(ctx: Context, layer, args, kwargs):
-    """``Bidirectional(LSTM(...))`` with merge_mode concat, sum, ave or mul."""
+    """``Bidirectional(LSTM(...))`` with merge_mode concat, sum, ave or mul.
+
+    A layer rule (the shared signature ``fn(ctx, layer, args, kwargs)`` is documented in
+    :mod:`kipoi_deeplift.backends.tf.layers`).
+
+    Returns
+    -------
+    tf.Tensor
+        The layer's output for every row (inputs, then references).
+    """
     fwd = lstm(ctx, layer.forward_layer, args, kwargs)
     bwd = lstm(ctx, layer.backward_layer, args, kwargs)
     if getattr(layer, "return_sequences", False) and \
@@ -85,7 +103,12 @@ def bidirectional(ctx: Context, layer, args, kwargs):
 
 
 def check_bidirectional(layer) -> None:
-    """Refuse (by name) what the bidirectional rule cannot do."""
+    """Refuse (by name) what the bidirectional rule cannot do.
+
+    Parameters
+    ----------
+    layer : keras.layers.Bidirectional
+    """
     for part in (layer.forward_layer, layer.backward_layer):
         if type(part).__name__ != "LSTM":
             raise ValueError(f"layer {layer.name!r} (Bidirectional {type(part).__name__}) has "

@@ -28,11 +28,22 @@ from .rules import (KERNEL_TYPES, LayerRule, activation_layer, channel_scale, ch
 class StepSpec:
     """What one step of the plan does in a pass.
 
-    ``layer_rule`` is the layer's rule; ``nonlinear_rule`` the rule its (or its activation
-    layer's) nonlinearity gets; ``kernel`` the step of the Dense/Conv layer an activation
-    layer's RevealCancel reads (``None`` elsewhere; a layer with a fused activation passes its
-    own), ``affine`` the per-channel affine steps between them; ``is_output`` whether the step
-    makes a model output (a final sigmoid/softmax is then scored at its logit).
+    Parameters
+    ----------
+    layer_rule : LayerRule
+        The layer's rule.
+    nonlinear_rule : str
+        The rule its (or its activation layer's) nonlinearity gets.
+    kernel : int or None
+        The step of the Dense/Conv layer an activation layer's RevealCancel reads (``None``
+        elsewhere; a layer with a fused activation passes its own).
+    affine : tuple of int
+        The per-channel affine steps between them.
+    is_output : bool
+        Whether the step makes a model output (a final sigmoid/softmax is then scored at its
+        logit).
+    out_keys : tuple of int
+        The step's output tensors.
     """
 
     layer_rule: LayerRule
@@ -83,9 +94,20 @@ def _kind(layer) -> str:
 
 
 def resolve(plan, method: str, rules: Mapping[Any, Callable] | None = None) -> list[StepSpec]:
-    """One :class:`StepSpec` per step of ``plan`` for ``method``; ``rules`` are layer rules
-    for this model only (a layer class or class name -> ``fn(ctx, layer, args, kwargs)``),
-    looked up before the global table."""
+    """One :class:`StepSpec` per step of ``plan`` for ``method``.
+
+    Parameters
+    ----------
+    plan : Plan
+    method : str
+    rules : mapping, optional
+        Layer rules for this model only (a layer class or class name ->
+        ``fn(ctx, layer, args, kwargs)``), looked up before the global table.
+
+    Returns
+    -------
+    list of StepSpec
+    """
     if method not in METHODS:
         raise ValueError(f"unknown rule {method!r}: use one of {', '.join(METHODS)}")
     by_kind = METHODS[method][1]
@@ -114,9 +136,20 @@ def resolve(plan, method: str, rules: Mapping[Any, Callable] | None = None) -> l
 
 
 def readout(plan, specs: list[StepSpec]) -> dict:
-    """Tensor key -> the key its neurons' contributions are read at: the neurons of a kernel
-    layer and of the affine layers after it map 1:1 onto the activation's (RevealCancel
-    carries their multipliers there)."""
+    """Where each tensor's neurons' contributions are read: the neurons of a kernel layer and of
+    the affine layers after it map 1:1 onto the activation's (RevealCancel carries their
+    multipliers there).
+
+    Parameters
+    ----------
+    plan : Plan
+    specs : list of StepSpec
+
+    Returns
+    -------
+    dict of int to int
+        Tensor key -> the key its contributions are read at.
+    """
     return {plan.steps[q].out_keys[0]: plan.steps[i].out_keys[0]
             for i, spec in enumerate(specs) if spec.kernel is not None
             for q in (spec.kernel, *spec.affine)}

@@ -39,7 +39,12 @@ UNLISTED = (
 
 def table() -> str:
     """The supported layer types, one row per kind, as a Markdown table (generated from
-    ``LAYER_RULES``: the README's copy is checked against it)."""
+    ``LAYER_RULES``: the README's copy is checked against it).
+
+    Returns
+    -------
+    str
+    """
     by_kind: dict[str, list[str]] = {}
     for name, rule in sorted(builtin_rules().items()):
         by_kind.setdefault(rule.kind, []).append(name)

@@ -40,9 +40,28 @@ RECURRENT_TYPES = frozenset({"GRU", "SimpleRNN", "RNN", "ConvLSTM1D", "ConvLSTM2
 
 @dataclass(frozen=True)
 class LayerRule:
-    """A rule and what is known of it: whether summation-to-delta holds exactly through it,
-    its ``kind`` (for the table of supported layers) and whether the elementwise function it
-    applies is ``monotone`` (RevealCancel is used only on monotone ones; Rescale elsewhere)."""
+    """A rule and what is known of it.
+
+    Parameters
+    ----------
+    fn : Rule
+        ``fn(ctx, layer, args, kwargs)`` (see :mod:`.layers`).
+    exact : bool
+        Whether summation-to-delta holds exactly through it.
+    note : str
+        Why the rule is not exact (named when summation-to-delta fails).
+    max_like : bool
+        Exact only with maxpool="exact".
+    resolve : callable, optional
+        ``(layer, name) -> LayerRule``, for rules chosen per layer.
+    kind : str
+        For the table of supported layers.
+    monotone : bool
+        Whether the elementwise function it applies is monotone (RevealCancel is used only on
+        monotone ones; Rescale elsewhere).
+    inferred : bool
+        Found by probing or tracing what the layer computes.
+    """
 
     fn: Rule
     exact: bool = True
@@ -255,7 +274,17 @@ def rule_for(layer) -> LayerRule | None:
 
 
 def refusal(name: str, kind: str, why: str) -> ValueError:
-    """The one-line error for a layer without a rule: what it is, why, and the way out."""
+    """The one-line error for a layer without a rule: what it is, why, and the way out.
+
+    Parameters
+    ----------
+    name, kind, why : str
+        The layer's name, its type, and why it has no rule.
+
+    Returns
+    -------
+    ValueError
+    """
     return ValueError(
         f"layer {name!r} ({kind}) has no DeepLIFT rule: {why}. Give one with "
         f"DeepLift(model, rules={{'{kind}': fn}}) or kipoi_deeplift.register_rule "
@@ -263,11 +292,23 @@ def refusal(name: str, kind: str, why: str) -> ValueError:
 
 
 def expandable(layer, shapes, bind) -> bool:
-    """Whether the graph walk should replace ``layer`` by the layers and operations its
-    ``call`` is made of (see :func:`kipoi_deeplift.backends.tf.graph.expand_call`): a layer
-    type without a row that is not an elementwise function of its one input (which gets one
-    secant, cheaper than its parts) and not a recurrence. ``bind(values)`` gives the call's
-    arguments for new input values."""
+    """Whether the graph walk should replace ``layer`` by the layers and operations its ``call``
+    is made of (see :func:`kipoi_deeplift.backends.tf.graph.expand_call`): a layer type without
+    a row that is not an elementwise function of its one input (which gets one secant, cheaper
+    than its parts) and not a recurrence.
+
+    Parameters
+    ----------
+    layer : keras.layers.Layer
+    shapes : list of tuple
+        The shapes of the tensors it reads (batch axis first).
+    bind : callable
+        ``bind(values)`` gives the call's arguments for new input values.
+
+    Returns
+    -------
+    bool
+    """
     if rule_for(layer) is not None or ops.is_operation(layer) or \
             type(layer).__name__ in RECURRENT_TYPES:
         return False
