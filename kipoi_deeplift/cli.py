@@ -23,7 +23,7 @@ def _score_parser(sub):
                                    "--source dir) on the intervals its dataloader reads, and "
                                    "write contributions in genome coordinates.")
     p.add_argument("model", help="Kipoi model name or model directory")
-    from .kipoi.options import add_flags     # the option table: no numpy, no TensorFlow
+    from .kipoi.options import add_flags     # the option table: no TensorFlow
 
     add_flags(p)
     p.set_defaults(run=_run_score)

@@ -75,7 +75,8 @@ def test_the_rerun_command_parses_back_to_the_run(world):
     inverse of the table's words, for every row the command writes)."""
     out = world["d"] / "round.h5"
     assert cli.main(_score(world, out, "--hypothetical", "--layers", "conv", "--limit", "5",
-                           "--dtype", "float16", "--bigwig", str(world["d"] / "trk"))) == 0
+                           "--shard", "1/1", "--dtype", "float16",
+                           "--bigwig", str(world["d"] / "trk"))) == 0
     with h5py.File(out) as f:
         attrs = dict(f.attrs)
     words = shlex.split(attrs["command"])
@@ -84,7 +85,9 @@ def test_the_rerun_command_parses_back_to_the_run(world):
     again = options_lib.from_args(parsed)
     assert again.rule == attrs["rule"] and again.n_references == attrs["n_references"] == 2
     assert again.batch_size == attrs["batch_size"] == 4
-    assert again.layers == ("conv",) and again.limit == 5 and again.dtype == "float16"
+    # --limit with --shard: the shard is cut from the first 5 (was left out of the command)
+    assert again.layers == ("conv",) and again.limit == 5 and again.shard == "1/1"
+    assert again.dtype == "float16"
     assert again.hypothetical and again.derived == {"bigwig": str(world["d"] / "trk")}
     assert again.tasks.split(",") == json.loads(attrs["tasks"])
     assert again.zoo_config == "none" and again.source == "dir"
@@ -125,3 +128,31 @@ def test_the_readme_shows_the_table():
     copy = readme.split("<!-- score-options -->\n")[1].split("\n<!-- /score-options -->")[0]
     assert copy == options_lib.markdown()
     assert "`--num-workers`" in copy and "`-n`" in copy
+
+
+def test_added_rows_that_are_layered_or_unset(world):
+    """A layered row joins DEFAULTS and the model's defaults; a row left unset (None) and
+    one holding a list are recorded as HDF5 stores them; only added rows can be removed."""
+    rows = [options_lib.Option("smooth", ("--smooth",), type=int, default=5, layered=True,
+                               attribute="smooth", same="run", help="a layered test option"),
+            options_lib.Option("note", ("--note",), attribute="note", help="unset: None"),
+            options_lib.Option("labels", (), default=("a", "b"), cli=False, attribute="labels",
+                               help="a Python-only tuple")]
+    for row in rows:
+        options_lib.add_option(row)
+    try:
+        assert options_lib.DEFAULTS["smooth"] == 5
+        assert options_lib.layered(options_lib.Options(), {"smooth": 9})["smooth"] == 9
+        assert options_lib.layered(options_lib.Options(smooth=2), {"smooth": 9})["smooth"] == 2
+        out = world["d"] / "unset.h5"
+        kd.score(str(world["model"]), world["args"], str(out), n_references=2, batch_size=4)
+        with h5py.File(out) as f:
+            assert f.attrs["smooth"] == 5 and f.attrs["note"] == ""
+            assert json.loads(f.attrs["labels"]) == ["a", "b"]
+            assert "--smooth 5" not in f.attrs["command"]      # at its default
+    finally:
+        for row in rows:
+            options_lib.remove_option(row.name)
+    assert "smooth" not in options_lib.DEFAULTS
+    with pytest.raises(ValueError, match="not added"):
+        options_lib.remove_option("rule")

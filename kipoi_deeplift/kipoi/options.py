@@ -8,8 +8,8 @@ model.yaml ``postprocessing: deeplift:`` > zoo config > :data:`DEFAULTS`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields, make_dataclass
-from typing import Any, Callable, Mapping, Sequence
+from dataclasses import field, fields, make_dataclass
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -18,150 +18,10 @@ from ..errors import UserError
 # Moved to .arguments; importable from here as before.
 from .arguments import (neurons_for_rank, neurons_word, parse_dataloader_args,  # noqa: F401
                         parse_neurons, parse_shard, references_arg, tasks_arg)
-
-#: The levels of :attr:`Option.same`: ``run``: two files of one run agree on it (merge,
-#: compare); ``resume``: an interrupted run continues only with the same value.
-SAME_LEVELS = ("run", "resume")
-
-
-@dataclass(frozen=True)
-class Option:
-    """One row of :data:`SCORE_OPTIONS`.
-
-    Parameters
-    ----------
-    name : str
-        The :class:`Options` field and the parsed flag's destination.
-    flags : tuple of str
-        The command line's spellings (Kipoi's where Kipoi has one: ``-n/--num-workers``);
-        every ``--two-words`` is also ``--two_words``. Empty: Python only.
-    help : str
-        The flag's help.
-    default : Any
-        The run's default. For a ``layered`` option the field's default is ``None`` (not given)
-        and this one applies after the model's own defaults.
-    type, choices, metavar, nargs : argparse's settings of the flag.
-    switch : bool
-        A flag without a value (``store_true``).
-    layered : bool
-        A DeepLIFT setting a model.yaml or zoo config may set (see :func:`layered`).
-    argument : bool
-        An argument of :func:`~kipoi_deeplift.kipoi.scoring.score` itself, not a field.
-    attribute : str or None
-        The score file attribute that records the run's value.
-    same : {'run', 'resume', None}
-        Whether its value makes results differ: files of one run agree on it (``run``), or a
-        run continues only with it unchanged (``resume``).
-    rerun : bool
-        Whether the rerun command writes it; ``always``: even at its default; ``spelling``:
-        as which flag (default: the first long one).
-    cli : bool
-        Whether it has a flag (else Python only).
-    word : callable
-        The run's value -> the command line's word (``None``: left out).
-    record : callable or None
-        (the run's value, every option's value) -> the attribute (default: the value).
-    read : callable or None
-        The parsed flag -> the field's value (default: as parsed).
-    """
-
-    name: str
-    flags: tuple[str, ...] = ()
-    help: str = ""
-    default: Any = None
-    type: Callable | None = None
-    choices: tuple | None = None
-    metavar: str | None = None
-    nargs: str | None = None
-    switch: bool = False
-    layered: bool = False
-    argument: bool = False
-    attribute: str | None = None
-    same: str | None = None
-    rerun: bool = True
-    always: bool = False
-    word: Callable[[Any], str | None] = str
-    record: Callable[[Any, Mapping[str, Any]], Any] | None = None
-    read: Callable[[Any], Any] | None = None
-    spelling: str | None = None
-    cli: bool = True
-
-    @property
-    def flag(self) -> str:
-        """How the rerun command spells it: ``spelling``, else its first long flag."""
-        return self.spelling or next(f for f in self.flags if f.startswith("--"))
-
-    @property
-    def field_default(self) -> Any:
-        """The :class:`Options` field's default (``None`` for a layered setting: not given)."""
-        return None if self.layered else self.default
-
-    def add_to(self, parser) -> None:
-        """The option's flag on an argparse ``parser``."""
-        if not self.cli:
-            return
-        kwargs: dict = {"dest": self.name, "help": self.help}
-        if self.switch:
-            kwargs["action"] = "store_true"
-        else:
-            kwargs.update(default=self.field_default if self.read is None else self.default,
-                          **{k: v for k, v in (("type", self.type), ("choices", self.choices),
-                                               ("metavar", self.metavar), ("nargs", self.nargs))
-                             if v is not None})
-        parser.add_argument(*self.flags, **kwargs)
-
-    def from_args(self, parsed) -> Any:
-        """The field's value from argparse's namespace."""
-        value = getattr(parsed, self.name, self.field_default)
-        return self.read(value) if self.read is not None else value
-
-    def words(self, value: Any) -> list[str]:
-        """The option in the rerun command (``[]``: left out)."""
-        if not self.rerun or value is None or value is False or not self.cli:
-            return []
-        if self.switch:
-            return [self.flag]
-        if not self.always and value == self.default:
-            return []
-        word = self.word(value)
-        return [] if word is None else [self.flag, word]
-
-    def attribute_value(self, value: Any, values: Mapping[str, Any]) -> Any:
-        """The score file attribute recording ``value``."""
-        return self.record(value, values) if self.record is not None else value
-
-
-def _comma_list(value: str | Sequence[str] | None) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return tuple(x for x in value.split(",") if x.strip())
-    return tuple(value or ())
-
-
-def _references_word(value: Any) -> str:
-    return value if isinstance(value, str) else "ARRAY.npy"
-
-
-class _Derived(Option):
-    """The derived formats (one ``--<format> PREFIX`` flag each, a row of
-    :data:`kipoi_deeplift.io.derived.FORMATS`), gathered in one field: format -> prefix."""
-
-    def add_to(self, parser) -> None:
-        from ..io.derived import FORMATS
-
-        for fmt in FORMATS.values():
-            parser.add_argument(f"--{fmt.name}", metavar=fmt.metavar, help=fmt.help)
-
-    def from_args(self, parsed) -> dict:
-        from ..io.derived import FORMATS
-
-        return {k: getattr(parsed, k) for k in FORMATS if getattr(parsed, k, None)}
-
-    def words(self, value: Mapping[str, str]) -> list[str]:
-        return [w for k, v in value.items() for w in (f"--{k}", str(v))]
-
+from .option_row import SAME_LEVELS, Derived, Option, comma_list, references_word
 
 #: The derived formats' flags, one row (also ``merge``'s).
-DERIVED = _Derived("derived", default={})
+DERIVED = Derived("derived", default={})
 
 #: Every option of ``score``, in the order of ``--help`` and of the rerun command.
 SCORE_OPTIONS: list[Option] = [
@@ -193,7 +53,7 @@ SCORE_OPTIONS: list[Option] = [
                 "convolutions; ism: in-silico mutagenesis (every single-base substitution, no "
                 "references), in the same file layout"),
     Option("references", ("--references",), layered=True, default="dinuc-shuffle",
-           always=True, attribute="references", same="run", word=_references_word,
+           always=True, attribute="references", same="run", word=references_word,
            record=lambda v, values: "none" if values["rule"] == "ism" else
            v if isinstance(v, str) else "array",
            help="dinuc-shuffle (default), shuffle, zeros, uniform, gc:FRACTION, an .npy file "
@@ -224,7 +84,7 @@ SCORE_OPTIONS: list[Option] = [
            help="stored contributions (default float32; float16 halves the file, about 3 "
                 "significant digits; /delta and /convergence stay float32, the "
                 "summation-to-delta error measured before rounding)"),
-    Option("layers", ("--layers",), default=(), read=_comma_list, word=",".join,
+    Option("layers", ("--layers",), default=(), read=comma_list, word=",".join,
            attribute="layers", same="resume", record=lambda v, _: json.dumps(list(v)),
            help="comma-separated layers whose per-neuron contributions to write"),
     Option("skip_invalid", ("--skip-invalid",), switch=True, default=False,
@@ -291,7 +151,7 @@ def _from_keywords(cls, **given) -> "Options":
         raise TypeError(f"score() got unknown option(s) {', '.join(unknown)}")
     formats = {k: given.pop(k) for k in list(given) if k in FORMATS}
     given["derived"] = requested(given.get("derived"), **formats)
-    given["layers"] = _comma_list(given.get("layers"))
+    given["layers"] = comma_list(given.get("layers"))
     return cls(**given)
 
 
@@ -319,50 +179,111 @@ def _check(self) -> None:
 Options = _options_class(SCORE_OPTIONS)
 
 #: The DeepLIFT settings every run has; anything not given comes from here last.
-DEFAULTS = {r.name: r.default for r in SCORE_OPTIONS if r.layered}
+DEFAULTS: dict[str, Any] = {}
+_ADDED: set[str] = set()       # rows added at run time (add_option)
+
+
+def _defaults() -> None:
+    """:data:`DEFAULTS` from the layered rows, in place (modules hold the dict itself)."""
+    DEFAULTS.clear()
+    DEFAULTS.update({r.name: r.default for r in SCORE_OPTIONS if r.layered})
+
+
+_defaults()
 
 
 def add_option(row: Option) -> None:
     """Add a row to :data:`SCORE_OPTIONS` (before the run-time-only rows) and rebuild
-    :class:`Options`: the flag, the field, the rerun command's word and the file's attribute
-    follow. Parsers built afterwards have the flag."""
+    :class:`Options` and :data:`DEFAULTS`: the flag, the field, the default, the rerun
+    command's word and the file's attribute follow. Parsers built afterwards have the flag.
+
+    Parameters
+    ----------
+    row : Option
+        The new option (its name must be new).
+    """
     global Options
     if any(r.name == row.name for r in SCORE_OPTIONS):
         raise ValueError(f"option {row.name!r} exists")
     at = next(i for i, r in enumerate(SCORE_OPTIONS) if r.name == "device")
     SCORE_OPTIONS.insert(at, row)
+    _ADDED.add(row.name)
     Options = _options_class(SCORE_OPTIONS)
+    _defaults()
 
 
 def remove_option(name: str) -> None:
-    """Take a row added by :func:`add_option` out again."""
+    """Take out a row that :func:`add_option` added (the table's own rows stay).
+
+    Parameters
+    ----------
+    name : str
+        The row's name.
+    """
     global Options
+    if name not in _ADDED:
+        raise ValueError(f"option {name!r} was not added by add_option")
+    _ADDED.discard(name)
     SCORE_OPTIONS[:] = [r for r in SCORE_OPTIONS if r.name != name]
     Options = _options_class(SCORE_OPTIONS)
+    _defaults()
 
 
 def same_keys(level: str = "run") -> tuple[str, ...]:
-    """Attributes of the options that must agree between files of one run (``run``) or for a
-    run to continue (``resume``: those of ``run`` too)."""
+    """The attributes of the options whose values make results differ.
+
+    Parameters
+    ----------
+    level : {'run', 'resume'}
+        ``run``: files of one run agree on them (``merge``); ``resume``: a run continues only
+        with them unchanged (those of ``run`` too).
+
+    Returns
+    -------
+    tuple of str
+        Score file attribute names.
+    """
     levels = SAME_LEVELS[:SAME_LEVELS.index(level) + 1]
     return tuple(r.attribute for r in SCORE_OPTIONS if r.attribute and r.same in levels)
 
 
 def add_flags(parser) -> None:
-    """Every row's flag on the ``score`` parser (the positional MODEL is the caller's)."""
+    """Add every row's flag to the ``score`` parser (the positional MODEL is the caller's).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+    """
     for row in SCORE_OPTIONS:
         row.add_to(parser)
 
 
 def from_args(parsed) -> "Options":
-    """:class:`Options` from the ``score`` parser's namespace, each row reading its flag."""
+    """The options of a command line, each row reading its flag.
+
+    Parameters
+    ----------
+    parsed : argparse.Namespace
+        What the ``score`` parser read.
+
+    Returns
+    -------
+    Options
+    """
     return Options(**{r.name: r.from_args(parsed) for r in SCORE_OPTIONS
                       if not r.argument and r.cli})
 
 
 def check_values(where: str = "", **given) -> None:
-    """``UserError`` for a value that cannot be used (``None``: not given); ``where`` says
-    where the value came from."""
+    """Refuse a value that cannot be used, with a ``UserError`` (``None``: not given).
+
+    Parameters
+    ----------
+    where : str
+        Where the values came from (the message's start, e.g. ``model.yaml postprocessing``).
+    **given
+        ``n_references``, ``batch_size``, ``limit``, ``seed``, ``rule``, ``maxpool``.
+    """
     for name in ("n_references", "batch_size", "limit"):
         v = given.get(name)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))
@@ -381,8 +302,20 @@ def check_values(where: str = "", **given) -> None:
 
 
 def layered(options: "Options", model_defaults: Mapping[str, Any]) -> dict:
-    """The run's DeepLIFT settings (the keys of :data:`DEFAULTS`): the options given first,
-    then ``model_defaults`` (model.yaml's block over the zoo config's), then :data:`DEFAULTS`."""
+    """The run's DeepLIFT settings: the options given first, then the model's, then
+    :data:`DEFAULTS`.
+
+    Parameters
+    ----------
+    options : Options
+    model_defaults : Mapping[str, Any]
+        model.yaml's ``postprocessing: deeplift:`` block over the zoo config's.
+
+    Returns
+    -------
+    dict
+        One value per key of :data:`DEFAULTS`, checked.
+    """
     settings = dict(DEFAULTS)
     settings.update({k: model_defaults[k] for k in DEFAULTS if k in model_defaults})
     settings.update({k: getattr(options, k) for k in DEFAULTS
@@ -394,8 +327,20 @@ def layered(options: "Options", model_defaults: Mapping[str, Any]) -> dict:
 
 
 def command(model: str, values: Mapping[str, Any]) -> list[str]:
-    """The ``kipoi-deeplift score`` command's words for the run's ``values`` (every row's, by
-    name)."""
+    """The ``kipoi-deeplift score`` command that reruns a run.
+
+    Parameters
+    ----------
+    model : str
+        The model's name or directory.
+    values : Mapping[str, Any]
+        Every option's value in the run, by row name.
+
+    Returns
+    -------
+    list of str
+        The words, in the table's order (``shlex.join`` makes the line).
+    """
     words = ["kipoi-deeplift", "score", model]
     for row in SCORE_OPTIONS:
         words += row.words(values.get(row.name))
@@ -403,13 +348,30 @@ def command(model: str, values: Mapping[str, Any]) -> list[str]:
 
 
 def attributes(values: Mapping[str, Any]) -> dict:
-    """The score file's attributes recording the run's ``values`` (every row's, by name)."""
+    """The score file's attributes recording a run's options.
+
+    Parameters
+    ----------
+    values : Mapping[str, Any]
+        Every option's value in the run, by row name.
+
+    Returns
+    -------
+    dict
+        Attribute name -> value as HDF5 stores it, for the rows with an ``attribute``.
+    """
     return {r.attribute: r.attribute_value(values.get(r.name), values)
             for r in SCORE_OPTIONS if r.attribute}
 
 
 def markdown() -> str:
-    """The table of ``score``'s options as the README shows it (generated from the rows)."""
+    """The table of ``score``'s options as the README shows it, made from the rows.
+
+    Returns
+    -------
+    str
+        A Markdown table: flags, default, file attribute, what must agree, help.
+    """
     agree = {"run": "merge, --resume", "resume": "--resume", None: ""}
     lines = ["| flag | default | file attribute | must agree for | what |",
              "|---|---|---|---|---|"]
@@ -417,7 +379,7 @@ def markdown() -> str:
         if not row.cli:
             continue
         if row is DERIVED:
-            flags, default = "`--bigwig` `--bedgraph` `--modisco` `--summary` `--sites`", ""
+            flags, default = " ".join(f"`{f}`" for f in DERIVED.flag_names), ""
         else:
             flags = " ".join(f"`{f}`" for f in row.flags)
             default = "" if row.default in (None, False, (), {}) else f"`{row.default}`"

@@ -83,7 +83,7 @@ class RunPlan:
     out_path : Path
         The score file.
     model : KipoiModel
-    config : dict or None
+    config : ZooConfig or None
         The zoo config applied.
     settings : Mapping
         The layered DeepLIFT settings (keys of :data:`.options.DEFAULTS`).

@@ -40,14 +40,14 @@ def values(plan: RunPlan) -> dict[str, Any]:
         Row name -> value.
     """
     o, data, scorer = plan.options, plan.data, plan.scorer
-    given = {r.name: getattr(o, r.name) for r in options_lib.SCORE_OPTIONS if not r.argument}
+    given = {r.name: getattr(o, r.name, r.field_default) for r in options_lib.SCORE_OPTIONS
+             if not r.argument}
     return {**given, **plan.settings,
             "source": plan.model.source, "dataloader_args": data.args,
             "output": str(plan.out_path),
             "tasks": scorer.task_names if o.target_layer is None else None,
             "task_names": scorer.task_names, "input": scorer.dna_label,
             "batch_size": plan.batch_size, "hypothetical": plan.hypothetical,
-            "limit": data.limit,
             "shard": None if o.shard is None else "/".join(map(str, parse_shard(o.shard))),
             "zoo_config": plan.config.name if plan.config else "none",
             "dataloader_source": o.dataloader_source if o.dataloader else None,

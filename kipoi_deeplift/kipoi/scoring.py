@@ -289,8 +289,6 @@ def _other_dataloader(name: str, source: str):
                         f"{describe(e)}") from e
 
 
-
-
 def summary_lines(res: dict) -> list[str]:
     """What ``kipoi-deeplift score`` prints of a run's summary.
 
