@@ -357,9 +357,10 @@ def build_plan(model, expand: Callable[[Any, list, Callable], bool] | None = Non
         gives the call's arguments for new input values); its steps are then named
         ``<layer>/<part>`` (``<layer>#i/<part>`` for its i-th further call).
     """
+    kind = flavour(model)         # refuses what is not a Keras model, before its inputs
     if not model.inputs:
         raise ValueError("the model has no defined inputs: build it with an Input layer first")
-    walker = _Walker(flavour(model), expand)
+    walker = _Walker(kind, expand)
     input_keys = [next(walker.counter) for _ in model.inputs]
     output_keys = walker.walk(model, input_keys)
     input_names, input_shapes, output_names, output_shapes = signature(model)
