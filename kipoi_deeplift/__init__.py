@@ -2,8 +2,9 @@
 
 Parts: ``core`` (the DeepLIFT engine, framework-neutral), ``backends`` (TensorFlow: the model
 walked, rules resolved, passes compiled), ``kipoi`` (Kipoi models and dataloaders), ``zoo``
-(configs for published Kipoi models, their loaders, layers and rebuilds), ``io`` (the score file and the files derived from it), ``analysis``
-(compare, report, plots), and the command line (``cli``).
+(configs for published Kipoi models, their loaders, layers and rebuilds), ``io`` (the score
+file and the files derived from it), ``analysis`` (compare, report, plots), and the command
+line (``cli``: the entry points and ``score``; ``commands``: the other sub-commands).
 
 The names below load on first use (PEP 562), so that ``kipoi-deeplift`` can start, parse its
 arguments and quiet TensorFlow's start-up before TensorFlow is imported.
@@ -154,7 +155,21 @@ def score(*args, **kwargs):
 
 
 def cli_main(command, raw_args):
-    """Kipoi's plugin protocol: ``kipoi deeplift ...`` dispatches here."""
+    """Kipoi's plugin protocol: ``kipoi deeplift ...`` dispatches here.
+
+    Parameters
+    ----------
+    command : str
+        The Kipoi sub-command (``'deeplift'``).
+    raw_args : sequence of str
+        The arguments after ``kipoi deeplift``.
+
+    Returns
+    -------
+    None
+        It never returns: :func:`kipoi_deeplift.cli.cli_main` runs the command line and exits
+        with its status.
+    """
     from .cli import cli_main as _cli_main
 
     return _cli_main(command, raw_args)

@@ -11,7 +11,7 @@ TF_FREE = ["io", "io.scorefile", "io.writers", "io.derived", "io.merge", "io.ori
            "core.result", "core.batching", "core.ism", "core.tasks", "core.settings",
            "core.stream", "core.collect", "kipoi.zoo", "kipoi.preflight", "kipoi.options",
            "kipoi.arguments", "io.tables", "errors", "cli", "kipoi_plugin", "io.coordinates",
-           "io.staging", "io.h5stream", "io.tracks", "io.modisco", "analysis.sites",
+           "io.staging", "io.h5stream", "io.tracks", "io.modisco", "analysis.sites", "commands",
            "analysis.motifs", "analysis.motif_patterns", "analysis.motif_figures",
            "analysis.report_html", "analysis.report_intervals", "zoo", "zoo.config",
            "zoo.catalog", "zoo.loaders"]
@@ -28,8 +28,8 @@ def test_the_parts_are_folders():
     assert {p.name for p in root.iterdir() if (p / "__init__.py").exists()} == \
         {"core", "backends", "kipoi", "zoo", "io", "analysis"}
     loose = sorted(p.stem for p in root.glob("*.py"))
-    assert loose == ["__init__", "__main__", "_version", "cli", "errors", "kipoi_plugin",
-                     "quiet"], loose
+    assert loose == ["__init__", "__main__", "_version", "cli", "commands", "errors",
+                     "kipoi_plugin", "quiet"], loose
 
 
 def test_io_and_analysis_do_not_reach_back_up():

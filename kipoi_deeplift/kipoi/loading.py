@@ -1,17 +1,15 @@
 """Loading Kipoi models: Kipoi resolves sources, downloads, model.yaml and dataloaders; the Keras
-files are read here, because Kipoi 0.8's own Keras loader fails on Keras 3.
+files are read by this package, because Kipoi 0.8's own Keras loader fails on Keras 3.
 
 Legacy files (Keras 1/2 JSON architectures, weights-only or full HDF5) are read with tf_keras;
-native ``.keras`` files with Keras 3.
+native ``.keras`` files with Keras 3 (:func:`load_keras`, in :mod:`.keras_files`, which Kipoi
+is handed here while it loads).
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
-import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -19,149 +17,13 @@ from typing import Any, Callable
 import yaml
 
 from ..errors import UserError, describe
-from ..io.hdf5 import text
 from ..quiet import captured_stderr
 from ..zoo import Loader, ZooConfig, identify, loader as zoo_loader
 from ..zoo.loaders import standing_in
+from .keras_files import ZOO_HINT, load_keras
 
-ZOO_HINT = "see `kipoi-deeplift zoo list` for rebuilt published models"
-
-
-def _keras_objects(custom_objects: str | None) -> dict:
-    """The ``OBJECTS`` dict of a model's custom_objects file (Kipoi's convention)."""
-    if not custom_objects or not os.path.exists(custom_objects):
-        return {}
-    from kipoi_utils.utils import load_module
-
-    return dict(getattr(load_module(custom_objects), "OBJECTS", {}))
-
-
-def _is_legacy_json(text: str) -> bool:
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError:
-        return True
-    version = str(cfg.get("keras_version", "2"))
-    return not version.startswith("3") and "module" not in cfg
-
-
-def _hdf5_keras_version(path: str) -> str:
-    """The ``keras_version`` a full-model HDF5 file was written with ('' if unknown)."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            v = f.attrs.get("keras_version", "")
-    except OSError:
-        return ""
-    return str(text(v))
-
-
-@contextlib.contextmanager
-def _named(path: str, suffix: str):
-    """``path`` under a name ending in ``suffix`` (a link in a temporary directory): Keras 3
-    reads files by their extension, and Kipoi stores downloads under their md5."""
-    if str(path).endswith(suffix):
-        yield str(path)
-        return
-    with tempfile.TemporaryDirectory() as d:
-        link = Path(d) / f"model{suffix}"
-        link.symlink_to(Path(path).resolve())
-        yield str(link)
-
-
-def _load_keras_archive(path: str, objects: dict):
-    """A native .keras archive, whatever its file name."""
-    import keras
-
-    from ..zoo import layers  # noqa: F401  (registers the zoo's layers for Keras)
-
-    with _named(path, ".keras") as named:
-        return keras.saving.load_model(named, custom_objects=objects, compile=False)
-
-
-def _refuse_keras1(text: str, arch: str) -> None:
-    """Keras 1 configs (FactorNet) are read by no Keras on this stack: say so by name."""
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError:
-        return
-    version = str(cfg.get("keras_version", ""))
-    if not version.startswith("1"):
-        return
-    kinds = {layer.get("class_name", "") for layer in cfg.get("config", {}).get("layers", [])}
-    recurrent = sorted(k for k in kinds if any(r in k for r in ("LSTM", "GRU", "Bidirectional")))
-    also = (f"; its recurrent layers ({', '.join(recurrent)}) have no DeepLIFT rule yet"
-            if recurrent else "")
-    raise UserError(f"{arch} is a Keras {version} architecture, which neither tf_keras nor "
-                    f"Keras 3 can read{also}; {ZOO_HINT}")
-
-
-def _keras3_layers(objects: dict) -> bool:
-    """Whether a custom_objects file defines Keras 3 layers: a file written for tf.keras 2
-    (``tf.keras.layers.Layer``) does on TensorFlow 2.16+, where ``tf.keras`` is Keras 3."""
-    import keras
-
-    return any(isinstance(o, type) and issubclass(o, keras.layers.Layer)
-               for o in objects.values())
-
-
-def _legacy_json_keras3(text: str, objects: dict):
-    """A tf.keras 2 JSON architecture built by Keras 3's reader of legacy configs, so that the
-    model's own custom layers (Keras 3 classes today, see :func:`_keras3_layers`) can be used;
-    tf_keras would refuse them. Keras 3 reads the legacy HDF5 weights of such a model by layer
-    order, as tf.keras wrote them."""
-    from keras.src.legacy.saving import saving_utils  # Keras 3's own reader of Keras 2 configs
-
-    return saving_utils.model_from_config(json.loads(text), custom_objects=objects)
-
-
-def load_keras(weights: str, arch: str | None = None, custom_objects: str | None = None):
-    """A Keras model from Kipoi's ``keras`` model arguments (no compilation)."""
-    objects = _keras_objects(custom_objects)
-    try:
-        if arch is not None:
-            text = Path(arch).read_text()
-            _refuse_keras1(text, arch)
-            if _is_legacy_json(text) and _keras3_layers(objects):
-                model = _legacy_json_keras3(text, objects)
-                with _named(weights, ".h5") as named:
-                    model.load_weights(named)
-                return model
-            if _is_legacy_json(text):
-                import tf_keras
-
-                model = tf_keras.models.model_from_json(text, custom_objects=objects)
-            else:
-                import keras
-
-                model = keras.models.model_from_json(text, custom_objects=objects)
-            model.load_weights(weights)
-            return model
-        if zipfile.is_zipfile(weights):       # a native .keras archive
-            return _load_keras_archive(weights, objects)
-        if _hdf5_keras_version(weights).startswith("3"):
-            import keras
-
-            return keras.models.load_model(weights, custom_objects=objects, compile=False)
-        import tf_keras
-
-        return tf_keras.models.load_model(weights, custom_objects=objects, compile=False)
-    except UserError:
-        raise
-    except (ValueError, TypeError, SystemError, EOFError) as e:
-        text = str(e)
-        if "bad marshal" in text or "code" in text and "marshal" in text or \
-                isinstance(e, (SystemError, EOFError)):
-            raise UserError(f"{weights} holds Lambda layers stored as Python bytecode of "
-                            "another Python version (2.7 in Kipoi's 2018 DeepBind files, 3.6/3.7 "
-                            f"in Keras 2.2 files), which this Python cannot read; {ZOO_HINT}") \
-                from e
-        if "Lambda layer with a Python `lambda`" in text:
-            raise UserError(f"{arch or weights} holds Lambda layers with Python code, which "
-                            "Keras runs only from files marked as trusted (safe_mode) and which "
-                            f"need the Python that wrote them; {ZOO_HINT}") from e
-        raise UserError(f"cannot load the Keras model from {weights}: {describe(e)}") from e
+__all__ = ["ZOO_HINT", "KipoiModel", "UnloadableDataloader", "describe_model", "load_keras",
+           "load_kipoi_model", "load_model", "looks_like_path", "refusal"]
 
 
 def _kipoi_keras_class(loader: Loader):
@@ -231,7 +93,20 @@ def _raised_loading_a_dataloader(e: BaseException) -> bool:
 
 class UnloadableDataloader:
     """Stands for a model's default dataloader that Kipoi could not load: using it raises the
-    reason, and how to score with another dataloader."""
+    reason, and how to score with another dataloader.
+
+    Parameters
+    ----------
+    model : str
+        The Kipoi model's name, as the message names it.
+    reason : str
+        Why Kipoi could not load the dataloader (the error, in one line).
+
+    Notes
+    -----
+    Calling it, or reading any attribute but a dunder one, raises ``UserError`` with the
+    reason and ``--dataloader`` choices (kipoiseq's ``SeqIntervalDl``, or one of a source).
+    """
 
     def __init__(self, model: str, reason: str):
         self._message = (
@@ -251,7 +126,28 @@ class UnloadableDataloader:
 
 @dataclass
 class KipoiModel:
-    """A Kipoi model ready for scoring: the Keras model and what Kipoi knows about it."""
+    """A Kipoi model ready for scoring: the Keras model and what Kipoi knows about it.
+
+    Parameters
+    ----------
+    name : str
+        The model as given: a Kipoi model name or a model directory.
+    source : str
+        Its Kipoi source (``'kipoi'``, another source's name, or ``'dir'``).
+    keras_model : keras.Model or tf_keras.Model
+        The model read from its files (or a zoo config's rebuild).
+    schema : kipoi.specs.ModelSchema
+        model.yaml's inputs and targets.
+    dataloader : type or UnloadableDataloader
+        The default dataloader class (a Kipoi factory), or a stand-in that raises why it
+        could not be loaded.
+    source_dir : str
+        The local directory of the model's files and model.yaml.
+    weight_files : dict of str to str
+        Argument name (``weights``, ``arch``) -> local path.
+    postprocessing : dict
+        model.yaml's ``postprocessing: deeplift:`` block (empty when absent).
+    """
 
     name: str
     source: str
@@ -263,7 +159,13 @@ class KipoiModel:
     postprocessing: dict = field(default_factory=dict)  # model.yaml's postprocessing: deeplift:
 
     def sha256(self) -> dict:
-        """sha256 of each weight/architecture file, for provenance."""
+        """sha256 of each weight/architecture file, for provenance.
+
+        Returns
+        -------
+        dict of str to str
+            Argument name (as :attr:`weight_files`) -> the file's sha256, in hexadecimal.
+        """
         out = {}
         for arg, path in self.weight_files.items():
             h = hashlib.sha256()
@@ -275,7 +177,18 @@ class KipoiModel:
 
 
 def looks_like_path(model: str) -> bool:
-    """A model given as a path (absolute, ./, ../, ~) rather than a zoo name."""
+    """A model given as a path (absolute, ./, ../, ~) rather than a zoo name.
+
+    Parameters
+    ----------
+    model : str
+        The model as given on the command line or to :func:`load_model`.
+
+    Returns
+    -------
+    bool
+        True for a path, or an existing directory; False for a Kipoi model name.
+    """
     return model.startswith(("/", "./", "../", "~")) or os.path.isdir(model)
 
 
@@ -301,7 +214,23 @@ def _postprocessing(source_dir: str) -> dict:
 
 
 def refusal(model: str, kind: str, descr=None) -> str:
-    """Why a model of this Kipoi type cannot be scored, and what to use instead."""
+    """Why a model of this Kipoi type cannot be scored, and what to use instead.
+
+    Parameters
+    ----------
+    model : str
+        The model's name, as the message names it.
+    kind : str
+        Its Kipoi type (model.yaml's ``type``, or the class it is ``defined_as``).
+    descr : kipoi.specs.ModelDescription, optional
+        Kipoi's description of the model: its ``info.doc`` tells a gapped k-mer SVM.
+
+    Returns
+    -------
+    str
+        One message: what the model is, why DeepLIFT is not applied, and what to use instead
+        (GkmExplain, a zoo rebuild, ``kipoi-deeplift zoo list``).
+    """
     text = f"{kind} {getattr(getattr(descr, 'info', None), 'doc', '')}".lower()
     if "gkm" in text or "svm" in text:
         return (f"model {model!r} is a gapped k-mer SVM ({kind}): DeepLIFT needs a neural "
