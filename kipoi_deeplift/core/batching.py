@@ -20,6 +20,18 @@ DEFAULT_CEILING = 8 * 2 ** 30
 #: x 1 kb, K=20, 2 cores) ran 480 sequences/s in batches of 256, 465 of 512, 330 of 1,024. A
 #: GPU needs more rows in flight to be busy.
 MOST = {"CPU": 256, "GPU": 1024}
+#: Tiered compilation (:attr:`kipoi_deeplift.core.engine.DeepLift.FUSE_AFTER`): the per-batch
+#: multipliers (secants, max-pool weights) run as XLA-compiled functions in a call that carries
+#: at least this many tensor elements (its sequences x (K + 1) rows x every tensor of the
+#: model), or in a run announced as that long with
+#: :meth:`~kipoi_deeplift.core.engine.DeepLift.expect` (genome-wide `score` does); smaller
+#: calls run them as plain ops. Measured on the benchmark models (benchmarks/first_call.py: 2
+#: CPU cores, fresh process, first call): below it XLA's compilation is most of a small run
+#: (DeepBind-size, 64 sequences: 0.43 s tiered, 0.65 s with XLA; Basset-size, one sequence:
+#: 0.96 s and 1.22 s); above it XLA pays within the first call (BPNet-size, one sequence, 2.6e7
+#: elements: 0.83 s with, 1.20 s without). Decided per call, so that a second small call never
+#: pays a compilation.
+FUSE_AFTER = 1e7
 
 
 def most(device: str = "CPU") -> int:
@@ -126,6 +138,26 @@ def choose(tensor_shapes, n_references: int, n_sequences: int, cap_bytes: int) -
     """
     per = bytes_per_sequence(tensor_shapes, n_references)
     return int(max(1, min(n_sequences, cap_bytes // per)))
+
+
+def declared_inputs(input_shapes) -> list[np.ndarray] | None:
+    """One zero row (1, ...) per input of the model's declared shapes, or ``None`` where a
+    length is not fixed.
+
+    Parameters
+    ----------
+    input_shapes : sequence of tuple
+        The model's declared input shapes, batch axis first (``None`` where not fixed).
+
+    Returns
+    -------
+    list of np.ndarray, shape (1, ...) each, float32, or None
+        Inputs to find the model's tensor shapes with.
+    """
+    shapes = [tuple(s[1:]) for s in input_shapes]
+    if any(d is None for s in shapes for d in s):
+        return None
+    return [np.zeros((1,) + s, np.float32) for s in shapes]
 
 
 def progress(total: int | None, show: bool | None = None):

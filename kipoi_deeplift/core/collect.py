@@ -2,6 +2,7 @@
 arrays of the whole run and made into an :class:`~kipoi_deeplift.core.result.Explanation`."""
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -212,3 +213,26 @@ def worst_error(res: Explanation) -> tuple[float, str | None]:
         if scaled.size and scaled.max() > worst:
             worst, worst_task = float(scaled.max()), task
     return worst, worst_task
+
+
+def check_convergence(res: Explanation, tolerance: float, blame: Callable[[], str]) -> None:
+    """Warn (:class:`ConvergenceWarning`) where the worst summation-to-delta error of ``res``
+    (:func:`worst_error`) exceeds ``tolerance``.
+
+    Parameters
+    ----------
+    res : Explanation
+        A call's scores.
+    tolerance : float
+        The relative error above which to warn.
+    blame : callable
+        ``blame() -> str``: the layers most likely to blame, called only to warn
+        (:meth:`~kipoi_deeplift.core.engine.DeepLift.blame`).
+    """
+    worst, worst_task = worst_error(res)
+    if worst <= tolerance:
+        return
+    warnings.warn(
+        f"summation-to-delta error {worst:.3g} (relative) exceeds tolerance "
+        f"{tolerance:g} for task {worst_task!r}; {blame()}",
+        ConvergenceWarning, stacklevel=3)

@@ -12,8 +12,6 @@ batch at once.
 from __future__ import annotations
 
 import itertools
-import os
-import warnings
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -22,12 +20,12 @@ from . import batching
 from . import settings as settle
 from . import tasks as task_lib
 from .backend import for_model
-from .collect import Collector, ConvergenceWarning, explanation, worst_error
+from .collect import Collector, ConvergenceWarning, check_convergence, explanation
 from .ism import ISM_ROWS, ism, ism_stream
 from .methods import MAXPOOL_MODES, METHODS, is_exact, pass_mode
 from .result import Explanation
 from .settings import Settings
-from .stream import in_batch, passes
+from .stream import default_workers, in_batch, passes
 from .tasks import Task
 
 #: The methods ``rule=`` accepts: the old name of :data:`~.methods.METHODS`, kept for callers.
@@ -106,17 +104,10 @@ class DeepLift:
                                            self.plan.output_shapes, task_names)
         self._expected = 0    # sequences of a run announced by expect() (see FUSE_AFTER)
 
-    #: Tiered compilation: the per-batch multipliers (secants, max-pool weights) run as
-    #: XLA-compiled functions in a call that carries at least this many tensor elements (its
-    #: sequences x (K + 1) rows x every tensor of the model), or in a run announced as that
-    #: long with :meth:`expect` (genome-wide `score` does); smaller calls run them as plain
-    #: ops. Measured on the benchmark models (benchmarks/first_call.py: 2 CPU cores, fresh
-    #: process, first call): below it XLA's compilation is most of a small run (DeepBind-size,
-    #: 64 sequences: 0.43 s tiered, 0.65 s with XLA; Basset-size, one sequence: 0.96 s and
-    #: 1.22 s); above it XLA pays within the first call (BPNet-size, one sequence, 2.6e7
-    #: elements: 0.83 s with, 1.20 s without). Decided per call, so that a second small call
-    #: never pays a compilation.
-    FUSE_AFTER = 1e7
+    #: Tiered compilation: tensor elements of a call (or of a run announced with
+    #: :meth:`expect`) from which the per-batch multipliers run XLA-compiled
+    #: (:data:`kipoi_deeplift.core.batching.FUSE_AFTER`, where the measurements are).
+    FUSE_AFTER = batching.FUSE_AFTER
 
     # -- public ---------------------------------------------------------------------------
     @property
@@ -191,8 +182,8 @@ class DeepLift:
         """
         xs = self._inputs(x)
         n = xs[0].shape[0]
-        run = self._settings(xs, references, n_references, seed, tasks, layers, hypothetical,
-                             target_layer, target_neuron, n_sequences=n)
+        run = settle.settle_run(self, xs, references, n_references, seed, tasks, layers,
+                                hypothetical, target_layer, target_neuron, n_sequences=n)
         if self.mode == "ism":
             return ism(self._backend.predict(tuple(run.tasks)), xs, run.tasks,
                        self.plan.input_names, hypothetical, progress, seed, self.rule,
@@ -212,7 +203,7 @@ class DeepLift:
                 bar.update(len(out[0]["delta"]))
         res = collected.explanation(run, self.rule, self.plan.input_names)
         if self.exact:
-            self._check_convergence(res)
+            check_convergence(res, self.tolerance, self.blame)
         return res
 
     def stream(self, batches: Iterable[tuple[Any, int, Any]], batch_size: int,
@@ -260,8 +251,8 @@ target_neuron
             return
         try:
             xs = self._inputs(first[0])
-            run = self._settings(xs, references, n_references, seed, tasks, layers,
-                                 hypothetical, target_layer, target_neuron)
+            run = settle.settle_run(self, xs, references, n_references, seed, tasks, layers,
+                                    hypothetical, target_layer, target_neuron)
         except ValueError as e:
             raise in_batch(e, first[1], first[0]) from e
         if self.mode == "ism":
@@ -276,7 +267,7 @@ target_neuron
             yield from it
 
         if workers is None:
-            workers = max(1, min(4, (os.cpu_count() or 1) // 4))
+            workers = default_workers()
         for out, tag in self._run(run, items(), batch_size, xs, checked=False, depth=depth,
                                   expected=self._expected, workers=workers):
             yield explanation(out, run, self.rule, self.plan.input_names), tag
@@ -284,7 +275,13 @@ target_neuron
     def expect(self, sequences: int) -> None:
         """Announce a run of ``sequences`` sequences to come batch by batch (as ``score``
         streams them): :attr:`FUSE_AFTER` then weighs the whole run, not each batch, so a
-        long run's batches are XLA-compiled from the first."""
+        long run's batches are XLA-compiled from the first.
+
+        Parameters
+        ----------
+        sequences : int
+            The run's length in sequences (the largest announced counts).
+        """
         self._expected = max(self._expected, int(sequences))
 
     # -- the batch loop -----------------------------------------------------------------
@@ -302,31 +299,7 @@ target_neuron
         yield from passes(fn, run, items, batch_size, self.plan.input_names,
                           None if checked else self._inputs, depth, workers)
 
-    # -- a run's settings -------------------------------------------------------------------
-    def _settings(self, xs, references, n_references, seed, tasks, layers, hypothetical,
-                  target_layer, target_neuron, n_sequences: int | None = None) -> Settings:
-        """Everything a run decides once, checked before any pass, in this order: the
-        references (:func:`.settings.settle_references`), the tasks and layers (which need the
-        model), the inputs with hypothetical contributions (:func:`.settings.settle`)."""
-        specs, k = settle.settle_references(xs, self.plan.input_names, references,
-                                            n_references, n_sequences)
-        if target_layer is not None:
-            if tasks is not None:
-                raise ValueError("give tasks= or target_layer=, not both")
-            task_list = self.hidden_tasks(target_layer, target_neuron, xs)
-        elif target_neuron is not None:
-            raise ValueError("target_neuron= needs target_layer= (the layer it belongs to)")
-        else:
-            task_list = self.select_tasks(tasks)
-        layers = tuple(layers)
-        for name in layers:
-            self.layer_key(name)
-        if layers and self.mode == "ism":
-            raise ValueError("in-silico mutagenesis gives no per-neuron contributions: "
-                             "drop layers= (or use a DeepLIFT rule)")
-        return settle.settle(xs, specs, k, references, n_references, seed, task_list, layers,
-                             hypothetical)
-
+    # -- a run's inputs (its settings: settings.settle_run) -----------------------------------
     def _inputs(self, x) -> list[np.ndarray]:
         """``x`` as checked float32 arrays in model order (:func:`.settings.check_inputs`)."""
         return settle.check_inputs(x, self.plan.input_names, self.plan.input_shapes)
@@ -342,16 +315,22 @@ target_neuron
             ends in one and the scores and ``preds`` are taken at its logit, else ``None``; the
             output's number of units (1 for a hidden neuron).
         """
-        if task.hidden:
-            return task.layer, None, 1
-        for key, shape in zip(self.plan.output_keys, self.plan.output_shapes):
-            if key == task.key:
-                units = int(np.prod(shape[1:])) if len(shape) > 1 else 1
-                return task.layer, self._backend.final_activations().get(key), units
-        raise ValueError(f"task {task.name!r} is not one of this model's outputs")
+        return task_lib.output_of(task, self.plan.output_keys, self.plan.output_shapes,
+                                  self._backend.final_activations)
 
     def layer_key(self, name: str) -> int:
-        """The plan's tensor key of a layer's output, or a ``ValueError`` naming the layers."""
+        """The plan's tensor key of a layer's output, or a ``ValueError`` naming the layers.
+
+        Parameters
+        ----------
+        name : str
+            The layer's name.
+
+        Returns
+        -------
+        int
+            The key of the layer's (first) output tensor in the backend's plan.
+        """
         if name not in self.plan.layer_outputs:
             raise ValueError(f"unknown layer {name!r}; layers: "
                              f"{', '.join(self.plan.layer_outputs)}")
@@ -368,26 +347,35 @@ target_neuron
         """
         return self._backend.tensor_shapes(xs)
 
-    def _declared_inputs(self) -> list[np.ndarray] | None:
-        """One zero row (1, ...) per input of the model's declared shapes, or ``None`` where a
-        length is not fixed."""
-        shapes = [tuple(s[1:]) for s in self.plan.input_shapes]
-        if any(d is None for s in shapes for d in s):
-            return None
-        return [np.zeros((1,) + s, np.float32) for s in shapes]
-
     def batch_size(self, n_references: int, most: int, xs: Sequence[np.ndarray] | None = None,
                    memory_cap: int | None = None, device: str | None = None) -> int:
-        """The largest batch (1 to ``most`` sequences, and at most
-        :data:`kipoi_deeplift.core.batching.MOST` on the device) whose estimated memory with
-        ``n_references`` references each fits ``memory_cap`` bytes (default: a quarter of the
-        free memory of ``device``, by default the one the passes run on, at most 8 GiB; see
-        :mod:`kipoi_deeplift.core.batching`), for inputs like ``xs`` (arrays (N, ...) per
-        input; default: the model's declared shapes, and 32 where a length is not fixed)."""
+        """The largest batch whose estimated memory fits (see :mod:`kipoi_deeplift.core.batching`).
+
+        Parameters
+        ----------
+        n_references : int
+            References per sequence.
+        most : int
+            The most sequences wanted; the batch is also at most
+            :data:`kipoi_deeplift.core.batching.MOST` on the device.
+        xs : sequence of np.ndarray, optional
+            Inputs like those to explain, arrays (N, ...) per input (default: the model's
+            declared shapes, and 32 sequences where a length is not fixed).
+        memory_cap : int, optional
+            Bytes a batch may use (default: a quarter of the free memory of ``device``, at
+            most 8 GiB).
+        device : str, optional
+            ``'CPU'``, ``'GPU'``, ... (default: the one the passes run on).
+
+        Returns
+        -------
+        int
+            Sequences, 1 to ``most``.
+        """
         device = device or self._backend.device_kind()
         most = min(most, batching.most(device))
         if xs is None:
-            xs = self._declared_inputs()
+            xs = batching.declared_inputs(self.plan.input_shapes)
             if xs is None:
                 return min(most, 32)
         cap = memory_cap or batching.default_cap(device)
@@ -416,7 +404,7 @@ target_neuron
         """
         key = self.layer_key(layer)
         if xs is None:
-            xs = self._declared_inputs()
+            xs = batching.declared_inputs(self.plan.input_shapes)
             if xs is None:
                 raise ValueError(f"target_layer={layer!r}: the model's input length is not "
                                  "fixed; give inputs")
@@ -425,22 +413,31 @@ target_neuron
     def select_tasks(self, tasks: Any) -> list[Task]:
         """The tasks named (or indexed) by ``tasks``, or given as :class:`Task` objects of this
         model (as ``select_tasks`` returns them, so a caller resolves names once); all when
-        ``None`` (see :func:`.tasks.select`)."""
+        ``None`` (see :func:`.tasks.select`).
+
+        Parameters
+        ----------
+        tasks : None, int, str, Task or a sequence of them
+            Task names, indices into :attr:`tasks`, or :class:`Task` objects of this model.
+
+        Returns
+        -------
+        list of Task
+            The tasks chosen, in the order given.
+        """
         return task_lib.select(self.tasks, tasks,
                                [keys[0] for keys in self.plan.layer_outputs.values()])
 
     # -- results ----------------------------------------------------------------------------
-    def _check_convergence(self, res: Explanation) -> None:
-        worst, worst_task = worst_error(res)
-        if worst <= self.tolerance:
-            return
-        warnings.warn(
-            f"summation-to-delta error {worst:.3g} (relative) exceeds tolerance "
-            f"{self.tolerance:g} for task {worst_task!r}; {self.blame()}",
-            ConvergenceWarning, stacklevel=3)
-
     def blame(self) -> str:
-        """Which layer types most likely break summation-to-delta in this model, and why."""
+        """Which layer types most likely break summation-to-delta in this model, and why.
+
+        Returns
+        -------
+        str
+            ``most likely ...``, naming the layers whose rules are inexact (with this
+            :attr:`maxpool` mode), or float32 round-off where none is.
+        """
         inexact = self._backend.inexact_layers(self.maxpool)
         return ("most likely " + "; ".join(inexact)) if inexact else \
             "no layer here uses an inexact rule: most likely float32 round-off"

@@ -11,22 +11,20 @@ numba, the GIL released) and become one-hot rows only where the pass needs them
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from . import shuffle as _kernels
+from .reference_names import (REFERENCE_NAMES, constant_reference, is_random,
+                              validate_reference_name)
 from .shuffle import ALPHABET as _ALPHABET, STREAM
 
 #: ``reference_stream`` of score files: stream 2's kernels, each sequence keyed by its locus and
 #: '-' drawn as the reverse complement of the '+' draw (:class:`Draws`); 2 keyed them by row.
 SCORE_STREAM = 3
 
-#: Names accepted by ``references=`` (plus ``gc:FRACTION`` and arrays).
-REFERENCE_NAMES = ("dinuc-shuffle", "shuffle", "zeros", "uniform")
-_GC = re.compile(r"^gc:(0(\.\d+)?|1(\.0+)?)$")
 #: One-hot row of each token: the 4 bases, then an all-zero row and an all-0.25 row (N).
 TOKEN_TABLE = np.concatenate([np.eye(_ALPHABET), np.zeros((1, _ALPHABET)),
                               np.full((1, _ALPHABET), 0.25)]).astype(np.float32)
@@ -34,21 +32,6 @@ __all__ = ["REFERENCE_NAMES", "STREAM", "SCORE_STREAM", "Draws", "reverse_comple
            "shuffle", "tokens", "from_tokens", "make_references", "constant_reference",
            "reference_count", "validate_reference_name", "is_random", "is_one_hot",
            "require_one_hot", "non_acgt_counts"]
-
-
-def validate_reference_name(spec: str) -> None:
-    """Raise ``ValueError`` unless ``spec`` names a reference kind."""
-    if spec in REFERENCE_NAMES or _GC.match(spec):
-        return
-    raise ValueError(
-        f"unknown reference {spec!r}: use one of {', '.join(REFERENCE_NAMES)}, gc:FRACTION "
-        "(e.g. gc:0.41) or an array"
-    )
-
-
-def is_random(spec: str) -> bool:
-    """True for reference kinds that draw several random references per sequence."""
-    return spec in ("dinuc-shuffle", "shuffle")
 
 
 def _uniform_rows(x: np.ndarray) -> np.ndarray:
@@ -278,29 +261,6 @@ def shuffle(x: np.ndarray, n_shuffles: int, seed: int = 0,
     return x[np.arange(n)[:, None, None], perm]
 
 
-def constant_reference(spec: str, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
-    """The single reference for ``spec`` (``zeros``, ``uniform`` or ``gc:FRACTION``).
-
-    Parameters
-    ----------
-    spec, shape, dtype : str, tuple of int, numpy dtype
-        ``shape``: the input's without the batch axis, e.g. (L, 4).
-
-    Returns
-    -------
-    np.ndarray, shape ``shape``
-    """
-    if spec == "zeros":
-        return np.zeros(shape, dtype)
-    if shape[-1] != _ALPHABET:
-        raise ValueError(f"reference {spec!r} needs a DNA input with 4 channels, got shape {shape}")
-    if spec == "uniform":
-        return np.full(shape, 0.25, dtype)
-    gc = float(spec.split(":", 1)[1])
-    row = np.array([(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2], dtype)  # A C G T
-    return np.broadcast_to(row, shape).astype(dtype)
-
-
 #: How one input's references reach the pass (see :class:`ReferenceBatch`).
 FORMS = ("tokens", "rows", "shared")
 
@@ -326,7 +286,18 @@ class ReferenceBatch:
     k: int
 
     def per_sequence(self, n: int) -> np.ndarray:
-        """The references as one-hot or float rows, (n, K, ...)."""
+        """The references as one-hot or float rows, (n, K, ...).
+
+        Parameters
+        ----------
+        n : int
+            The batch's sequences.
+
+        Returns
+        -------
+        np.ndarray, shape (n, K, ...)
+            One-hot rows for ``tokens``; a broadcast view (not a copy) for ``shared``.
+        """
         a = from_tokens(self.array) if self.form == "tokens" else self.array
         if self.form == "shared":
             return np.broadcast_to(a, (n,) + a.shape)
@@ -334,7 +305,19 @@ class ReferenceBatch:
 
     def repeated(self, k: int) -> "ReferenceBatch":
         """The same references for a run with ``k`` references a sequence (this input has one
-        reference, another input ``k``): the one repeated."""
+        reference, another input ``k``): the one repeated.
+
+        Parameters
+        ----------
+        k : int
+            The run's references per sequence (K).
+
+        Returns
+        -------
+        ReferenceBatch
+            This one where its K is ``k`` already, and a ``shared`` one as it is (K 1, repeated
+            inside the pass); ``ValueError`` unless its K is 1.
+        """
         if k == self.k:
             return self
         if self.k != 1:
@@ -345,7 +328,20 @@ class ReferenceBatch:
 
     def padded(self, n: int, rows: int) -> "ReferenceBatch":
         """The references of ``n`` sequences followed by copies of the first sequence's, to
-        ``rows`` sequences (a fixed batch shape for the compiled pass)."""
+        ``rows`` sequences (a fixed batch shape for the compiled pass).
+
+        Parameters
+        ----------
+        n : int
+            The batch's sequences.
+        rows : int
+            The sequences of the padded batch (at least ``n``).
+
+        Returns
+        -------
+        ReferenceBatch
+            This one where it is ``shared`` or already ``rows`` sequences long.
+        """
         if self.form == "shared" or rows == n:
             return self
         extra = np.tile(self.array[:self.k], (rows - n,) + (1,) * (self.array.ndim - 1))

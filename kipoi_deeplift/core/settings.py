@@ -118,6 +118,52 @@ def settle(xs: Sequence[np.ndarray], specs: Sequence, k: int, references: Any,
                     references if isinstance(references, str) else "array")
 
 
+def settle_run(model: Any, xs: Sequence[np.ndarray], references: Any, n_references: Any,
+               seed: int, tasks: Any, layers: Sequence[str], hypothetical: bool,
+               target_layer: str | None, target_neuron: Any,
+               n_sequences: int | None = None) -> Settings:
+    """Everything a run decides once, checked before any pass, in this order: the references
+    (:func:`settle_references`), the tasks and layers (which need the model), the inputs with
+    hypothetical contributions (:func:`settle`).
+
+    Parameters
+    ----------
+    model : DeepLift
+        The engine (:class:`kipoi_deeplift.core.engine.DeepLift`): its ``plan``,
+        ``hidden_tasks``, ``select_tasks``, ``layer_key`` and ``mode``.
+    xs : sequence of np.ndarray
+        The checked inputs (N, ...), in model order.
+    references, n_references, seed, tasks, layers, hypothetical, target_layer, target_neuron
+        As for :meth:`~kipoi_deeplift.core.engine.DeepLift.explain`.
+    n_sequences : int, optional
+        The sequences of the whole run where known (per-sequence reference arrays must cover
+        them).
+
+    Returns
+    -------
+    Settings
+        The run's settings.
+    """
+    specs, k = settle_references(xs, model.plan.input_names, references, n_references,
+                                 n_sequences)
+    if target_layer is not None:
+        if tasks is not None:
+            raise ValueError("give tasks= or target_layer=, not both")
+        task_list = model.hidden_tasks(target_layer, target_neuron, xs)
+    elif target_neuron is not None:
+        raise ValueError("target_neuron= needs target_layer= (the layer it belongs to)")
+    else:
+        task_list = model.select_tasks(tasks)
+    layers = tuple(layers)
+    for name in layers:
+        model.layer_key(name)
+    if layers and model.mode == "ism":
+        raise ValueError("in-silico mutagenesis gives no per-neuron contributions: "
+                         "drop layers= (or use a DeepLIFT rule)")
+    return settle(xs, specs, k, references, n_references, seed, task_list, layers,
+                  hypothetical)
+
+
 def check_inputs(x: Any, names: Sequence[str], shapes: Sequence[tuple]) -> list[np.ndarray]:
     """A batch's inputs as float32 arrays in model order, checked against the model.
 

@@ -2,6 +2,7 @@
 batches ahead), the compiled pass run on it, its outputs trimmed and checked."""
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -77,6 +78,17 @@ def passes(fn: Callable, run: Settings, items: Iterable, batch_size: int,
         out = tree_map(lambda a: a[:n], fn(xb, rb))
         check_rows(out, run.tasks, offset)
         yield out, tag
+
+
+def default_workers() -> int:
+    """Threads making references by default: a quarter of the cores, 1 to 4.
+
+    Returns
+    -------
+    int
+        Threads.
+    """
+    return max(1, min(4, (os.cpu_count() or 1) // 4))
 
 
 def pad(v: np.ndarray, rows: int) -> np.ndarray:

@@ -156,6 +156,35 @@ def _neuron_task(layer: str, key: int, shape: tuple, size: int, idx: Any) -> Tas
                      f"of length {len(shape)} (layer {layer!r} has shape {shape})")
 
 
+def output_of(task: Task, keys: Sequence[int], shapes: Sequence[tuple],
+              final_activations: Any) -> tuple[str, str | None, int]:
+    """Where ``task`` is scored (:meth:`kipoi_deeplift.core.engine.DeepLift.output_of`).
+
+    Parameters
+    ----------
+    task : Task
+        An output's or a hidden neuron's task.
+    keys, shapes : sequence
+        Per model output: its plan key and its shape (batch axis first).
+    final_activations : callable
+        ``final_activations() -> dict`` of output key -> ``sigmoid``/``softmax`` (the
+        backend's), called for an output's task.
+
+    Returns
+    -------
+    tuple of (str, str or None, int)
+        The output or hidden layer; its final activation or ``None``; its number of units
+        (1 for a hidden neuron).
+    """
+    if task.hidden:
+        return task.layer, None, 1
+    for key, shape in zip(keys, shapes):
+        if key == task.key:
+            units = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+            return task.layer, final_activations().get(key), units
+    raise ValueError(f"task {task.name!r} is not one of this model's outputs")
+
+
 def select(tasks: Sequence[Task], wanted: Any, hidden_keys: Sequence[int]) -> list[Task]:
     """The tasks ``wanted`` of a model whose output tasks are ``tasks``.
 

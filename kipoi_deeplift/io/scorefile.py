@@ -1,8 +1,9 @@
 """The score file (one HDF5 file per ``score`` run): its layout, in one place.
 
-Every dataset path and the provenance attributes are named here; :func:`batch_arrays` turns one
-scored batch into the datasets appended to the file, and :class:`ScoreFile` reads a finished
-file for compare, plot, merge, tracks and TF-MoDISco. The layout (the contract)::
+Every dataset path (:mod:`.layout`, whose names this module re-exports) and the provenance
+attributes are named here; :func:`batch_arrays` turns one scored batch into the datasets
+appended to the file, and :class:`ScoreFile` reads a finished file for compare, plot, merge,
+tracks and TF-MoDISco. The layout (the contract)::
 
     /contrib/<input>/<task>         (N, L, 4) float32  contributions (mean over references);
                                     for the DNA input projected on the observed base
@@ -26,10 +27,9 @@ import numpy as np
 from ..core.result import relative_error  # noqa: F401  (read by io; lives with the result)
 from ..errors import UserError
 from . import hdf5
-
-RANGE_KEYS = ("chr", "start", "end", "id", "strand")
-ORIENTATION = "metadata/orientation"
-N_POSITIONS, ZERO_POSITIONS = "metadata/n_positions", "metadata/zero_positions"
+from .layout import (N_POSITIONS, ORIENTATION, RANGE_KEYS, ZERO_POSITIONS,  # noqa: F401
+                     contrib, contrib_per_channel, convergence, delta, h5_key, hyp_contrib,
+                     inputs, neuron_contrib, preds, ranges)
 
 #: Attributes that identify a run: its model, weights, options and data. Shards of one run
 #: (merge) and an interrupted run (``--resume``) must agree on all of them.
@@ -66,41 +66,6 @@ FORMAT_VERSION = 2
 ENVIRONMENT = ("tensorflow_version", "keras_version", "device", "start_time", "end_time")
 
 
-def h5_key(name: str) -> str:
-    """A task, layer or input name as one HDF5 path component.
-
-    Parameters
-    ----------
-    name : str
-
-    Returns
-    -------
-    str
-        With ``/`` replaced by ``_``.
-    """
-    return str(name).replace("/", "_")
-
-
-def contrib(input_name: str, task: str) -> str:
-    """Path of one input's contributions to one task: (N, L, 4) float32.
-
-    Returns
-    -------
-    str
-    """
-    return f"contrib/{h5_key(input_name)}/{h5_key(task)}"
-
-
-def contrib_per_channel(input_name: str, task: str) -> str:
-    """Path of one input's per-channel contributions m·(x - r) to one task: (N, L, 4).
-
-    Returns
-    -------
-    str
-    """
-    return f"contrib_per_channel/{h5_key(input_name)}/{h5_key(task)}"
-
-
 def project(per_channel: np.ndarray, onehot: np.ndarray) -> np.ndarray:
     """Per-channel contributions -> each position's total on the base that is there.
 
@@ -128,76 +93,6 @@ def project(per_channel: np.ndarray, onehot: np.ndarray) -> np.ndarray:
     if empty.any():
         out[empty] = per_channel[empty]
     return out.astype(per_channel.dtype, copy=False)
-
-
-def hyp_contrib(input_name: str, task: str) -> str:
-    """Path of one input's hypothetical contributions to one task: (N, L, 4) float32.
-
-    Returns
-    -------
-    str
-    """
-    return f"hyp_contrib/{h5_key(input_name)}/{h5_key(task)}"
-
-
-def neuron_contrib(layer: str, task: str) -> str:
-    """Path of one layer's per-neuron contributions to one task: (N, ..., units) float32.
-
-    Returns
-    -------
-    str
-    """
-    return f"neuron_contrib/{h5_key(layer)}/{h5_key(task)}"
-
-
-def inputs(input_name: str) -> str:
-    """Path of an input as the model saw it: (N, L, 4) for DNA.
-
-    Returns
-    -------
-    str
-    """
-    return f"inputs/{h5_key(input_name)}"
-
-
-def preds(task: str) -> str:
-    """Path of the scored output (the logit before a final sigmoid/softmax): (N,).
-
-    Returns
-    -------
-    str
-    """
-    return f"preds/{h5_key(task)}"
-
-
-def delta(task: str) -> str:
-    """Path of f(x) minus the mean f(reference): (N,).
-
-    Returns
-    -------
-    str
-    """
-    return f"delta/{h5_key(task)}"
-
-
-def convergence(task: str) -> str:
-    """Path of the largest |sum of contributions - delta| over references: (N,).
-
-    Returns
-    -------
-    str
-    """
-    return f"convergence/{h5_key(task)}"
-
-
-def ranges(key: str) -> str:
-    """Path of one field of the dataloader's metadata ranges (chr, start, ...): (N,).
-
-    Returns
-    -------
-    str
-    """
-    return f"metadata/ranges/{key}"
 
 
 def batch_arrays(res, x: Mapping[str, np.ndarray], metadata_ranges: Mapping | None, n: int,
