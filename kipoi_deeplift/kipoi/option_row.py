@@ -214,10 +214,20 @@ def references_word(value: Any) -> str:
 
 class Derived(Option):
     """The derived formats (one ``--<format> PREFIX`` flag each, a row of
-    :data:`kipoi_deeplift.io.derived.FORMATS`), gathered in one field: format -> prefix."""
+    :data:`kipoi_deeplift.io.derived.FORMATS`), gathered in one field: format -> prefix.
+
+    Parameters
+    ----------
+    name, default : as :class:`Option` (``'derived'``, ``{}``); the flags come from the formats.
+    """
 
     def add_to(self, parser) -> None:
-        """Add ``--<format> PREFIX`` for every derived format to ``parser``."""
+        """Add ``--<format> PREFIX`` for every derived format to ``parser``.
+
+        Parameters
+        ----------
+        parser : argparse.ArgumentParser
+        """
         from ..io.derived import FORMATS
 
         for fmt in FORMATS.values():
@@ -241,7 +251,18 @@ class Derived(Option):
         return {k: getattr(parsed, k) for k in FORMATS if getattr(parsed, k, None)}
 
     def words(self, value: Mapping[str, str]) -> list[str]:
-        """``--<format> PREFIX`` for each format of ``value`` (format -> prefix), in order."""
+        """The formats asked for in the rerun command.
+
+        Parameters
+        ----------
+        value : Mapping[str, str]
+            Format -> prefix.
+
+        Returns
+        -------
+        list of str
+            ``--<format> PREFIX`` for each, in order.
+        """
         return [w for k, v in value.items() for w in (f"--{k}", str(v))]
 
     @property
