@@ -125,7 +125,7 @@ def test_reading_references_pass_and_writing_overlap_in_order(world, monkeypatch
     from kipoi_deeplift.backends.tf import passes
     from kipoi_deeplift.core import references
     from kipoi_deeplift.io import writers
-    from kipoi_deeplift.kipoi import scoring
+    from kipoi_deeplift.kipoi import streaming
 
     d, model, args, whole = world
     events, lock = [], threading.Lock()
@@ -143,7 +143,7 @@ def test_reading_references_pass_and_writing_overlap_in_order(world, monkeypatch
                     return
             threading.Event().wait(0.01)
 
-    guard, make, function = scoring._guard, references.batch_references, passes.TFPass.function
+    guard, make, function = streaming.guard, references.batch_references, passes.TFPass.function
     append = writers.H5Writer.append
 
     def reading(batches):
@@ -177,7 +177,7 @@ def test_reading_references_pass_and_writing_overlap_in_order(world, monkeypatch
         append(self, arrays)
         log(("write end", i))
 
-    monkeypatch.setattr(scoring, "_guard", reading)
+    monkeypatch.setattr(streaming, "guard", reading)
     monkeypatch.setattr(references, "batch_references", making)
     monkeypatch.setattr(passes.TFPass, "function", compiled)
     monkeypatch.setattr(writers.H5Writer, "append", writing)
