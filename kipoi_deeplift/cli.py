@@ -17,6 +17,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from . import commands
 from ._version import __version__
+from .core.methods import MAXPOOL_MODES, METHODS   # plain data: TensorFlow is not imported
+
+#: The choices of --rule and --maxpool (the option table's; kept under their old names).
+RULE_CHOICES = tuple(METHODS)
+MAXPOOL_CHOICES = MAXPOOL_MODES
 
 
 def _score_parser(sub):

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from .catalog import (describes, find, identify, model_count, output_task_names,
                       score_defaults, show, table)
-from .config import ZooConfig, config_files, function, load_configs, parse, read, validate
+from .config import (ZooConfig, config_dir, config_files, function, load_configs, parse, read,
+                     validate)
 from .loaders import Loader, loader
 
-__all__ = ["Loader", "ZooConfig", "config_files", "describes", "find", "function",
+__all__ = ["Loader", "ZooConfig", "config_dir", "config_files", "describes", "find", "function",
            "identify", "load_configs", "loader", "model_count", "output_task_names", "parse",
            "read", "score_defaults", "show", "table", "validate"]
