@@ -16,12 +16,26 @@ Importing this package needs neither TensorFlow nor Kipoi.
 """
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
+
 from .catalog import (describes, find, identify, model_count, output_task_names,
                       score_defaults, show, table)
-from .config import (ZooConfig, config_dir, config_files, function, load_configs, parse, read,
+from .config import (ZooConfig, config_files, function, load_configs, parse, read,
                      validate)
 from .loaders import Loader, loader
 
 __all__ = ["Loader", "ZooConfig", "config_dir", "config_files", "describes", "find", "function",
            "identify", "load_configs", "loader", "model_count", "output_task_names", "parse",
            "read", "score_defaults", "show", "table", "validate"]
+
+
+def config_dir() -> Path:
+    """The folder of the package's configs (``model_zoo_configs/``, installed as
+    ``kipoi_deeplift/zoo/configs/``).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    return Path(str(resources.files(__name__).joinpath("configs")))

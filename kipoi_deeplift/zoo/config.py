@@ -362,17 +362,6 @@ def config_files(directory: Path | str | None = None) -> list:
     return found
 
 
-def config_dir() -> Path:
-    """The folder of the package's configs (``model_zoo_configs/``, installed as
-    ``kipoi_deeplift/zoo/configs/``).
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    return Path(str(resources.files(__package__).joinpath("configs")))
-
-
 def read(path: Any) -> ZooConfig:
     """One config file (a path, or a resource of the package), parsed.
 
