@@ -57,6 +57,12 @@ def _compare_parser(sub):
                    help="a `kipoi-deeplift motifs` directory (of the first file) to show")
     p.add_argument("--sites", default=None,
                    help="a BED of sites (`kipoi-deeplift sites`) to shade on the logos")
+    p.add_argument("--normalize", choices=("none", "delta", "l1"), default="none",
+                   help="put the files on a common scale first: each interval's contributions "
+                        "divided by its |delta| (delta) or by their L1 norm (l1), per file "
+                        "(default: none); for models with different output scales or cell "
+                        "types. Correlations and top windows do not change; the report's "
+                        "logos and chosen intervals do")
     p.set_defaults(run=_run_compare)
 
 
@@ -65,7 +71,7 @@ def _run_compare(a) -> int:
     from .errors import UserError
     from .analysis.report import write_report
 
-    files, rows = compare(a.files, top_k=a.top_k)
+    files, rows = compare(a.files, top_k=a.top_k, normalize=a.normalize)
     n = files[0].per_base.shape[0]
     for row in a.example or []:
         if not 0 <= row < n:
@@ -84,6 +90,11 @@ def _run_compare(a) -> int:
     written = write_report(files, rows, a.output, examples=a.example,
                            n_intervals=a.intervals, motifs=a.motifs, sites=a.sites)
     print(f"wrote {written}")
+    if a.normalize != "none":
+        left = sum(f.unscaled for f in files)
+        print(f"contributions divided by each interval's "
+              f"{'|delta|' if a.normalize == 'delta' else 'L1 norm'} in its own file"
+              + (f" ({left} interval(s) with a divisor of 0 left as they are)" if left else ""))
     for r in rows:
         if r["interval"] == "all":
             print(f"{r['model_a']} vs {r['model_b']}: pearson {r['pearson']:.3f}, spearman "

@@ -213,3 +213,59 @@ document.title=(ok?'IMAGES-OK':'IMAGES-BROKEN')+(asc&&desc?' SORT-OK':' SORT-BRO
     from PIL import Image
 
     assert Image.open(shot).size == (1300, 2000)
+
+
+def _scaled(f, factor, task="CTCF", zero_row=None):
+    """A model whose output is ``factor`` times the first's: every score of one task scaled
+    (the file still sums to its delta); ``zero_row``: that interval's delta set to 0."""
+    for key in (f"contrib/seq/{task}", f"hyp_contrib/seq/{task}", f"delta/{task}",
+                f"preds/{task}", f"convergence/{task}"):
+        if key in f:
+            f[key][...] = f[key][:] * factor
+    if zero_row is not None:
+        f[f"delta/{task}"][zero_row] = 0.0
+
+
+def test_normalize_puts_models_of_other_output_scales_side_by_side(scored, capsys):
+    """--normalize delta: a model ten times another's output scale draws the same logos
+    (contributions / |delta|, computed here) and picks the same intervals; l1: absolute
+    values sum to 1; per-interval numbers do not change; a zero divisor is left as it is."""
+    from kipoi_deeplift.analysis import compare as C
+    from kipoi_deeplift.analysis.report_intervals import choose_intervals
+
+    d, out, _ = scored
+    ten = _rewrite(out["a"], d / "ten.h5", lambda f: _scaled(f, 10.0))
+    specs = [f"{out['a']}:CTCF", f"{ten}:CTCF"]
+    plain_files, plain = C.compare(specs)
+    files, rows = C.compare(specs, normalize="delta")
+    with h5py.File(out["a"]) as f:
+        delta = f["delta/CTCF"][:].astype(np.float64)
+    expect = per_base(out["a"]) / np.abs(delta)[:, None]
+    for s in files:
+        np.testing.assert_allclose(s.per_base, expect, rtol=1e-5)
+        np.testing.assert_allclose(s.per_base.sum(1), np.sign(delta), atol=1e-3)
+    assert not np.allclose(plain_files[0].per_base, plain_files[1].per_base)
+    np.testing.assert_allclose(files[0].confidence, files[1].confidence, rtol=1e-5)
+    assert choose_intervals(files, rows) != [] and \
+        choose_intervals(files, rows) == choose_intervals(files[:1] * 2, rows)
+    for r, q in zip(rows, plain):      # per interval: unchanged by positive scaling
+        for key in ("pearson", "spearman", "top_k_jaccard", "top_site_a", "top_site_b"):
+            assert r[key] == q[key] if isinstance(q[key], str) else \
+                r[key] == pytest.approx(q[key], rel=1e-6, nan_ok=True), key
+    l1_files, _ = C.compare(specs, normalize="l1")
+    np.testing.assert_allclose(np.abs(l1_files[1].per_base).sum(1), 1.0, rtol=1e-6)
+
+    zero = _rewrite(out["a"], d / "zero.h5", lambda f: _scaled(f, 1.0, zero_row=2))
+    zfiles, _ = C.compare([f"{out['a']}:CTCF", f"{zero}:CTCF"], normalize="delta")
+    assert zfiles[1].unscaled == 1 and zfiles[0].unscaled == 0
+    np.testing.assert_allclose(zfiles[1].per_base[2], per_base(out["a"])[2], rtol=1e-6)
+    with pytest.raises(kd.UserError, match="--normalize 'max'"):
+        C.compare(specs, normalize="max")
+
+    report = d / "normalized.html"
+    assert cli.main(["compare", *specs, "-o", str(report), "--normalize", "delta"]) == 0
+    said = capsys.readouterr().out
+    assert "contributions divided by each interval's |delta| in its own file" in said
+    assert "On a common scale (--normalize delta)" in report.read_text()
+    assert cli.main(["compare", *specs, "-o", str(d / "plain.html")]) == 0
+    assert "On a common scale" not in (d / "plain.html").read_text()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,10 @@ from ..errors import UserError
 from ..io.staging import staged_file
 
 RANGE_KEYS = ("chr", "start", "end", "strand", "id")
+
+#: ``compare --normalize``: contributions as stored, divided by each interval's |delta| (so
+#: they sum to +-1), or by their L1 norm (their absolute values sum to 1), in each file.
+NORMALIZE = ("none", "delta", "l1")
 
 
 @dataclass
@@ -44,6 +48,9 @@ class Scored:
         f(x) minus the mean f(reference); the scored output (logit).
     flip : numpy.ndarray, shape=(N,), bool, optional
         Read against the genome (reverse complement).
+    normalize : str, optional
+        How ``per_base`` and ``contrib`` were scaled (:data:`NORMALIZE`; see
+        :func:`normalized`); ``unscaled``: intervals left as they are (a zero scale).
     """
 
     path: str
@@ -58,6 +65,8 @@ class Scored:
     delta: np.ndarray | None = None   # (N,)
     preds: np.ndarray | None = None   # (N,) the scored output (logit)
     flip: np.ndarray | None = None    # (N,) bool: read against the genome (reverse complement)
+    normalize: str = "none"
+    unscaled: int = 0
 
     @property
     def rule(self) -> str:
@@ -69,6 +78,17 @@ class Scored:
         """
         rule, maxpool = self.attrs.get("rule", ""), self.attrs.get("maxpool", "")
         return f"{rule}, maxpool {maxpool}" if maxpool else str(rule)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """How far each interval moves the output, (N,): |delta|, or with contributions
+        normalised |delta| over its median in this file (models whose outputs differ in scale
+        then count alike when the report picks intervals)."""
+        size = np.abs(self.delta)
+        if self.normalize == "none":
+            return size
+        typical = float(np.median(size))
+        return size / typical if typical > 0 else size
 
     @property
     def model(self) -> str:
@@ -256,7 +276,36 @@ def _interval(s: Scored, i: int) -> str:
     return f"{s.ranges['chr'][i]}:{s.ranges['start'][i]}-{s.ranges['end'][i]}({strand})"
 
 
-def compare(specs: list[str], top_k: int = 10, window_width: int = 8
+def normalized(s: Scored, how: str) -> Scored:
+    """One file's contributions on a common scale (``compare --normalize``).
+
+    Parameters
+    ----------
+    s : Scored
+    how : {'none', 'delta', 'l1'}
+        ``delta``: each interval's contributions divided by its |delta| (they then sum to the
+        sign of delta: shares of the output's change); ``l1``: by the sum of their absolute
+        values. An interval whose divisor is 0 is left as it is (counted in ``unscaled``).
+
+    Returns
+    -------
+    Scored
+        A copy with ``per_base`` (N, L) and ``contrib`` (N, L, 4) scaled.
+    """
+    if how not in NORMALIZE:
+        raise UserError(f"--normalize {how!r}: use one of {', '.join(NORMALIZE)}")
+    if how == "none":
+        return s
+    size = np.abs(s.delta).astype(np.float64) if how == "delta" else \
+        np.abs(s.per_base).sum(axis=1)
+    usable = np.isfinite(size) & (size > 0)
+    divisor = np.where(usable, size, 1.0)
+    return replace(s, per_base=s.per_base / divisor[:, None],
+                   contrib=s.contrib / divisor[:, None, None], normalize=how,
+                   unscaled=int((~usable).sum()))
+
+
+def compare(specs: list[str], top_k: int = 10, window_width: int = 8, normalize: str = "none"
             ) -> tuple[list[Scored], list[dict]]:
     """Load, check and compare every pair of files.
 
@@ -266,6 +315,10 @@ def compare(specs: list[str], top_k: int = 10, window_width: int = 8
         ``FILE.h5`` or ``FILE.h5:TASK``, at least two, scored on the same intervals.
     top_k, window_width : int, optional
         As :func:`pair_rows`.
+    normalize : {'none', 'delta', 'l1'}, optional
+        Contributions on a common scale first (:func:`normalized`). Correlations, top-k
+        overlap and top windows are per interval, so they do not change; the report's logos,
+        distributions and choice of intervals do.
 
     Returns
     -------
@@ -276,7 +329,9 @@ def compare(specs: list[str], top_k: int = 10, window_width: int = 8
     """
     if len(specs) < 2:
         raise UserError("compare needs at least two files")
-    files = [load(s) for s in specs]
+    if normalize not in NORMALIZE:
+        raise UserError(f"--normalize {normalize!r}: use one of {', '.join(NORMALIZE)}")
+    files = [normalized(load(s), normalize) for s in specs]
     check_same_intervals(files)
     for f, name in zip(files, file_names([f.path for f in files])):
         f.label = f"{name}:{f.task}"

@@ -29,9 +29,9 @@ from .compare import Scored, agreement_matrix
 from .plots import along_genome, browser_region, draw_logo, fit_title
 from .report_html import (agreement_html, document, extras_html, files_table, interval_table,
                           motifs_html, provenance_html, read_sites, sites_caption)
-from .report_intervals import (DISAGREEING_RULE, WHOLE_UP_TO, choose_intervals,  # noqa: F401
-                               describe_files, disagreement_floor, mean_pearson,
-                               sequence_region, shown_window)
+from .report_intervals import (DISAGREEING_RULE, SCALE_LABEL, WHOLE_UP_TO,  # noqa: F401
+                               choose_intervals, describe_files, disagreement_floor,
+                               mean_pearson, scale_html, sequence_region, shown_window)
 
 #: Old private names, imported by tests and by readers of earlier versions.
 _motifs_html, _sequence_region = motifs_html, sequence_region
@@ -87,7 +87,7 @@ def _interval_figure(files: list[Scored], i: int, width: int | None, sites: list
                              squeeze=False)
     shaded = 0
     for ax, (f, positions, values) in zip(axes[:, 0], panels):
-        draw_logo(ax, values, positions, "contribution")
+        draw_logo(ax, values, positions, SCALE_LABEL[f.normalize])
         ax.set_xlim(positions[0] - 0.5, positions[-1] + 0.5)
         ax.set_ylim(bottom * 1.1, top * 1.1)
         for s_lo, s_hi, name in sites or []:
@@ -150,7 +150,7 @@ def _distribution_figure(files: list[Scored]) -> str:
         ax.hist(f.per_base.ravel(), bins=80, histtype="step", density=True,
                 label=f.title)
     ax.set_yscale("log")
-    ax.set_xlabel("per-base score (the position's contribution)")
+    ax.set_xlabel(f"per-base score (the position's {SCALE_LABEL[files[0].normalize]})")
     ax.set_ylabel("density (log scale)")
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -179,9 +179,9 @@ def _interval_sections(files: list[Scored], rows: list[dict], examples: list[int
         if first.ranges is not None and "id" in first.ranges:
             name = f", {first.ranges['id'][i]}"
         if why == "most confident":
-            why += f": mean |delta| {confidence[i]:.3g}"
+            why += f": {_size(files)} {confidence[i]:.3g}"
         elif why == "most disagreeing":
-            why += f": mean Pearson {agreement[i]:.2f}, mean |delta| {confidence[i]:.3g}"
+            why += f": mean Pearson {agreement[i]:.2f}, {_size(files)} {confidence[i]:.3g}"
         if bases == length:
             what = f"Shown: the whole interval, {esc(where)} ({length} bp)."
         else:
@@ -196,6 +196,12 @@ def _interval_sections(files: list[Scored], rows: list[dict], examples: list[int
                         f"<p class='small'>{what} {outputs}</p>"
                         f"<img alt='logos of row {i}' src='data:image/png;base64,{png}'>")
     return sections, cut
+
+
+def _size(files: list[Scored]) -> str:
+    """What the report's interval choice measures: mean |delta|, or with --normalize mean
+    |delta| relative to each file's median (see :attr:`Scored.confidence`)."""
+    return "mean |delta|" if files[0].normalize == "none" else "mean |delta| / file median"
 
 
 def _intro(files: list[Scored], cut: list[int], examples: list[int] | None,
@@ -215,11 +221,11 @@ def _intro(files: list[Scored], cut: list[int], examples: list[int] | None,
     chosen_text = ("" if examples else
                    f" The intervals shown are, alternately, the most confident (largest mean "
                    f"|delta| over the files) and the most disagreeing: {DISAGREEING_RULE}; "
-                   f"here a mean |delta| of at least {disagreement_floor(confidence):.3g}.")
+                   f"here a {_size(files)} of at least {disagreement_floor(confidence):.3g}.")
     return f"""<h1>DeepLIFT report: {html.escape(describe_files(files))}</h1>
 <p>{n} intervals of {length} bp, the same in every file. {shown_text} (each position's
 contribution, its total drawn on the base that is there), {along}; the logos of one interval
-share one y scale.{chosen_text}</p>"""
+share one y scale.{chosen_text}</p>{scale_html(files)}"""
 
 
 def write_report(files: list[Scored], rows: list[dict], path: str,
@@ -255,7 +261,7 @@ def write_report(files: list[Scored], rows: list[dict], path: str,
     """
     site_rows = read_sites(sites) if sites else []
     sites_label = sites_caption(site_rows, sites) if sites else ""
-    confidence = np.mean([np.abs(f.delta) for f in files], axis=0)
+    confidence = np.mean([f.confidence for f in files], axis=0)
     # Pictures in the page's order: the interval logos, the heat map, the distributions.
     sections, cut = _interval_sections(files, rows, examples, n_intervals, window,
                                        site_rows if sites else None, sites_label, confidence)

@@ -87,7 +87,7 @@ def choose_intervals(files: list[Scored], rows: list[dict], wanted: list[int] | 
     total = files[0].per_base.shape[0]
     if wanted:
         return [(i, "chosen") for i in wanted]
-    confidence = np.mean([np.abs(f.delta) for f in files], axis=0)
+    confidence = np.mean([f.confidence for f in files], axis=0)
     agreement = mean_pearson(rows)
     confident = list(np.argsort(-confidence, kind="stable"))
     floor = disagreement_floor(confidence)
@@ -189,3 +189,37 @@ def sequence_region(f: Scored, i: int) -> tuple[str, int, int] | None:
     length = f.per_base.shape[1]
     g0 = sequence_start(int(f.ranges["start"][i]), int(f.ranges["end"][i]), length)
     return str(f.ranges["chr"][i]), g0, g0 + length
+
+
+#: What a logo's y axis shows, by ``compare --normalize``.
+SCALE_LABEL = {"none": "contribution", "delta": "contribution / |delta|",
+               "l1": "contribution / L1 norm"}
+
+
+def scale_html(files: list[Scored]) -> str:
+    """The report's sentence on ``--normalize`` ('' without it).
+
+    Parameters
+    ----------
+    files : list of Scored
+        The files compared, normalised alike.
+
+    Returns
+    -------
+    str
+        An HTML paragraph.
+    """
+    how = files[0].normalize
+    if how == "none":
+        return ""
+    what = ("divided by its |delta| in its own file (they sum to +1 or -1: each position's "
+            "share of the output's change)" if how == "delta" else
+            "divided by the sum of their absolute values in its own file")
+    unscaled = sum(f.unscaled for f in files)
+    left = (f" {unscaled} interval(s) with a divisor of 0 are drawn as they are." if unscaled
+            else "")
+    return (f"<p><b>On a common scale (--normalize {how})</b>: each interval's contributions "
+            f"are {what}, so models with different output scales or cell types are drawn "
+            "side by side. Correlations, top-k overlap and top windows are computed per "
+            "interval and do not change; the intervals shown are picked by |delta| relative "
+            f"to each file's median.{left}</p>")
