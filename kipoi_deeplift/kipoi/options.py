@@ -30,10 +30,12 @@ SCORE_OPTIONS: list[Option] = [
                 "~/.kipoi/config.yaml (default: dir for a directory, else kipoi)"),
     Option("dataloader_args", ("--dataloader-args",), argument=True, nargs="+",
            metavar="JSON_OR_FILE", always=True, attribute="dataloader_args", same="run",
-           word=lambda v: json.dumps(v, default=str), record=lambda v, _: json.dumps(v, default=str),
+           word=lambda v: json.dumps(v, default=str),
+           record=lambda v, _: json.dumps(v, default=str),
            help="dataloader arguments: a JSON object, a .json/.yaml file or key=value pairs, "
                 "e.g. '{\"intervals_file\": \"x.bed\", \"fasta_file\": \"hg38.fa\"}'"),
-    Option("output", ("-o", "--output"), argument=True, default="deeplift.h5", always=True, spelling="-o",
+    Option("output", ("-o", "--output"), argument=True, default="deeplift.h5", always=True,
+           spelling="-o",
            help="HDF5 file to write (default: deeplift.h5; a name ending in .tsv writes the "
                 "--summary table there and the HDF5 beside it as .h5)"),
     Option("tasks", ("--tasks",), always=True, attribute="tasks", same="run",
@@ -69,6 +71,12 @@ SCORE_OPTIONS: list[Option] = [
            help="how max pooling passes multipliers (default exact: the pooled difference "
                 "carried by one position, summation-to-delta holds; gradient: through the "
                 "input's max, the DeepLIFT authors' original mode)"),
+    Option("strands", ("--strands",), default="forward", choices=("forward", "reverse", "both"),
+           attribute="strands", same="run",
+           help="forward (default): the sequences as read; reverse: their reverse complements "
+                "(references reverse-complemented with them), scores read back along the "
+                "sequence; both: the mean of the two, so the file explains (f(x) + f(rc x)) / 2 "
+                "exactly (one-hot DNA models with one value per task)"),
     Option("batch_size", ("--batch-size",), type=int, always=True, attribute="batch_size",
            same="resume", record=lambda v, _: int(v),
            help="sequences per batch (default: what fits a quarter of the free memory)"),

@@ -121,6 +121,7 @@ def prepare(model: str | KipoiModel, dataloader_args: Any, output: str, options)
     references = references_arg(settings["references"], side.by_label, side.inputs.dna,
                                 model_defaults.get("references",
                                                    options_lib.DEFAULTS["references"]))
+    _check_strands(options.strands, side, references, options)
     auto = batch_size is None
     if auto:
         batch_size = side.engine.batch_size(int(settings["n_references"]), MAX_AUTO_BATCH,
@@ -181,7 +182,8 @@ def stream(run: RunPlan) -> tuple[Staged, Path, int, float, float]:
             if run.partial is not None:
                 worst, worst_rel = resume_lib.copy_rows(run.partial, writer, run.batch_size)
             if run.data.total:
-                run.scorer.engine.expect(run.data.total)
+                run.scorer.engine.expect(run.data.total * (2 if run.options.strands == "both"
+                                                            else 1))
             with run.scope, batching.progress(run.data.total, run.options.progress) as bar:
                 streamed = score_batches(run, writer, bar)
             worst, worst_rel = max(worst, streamed[0]), max(worst_rel, streamed[1])
@@ -250,6 +252,25 @@ def finish(run: RunPlan, staged: Staged, h5_tmp: Path, n: int, worst: float,
             "max_convergence_error": worst, "derived": written, "non_acgt": non_acgt,
             "resumed": run.partial.rows if run.partial is not None else 0,
             "skipped_invalid": int(run.attrs.get("skipped_invalid", 0))}
+
+
+def _check_strands(strands: str, side, references, options) -> None:
+    """Refuse --strands reverse/both where the reverse strand is not defined for the run."""
+    if strands == "forward":
+        return
+    engine = side.engine
+    if side.inputs.dna is None or len(engine.plan.input_names) != 1:
+        why = f"a model whose only input is one-hot DNA (inputs: {engine.plan.input_names})"
+    elif options.layers or options.target_layer is not None:
+        why = "output tasks, not hidden neurons (--layers, --target-layer)"
+    elif any(len(s) > 2 for s in engine.plan.output_shapes):
+        why = (f"outputs of one value per task: an output shaped {engine.plan.output_shapes} "
+               "has positions whose orientation on the reverse strand is not known")
+    elif not isinstance(references, str):
+        why = "named references (arrays given are not reverse-complemented)"
+    else:
+        return
+    raise UserError(f"--strands {strands} needs {why}; use --strands forward")
 
 
 def _non_acgt(h5_path) -> dict:

@@ -132,6 +132,59 @@ def batches(plan: RunPlan) -> Iterator[tuple[dict, int, Batch, Any]]:
             return
 
 
+def stranded(items, strands: str):
+    """The engine's items for ``--strands``: each batch as read (``forward``), its reverse
+    complement with the reverse-complemented references (``reverse``), or both in turn, each
+    tagged with its strand.
+
+    Parameters
+    ----------
+    items : iterable
+        :func:`batches`' items.
+    strands : {'forward', 'reverse', 'both'}
+
+    Yields
+    ------
+    tuple
+        (inputs, index of the first, (strand, Batch), draws).
+    """
+    from ..core import strands as strands_lib
+
+    for x, first, batch, draws in items:
+        if strands != "reverse":
+            yield x, first, ("forward", batch), draws
+        if strands != "forward":
+            rc = {k: strands_lib.reverse_complement(v) for k, v in x.items()}
+            yield rc, first, ("reverse", batch), strands_lib.reverse_draws(draws, first,
+                                                                            batch.n)
+
+
+def in_genome_strand(results, strands: str):
+    """The engine's results for :func:`stranded` items, one per batch: the reverse strand's
+    read along the forward strand, or the two strands averaged.
+
+    Parameters
+    ----------
+    results : iterator of (Explanation, (str, Batch))
+    strands : {'forward', 'reverse', 'both'}
+
+    Yields
+    ------
+    (Explanation, Batch)
+    """
+    from ..core import strands as strands_lib
+
+    for res, (strand, batch) in results:
+        if strands == "both":
+            rev, (_, again) = next(results)
+            assert again is batch, "the strands of a batch come in turn"
+            yield strands_lib.averaged(res, rev), batch
+        elif strand == "reverse":
+            yield strands_lib.in_forward_orientation(res), batch
+        else:
+            yield res, batch
+
+
 def arrays(res, batch: Batch, plan: RunPlan) -> dict:
     """One scored batch as the score file's datasets.
 
@@ -184,12 +237,13 @@ def score_batches(plan: RunPlan, writer: H5Writer, bar) -> tuple[float, float]:
     (float, float)
         The largest summation-to-delta error, absolute and relative to max(1, |delta|).
     """
-    settings = plan.settings
-    results = plan.scorer.engine.stream(
-        batches(plan), plan.batch_size, references=plan.references,
+    settings, strands = plan.settings, plan.options.strands
+    raw = plan.scorer.engine.stream(
+        stranded(batches(plan), strands), plan.batch_size, references=plan.references,
         n_references=int(settings["n_references"]), seed=int(settings["seed"]),
         tasks=list(plan.scorer.tasks), layers=plan.options.layers,
         hypothetical=plan.hypothetical)
+    results = in_genome_strand(raw, strands)
     worst, worst_rel = 0.0, 0.0
     with ThreadPoolExecutor(1, thread_name_prefix="write") as writes:
         written = None
@@ -206,6 +260,7 @@ def score_batches(plan: RunPlan, writer: H5Writer, bar) -> tuple[float, float]:
             raise UserError(str(e)) from e
         finally:
             results.close()
+            raw.close()
         if written is not None:
             written.result()
     return worst, worst_rel
