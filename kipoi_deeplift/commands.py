@@ -94,7 +94,8 @@ def _run_compare(a) -> int:
         left = sum(f.unscaled for f in files)
         print(f"contributions divided by each interval's "
               f"{'|delta|' if a.normalize == 'delta' else 'L1 norm'} in its own file"
-              + (f" ({left} interval(s) with a divisor of 0 left as they are)" if left else ""))
+              + (f" ({left} interval(s) with a zero or non-finite divisor left as they are)"
+                 if left else ""))
     for r in rows:
         if r["interval"] == "all":
             print(f"{r['model_a']} vs {r['model_b']}: pearson {r['pearson']:.3f}, spearman "

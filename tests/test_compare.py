@@ -259,6 +259,13 @@ def test_normalize_puts_models_of_other_output_scales_side_by_side(scored, capsy
     zfiles, _ = C.compare([f"{out['a']}:CTCF", f"{zero}:CTCF"], normalize="delta")
     assert zfiles[1].unscaled == 1 and zfiles[0].unscaled == 0
     np.testing.assert_allclose(zfiles[1].per_base[2], per_base(out["a"])[2], rtol=1e-6)
+    # One non-finite delta: that interval is left as it is, the file's median still counts.
+    nan = _rewrite(out["a"], d / "nan.h5", lambda f: _scaled(f, 1000.0, zero_row=None) or
+                   f["delta/CTCF"].__setitem__(0, np.nan))
+    nfiles, _ = C.compare([f"{out['a']}:CTCF", f"{nan}:CTCF"], normalize="delta")
+    assert nfiles[1].unscaled == 1
+    # relative to the median of the finite deltas (raw, x1000, they would be in the hundreds)
+    assert np.nanmax(nfiles[1].confidence) < 50 and np.isfinite(nfiles[1].confidence[1:]).all()
     with pytest.raises(kd.UserError, match="--normalize 'max'"):
         C.compare(specs, normalize="max")
 

@@ -120,3 +120,18 @@ def test_array_references_are_refused(world, capsys, tmp_path):
     fails(capsys, ["score", str(world["model"]), "--dataloader-args", world["args"], "-o",
                    str(out), "--strands", "reverse", "--references", str(refs)], out,
           "needs named references")
+
+
+def test_an_output_of_positions_is_refused(world, capsys, tmp_path):
+    """A profile head shaped (N, L): its units are positions, and position j of the reverse
+    strand is position L-1-j of the sequence; averaging unit j of both would be wrong."""
+    import keras
+
+    L = keras.layers
+    i = keras.Input((K.LENGTH, 4), name="seq")
+    o = L.Reshape((K.LENGTH,), name="profile")(L.Conv1D(1, 5, padding="same", name="c")(i))
+    model = K.write_model_dir(tmp_path / "profile", model=M.randomise(keras.Model(i, o)),
+                              labels=[f"pos{j}" for j in range(K.LENGTH)])
+    out = tmp_path / "p.h5"
+    fails(capsys, ["score", str(model), "--dataloader-args", world["args"], "-o", str(out),
+                   "--strands", "both", "--tasks", "pos0"], out, "looks like positions")

@@ -87,7 +87,8 @@ class Scored:
         size = np.abs(self.delta)
         if self.normalize == "none":
             return size
-        typical = float(np.median(size))
+        usable = size[np.isfinite(size) & (size > 0)]
+        typical = float(np.median(usable)) if usable.size else 0.0
         return size / typical if typical > 0 else size
 
     @property

@@ -219,8 +219,8 @@ def _intro(files: list[Scored], cut: list[int], examples: list[int] | None,
              "along each sequence as the model read it, positions 1-based (the files have no "
              "genome coordinates)")
     chosen_text = ("" if examples else
-                   f" The intervals shown are, alternately, the most confident (largest mean "
-                   f"|delta| over the files) and the most disagreeing: {DISAGREEING_RULE}; "
+                   f" The intervals shown are, alternately, the most confident (largest "
+                   f"{_size(files)} over the files) and the most disagreeing: {DISAGREEING_RULE}; "
                    f"here a {_size(files)} of at least {disagreement_floor(confidence):.3g}.")
     return f"""<h1>DeepLIFT report: {html.escape(describe_files(files))}</h1>
 <p>{n} intervals of {length} bp, the same in every file. {shown_text} (each position's

@@ -73,7 +73,8 @@ def choose_intervals(files: list[Scored], rows: list[dict], wanted: list[int] | 
     rows : list of dict
         The comparison's rows (:func:`mean_pearson` reads them).
     wanted : list of int, optional
-        Rows to draw; without them, the most confident (largest mean |delta| over the files)
+        Rows to draw; without them, the most confident (largest mean ``Scored.confidence``:
+        |delta|, relative to each file's median under ``--normalize``, over the files)
         and the most disagreeing (lowest mean Pearson over the pairs, among intervals whose
         mean |delta| reaches :func:`disagreement_floor`), alternately.
     n : int, optional
@@ -212,12 +213,12 @@ def scale_html(files: list[Scored]) -> str:
     how = files[0].normalize
     if how == "none":
         return ""
-    what = ("divided by its |delta| in its own file (they sum to +1 or -1: each position's "
-            "share of the output's change)" if how == "delta" else
+    what = ("divided by its |delta| in its own file (with the exact DeepLIFT rules they sum "
+            "to +1 or -1: each position's share of the output's change)" if how == "delta" else
             "divided by the sum of their absolute values in its own file")
     unscaled = sum(f.unscaled for f in files)
-    left = (f" {unscaled} interval(s) with a divisor of 0 are drawn as they are." if unscaled
-            else "")
+    left = (f" {unscaled} interval(s) with a zero or non-finite divisor are drawn as they are."
+            if unscaled else "")
     return (f"<p><b>On a common scale (--normalize {how})</b>: each interval's contributions "
             f"are {what}, so models with different output scales or cell types are drawn "
             "side by side. Correlations, top-k overlap and top windows are computed per "

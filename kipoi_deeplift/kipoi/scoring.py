@@ -263,14 +263,23 @@ def _check_strands(strands: str, side, references, options) -> None:
         why = f"a model whose only input is one-hot DNA (inputs: {engine.plan.input_names})"
     elif options.layers or options.target_layer is not None:
         why = "output tasks, not hidden neurons (--layers, --target-layer)"
-    elif any(len(s) > 2 for s in engine.plan.output_shapes):
-        why = (f"outputs of one value per task: an output shaped {engine.plan.output_shapes} "
-               "has positions whose orientation on the reverse strand is not known")
+    elif any(len(shape) > 2 or (length is not None and shape[-1] == length)
+             for shape in _scored_shapes(side)
+             for length in [engine.plan.input_shapes[0][1]]):
+        why = (f"outputs of one value per task: an output shaped {_scored_shapes(side)} looks "
+               "like positions (a profile), whose order on the reverse strand is not known")
     elif not isinstance(references, str):
         why = "named references (arrays given are not reverse-complemented)"
     else:
         return
     raise UserError(f"--strands {strands} needs {why}; use --strands forward")
+
+
+def _scored_shapes(side) -> list[tuple]:
+    """The shapes of the outputs the run's tasks belong to."""
+    plan = side.engine.plan
+    names = {side.engine.output_of(t)[0] for t in side.tasks}
+    return [s for n, s in zip(plan.output_names, plan.output_shapes) if n in names]
 
 
 def _non_acgt(h5_path) -> dict:
