@@ -15,6 +15,7 @@ from . import intervals as intervals_lib
 from . import preflight
 from .arguments import parse_dataloader_args, parse_shard
 from .intervals import Intervals
+from .options import same_keys
 
 
 @dataclass(frozen=True)
@@ -285,8 +286,6 @@ def resumed(found: list, attrs: Mapping, data: Data, check: Callable[[Any, Any],
         The partial run and the data left to score.
     """
     import kipoi.data
-
-    from .options import same_keys
 
     partial = resume_lib.choose(found, attrs, same_keys("resume"))
     if not isinstance(data.dataset, kipoi.data.Dataset):

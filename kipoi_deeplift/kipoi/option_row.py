@@ -111,7 +111,7 @@ class Option:
         if self.switch:
             kwargs["action"] = "store_true"
         else:
-            kwargs.update(default=self.field_default if self.read is None else self.default,
+            kwargs.update(default=self.field_default,
                           **{k: v for k, v in (("type", self.type), ("choices", self.choices),
                                                ("metavar", self.metavar), ("nargs", self.nargs))
                              if v is not None})

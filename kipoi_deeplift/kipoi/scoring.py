@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..backends.tf.device import device_scope, gpu_missing, gpu_probe as _gpu_probe  # noqa: F401
+from ..backends.tf.device import device_scope, gpu_missing  # noqa: F401  (its old home)
 from ..core import batching
 from ..core.engine import ConvergenceWarning
 from ..errors import Interrupted, Notice, UserError, describe
@@ -30,7 +30,7 @@ from .arguments import references_arg
 from .data import shard_bounds  # noqa: F401  (its old home)
 from .loading import KipoiModel, load_model
 from .plan import RunPlan, scorer
-from .streaming import guard as _guard, score_batches  # noqa: F401
+from .streaming import score_batches
 
 #: The largest batch chosen from memory.
 MAX_AUTO_BATCH = 1024
@@ -263,11 +263,9 @@ def _check_strands(strands: str, side, references, options) -> None:
         why = f"a model whose only input is one-hot DNA (inputs: {engine.plan.input_names})"
     elif options.layers or options.target_layer is not None:
         why = "output tasks, not hidden neurons (--layers, --target-layer)"
-    elif any(len(shape) > 2 or (length is not None and shape[-1] == length)
-             for shape in _scored_shapes(side)
-             for length in [engine.plan.input_shapes[0][1]]):
-        why = (f"outputs of one value per task: an output shaped {_scored_shapes(side)} looks "
-               "like positions (a profile), whose order on the reverse strand is not known")
+    elif _positional(shapes := _scored_shapes(side), engine.plan.input_shapes[0][1]):
+        why = (f"outputs of one value per task: an output shaped {shapes} looks like "
+               "positions (a profile), whose order on the reverse strand is not known")
     elif not isinstance(references, str):
         why = "named references (arrays given are not reverse-complemented)"
     else:
@@ -280,6 +278,12 @@ def _scored_shapes(side) -> list[tuple]:
     plan = side.engine.plan
     names = {side.engine.output_of(t)[0] for t in side.tasks}
     return [s for n, s in zip(plan.output_names, plan.output_shapes) if n in names]
+
+
+def _positional(shapes: list[tuple], length: int | None) -> bool:
+    """Whether an output has positions: more axes than (batch, units), or as many units as
+    the input has bases."""
+    return any(len(s) > 2 or (length is not None and s[-1] == length) for s in shapes)
 
 
 def _non_acgt(h5_path) -> dict:

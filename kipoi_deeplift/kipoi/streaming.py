@@ -10,6 +10,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from ..core import references as refs_lib
+from ..core import strands as strands_lib
 from ..errors import UserError, describe
 from ..io import scorefile
 from ..io.writers import H5Writer
@@ -54,7 +55,11 @@ class Batch:
         bool
             True when ``ranges`` has ``chr``, ``start`` and ``end``.
         """
-        return self.ranges is not None and all(k in self.ranges for k in ("chr", "start", "end"))
+        return _located(self.ranges)
+
+
+def _located(ranges: Mapping | None) -> bool:
+    return ranges is not None and all(k in ranges for k in ("chr", "start", "end"))
 
 
 def _ranges(batch, names: Sequence[str] | None) -> Mapping | None:
@@ -117,16 +122,14 @@ def batches(plan: RunPlan) -> Iterator[tuple[dict, int, Batch, Any]]:
             return
         ranges = _ranges(raw, data.names)
         orientation, draws = None, None
-        batch = Batch(x, n, data.first + done, ranges, None)
-        if batch.located:
+        if _located(ranges):
             if orient is not None and inputs.dna is not None:
                 orientation = orient(x[inputs.dna], ranges)
             strand = np.asarray(ranges["strand"])[:n] if "strand" in ranges else None
             draws = refs_lib.Draws.of_loci(
                 *(np.asarray(ranges[k])[:n] for k in ("chr", "start", "end")),
                 reversed_rows(orientation, strand, n))
-            batch = Batch(x, n, batch.first, ranges, orientation)
-        yield x, batch.first, batch, draws
+        yield x, data.first + done, Batch(x, n, data.first + done, ranges, orientation), draws
         done += n
         if limit is not None and done >= limit:
             return
@@ -148,8 +151,6 @@ def stranded(items, strands: str):
     tuple
         (inputs, index of the first, (strand, Batch), draws).
     """
-    from ..core import strands as strands_lib
-
     for x, first, batch, draws in items:
         if strands != "reverse":
             yield x, first, ("forward", batch), draws
@@ -172,8 +173,6 @@ def in_genome_strand(results, strands: str):
     ------
     (Explanation, Batch)
     """
-    from ..core import strands as strands_lib
-
     for res, (strand, batch) in results:
         if strands == "both":
             rev, (_, again) = next(results)
