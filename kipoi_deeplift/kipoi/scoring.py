@@ -17,19 +17,18 @@ from typing import Any
 from ..backends.tf.device import device_scope, gpu_missing  # noqa: F401  (its old home)
 from ..core import batching
 from ..core.engine import ConvergenceWarning
-from ..errors import Interrupted, Notice, UserError, describe
+from ..errors import Interrupted, Notice, UserError
 from ..io import derived as derived_lib
 from ..io import resume as resume_lib
 from ..io import scorefile
 from ..io.writers import H5Writer, Staged, check_writable
-from ..zoo import score_defaults
 from . import data as data_lib
 from . import options as options_lib
 from . import preflight, provenance
-from .arguments import references_arg
 from .data import shard_bounds  # noqa: F401  (its old home)
-from .loading import KipoiModel, load_model
-from .plan import RunPlan, scorer
+from .loading import KipoiModel
+from .model_side import prepare_model
+from .plan import RunPlan
 from .streaming import score_batches
 
 #: The largest batch chosen from memory.
@@ -111,16 +110,10 @@ def prepare(model: str | KipoiModel, dataloader_args: Any, output: str, options)
     if options.resume and found and batch_size is None:
         batch_size = int(found[0].attrs.get("batch_size", 0)) or None
     scope, device = device_scope(options.device)
-    km, config = load_model(model, options.source, options.zoo_config)
-    if options.dataloader:
-        km.dataloader = _other_dataloader(options.dataloader,
-                                          options.dataloader_source or km.source)
-    model_defaults = {**score_defaults(config), **km.postprocessing}
-    settings = options_lib.layered(options, model_defaults)
-    side = scorer(km, model_defaults, options, settings)
-    references = references_arg(settings["references"], side.by_label, side.inputs.dna,
-                                model_defaults.get("references",
-                                                   options_lib.DEFAULTS["references"]))
+    prepared = prepare_model(model, options)
+    km, config, settings, side = (prepared.model, prepared.config, prepared.settings,
+                                  prepared.scorer)
+    references = prepared.references
     _check_strands(options.strands, side, references, options)
     auto = batch_size is None
     if auto:
@@ -310,17 +303,6 @@ def _leftovers(out_path: Path, resume: bool) -> list:
                       f"{resume_lib.describe_partial(found[0])}: `--resume` continues it; this "
                       "run starts over and removes it when it completes", Notice, stacklevel=3)
     return found
-
-
-def _other_dataloader(name: str, source: str):
-    """A dataloader other than the model's default, as ``kipoi predict --dataloader``."""
-    import kipoi
-
-    try:
-        return kipoi.get_dataloader_factory(name, source)
-    except Exception as e:
-        raise UserError(f"cannot load dataloader {name!r} from Kipoi source {source!r}: "
-                        f"{describe(e)}") from e
 
 
 def summary_lines(res: dict) -> list[str]:
