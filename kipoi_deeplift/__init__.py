@@ -125,10 +125,10 @@ _LAZY = {
     "Explanation": "core.result", "dinuc_shuffle": "core.references",
     "register_rule": "backends.tf.rules", "unregister_rule": "backends.tf.rules",
     "state_monotone": "backends.tf.rules",
-    "METHODS": "core.methods", "Options": "kipoi.options",
+    "METHODS": "core.methods", "Options": "kipoi.options", "Ensemble": "core.ensemble",
 }
 
-__all__ = ["DeepLift", "Explanation", "ConvergenceWarning", "METHODS", "Options", "RULES",
+__all__ = ["DeepLift", "Ensemble", "Explanation", "ConvergenceWarning", "METHODS", "Options", "RULES",
            "UserError", "cli_main", "dinuc_shuffle", "register_rule", "unregister_rule",
            "state_monotone", "score",
            "__version__"]

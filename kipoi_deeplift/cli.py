@@ -29,7 +29,9 @@ def _score_parser(sub):
                        description="Score MODEL (a Kipoi model name, or a model directory with "
                                    "--source dir) on the intervals its dataloader reads, and "
                                    "write contributions in genome coordinates.")
-    p.add_argument("model", help="Kipoi model name or model directory")
+    p.add_argument("model", nargs="+", metavar="MODEL",
+                   help="Kipoi model name or model directory; several: an ensemble (the file "
+                        "holds the members' means, the first model's dataloader reads the data)")
     from .kipoi.options import add_flags     # the option table: no TensorFlow
 
     add_flags(p)

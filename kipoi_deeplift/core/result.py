@@ -1,7 +1,8 @@
 """What an explanation returns: arrays by input, task and layer, with how well they converged."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -39,6 +40,9 @@ class Explanation:
     exact : bool or None
         Whether summation-to-delta is expected to hold (the DeepLIFT rules: True;
         ``grad-input``, ``gradient``, ``ism``: False). ``None``: found from ``rule``.
+    members : list of Explanation
+        An ensemble's: each member's own explanation of the same sequences (kept with
+        ``keep_members``), in member order; empty otherwise.
     """
 
     contrib: dict[str, dict[str, np.ndarray]]
@@ -53,6 +57,7 @@ class Explanation:
     seed: int = 0
     tasks: list[str] = field(default_factory=list)
     exact: bool | None = None
+    members: list["Explanation"] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.exact is None:
@@ -115,3 +120,42 @@ def relative_error(error: np.ndarray, delta: np.ndarray) -> np.ndarray:
         ``error / max(1, |delta|)``, in the arrays' precision (float32 files stay float32).
     """
     return error / np.maximum(1.0, np.abs(delta))
+
+
+#: The fields :func:`mean_of` averages (nested dicts of arrays, or dicts of arrays).
+AVERAGED = ("contrib", "delta", "convergence", "preds", "hyp_contrib", "neuron_contrib")
+
+
+def mean_of(explanations: Sequence[Explanation], members: Sequence[Explanation] = ()
+            ) -> Explanation:
+    """The mean of explanations of the same sequences and tasks (an ensemble's members, or a
+    sequence's two strands read in the same orientation).
+
+    Contributions, delta and preds are averaged (in float64, stored in the arrays' own dtype),
+    so the mean's contributions sum to the mean delta wherever each one's sum to its own;
+    ``convergence`` is the mean of the explanations' errors, a bound on the mean's error.
+
+    Parameters
+    ----------
+    explanations : sequence of Explanation
+        At least one; every one with the same inputs, tasks and shapes.
+    members : sequence of Explanation, optional
+        Kept as the result's :attr:`Explanation.members`.
+
+    Returns
+    -------
+    Explanation
+        The first's method, references and tasks, the others' arrays averaged in.
+    """
+    if not explanations:
+        raise ValueError("nothing to average")
+
+    def mean(parts: Sequence[Mapping]) -> dict:
+        first = parts[0]
+        return {k: mean([p[k] for p in parts]) if isinstance(first[k], Mapping) else
+                (sum(np.asarray(p[k], np.float64) for p in parts) / len(parts))
+                .astype(np.asarray(first[k]).dtype) for k in first}
+
+    return replace(explanations[0], members=list(members),
+                   **{f.name: mean([getattr(e, f.name) for e in explanations])
+                      for f in fields(Explanation) if f.name in AVERAGED})

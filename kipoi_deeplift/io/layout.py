@@ -173,3 +173,21 @@ def ranges(key: str) -> str:
         ``metadata/ranges/<key>``.
     """
     return f"metadata/ranges/{key}"
+
+
+def member(i: int, path: str) -> str:
+    """An ensemble member's copy of a dataset (``score --keep-members``).
+
+    Parameters
+    ----------
+    i : int
+        The member's place among the models given (0: the first).
+    path : str
+        The dataset's path in a score file (``contrib/<input>/<task>``, ``delta/<task>``, ...).
+
+    Returns
+    -------
+    str
+        ``members/<i>/<path>``.
+    """
+    return f"members/{int(i)}/{path}"

@@ -15,6 +15,8 @@ tracks and TF-MoDISco. The layout (the contract)::
     /metadata/ranges/{chr,start,end,id,strand}           (N,)
     /metadata/orientation           (N,) genome | reverse_complement | unknown
     /metadata/n_positions, /metadata/zero_positions      (N,) non-ACGT positions
+    /members/<i>/...                an ensemble's member i (--keep-members): its contrib,
+                                    hyp_contrib, preds, delta, convergence as above
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from ..errors import UserError
 from . import hdf5
 from .layout import (N_POSITIONS, ORIENTATION, RANGE_KEYS, ZERO_POSITIONS,  # noqa: F401
                      contrib, contrib_per_channel, convergence, delta, h5_key, hyp_contrib,
-                     inputs, neuron_contrib, preds, ranges)
+                     inputs, member, neuron_contrib, preds, ranges)
 
 #: Attributes that identify a run: its model, weights, options and data. Shards of one run
 #: (merge) and an interrupted run (``--resume``) must agree on all of them.
@@ -99,7 +101,7 @@ def batch_arrays(res, x: Mapping[str, np.ndarray], metadata_ranges: Mapping | No
                  labels: Mapping[str, str], orientation: np.ndarray | None = None,
                  non_acgt: tuple[np.ndarray, np.ndarray] | None = None,
                  dna: str | None = None, per_channel: bool = False,
-                 dtype: str = "float32") -> dict:
+                 dtype: str = "float32", members: bool = False) -> dict:
     """The datasets one scored batch appends to the file.
 
     Parameters
@@ -122,6 +124,10 @@ def batch_arrays(res, x: Mapping[str, np.ndarray], metadata_ranges: Mapping | No
     dtype : str, optional
         That of the stored contributions (one of :data:`DTYPES`); ``/delta`` and
         ``/convergence`` are float32 whatever it is, the error measured before rounding.
+    members : bool, optional
+        Also each ensemble member's scores (``res.members``) under ``/members/<i>/``:
+        contributions, hypothetical ones, preds, delta and convergence, laid out as the
+        file's own.
 
     Returns
     -------
@@ -161,6 +167,9 @@ def batch_arrays(res, x: Mapping[str, np.ndarray], metadata_ranges: Mapping | No
         out[N_POSITIONS], out[ZERO_POSITIONS] = non_acgt
     if orientation is not None:
         out[ORIENTATION] = orientation
+    for i, m in enumerate(res.members if members else ()):
+        own = batch_arrays(m, x, None, n, labels, dna=dna, per_channel=per_channel, dtype=dtype)
+        out.update((member(i, k), v) for k, v in own.items() if not k.startswith("inputs/"))
     return out
 
 

@@ -4,8 +4,8 @@ references decided. ``score`` and ``variants`` start here; what they read (a dat
 is theirs."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Mapping, Sequence
 
 from ..errors import UserError, describe
 from ..zoo import ZooConfig, score_defaults
@@ -33,6 +33,8 @@ class ModelSide:
         Inputs, labels, engine and tasks.
     references : Any
         The references as the engine takes them (a name, or arrays by input).
+    members : tuple of (KipoiModel, ZooConfig or None)
+        An ensemble's members, in order (the first is ``model``); empty for one model.
     """
 
     model: KipoiModel
@@ -41,6 +43,7 @@ class ModelSide:
     settings: Mapping[str, Any]
     scorer: Scorer
     references: Any
+    members: tuple = ()
 
 
 def prepare_model(model: str | KipoiModel, options) -> ModelSide:
@@ -68,6 +71,64 @@ def prepare_model(model: str | KipoiModel, options) -> ModelSide:
                                 model_defaults.get("references",
                                                    options_lib.DEFAULTS["references"]))
     return ModelSide(km, config, model_defaults, settings, side, references)
+
+
+def prepare_models(models: str | KipoiModel | Sequence[str | KipoiModel], options
+                   ) -> ModelSide:
+    """One model as :func:`prepare_model`, or several as an ensemble.
+
+    The first member's dataloader, schema, DeepLIFT settings and references are the run's; each
+    member is cut at its own scored output and loaded with its own zoo config; the engine is
+    an :class:`~kipoi_deeplift.core.ensemble.Ensemble` whose tasks are the first member's,
+    found by name in the others.
+
+    Parameters
+    ----------
+    models : str, KipoiModel or sequence of them
+        Kipoi model names or directories, or loaded models.
+    options : Options
+        The run's options.
+
+    Returns
+    -------
+    ModelSide
+        ``members`` lists every member's model and config (empty for one model).
+    """
+    if isinstance(models, (str, KipoiModel)) or len(models) == 1:
+        if options.keep_members:
+            raise UserError("--keep-members needs several models (an ensemble): give two or "
+                            "more MODEL names")
+        return prepare_model(models if isinstance(models, (str, KipoiModel)) else models[0],
+                             options)
+    if options.layers or options.target_layer is not None:
+        raise UserError("an ensemble explains its outputs only: hidden layers (--layers, "
+                        "--target-layer) are each member's own; score the members one by one")
+    first = prepare_model(models[0], options)
+    # The others' tasks are found by the first's names, not by --tasks again (an index could
+    # name another task in another model).
+    rest = [prepare_model(m, replace(options, tasks=None, dataloader=None)) for m in models[1:]]
+    sides = [first, *rest]
+    names = _member_names([s.model.name for s in sides])
+    from ..core.ensemble import Ensemble
+
+    try:
+        engine = Ensemble([s.scorer.engine for s in sides], names)
+        tasks = engine.select_tasks(list(first.scorer.tasks))
+    except ValueError as e:
+        raise UserError(str(e)) from e
+    dna = [s.scorer.inputs.dna is not None for s in sides]
+    if any(dna) and not all(dna):
+        odd = ", ".join(n for n, d in zip(names, dna) if not d)
+        raise UserError(f"the members' inputs differ: {odd} has no one-hot DNA input; an "
+                        "ensemble's members read the same sequences")
+    scorer = replace(first.scorer, engine=engine, tasks=tuple(tasks))
+    return replace(first, scorer=scorer,
+                   members=tuple((s.model, s.config) for s in sides))
+
+
+def _member_names(names: Sequence[str]) -> list[str]:
+    """The members' names, numbered where one model is given twice (folds of one name)."""
+    return [n if names.count(n) == 1 else f"{n} #{i}" for i, n in enumerate(names)]
 
 
 def other_dataloader(name: str, source: str):

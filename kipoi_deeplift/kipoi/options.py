@@ -80,6 +80,10 @@ SCORE_OPTIONS: list[Option] = [
     Option("batch_size", ("--batch-size",), type=int, always=True, attribute="batch_size",
            same="resume", record=lambda v, _: int(v),
            help="sequences per batch (default: what fits a quarter of the free memory)"),
+    Option("keep_members", ("--keep-members",), switch=True, default=False,
+           attribute="keep_members", same="run", record=lambda v, _: int(bool(v)),
+           help="with several models (an ensemble): also write each member's scores under "
+                "/members/<i>/ (the file's /contrib, /delta, ... are the members' means)"),
     Option("hypothetical", ("--hypothetical",), switch=True, default=False,
            attribute="hypothetical", same="resume", record=lambda v, _: int(bool(v)),
            help="also write hypothetical contributions"),
@@ -334,13 +338,13 @@ def layered(options: "Options", model_defaults: Mapping[str, Any]) -> dict:
     return settings
 
 
-def command(model: str, values: Mapping[str, Any]) -> list[str]:
+def command(model: str | Sequence[str], values: Mapping[str, Any]) -> list[str]:
     """The ``kipoi-deeplift score`` command that reruns a run.
 
     Parameters
     ----------
-    model : str
-        The model's name or directory.
+    model : str or sequence of str
+        The model's name or directory (an ensemble's members', in order).
     values : Mapping[str, Any]
         Every option's value in the run, by row name.
 
@@ -349,7 +353,7 @@ def command(model: str, values: Mapping[str, Any]) -> list[str]:
     list of str
         The words, in the table's order (``shlex.join`` makes the line).
     """
-    words = ["kipoi-deeplift", "score", model]
+    words = ["kipoi-deeplift", "score", *([model] if isinstance(model, str) else model)]
     for row in SCORE_OPTIONS:
         words += row.words(values.get(row.name))
     return words

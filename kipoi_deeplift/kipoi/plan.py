@@ -103,6 +103,8 @@ class RunPlan:
         Interrupted runs' partial files; ``partial``: the one --resume continues.
     attrs : Mapping
         The score file's attributes (provenance).
+    members : tuple of (KipoiModel, ZooConfig or None)
+        An ensemble's members in order (the first is ``model``); empty for one model.
     """
 
     options: Any
@@ -122,6 +124,7 @@ class RunPlan:
     found: tuple = ()
     partial: Any = None
     attrs: Mapping[str, Any] = field(default_factory=dict)
+    members: tuple = ()
 
 
 def scorer(km: KipoiModel, model_defaults: Mapping[str, Any], options, settings: Mapping

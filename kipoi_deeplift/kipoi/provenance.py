@@ -76,8 +76,7 @@ def attributes(plan: RunPlan) -> dict[str, Any]:
     found = data.intervals
     engine = scorer.engine
     attrs = {
-        "kipoi_deeplift_version": __version__, "model": plan.model.name,
-        "weights_sha256": json.dumps(plan.model.sha256()),
+        "kipoi_deeplift_version": __version__, **_models(plan),
         "shard_start": first, "shard_stop": first + (total or 0),
         "orientation": ORIENTATION, **versions(), "start_time": plan.started.isoformat(),
         **scorefile.CONVENTIONS, "format_version": scorefile.FORMAT_VERSION,
@@ -90,8 +89,23 @@ def attributes(plan: RunPlan) -> dict[str, Any]:
                                             for o, a, n in [engine.output_of(t)]}),
         **options_lib.attributes(run),
     }
-    attrs["command"] = shlex.join(options_lib.command(plan.model.name, run))
+    attrs["command"] = shlex.join(options_lib.command(
+        [m.name for m, _ in plan.members] or plan.model.name, run))
     return attrs
+
+
+def _models(plan: RunPlan) -> dict[str, str]:
+    """``model`` and ``weights_sha256``; for an ensemble ``members`` too (JSON: each member's
+    name, source, zoo config and weights' sha256, in order), its ``model`` the names joined by
+    `` + ``."""
+    if not plan.members:
+        return {"model": plan.model.name, "weights_sha256": json.dumps(plan.model.sha256())}
+    members = [{"model": km.name, "source": km.source,
+                "zoo_config": config.name if config else "none",
+                "weights_sha256": km.sha256()} for km, config in plan.members]
+    return {"model": " + ".join(m["model"] for m in members),
+            "weights_sha256": json.dumps([m["weights_sha256"] for m in members]),
+            "members": json.dumps(members)}
 
 
 def sha256_of(path) -> str:

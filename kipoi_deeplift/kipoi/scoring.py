@@ -12,7 +12,7 @@ import warnings
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ..backends.tf.device import device_scope, gpu_missing  # noqa: F401  (its old home)
 from ..core import batching
@@ -27,7 +27,7 @@ from . import options as options_lib
 from . import preflight, provenance
 from .data import shard_bounds  # noqa: F401  (its old home)
 from .loading import KipoiModel
-from .model_side import prepare_model
+from .model_side import prepare_models
 from .plan import RunPlan
 from .streaming import score_batches
 
@@ -35,15 +35,16 @@ from .streaming import score_batches
 MAX_AUTO_BATCH = 1024
 
 
-def score(model: str | KipoiModel, dataloader_args: Any = None, output: str = "deeplift.h5",
+def score(model: str | KipoiModel | Sequence[str | KipoiModel], dataloader_args: Any = None, output: str = "deeplift.h5",
           options=None, **keywords) -> dict:
     """Score a Kipoi model on its own dataloader and write the HDF5 file of the contract.
 
     Parameters
     ----------
-    model : str or KipoiModel
+    model : str, KipoiModel or a sequence of them
         A Kipoi model name (``source='kipoi'``, the default unless ``model`` is a directory)
-        or a model directory (``source='dir'``).
+        or a model directory (``source='dir'``); several: an ensemble, whose file holds the
+        members' means (the first member's dataloader reads the data).
     dataloader_args : dict, str or list of str
         The dataloader's arguments (a dict, JSON, a .json/.yaml file or ``key=value`` strings).
     output : str
@@ -79,7 +80,7 @@ def _outputs(output: str, options) -> tuple[Path, Any]:
     return out_path, options
 
 
-def prepare(model: str | KipoiModel, dataloader_args: Any, output: str, options) -> RunPlan:
+def prepare(model: str | KipoiModel | Sequence[str | KipoiModel], dataloader_args: Any, output: str, options) -> RunPlan:
     """Everything before the first batch, each check as early as it can be made.
 
     The options and outputs, the model and its zoo config, the settings layered, the engine, the
@@ -87,8 +88,8 @@ def prepare(model: str | KipoiModel, dataloader_args: Any, output: str, options)
 
     Parameters
     ----------
-    model : str or KipoiModel
-        A Kipoi model name or directory, or a loaded model.
+    model : str, KipoiModel or a sequence of them
+        A Kipoi model name or directory, or a loaded model; several: an ensemble.
     dataloader_args : dict, str, list or None
         The dataloader's arguments (see :func:`.arguments.parse_dataloader_args`).
     output : str
@@ -110,7 +111,7 @@ def prepare(model: str | KipoiModel, dataloader_args: Any, output: str, options)
     if options.resume and found and batch_size is None:
         batch_size = int(found[0].attrs.get("batch_size", 0)) or None
     scope, device = device_scope(options.device)
-    prepared = prepare_model(model, options)
+    prepared = prepare_models(model, options)
     km, config, settings, side = (prepared.model, prepared.config, prepared.settings,
                                   prepared.scorer)
     references = prepared.references
@@ -135,7 +136,7 @@ def prepare(model: str | KipoiModel, dataloader_args: Any, output: str, options)
                    batch_size=batch_size, data=data, device=device, scope=scope,
                    hypothetical=options.hypothetical or
                    derived_lib.needs_hypothetical(options.derived),
-                   started=started, t0=t0, found=tuple(found))
+                   started=started, t0=t0, found=tuple(found), members=prepared.members)
     plan = replace(plan, attrs=provenance.attributes(plan))
     if options.resume:
         from kipoi.data_utils import numpy_collate

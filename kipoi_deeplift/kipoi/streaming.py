@@ -210,7 +210,8 @@ def arrays(res, batch: Batch, plan: RunPlan) -> dict:
     non_acgt = refs_lib.non_acgt_counts(x[dna]) if dna is not None and \
         refs_lib.is_one_hot(x[dna]) else None
     return scorefile.batch_arrays(res, x, batch.ranges, batch.n, scorer.labels,
-                                  batch.orientation, non_acgt, dna, o.per_channel, o.dtype)
+                                  batch.orientation, non_acgt, dna, o.per_channel, o.dtype,
+                                  members=o.keep_members)
 
 
 def score_batches(plan: RunPlan, writer: H5Writer, bar) -> tuple[float, float]:
