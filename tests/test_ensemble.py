@@ -217,3 +217,18 @@ def test_ensemble_engine_explains_as_the_members_mean():
                               keras.layers.Dense(1)])
     with pytest.raises(ValueError, match="inputs differ"):
         Ensemble([kd.DeepLift(models[0]), kd.DeepLift(other)])
+
+
+@pytest.mark.parametrize("rule", ["ism", "grad-input"])
+def test_the_stream_averages_other_methods_too(rule):
+    models = [K.conv_model(seed=s) for s in (0, 1)]
+    x = np.eye(4, dtype=np.float32)[np.random.default_rng(1).integers(0, 4, (5, K.LENGTH))]
+    ens = kd.Ensemble([kd.DeepLift(m, rule=rule) for m in models])
+    streamed = [r for r, _ in ens.stream(iter([(x[:3], 0, 0), (x[3:], 3, 1)]), 3,
+                                         n_references=2)]
+    own = [kd.DeepLift(m, rule=rule).explain(x, n_references=2) for m in models]
+    task, name = streamed[0].tasks[0], ens.input_names[0]
+    got = np.concatenate([r.contrib[name][task] for r in streamed])
+    want = sum(np.asarray(next(iter(o.contrib.values()))[task], np.float64) for o in own) / 2
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    assert not ens.exact and ens.method == rule
