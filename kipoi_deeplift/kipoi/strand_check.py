@@ -157,7 +157,7 @@ def output_mirror(name: str, shape: tuple, length: int | None,
     numpy.ndarray, shape=(units,)
     """
     inner = shape[1:]
-    refuse = f"--strands {strands}: output {name!r} shaped {shape} "
+    refuse = f"--strands {strands}: output {name!r} shaped (N, {', '.join(map(str, inner))}) "
     if len(inner) > 2 or any(d is None for d in inner):
         raise UserError(refuse + "has no known orientation on the reverse strand (scored: "
                         "(N, units), (N, positions) or (N, positions, channels) of a fixed "
