@@ -232,3 +232,15 @@ def test_the_stream_averages_other_methods_too(rule):
     want = sum(np.asarray(next(iter(o.contrib.values()))[task], np.float64) for o in own) / 2
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
     assert not ens.exact and ens.method == rule
+
+
+def test_both_strands_keep_each_member_averaged_over_its_strands(world, tmp_path):
+    both = _arrays(_score(world, [world["a"], world["b"]], tmp_path / "ABboth.h5",
+                          "--strands", "both", "--keep-members"))
+    for i, m in enumerate(("a", "b")):
+        own = _arrays(_score(world, [world[m]], tmp_path / f"{m}both.h5", "--strands", "both"))
+        for key in ("contrib/seq/GATA1", "hyp_contrib/seq/GATA1", "delta/CTCF", "preds/GATA1"):
+            np.testing.assert_allclose(both[f"members/{i}/{key}"], own[key], rtol=1e-6,
+                                       atol=1e-7, err_msg=f"member {i}: {key}")
+    np.testing.assert_allclose(both["contrib/seq/GATA1"].sum((1, 2)), both["delta/GATA1"],
+                               atol=1e-4)

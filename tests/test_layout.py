@@ -10,7 +10,7 @@ TF_FREE = ["io", "io.scorefile", "io.writers", "io.derived", "io.merge", "io.ori
            "core", "core.engine", "core.backend", "core.methods", "core.references",
            "core.result", "core.batching", "core.ism", "core.tasks", "core.settings",
            "core.stream", "core.collect", "core.strands", "core.ensemble", "kipoi.zoo",
-           "kipoi.preflight", "kipoi.options",
+           "kipoi.preflight", "kipoi.options", "kipoi.strand_check",
            "kipoi.arguments", "io.tables", "errors", "cli", "kipoi_plugin", "io.coordinates",
            "io.staging", "io.h5stream", "io.tracks", "io.modisco", "analysis.sites", "commands",
            "analysis.motifs", "analysis.motif_patterns", "analysis.motif_figures",

@@ -105,6 +105,9 @@ class RunPlan:
         The score file's attributes (provenance).
     members : tuple of (KipoiModel, ZooConfig or None)
         An ensemble's members in order (the first is ``model``); empty for one model.
+    strand_plan : StrandPlan or None
+        Under ``--strands reverse|both``: the tasks scored on each strand and how the reverse
+        strand's are read back (:mod:`.strand_check`); ``None`` for ``forward``.
     """
 
     options: Any
@@ -125,6 +128,7 @@ class RunPlan:
     partial: Any = None
     attrs: Mapping[str, Any] = field(default_factory=dict)
     members: tuple = ()
+    strand_plan: Any = None
 
 
 def scorer(km: KipoiModel, model_defaults: Mapping[str, Any], options, settings: Mapping

@@ -29,6 +29,7 @@ from .data import shard_bounds  # noqa: F401  (its old home)
 from .loading import KipoiModel
 from .model_side import prepare_models
 from .plan import RunPlan
+from .strand_check import check_strands as _check_strands
 from .streaming import score_batches
 
 #: The largest batch chosen from memory.
@@ -115,7 +116,8 @@ def prepare(model: str | KipoiModel | Sequence[str | KipoiModel], dataloader_arg
     km, config, settings, side = (prepared.model, prepared.config, prepared.settings,
                                   prepared.scorer)
     references = prepared.references
-    _check_strands(options.strands, side, references, options)
+    strand_plan = _check_strands(options.strands, side, references, options,
+                                 prepared.model_defaults)
     auto = batch_size is None
     if auto:
         batch_size = side.engine.batch_size(int(settings["n_references"]), MAX_AUTO_BATCH,
@@ -136,7 +138,8 @@ def prepare(model: str | KipoiModel | Sequence[str | KipoiModel], dataloader_arg
                    batch_size=batch_size, data=data, device=device, scope=scope,
                    hypothetical=options.hypothetical or
                    derived_lib.needs_hypothetical(options.derived),
-                   started=started, t0=t0, found=tuple(found), members=prepared.members)
+                   started=started, t0=t0, found=tuple(found), members=prepared.members,
+                   strand_plan=strand_plan)
     plan = replace(plan, attrs=provenance.attributes(plan))
     if options.resume:
         from kipoi.data_utils import numpy_collate
@@ -246,38 +249,6 @@ def finish(run: RunPlan, staged: Staged, h5_tmp: Path, n: int, worst: float,
             "max_convergence_error": worst, "derived": written, "non_acgt": non_acgt,
             "resumed": run.partial.rows if run.partial is not None else 0,
             "skipped_invalid": int(run.attrs.get("skipped_invalid", 0))}
-
-
-def _check_strands(strands: str, side, references, options) -> None:
-    """Refuse --strands reverse/both where the reverse strand is not defined for the run."""
-    if strands == "forward":
-        return
-    engine = side.engine
-    if side.inputs.dna is None or len(engine.plan.input_names) != 1:
-        why = f"a model whose only input is one-hot DNA (inputs: {engine.plan.input_names})"
-    elif options.layers or options.target_layer is not None:
-        why = "output tasks, not hidden neurons (--layers, --target-layer)"
-    elif _positional(shapes := _scored_shapes(side), engine.plan.input_shapes[0][1]):
-        why = (f"outputs of one value per task: an output shaped {shapes} looks like "
-               "positions (a profile), whose order on the reverse strand is not known")
-    elif not isinstance(references, str):
-        why = "named references (arrays given are not reverse-complemented)"
-    else:
-        return
-    raise UserError(f"--strands {strands} needs {why}; use --strands forward")
-
-
-def _scored_shapes(side) -> list[tuple]:
-    """The shapes of the outputs the run's tasks belong to."""
-    plan = side.engine.plan
-    names = {side.engine.output_of(t)[0] for t in side.tasks}
-    return [s for n, s in zip(plan.output_names, plan.output_shapes) if n in names]
-
-
-def _positional(shapes: list[tuple], length: int | None) -> bool:
-    """Whether an output has positions: more axes than (batch, units), or as many units as
-    the input has bases."""
-    return any(len(s) > 2 or (length is not None and s[-1] == length) for s in shapes)
 
 
 def _non_acgt(h5_path) -> dict:

@@ -160,7 +160,7 @@ def stranded(items, strands: str):
                                                                             batch.n)
 
 
-def in_genome_strand(results, strands: str):
+def in_genome_strand(results, strands: str, mirror: Mapping[str, str] | None = None):
     """The engine's results for :func:`stranded` items, one per batch: the reverse strand's
     read along the forward strand, or the two strands averaged.
 
@@ -168,18 +168,22 @@ def in_genome_strand(results, strands: str):
     ----------
     results : iterator of (Explanation, (str, Batch))
     strands : {'forward', 'reverse', 'both'}
+    mirror : Mapping of str to str, optional
+        Task written -> the reverse strand's task read in its place (a profile's position p:
+        P - 1 - p; :class:`.strand_check.StrandPlan`); ``None``: each task as itself.
 
     Yields
     ------
     (Explanation, Batch)
+        Holding the tasks of ``mirror`` (all the results' where ``None``).
     """
     for res, (strand, batch) in results:
         if strands == "both":
             rev, (_, again) = next(results)
             assert again is batch, "the strands of a batch come in turn"
-            yield strands_lib.averaged(res, rev), batch
+            yield strands_lib.averaged(res, rev, mirror), batch
         elif strand == "reverse":
-            yield strands_lib.in_forward_orientation(res), batch
+            yield strands_lib.in_forward_orientation(res, mirror), batch
         else:
             yield res, batch
 
@@ -238,12 +242,14 @@ def score_batches(plan: RunPlan, writer: H5Writer, bar) -> tuple[float, float]:
         The largest summation-to-delta error, absolute and relative to max(1, |delta|).
     """
     settings, strands = plan.settings, plan.options.strands
+    # A profile's reverse strand explains other units of the output (its mirrored positions).
+    strand_plan = plan.strand_plan
     raw = plan.scorer.engine.stream(
         stranded(batches(plan), strands), plan.batch_size, references=plan.references,
         n_references=int(settings["n_references"]), seed=int(settings["seed"]),
-        tasks=list(plan.scorer.tasks), layers=plan.options.layers,
-        hypothetical=plan.hypothetical)
-    results = in_genome_strand(raw, strands)
+        tasks=list(strand_plan.tasks if strand_plan else plan.scorer.tasks),
+        layers=plan.options.layers, hypothetical=plan.hypothetical)
+    results = in_genome_strand(raw, strands, strand_plan.mirror if strand_plan else None)
     worst, worst_rel = 0.0, 0.0
     with ThreadPoolExecutor(1, thread_name_prefix="write") as writes:
         written = None

@@ -124,7 +124,7 @@ def score_defaults(cfg: ZooConfig | None) -> dict[str, Any]:
     -------
     dict
         rule, references, n_references, seed, and where given maxpool, input, output_layer,
-        profile_head and output_names; ``{}`` for no config.
+        profile_head, output_names and strand_channels; ``{}`` for no config.
     """
     if not cfg:
         return {}
@@ -136,7 +136,8 @@ def score_defaults(cfg: ZooConfig | None) -> dict[str, Any]:
         out["input"] = cfg.input.name
     for value, name in ((cfg.output.layer, "output_layer"),
                         (cfg.output.profile_head, "profile_head"),
-                        (cfg.output.names, "output_names")):
+                        (cfg.output.names, "output_names"),
+                        (cfg.output.strand_channels, "strand_channels")):
         if value:
             # a list, as the dict configs gave it (it may reach provenance as JSON)
             out[name] = list(value) if isinstance(value, tuple) else value

@@ -12,7 +12,7 @@ wheel; see setup.py), so that they are found the same way however the package wa
 from __future__ import annotations
 
 import importlib
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import yaml
 
+from ..core.strands import strand_permutation
 from ..errors import UserError
 
 
@@ -56,12 +57,15 @@ class OutputSpec:
         A profile head wrapper (``module:function``).
     names : tuple of str or None
         The outputs' names, in order.
+    strand_channels : tuple of int or None
+        ``--strands``: channel c is ``strand_channels[c]`` on the reverse strand (BPNet: [1, 0]).
     """
 
     score: str = ""
     layer: str | None = None
     profile_head: str | None = None
     names: tuple[str, ...] | None = None
+    strand_channels: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -244,8 +248,12 @@ def _typed(raw: Mapping, where: str) -> dict[str, Any]:
     out["references"] = References(out["references"].kind, int(out["references"].n),
                                    int(out["references"].seed))
     if out["output"].names is not None:
-        out["output"] = OutputSpec(out["output"].score, out["output"].layer,
-                                   out["output"].profile_head, _strings(out["output"].names))
+        out["output"] = replace(out["output"], names=_strings(out["output"].names))
+    try:    # a permutation, as a tuple (None stays None)
+        out["output"] = replace(out["output"], strand_channels=strand_permutation(
+            out["output"].strand_channels))
+    except ValueError as e:
+        raise UserError(f"{where}: output.{e}") from e
     if isinstance(out.get("tasks"), list):
         out["tasks"] = _strings(out["tasks"])
     for key in ("dataloader_args", "status_notes"):
