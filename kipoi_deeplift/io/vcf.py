@@ -131,7 +131,7 @@ def first_reason(ref: str, alt: str) -> str:
     if not _plain(alt):
         return f"ALT {alt} holds bases other than A/C/G/T"
     if len(ref) != len(alt):
-        return (f"indel (REF {len(ref)} bp, ALT {len(alt)} bp): not scored, the alleles' "
+        return (f"indel (REF {len(ref)} bp, ALT {len(alt)} bp): the alleles' "
                 "sequences do not align base by base")
     if ref == alt:
         return "ALT equals REF"
