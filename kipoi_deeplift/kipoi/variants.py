@@ -398,7 +398,8 @@ def finish(run: VariantRun, staged: Staged, h5_tmp: Path, rows: list[dict], wors
             "not_scored": skipped, "tasks": run.side.scorer.task_names,
             "seconds": time.perf_counter() - run.t0, "rule": run.side.settings["rule"],
             "exact": run.side.scorer.engine.exact, "max_convergence_error": worst,
-            "max_relative_error": worst_rel, "rows": everything}
+            "max_relative_error": worst_rel,
+            "rows": [{k: v for k, v in r.items() if not k.startswith("_")} for r in everything]}
 
 
 def _reasons(counts: dict) -> str:
