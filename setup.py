@@ -77,6 +77,8 @@ setup(
         "six>=1.16",
         "pybedtools>=0.10,<0.13",
         "pyfaidx>=0.8,<0.10",
+        # `variants` reads VCFs with htslib's parser (plain or bgzipped); pybedtools needs it too.
+        "pysam>=0.22,<0.26",
         "pyBigWig>=0.3.22,<0.4",
         "pandas>=2,<4",
         "scipy>=1.11,<2",

@@ -14,6 +14,10 @@
        kipoi-deeplift compare OUT/scores.h5 OUT/scores_grad_input.h5 -o OUT/report.html ...
 5. Checks, from the HDF5 file, that the top-scoring 6 bp window of each interval with a site
    lies on the embedded site in genome coordinates.
+6. Writes a small VCF (OUT/variants.vcf: variants that break a site, one that creates one, a
+   far one, a REF mismatch, an indel, a multi-allelic record) and scores it:
+       kipoi-deeplift variants OUT/gata_model --vcf OUT/variants.vcf --fasta OUT/genome.fa
+                               -o OUT/variants.h5 --summary OUT/variants.tsv
 """
 from __future__ import annotations
 
@@ -135,6 +139,39 @@ def write_genome(out: Path, rng):
     return [(c, st) for c, st, _ in sites]
 
 
+def write_vcf(out: Path, sites):
+    """A VCF of variants around the genome's sites (1-based positions, as VCFs have them)."""
+    genome = {}
+    for line in (out / "genome.fa").read_text().splitlines():
+        if line.startswith(">"):
+            chrom = line[1:]
+            genome[chrom] = []
+        else:
+            genome[chrom].append(line)
+    genome = {c: "".join(parts) for c, parts in genome.items()}
+    (c0, s0), (c1, s1) = sites[0], sites[2]          # two + strand sites: AGATAA at s..s+5
+    # A word one base from AGATAA, at least 60 bp from every site: a variant that creates one.
+    create = next((c, i, j) for c, seq in genome.items() for i in range(60, len(seq) - 60)
+                  if all(abs(i - st) > 60 for cc, st in sites if cc == c)
+                  for j in range(6) if seq[i + j] != MOTIF[j] and
+                  seq[i:i + j] + MOTIF[j] + seq[i + j + 1:i + 6] == MOTIF)
+    c, i, j = create
+    g = lambda chrom, pos: genome[chrom][pos - 1]        # noqa: E731  (1-based)
+    rows = [(c0, s0 + 2, "break_site", "G", "C"),
+            (c1, s1 + 2, "break_site_mnv", "GA", "CT"),
+            (c, i + j + 1, "create_site", g(c, i + j + 1), MOTIF[j]),
+            ("chr2", 401, "far", g("chr2", 401), "ACGT"[("ACGT".index(g("chr2", 401)) + 2) % 4]),
+            ("chr1", 3001, "ref_mismatch", "ACGT"[("ACGT".index(g("chr1", 3001)) + 1) % 4],
+             g("chr1", 3001)),
+            ("chr1", 3101, "deletion", genome["chr1"][3100:3103], g("chr1", 3101)),
+            (c0, s0 + 4, "multi", "T", "C,G")]
+    lines = ["##fileformat=VCFv4.2"] + [f"##contig=<ID={k},length={v}>"
+                                         for k, v in CHROMS.items()]
+    lines.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO")
+    lines += [f"{ch}\t{pos}\t{vid}\t{ref}\t{alt}\t.\t.\t." for ch, pos, vid, ref, alt in rows]
+    (out / "variants.vcf").write_text("\n".join(lines) + "\n")
+
+
 def kipoi_deeplift(*args):
     """The console script of this environment, as a user runs it."""
     exe = Path(sys.executable).parent / "kipoi-deeplift"
@@ -204,7 +241,28 @@ def main(argv=None):
                    "-o", str(out / "scores_grad_input.h5"), "--rule", "grad-input")
     kipoi_deeplift("compare", str(out / "scores.h5"), str(out / "scores_grad_input.h5"),
                    "-o", str(out / "report.html"), "--tsv", str(out / "comparison.tsv"))
+    # Variants: each scored as REF and ALT against the REF sequence's references.
+    write_vcf(out, sites)
+    kipoi_deeplift("variants", str(out / "gata_model"), "--vcf", str(out / "variants.vcf"),
+                   "--fasta", str(out / "genome.fa"), "-o", str(out / "variants.h5"),
+                   "--summary", str(out / "variants.tsv"))
+    show_variants(out / "variants.tsv")
     return hits, n_sites
+
+
+def show_variants(tsv: Path):
+    """The summary's main columns, as a reader would look at them."""
+    import csv
+
+    with open(tsv) as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    print(f"{'id':<15} {'variant':<18} {'delta_logit':>11}  {'window (1-based)':<20} status")
+    for r in rows:
+        window = f"{r['chrom']}:{r['window_start']}-{r['window_end']}" if r["window_start"] \
+            else ""
+        delta = f"{float(r['delta_logit']):.2f}" if r["delta_logit"] else ""
+        print(f"{r['id']:<15} {r['chrom'] + ':' + r['pos'] + ' ' + r['ref'] + '>' + r['alt']:<18} "
+              f"{delta:>11}  {window:<20} {r['status']}")
 
 
 if __name__ == "__main__":

@@ -130,7 +130,7 @@ _LAZY = {
 
 __all__ = ["DeepLift", "Ensemble", "Explanation", "ConvergenceWarning", "METHODS", "Options", "RULES",
            "UserError", "cli_main", "dinuc_shuffle", "register_rule", "unregister_rule",
-           "state_monotone", "score",
+           "state_monotone", "score", "variants",
            "__version__"]
 
 
@@ -152,6 +152,17 @@ def score(*args, **kwargs):
 
     quiet_tensorflow_start()
     return _score(*args, **kwargs)
+
+
+def variants(*args, **kwargs):
+    """Score the variants of a VCF with a DNA model into a variants file (see
+    :func:`kipoi_deeplift.kipoi.variants.variants`): ``variants(model, vcf=..., fasta=...,
+    output=..., summary=..., bigwig=..., width=10, motifs=..., rule=..., ...)``."""
+    from .kipoi.variants import variants as _variants
+    from .quiet import quiet_tensorflow_start
+
+    quiet_tensorflow_start()
+    return _variants(*args, **kwargs)
 
 
 def cli_main(command, raw_args):

@@ -36,6 +36,74 @@ def _run_plot(a) -> int:
     return 0
 
 
+def _variants_parser(sub):
+    p = sub.add_parser("variants", help="the effect of VCF variants on a DNA model, explained: "
+                                        "REF and ALT scored against the same references",
+                       description="Score each variant of a VCF with MODEL (a model whose only "
+                                   "input is one-hot DNA): a window of the model's length "
+                                   "centred on the variant is read from the FASTA with the "
+                                   "REF allele (checked against it) and with each ALT allele, "
+                                   "both explained against the REF sequence's references, so "
+                                   "per task delta_alt - delta_ref = f(alt) - f(ref) at the "
+                                   "logit. SNVs and MNVs are scored; indels, symbolic ALTs, "
+                                   "REF mismatches and windows off the chromosome are listed "
+                                   "in the summary with the reason.")
+    p.add_argument("model", help="Kipoi model name or model directory")
+    p.add_argument("--vcf", required=True, help="the variants: FILE.vcf or FILE.vcf.gz")
+    p.add_argument("--fasta", required=True, help="the genome the VCF refers to")
+    p.add_argument("-o", "--output", required=True,
+                   help="HDF5 file to write (/variants, /ref, /alt, /metadata/ranges)")
+    p.add_argument("--summary", default=None, metavar="OUT.tsv",
+                   help="also write one row per variant and task (logits, delta_logit, the "
+                        "window where the alleles' contributions differ most; variants not "
+                        "scored with the reason)")
+    p.add_argument("--bigwig", default=None, metavar="PREFIX",
+                   help="also write PREFIX.<task>.{ref,alt,alt_minus_ref}.bw (per-base "
+                        "contributions; where windows overlap, their mean)")
+    p.add_argument("--width", type=int, default=10,
+                   help="bases of the summary's window (default: 10)")
+    p.add_argument("--motifs", default=None, metavar="DIR",
+                   help="a `kipoi-deeplift motifs` directory: the summary names the pattern at "
+                        "each window and whether the ALT weakens or creates it")
+    from .kipoi.options import VARIANT_OPTIONS, add_flags
+
+    add_flags(p, VARIANT_OPTIONS)
+    p.set_defaults(run=_run_variants)
+
+
+def _run_variants(a) -> int:
+    from .kipoi import options as options_lib
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            options = options_lib.from_args(a)
+            options.check()
+            if not a.debug:
+                from .quiet import quiet_tensorflow_start
+
+                quiet_tensorflow_start()
+            from .kipoi.variants import variants
+
+            res = variants(a.model, a.vcf, a.fasta, a.output, a.summary, a.bigwig, a.width,
+                           a.motifs, options)
+        finally:
+            for w in caught:
+                if w.category.__name__ == "Notice":
+                    print(f"note: {w.message}", file=sys.stderr)
+    for w in caught:
+        if w.category.__name__ == "ConvergenceWarning":
+            print(f"warning: {w.message}", file=sys.stderr)
+    from .kipoi.variants import summary_lines
+
+    mismatched = res["not_scored"].get("REF mismatch", 0)
+    if mismatched:
+        print(f"note: {mismatched} variant(s) whose REF differs from the FASTA were not scored "
+              "(see the summary's status column)", file=sys.stderr)
+    print("\n".join(summary_lines(res)))
+    return 0
+
+
 def _compare_parser(sub):
     p = sub.add_parser("compare", help="compare score files of several models on the same "
                                        "intervals: TSV and an HTML report")
@@ -277,10 +345,10 @@ def add_parsers(sub) -> None:
     Parameters
     ----------
     sub : argparse._SubParsersAction
-        ``add_subparsers()`` of :func:`kipoi_deeplift.cli.build_parser`: merge, compare, plot,
-        motifs, sites, zoo, rules and kipoi-plugin are added in this order (the order of
-        ``--help``), each with its runner as ``run``.
+        ``add_subparsers()`` of :func:`kipoi_deeplift.cli.build_parser`: merge, variants,
+        compare, plot, motifs, sites, zoo, rules and kipoi-plugin are added in this order (the
+        order of ``--help``), each with its runner as ``run``.
     """
-    for add in (_merge_parser, _compare_parser, _plot_parser, _motifs_parser, _sites_parser,
+    for add in (_merge_parser, _variants_parser, _compare_parser, _plot_parser, _motifs_parser, _sites_parser,
                 _zoo_parser, _rules_parser, _kipoi_plugin_parser):
         add(sub)

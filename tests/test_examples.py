@@ -30,5 +30,6 @@ def test_demo_scores_a_kipoi_model_dir_and_finds_the_sites(tmp_path, capsys):
 
     hits, n_sites = demo.main(["--out", str(tmp_path)])
     assert n_sites == 8 and hits >= 7, capsys.readouterr().out
-    for name in ("scores.h5", "tracks.gata.bw", "logo.png", "report.html", "comparison.tsv"):
+    for name in ("scores.h5", "tracks.gata.bw", "logo.png", "report.html", "comparison.tsv",
+                 "variants.h5", "variants.tsv"):
         assert (tmp_path / name).stat().st_size > 1000, name

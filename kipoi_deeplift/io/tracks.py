@@ -22,13 +22,39 @@ def _per_base(h5: sf.ScoreFile, input_name: str, task: str
     the strand label only where that could not decide) are flipped into genome order.
     """
     r = h5.ranges(("chr", "start", "end"))
-    chrom = r["chr"]
-    start = r["start"].astype(np.int64)
-    end = r["end"].astype(np.int64)
     flip = h5.reversed_rows()
     scores = h5[sf.contrib(input_name, task)]
     length = scores.shape[1]
-    start = sequence_start(start, end, length)
+    start = sequence_start(r["start"].astype(np.int64), r["end"].astype(np.int64), length)
+
+    def row(i: int) -> np.ndarray:
+        s = scores[i].astype(np.float64).sum(-1)     # float16 files sum in float64 too
+        return s[::-1] if flip[i] else s
+
+    yield from merged_runs(r["chr"], start, row, length)
+
+
+def merged_runs(chrom: np.ndarray, start: np.ndarray, row, length: int
+                ) -> Iterator[tuple[str, int, np.ndarray]]:
+    """Per-base rows placed in the genome: (chrom, genome start, values) of each covered run,
+    sorted, the mean where rows overlap.
+
+    Parameters
+    ----------
+    chrom : numpy.ndarray, shape=(N,)
+        Each row's chromosome.
+    start : numpy.ndarray, shape=(N,), int64
+        Each row's genome start (0-based) of its first value.
+    row : callable
+        ``row(i)`` -> numpy.ndarray, shape=(length,): row i's values in genome order.
+    length : int
+        Values per row.
+
+    Yields
+    ------
+    (str, int, numpy.ndarray)
+        A chromosome, the 0-based start of a covered run and its values.
+    """
     order = np.lexsort((start, chrom))
     cur, buf_start, total, count = None, 0, None, None
 
@@ -41,9 +67,7 @@ def _per_base(h5: sf.ScoreFile, input_name: str, task: str
             yield cur, buf_start + int(a), total[a:b] / count[a:b]
 
     for i in order:
-        s = scores[i].astype(np.float64).sum(-1)     # float16 files sum in float64 too
-        if flip[i]:
-            s = s[::-1]
+        s = row(i)
         c, st = chrom[i], int(start[i])
         if cur != c or st >= buf_start + len(total):
             if cur is not None:
@@ -64,9 +88,6 @@ def write_bigwig(h5: sf.ScoreFile, input_name: str, task: str, path: str | os.Pa
                  chrom_sizes: Mapping[str, int], label: str | None = None) -> None:
     """Per-base scores of one task as a bigWig, read back before it counts as written.
 
-    libBigWig reports a full disk only on its stderr ("likely truncated") and returns no handle
-    at all for a path it cannot create (using it would crash).
-
     Parameters
     ----------
     h5 : ScoreFile
@@ -81,18 +102,42 @@ def write_bigwig(h5: sf.ScoreFile, input_name: str, task: str, path: str | os.Pa
     label : str, optional
         The name for messages (default: ``path``).
     """
+    chroms = list(dict.fromkeys(h5.ranges(("chr",))["chr"]))
+    write_runs_bigwig(_per_base(h5, input_name, task), chroms, path, chrom_sizes, label)
+
+
+def write_runs_bigwig(runs, chroms, path: str | os.PathLike, chrom_sizes: Mapping[str, int],
+                      label: str | None = None) -> None:
+    """Covered runs of per-base values (:func:`merged_runs`) as a bigWig, read back before it
+    counts as written.
+
+    libBigWig reports a full disk only on its stderr ("likely truncated") and returns no handle
+    at all for a path it cannot create (using it would crash).
+
+    Parameters
+    ----------
+    runs : iterable of (str, int, numpy.ndarray)
+        (chromosome, 0-based start, values), sorted by chromosome name and start.
+    chroms : sequence of str
+        The chromosomes the runs lie on (the header's, sorted here).
+    path : str or os.PathLike
+        The bigWig file.
+    chrom_sizes : mapping of str to int
+        Chromosome lengths (:func:`chrom_sizes_from`).
+    label : str, optional
+        The name for messages (default: ``path``).
+    """
     import pyBigWig
 
     label = label or str(path)
-    chroms = list(dict.fromkeys(h5.ranges(("chr",))["chr"]))
-    header = [(c, int(chrom_sizes[c])) for c in sorted(chroms)]
+    header = [(c, int(chrom_sizes[c])) for c in sorted(set(chroms))]
     bw = pyBigWig.open(str(path), "w")
     if bw is None:
         raise UserError(f"cannot create the bigWig {label!r} (is its directory writable?)")
     covered = 0
     try:
         bw.addHeader(header)
-        for chrom, st, values in _per_base(h5, input_name, task):
+        for chrom, st, values in runs:
             values = values[: max(0, int(chrom_sizes[chrom]) - st)]
             if st < 0:
                 values, st = values[-st:], 0

@@ -259,15 +259,25 @@ def same_keys(level: str = "run") -> tuple[str, ...]:
     return tuple(r.attribute for r in SCORE_OPTIONS if r.attribute and r.same in levels)
 
 
-def add_flags(parser) -> None:
+#: The rows ``variants`` takes (a VCF instead of a dataloader: no dataloader, interval,
+#: shard, resume, layer or derived-file flags; its own -o, --summary and --bigwig).
+VARIANT_OPTIONS = ("source", "tasks", "input", "rule", "references", "n_references", "seed",
+                   "maxpool", "strands", "batch_size", "hypothetical", "per_channel", "dtype",
+                   "zoo_config", "device", "progress")
+
+
+def add_flags(parser, names: Sequence[str] | None = None) -> None:
     """Add every row's flag to the ``score`` parser (the positional MODEL is the caller's).
 
     Parameters
     ----------
     parser : argparse.ArgumentParser
+    names : sequence of str, optional
+        Only these rows (e.g. :data:`VARIANT_OPTIONS`), in the table's order; default all.
     """
     for row in SCORE_OPTIONS:
-        row.add_to(parser)
+        if names is None or row.name in names:
+            row.add_to(parser)
 
 
 def from_args(parsed) -> "Options":
