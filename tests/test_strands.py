@@ -401,3 +401,32 @@ def test_strand_channels_in_zoo_configs():
     raw["output"]["strand_channels"] = [1, 1]
     with pytest.raises(UserError, match="strand_channels .* not a permutation"):
         zoo.parse(raw, "bpnet_oskn.yaml")
+
+
+def test_variants_read_a_profile_back_along_the_genome(world, profile, tmp_path):
+    """`variants --strands both` on a profile: position p of each allele is the mean of the
+    model's position p on the sequence and position L-1-p on its reverse complement."""
+    import keras
+
+    genome = K.read_genome(world["d"] / "genome.fa")
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" +
+                   "".join(f"chr1\t{p}\tv{p}\t{genome['chr1'][p - 1]}\t"
+                           f"{'A' if genome['chr1'][p - 1] != 'A' else 'C'}\t.\t.\t.\n"
+                           for p in (100, 301)))
+    out = tmp_path / "v.h5"
+    assert cli.main(["variants", str(profile["model"]), "--vcf", str(vcf), "--fasta",
+                     str(world["d"] / "genome.fa"), "-o", str(out), "--strands", "both",
+                     "--n-references", "2"]) == 0
+    model = keras.saving.load_model(profile["model"] / "model.keras")
+    with h5py.File(out) as f:
+        x = {a: f[f"{a}/inputs/seq"][:] for a in ("ref", "alt")}
+        got = {a: np.stack([f[f"{a}/preds/{t}"][:] for t in POS], 1) for a in x}
+        for a in x:                              # every allele's file sums to its delta
+            for t in ("pos3", "pos25"):
+                np.testing.assert_allclose(f[f"{a}/contrib/seq/{t}"][:].sum((1, 2)),
+                                           f[f"{a}/delta/{t}"][:], atol=1e-4)
+    for a, xa in x.items():
+        fwd = np.asarray(model(xa), np.float64)
+        rev = np.asarray(model(xa[:, ::-1, ::-1]), np.float64)[:, ::-1]
+        np.testing.assert_allclose(got[a], (fwd + rev) / 2, rtol=1e-4, atol=1e-4)

@@ -7,6 +7,7 @@ alleles are differences from the same baseline.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -96,7 +97,8 @@ def _pair(references: Any) -> Any:
 
 
 def explain_pair(engine, x_ref: np.ndarray, x_alt: np.ndarray, references: Any,
-                 strands: str, **keywords) -> tuple[Explanation, Explanation]:
+                 strands: str, mirror: Mapping[str, str] | None = None,
+                 **keywords) -> tuple[Explanation, Explanation]:
     """Both alleles of n variants explained against the same references.
 
     Parameters
@@ -128,8 +130,8 @@ def explain_pair(engine, x_ref: np.ndarray, x_alt: np.ndarray, references: Any,
     if strands != "forward":
         rev = engine.explain(strands_lib.reverse_complement(x), references=_rc(refs),
                              progress=False, **keywords)
-        res = strands_lib.averaged(res, rev) if res is not None else \
-            strands_lib.in_forward_orientation(rev)
+        res = strands_lib.averaged(res, rev, mirror) if res is not None else \
+            strands_lib.in_forward_orientation(rev, mirror)
     return rows(res, slice(0, n)), rows(res, slice(n, 2 * n))
 
 
@@ -150,7 +152,7 @@ def rows(res: Explanation, sl: slice) -> Explanation:
     def cut(d: Mapping) -> dict:
         return {k: cut(v) if isinstance(v, Mapping) else v[sl] for k, v in d.items()}
 
-    return Explanation(cut(res.contrib), cut(res.delta), cut(res.convergence),
-                       cut(res.preds), cut(res.hyp_contrib), cut(res.neuron_contrib),
-                       res.rule, res.references, res.n_references, res.seed, res.tasks,
-                       res.exact)
+    return replace(res, contrib=cut(res.contrib), delta=cut(res.delta),
+                   convergence=cut(res.convergence), preds=cut(res.preds),
+                   hyp_contrib=cut(res.hyp_contrib), neuron_contrib=cut(res.neuron_contrib),
+                   members=[rows(m, sl) for m in res.members])

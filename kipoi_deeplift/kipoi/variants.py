@@ -55,6 +55,9 @@ class VariantRun:
     attrs : dict
         The file's attributes.
     t0 : float
+    strand_plan : StrandPlan or None
+        Under ``--strands reverse|both``: the tasks each strand scores and how the reverse
+        strand's are read back (a profile's positions mirrored).
     """
 
     options: Any
@@ -68,6 +71,7 @@ class VariantRun:
     device: str
     attrs: dict
     t0: float
+    strand_plan: Any = None
 
     @property
     def dna(self) -> str:
@@ -136,9 +140,10 @@ def _check_outputs(out: dict, width: int) -> None:
                         "(no patterns.tsv)")
 
 
-def _check_model(side, references, options) -> None:
-    """Refuse, in one line, a model variants cannot score."""
-    from .scoring import _check_strands
+def _check_model(side, references, options):
+    """Refuse, in one line, a model variants cannot score; the plan of its strands
+    (:func:`.strand_check.check_strands`: ``None`` for ``--strands forward``)."""
+    from .strand_check import check_strands
 
     scorer = side.scorer
     names = scorer.engine.plan.input_names
@@ -148,7 +153,7 @@ def _check_model(side, references, options) -> None:
     if scorer.inputs.layouts[scorer.inputs.dna].length is None:
         raise UserError("variants needs a model of a fixed input length; this model's DNA "
                         "input has none (give the model a length in its schema)")
-    _check_strands(options.strands, scorer, references, options)
+    return check_strands(options.strands, scorer, references, options, side.model_defaults)
 
 
 def prepare(model, vcf: str, fasta: str, out: dict, width: int, options) -> VariantRun:
@@ -179,7 +184,7 @@ def prepare(model, vcf: str, fasta: str, out: dict, width: int, options) -> Vari
         raise UserError(f"--vcf {vcf}: no variants in it")
     scope, device = device_scope(options.device)
     side = prepare_model(model, options)
-    _check_model(side, side.references, options)
+    strand_plan = _check_model(side, side.references, options)
     dna = side.scorer.inputs.dna
     length = int(side.scorer.inputs.layouts[dna].length)
     references = vs.dna_references(side.references, dna)
@@ -190,7 +195,7 @@ def prepare(model, vcf: str, fasta: str, out: dict, width: int, options) -> Vari
             int(side.settings["n_references"]), MAX_AUTO_BATCH,
             memory_cap=batching.default_cap(device), device=device)
     run = VariantRun(options, out, width, side, seqs, references, max(2, int(batch_size)),
-                     scope, device, {}, t0)
+                     scope, device, {}, t0, strand_plan)
     return replace(run, attrs=attributes(run, vcf, fasta))
 
 
@@ -301,8 +306,9 @@ def _score_chunk(run: VariantRun, a: int, b: int):
     ref_res, alt_res = vs.explain_pair(
         scorer.engine, x_ref, x_alt, refs, run.options.strands,
         n_references=int(settings["n_references"]), seed=int(settings["seed"]),
-        tasks=list(scorer.tasks), hypothetical=bool(run.options.hypothetical),
-        batch_size=run.batch_size)
+        tasks=list(run.strand_plan.tasks if run.strand_plan else scorer.tasks),
+        mirror=run.strand_plan.mirror if run.strand_plan else None,
+        hypothetical=bool(run.options.hypothetical), batch_size=run.batch_size)
     arrays = vfile.variant_arrays(batch, ref_res, alt_res,
                                   {"ref": {run.dna: x_ref}, "alt": {run.dna: x_alt}},
                                   run.length, scorer.labels, run.dna,
