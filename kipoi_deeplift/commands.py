@@ -48,7 +48,9 @@ def _variants_parser(sub):
                                    "logit. SNVs and MNVs are scored; indels, symbolic ALTs, "
                                    "REF mismatches and windows off the chromosome are listed "
                                    "in the summary with the reason.")
-    p.add_argument("model", help="Kipoi model name or model directory")
+    p.add_argument("model", nargs="+", metavar="MODEL",
+                   help="Kipoi model name or model directory; several: an ensemble (their "
+                        "means, as score writes them)")
     p.add_argument("--vcf", required=True, help="the variants: FILE.vcf or FILE.vcf.gz")
     p.add_argument("--fasta", required=True, help="the genome the VCF refers to")
     p.add_argument("-o", "--output", required=True,

@@ -349,3 +349,37 @@ def test_window_rule_and_reasons_without_a_model(tmp_path):
     assert vcf_lib.first_reason("A", "*").startswith("symbolic")
     assert vcf_lib.first_reason("N", "A").startswith("REF N holds")
     assert vcf_lib.first_reason("AC", "GT") == ""
+
+
+def test_an_ensemble_scores_the_members_mean(world, tmp_path):
+    """Two models (the trained one and a copy whose last layer is halved and shifted):
+    delta_logit is the mean of the two models' logit differences, every allele's file sums to
+    its delta, and the file names both members."""
+    import json
+    import shutil
+
+    import keras
+
+    other_dir = tmp_path / "other"
+    shutil.copytree(world["model_dir"], other_dir)
+    other = keras.models.clone_model(world["model"])
+    other.set_weights(world["model"].get_weights())
+    w, b = other.get_layer("gata").get_weights()
+    other.get_layer("gata").set_weights([w * 0.5, b + 1.0])
+    other.save(other_dir / "model.keras")
+    out = tmp_path / "ens.h5"
+    assert cli.main(["variants", str(world["model_dir"]), str(other_dir), "--vcf",
+                     str(world["vcf"]), "--fasta", str(world["fasta"]), "-o", str(out),
+                     "--n-references", "4"]) == 0
+    with h5py.File(out) as f:
+        x_ref, x_alt = f["ref/inputs/seq"][:], f["alt/inputs/seq"][:]
+        got = f["alt/preds/gata"][:] - f["ref/preds/gata"][:]
+        for a in ("ref", "alt"):
+            np.testing.assert_allclose(f[f"{a}/contrib/seq/gata"][:].sum((1, 2)),
+                                       f[f"{a}/delta/gata"][:], atol=1e-4)
+        members = json.loads(f.attrs["members"])
+        assert [m["model"] for m in members] == [str(world["model_dir"]), str(other_dir)]
+        assert str(other_dir) in f.attrs["command"]
+    want = np.mean([_logits(m, x_alt) - _logits(m, x_ref) for m in (world["model"], other)],
+                   axis=0)
+    np.testing.assert_allclose(got, want, atol=1e-4)

@@ -76,7 +76,7 @@ def attributes(plan: RunPlan) -> dict[str, Any]:
     found = data.intervals
     engine = scorer.engine
     attrs = {
-        "kipoi_deeplift_version": __version__, **_models(plan),
+        "kipoi_deeplift_version": __version__, **model_attributes(plan.model, plan.members),
         "shard_start": first, "shard_stop": first + (total or 0),
         "orientation": ORIENTATION, **versions(), "start_time": plan.started.isoformat(),
         **scorefile.CONVENTIONS, "format_version": scorefile.FORMAT_VERSION,
@@ -94,18 +94,32 @@ def attributes(plan: RunPlan) -> dict[str, Any]:
     return attrs
 
 
-def _models(plan: RunPlan) -> dict[str, str]:
-    """``model`` and ``weights_sha256``; for an ensemble ``members`` too (JSON: each member's
-    name, source, zoo config and weights' sha256, in order), its ``model`` the names joined by
-    `` + ``."""
-    if not plan.members:
-        return {"model": plan.model.name, "weights_sha256": json.dumps(plan.model.sha256())}
-    members = [{"model": km.name, "source": km.source,
-                "zoo_config": config.name if config else "none",
-                "weights_sha256": km.sha256()} for km, config in plan.members]
-    return {"model": " + ".join(m["model"] for m in members),
-            "weights_sha256": json.dumps([m["weights_sha256"] for m in members]),
-            "members": json.dumps(members)}
+def model_attributes(model, members: tuple = ()) -> dict[str, str]:
+    """The attributes naming the model: ``model`` and ``weights_sha256``; for an ensemble also
+    ``members``.
+
+    Parameters
+    ----------
+    model : KipoiModel
+        The model (an ensemble's first member).
+    members : tuple of (KipoiModel, ZooConfig or None)
+        An ensemble's members in order; empty for one model.
+
+    Returns
+    -------
+    dict
+        ``model`` (an ensemble's names joined by `` + ``), ``weights_sha256`` (JSON; a list
+        for an ensemble) and, for an ensemble, ``members`` (JSON: each member's name, source,
+        zoo config and weights' sha256).
+    """
+    if not members:
+        return {"model": model.name, "weights_sha256": json.dumps(model.sha256())}
+    listed = [{"model": km.name, "source": km.source,
+               "zoo_config": config.name if config else "none",
+               "weights_sha256": km.sha256()} for km, config in members]
+    return {"model": " + ".join(m["model"] for m in listed),
+            "weights_sha256": json.dumps([m["weights_sha256"] for m in listed]),
+            "members": json.dumps(listed)}
 
 
 def sha256_of(path) -> str:

@@ -91,8 +91,9 @@ def variants(model, vcf: str, fasta: str, output: str = "variants.h5",
 
     Parameters
     ----------
-    model : str or KipoiModel
-        A Kipoi model name or directory whose only input is one-hot DNA.
+    model : str, KipoiModel or a sequence of them
+        A Kipoi model name or directory whose only input is one-hot DNA; several: an
+        ensemble (the members' means, as ``score`` writes them).
     vcf, fasta : str
         The variants (``.vcf`` or ``.vcf.gz``) and the genome they refer to.
     output : str
@@ -174,7 +175,7 @@ def prepare(model, vcf: str, fasta: str, out: dict, width: int, options) -> Vari
     """
     from ..backends.tf.device import device_scope
     from ..core import batching
-    from .model_side import prepare_model
+    from .model_side import prepare_models
 
     t0 = time.perf_counter()
     options.check()
@@ -183,7 +184,7 @@ def prepare(model, vcf: str, fasta: str, out: dict, width: int, options) -> Vari
     if not found:
         raise UserError(f"--vcf {vcf}: no variants in it")
     scope, device = device_scope(options.device)
-    side = prepare_model(model, options)
+    side = prepare_models(model, options)
     strand_plan = _check_model(side, side.references, options)
     dna = side.scorer.inputs.dna
     length = int(side.scorer.inputs.layouts[dna].length)
@@ -211,11 +212,12 @@ def attributes(run: VariantRun, vcf: str, fasta: str) -> dict:
     -------
     dict
     """
-    from .provenance import sha256_of, versions
+    from .provenance import model_attributes, sha256_of, versions
 
     side, o = run.side, run.options
     engine, settings = side.scorer.engine, side.settings
-    words = ["kipoi-deeplift", "variants", side.model.name, "--vcf", vcf, "--fasta", fasta,
+    names = [m.name for m, _ in side.members] or [side.model.name]
+    words = ["kipoi-deeplift", "variants", *names, "--vcf", vcf, "--fasta", fasta,
              "-o", run.out["output"]]
     for row in options_lib.SCORE_OPTIONS:
         if row.name in options_lib.VARIANT_OPTIONS and row.rerun and row.name != "batch_size":
@@ -225,8 +227,7 @@ def attributes(run: VariantRun, vcf: str, fasta: str) -> dict:
             words += [flag, str(run.out[key])]
     return {
         "file_kind": vfile.FILE_KIND, "kipoi_deeplift_version": __version__,
-        "model": side.model.name, "source": side.model.source,
-        "weights_sha256": json.dumps(side.model.sha256()),
+        **model_attributes(side.model, side.members), "source": side.model.source,
         "rule": settings["rule"], "maxpool": settings["maxpool"],
         "references": settings["references"] if isinstance(settings["references"], str)
         else "array", "n_references": int(settings["n_references"]),
