@@ -14,7 +14,9 @@ TF_FREE = ["io", "io.scorefile", "io.writers", "io.derived", "io.merge", "io.ori
            "io.staging", "io.h5stream", "io.tracks", "io.modisco", "analysis.sites", "commands",
            "analysis.motifs", "analysis.motif_patterns", "analysis.motif_figures",
            "analysis.report_html", "analysis.report_intervals", "zoo", "zoo.config",
-           "zoo.catalog", "zoo.loaders", "core.reference_names", "io.layout"]
+           "zoo.catalog", "zoo.loaders", "core.reference_names", "io.layout",
+           "analysis.variant_data", "analysis.variant_plot", "analysis.variant_compare",
+           "analysis.variant_report", "analysis.variant_motifs"]
 
 
 def test_the_parts_are_folders():

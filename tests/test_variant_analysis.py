@@ -1,16 +1,16 @@
 """Variants files in the analysis tools: `plot --variant`, `compare` of variants files and the
 motif annotation of variant windows (analysis/variant_*.py).
 
-Two GATA scanners (a strict one: only AGATAA fires; a tolerant one: one mismatch fires at 4/7
-of a full site, two at 1/7) score the reference and alternative windows of SNVs that break, create or strengthen
-planted sites, with DeepLIFT; the variants files are written here as the contract lays them out
-(one with variable-length strings, one with fixed bytes). Numbers are checked against the
-models' own forward passes and against computations written here.
+Two GATA scanners (a strict one: only AGATAA fires; a tolerant one: one mismatch fires at
+4/7 of a full site, two at 1/7) score the reference and alternative windows of SNVs that
+break, create or strengthen planted sites, with DeepLIFT. The variants files are written as
+the contract lays them out by examples/variant_effects.py's write_variants (one with
+variable-length strings, one with fixed bytes). Numbers are checked against the models' own
+forward passes and against computations written here.
 """
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 import subprocess
 
@@ -21,6 +21,7 @@ from scipy import stats
 
 from _cli import fails
 from kipoi_deeplift import cli
+from variant_effects import write_variants      # examples/: the contract's layout, written
 
 MOTIF, L, HALF, CHROM_LEN = "AGATAA", 100, 50, 3000
 RC = MOTIF[::-1].translate(str.maketrans("ACGT", "TGCA"))
@@ -74,46 +75,6 @@ def genome_and_variants(rng) -> tuple[str, list[tuple]]:
     return seq, variants
 
 
-def onehot(s: str) -> np.ndarray:
-    return np.eye(4, dtype=np.float32)[[ONEHOT[b] for b in s]]
-
-
-def write_variants(path, model, task, seq, variants, fixed_bytes=False):
-    """A variants file as the contract lays it out; returns (ref, alt) one-hot (V, L, 4) and
-    the model's logits of each (V,)."""
-    import kipoi_deeplift as kd
-    from kipoi_deeplift.io.scorefile import project
-
-    ref = np.stack([onehot(seq[p - HALF:p + HALF]) for _, p, _, _ in variants])
-    alt = ref.copy()
-    alt[:, HALF] = np.stack([onehot(a)[0] for *_, a in variants])
-    dl = kd.DeepLift(model, task_names=[task])
-    text = (lambda v: np.array(v, dtype="S")) if fixed_bytes else \
-        (lambda v: np.array(v, dtype=h5py.string_dtype()))
-    logits = {}
-    with h5py.File(path, "w") as f:
-        for allele, x in (("ref", ref), ("alt", alt)):
-            res = dl.explain(x, references="dinuc-shuffle", n_references=8, seed=0)
-            f[f"{allele}/contrib/seq/{task}"] = project(res.contrib["seq"][task], x)
-            for key in ("preds", "delta", "convergence"):
-                f[f"{allele}/{key}/{task}"] = getattr(res, key)[task]
-            logits[allele] = model(x).numpy()[:, 0]
-        f["variants/chrom"] = text(["chr1"] * len(variants))
-        f["variants/pos"] = np.array([p + 1 for _, p, _, _ in variants])
-        for k, key in ((0, "id"), (2, "ref"), (3, "alt")):
-            f[f"variants/{key}"] = text([v[k] for v in variants])
-        starts = np.array([p - HALF for _, p, _, _ in variants])
-        f["metadata/ranges/chr"] = text(["chr1"] * len(variants))
-        f["metadata/ranges/start"], f["metadata/ranges/end"] = starts, starts + L
-        f["metadata/ranges/strand"] = text(["+"] * len(variants))
-        f["metadata/ranges/id"] = text([v[0] for v in variants])
-        f.attrs.update({"file_kind": "variants", "model": f"models/{task}_scanner",
-                        "rule": "genomics-default", "tasks": json.dumps([task]),
-                        "dna_input": "seq", "kipoi_deeplift_version": "test",
-                        "command": f"kipoi-deeplift variants models/{task}_scanner --vcf v.vcf"})
-    return ref, alt, logits
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     d = tmp_path_factory.mktemp("variants")
@@ -123,9 +84,10 @@ def world(tmp_path_factory):
                                             ("tolerant", -5.0, 20.0, "GATA1", True)):
         model = scanner(bias, weight)
         path = d / f"{name}.h5"
-        ref, alt, logits = write_variants(path, model, task, seq, variants, fixed)
-        out[name] = {"path": path, "task": task, "ref": ref, "alt": alt, "logits": logits,
-                     "model": model}
+        w = write_variants(path, model, task, {"chr1": seq},
+                           [(v, "chr1", p, r, a) for v, p, r, a in variants],
+                           f"models/{task}_scanner", fixed_bytes=fixed)
+        out[name] = {"path": path, "task": task, "model": model, **w}
     return out
 
 

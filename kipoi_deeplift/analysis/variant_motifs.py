@@ -13,7 +13,10 @@ The rule (:func:`annotate`), per variant window:
    and some overlap the window, the pattern with the most seqlet bases in the window is the one
    considered. Otherwise every pattern in ``patterns.tsv`` is.
 2. **Scan.** Each candidate's CWM, in both orientations, is laid at every placement that
-   overlaps the window, on the reference and on the alternative sequence. At a placement an
+   overlaps the window and the variant's bases (those where the two sequences differ; for an
+   indel, from the variant on), on the reference and on the alternative sequence: a site
+   beside the variant, whose contributions move only as the references drawn for the two
+   sequences differ, is not the variant's doing. At a placement an
    allele *holds the site* when both:
 
    - its sequence carries at least :data:`MIN_SEQUENCE` of the pattern's weight: the sum, over
@@ -183,6 +186,12 @@ def _best_site(v: VariantWindow, motifs: list[Motif]) -> tuple[str, float, float
     module's rule); pattern '' where no allele holds any."""
     length = len(v.ref_onehot)
     a, b = v.window_start - v.seq_start, v.window_end - v.seq_start
+    changed = np.flatnonzero(np.any(np.asarray(v.ref_onehot) != np.asarray(v.alt_onehot),
+                                    axis=1))
+    if changed.size:        # placements must also overlap [first, last] changed base
+        a, b = max(a, int(changed[0])), min(b, int(changed[-1]) + 1)
+        if b <= a:
+            return "", 0.0, 0.0, False, False
     best = ("", 0.0, 0.0, False, False)
     top = -np.inf
     for m in motifs:
