@@ -82,13 +82,13 @@ def variant_panels(vf: VariantsFile, i: int, task: str, shown: int = SHOWN,
             "preds": (float(ref_p), float(alt_p))}
 
 
-def _limits(*values: np.ndarray) -> tuple[float, float]:
+def _limits(*values: np.ndarray, room: float = 0.08) -> tuple[float, float]:
     """One y range that holds every logo of ``values`` (stacked letters: positive and
-    negative parts summed per position)."""
+    negative parts summed per position), ``room`` of it left free above (for a label)."""
     top = max(float(np.maximum(v, 0).sum(-1).max()) for v in values)
     bottom = min(float(np.minimum(v, 0).sum(-1).min()) for v in values)
-    pad = 0.08 * ((top - bottom) or 1.0)
-    return bottom - pad, top + pad
+    span = (top - bottom) or 1.0
+    return bottom - 0.08 * span, top + room * span
 
 
 def variant_figure(h5_path: str, variant: str, task: str | None = None, shown: int = SHOWN):
@@ -124,7 +124,7 @@ def variant_figure(h5_path: str, variant: str, task: str | None = None, shown: i
     pos = p["positions"]
     fig, axes = plt.subplots(3, 1, figsize=(min(24, max(7, 2 + 0.1 * len(pos))), 7.2),
                              sharex=True, gridspec_kw={"height_ratios": [2, 2, 1.4]})
-    ylim = _limits(p["ref"], p["alt"])
+    ylim = _limits(p["ref"], p["alt"], room=0.25)      # the variant's label above REF
     with warnings.catch_warnings():         # logomaker on an all-zero logo (an allele unused)
         warnings.filterwarnings("ignore", "Attempting to set identical low and high ylims")
         for ax, allele, label in zip(axes, ("ref", "alt"), ("REF", "ALT")):
