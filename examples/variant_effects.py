@@ -68,7 +68,7 @@ def write_variants(path, model, task: str, genome: dict, variants: list, model_n
             f[f"{allele}/contrib/seq/{task}"] = project(res.contrib["seq"][task], x)
             for key in ("preds", "delta", "convergence"):
                 f[f"{allele}/{key}/{task}"] = getattr(res, key)[task]
-            out["logits"][allele] = np.asarray(model(x))[:, 0]
+            out["logits"][allele] = model(x).numpy()[:, 0]
         for k, key in ((0, "id"), (1, "chrom"), (3, "ref"), (4, "alt")):
             f[f"variants/{key}"] = text([v[k] for v in variants])
         f["variants/pos"] = np.array([p + 1 for _, _, p, _, _ in variants])
@@ -132,7 +132,8 @@ def windows(path: str, task: str, genome: dict, width: int = 10) -> list:
     return out
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> list:
+    """Run it all; returns [(variant id, pattern, effect)] as printed."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="examples/out_variants")
     out = Path(ap.parse_args(argv).out)
@@ -163,10 +164,10 @@ def main(argv=None) -> None:
     from kipoi_deeplift.analysis.variant_motifs import annotate
 
     print(f"{'variant':<18} {'pattern':<8} effect   (annotate: {out / 'motifs'}, scanner.h5)")
-    for v, (pattern, effect) in zip(variants, annotate(out / "motifs",
-                                                       windows(out / "scanner.h5", "gata",
-                                                               {"chr1": seq}))):
+    found = annotate(out / "motifs", windows(out / "scanner.h5", "gata", {"chr1": seq}))
+    for v, (pattern, effect) in zip(variants, found):
         print(f"{v[0]:<18} {pattern or '-':<8} {effect or '-'}")
+    return [(v[0], *f) for v, f in zip(variants, found)]
 
 
 if __name__ == "__main__":
