@@ -111,20 +111,40 @@ class VariantsFile:
 
     @property
     def n(self) -> int:
-        """Number of variants."""
+        """Number of variants.
+
+        Returns
+        -------
+        int
+        """
         return len(self.pos)
 
     @property
     def model(self) -> str:
-        """The model's name (a directory's last part)."""
+        """The model's name (a directory's last part).
+
+        Returns
+        -------
+        str
+        """
         return Path(str(self.attrs.get("model", self.path))).name or str(self.path)
 
     def dna_input(self) -> str:
-        """The DNA input's name (the first under /ref/contrib when none is recorded)."""
+        """The DNA input's name (the first under /ref/contrib when none is recorded).
+
+        Returns
+        -------
+        str
+        """
         return self.attrs.get("dna_input") or next(iter(self.h5["ref/contrib"]))
 
     def tasks(self) -> list[str]:
-        """The tasks with contributions of both alleles, in the file's order."""
+        """The tasks with contributions of both alleles, in the file's order.
+
+        Returns
+        -------
+        list of str
+        """
         name = sf.h5_key(self.dna_input())
         ref, alt = self.h5.get(f"ref/contrib/{name}", {}), self.h5.get(f"alt/contrib/{name}", {})
         return [t for t in ref if t in alt]
@@ -166,22 +186,52 @@ class VariantsFile:
         return self.h5[key][rows].astype(np.float64)
 
     def preds(self, allele: str, task: str) -> np.ndarray:
-        """One allele's scored output (logit), (V,) float64."""
+        """One allele's scored output (logit).
+
+        Parameters
+        ----------
+        allele : {'ref', 'alt'}
+        task : str
+
+        Returns
+        -------
+        numpy.ndarray, shape=(V,), float64
+        """
         return self.h5[f"{allele}/preds/{sf.h5_key(task)}"][:].astype(np.float64)
 
     def delta_logit(self, task: str) -> np.ndarray:
-        """``preds_alt - preds_ref``, (V,) float64."""
+        """``preds_alt - preds_ref``.
+
+        Parameters
+        ----------
+        task : str
+
+        Returns
+        -------
+        numpy.ndarray, shape=(V,), float64
+        """
         return self.preds("alt", task) - self.preds("ref", task)
 
     @property
     def length(self) -> int:
-        """Bases of every scored window, L."""
+        """Bases of every scored window.
+
+        Returns
+        -------
+        int
+            L.
+        """
         key = f"ref/contrib/{sf.h5_key(self.dna_input())}"
         return int(self.h5[key][next(iter(self.h5[key]))].shape[1])
 
     def seq_starts(self) -> np.ndarray:
-        """0-based genome start of each scored window, (V,) int64 (from /metadata/ranges;
-        without ranges, the window is taken as centred on the variant)."""
+        """0-based genome start of each scored window (from /metadata/ranges; without
+        ranges, the window is taken as centred on the variant).
+
+        Returns
+        -------
+        numpy.ndarray, shape=(V,), int64
+        """
         length = self.length
         if sf.ranges("start") in self.h5:
             r = self.h5["metadata/ranges"]
@@ -190,7 +240,12 @@ class VariantsFile:
         return self.pos - 1 - length // 2
 
     def reversed_rows(self) -> np.ndarray:
-        """Which windows the model read as the reverse complement, (V,) bool."""
+        """Which windows the model read as the reverse complement.
+
+        Returns
+        -------
+        numpy.ndarray, shape=(V,), bool
+        """
         if sf.ranges("strand") not in self.h5 and sf.ORIENTATION not in self.h5:
             return np.zeros(self.n, bool)
         from ..io.orientation import reversed_rows
@@ -201,11 +256,26 @@ class VariantsFile:
         return np.asarray(reversed_rows(orient, strand, self.n), bool)
 
     def label(self, i: int) -> str:
-        """'chr1:1,234 A>G': the variant as every output names it (1-based position)."""
+        """The variant as every output names it: 'chr1:1,234 A>G' (1-based position).
+
+        Parameters
+        ----------
+        i : int
+            Its row.
+
+        Returns
+        -------
+        str
+        """
         return f"{self.chrom[i]}:{int(self.pos[i]):,} {self.ref[i]}>{self.alt[i]}"
 
     def keys(self) -> list[tuple[str, int, str, str]]:
-        """(chrom, pos, ref, alt) of every variant: how files of several models are matched."""
+        """(chrom, pos, ref, alt) of every variant: how files of several models are matched.
+
+        Returns
+        -------
+        list of (str, int, str, str)
+        """
         return list(zip(self.chrom.tolist(), self.pos.tolist(), self.ref.tolist(),
                         self.alt.tolist()))
 

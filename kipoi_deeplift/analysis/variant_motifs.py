@@ -86,7 +86,17 @@ class VariantWindow:
 
 @dataclass(frozen=True)
 class Motif:
-    """One pattern as the scan uses it: ``cwm`` (W, 4) trimmed, ``sign`` +1 or -1."""
+    """One pattern as the scan uses it.
+
+    Parameters
+    ----------
+    name : str
+        As patterns.tsv names it (``pos_0``).
+    cwm : numpy.ndarray, shape=(W, 4)
+        Its contribution weight matrix, trimmed (:func:`trimmed`).
+    sign : float
+        +1 where the CWM sums to 0 or more, else -1.
+    """
 
     name: str
     cwm: np.ndarray
