@@ -18,18 +18,40 @@ def _task_args(p) -> None:
 
 
 def _plot_parser(sub):
-    p = sub.add_parser("plot", help="a sequence logo of one scored sequence")
-    p.add_argument("h5", help="a file written by `kipoi-deeplift score`")
-    where = p.add_mutually_exclusive_group(required=True)
+    p = sub.add_parser("plot", help="a sequence logo of one scored sequence, or of one "
+                                    "variant's two alleles")
+    p.add_argument("h5", help="a file written by `kipoi-deeplift score` (with --example or "
+                              "--region), or by `kipoi-deeplift variants` (with --variant)")
+    where = p.add_mutually_exclusive_group()
     where.add_argument("--example", type=int, help="row of the sequence in the file (from 0)")
     where.add_argument("--region", help="CHR:START-END, 1-based as a genome browser shows it "
                        "(the first scored interval overlapping; drawn along the + strand)")
+    where.add_argument("--variant", metavar="ID",
+                       help="a variants file's variant: its id, or CHROM:POS[:REF:ALT] "
+                            "(1-based, as in the VCF); draws REF above ALT on one y scale, "
+                            "the variant's bases shaded, ALT - REF below")
     _task_args(p)
     p.add_argument("-o", "--output", required=True, help="PNG (or PDF, SVG) to write")
     p.set_defaults(run=_run_plot)
 
 
 def _run_plot(a) -> int:
+    from .analysis.variant_data import is_variants_file
+    from .errors import UserError
+
+    if is_variants_file(a.h5):
+        if a.variant is None:
+            raise UserError(f"{a.h5} is a variants file: name the variant to draw with "
+                            "--variant ID (its id, or CHROM:POS[:REF:ALT])")
+        from .analysis.variant_plot import plot_variant
+
+        print(f"wrote {plot_variant(a.h5, a.output, a.variant, a.task)}")
+        return 0
+    if a.variant is not None:
+        raise UserError(f"--variant draws a file of `kipoi-deeplift variants`; {a.h5} is not "
+                        "one: give --example ROW or --region CHR:START-END")
+    if a.example is None and a.region is None:
+        raise UserError("give the sequence to draw: --example ROW or --region CHR:START-END")
     from .analysis.plots import plot
 
     print(f"wrote {plot(a.h5, a.output, a.example, a.region, a.task, a.input)}")
@@ -108,9 +130,12 @@ def _run_variants(a) -> int:
 
 def _compare_parser(sub):
     p = sub.add_parser("compare", help="compare score files of several models on the same "
-                                       "intervals: TSV and an HTML report")
+                                       "intervals, or variants files of several models: TSV "
+                                       "and an HTML report")
     p.add_argument("files", nargs="+", metavar="OUT.h5[:TASK]",
-                   help="files written by `score` (a task after a colon; default the first)")
+                   help="files written by `score` (a task after a colon; default the first), "
+                        "or all written by `variants` (variants matched by chrom, pos, ref "
+                        "and alt; tasks by name, else the first of each)")
     p.add_argument("-o", "--output", required=True, help="the HTML report to write")
     p.add_argument("--tsv", default=None, help="also write one row per (model pair, interval) "
                                                "and a summary row per pair")
@@ -133,13 +158,26 @@ def _compare_parser(sub):
                         "(default: none); for models with different output scales or cell "
                         "types. Correlations and top windows do not change; the report's "
                         "logos and chosen intervals do")
+    p.add_argument("--width", type=int, default=10,
+                   help="variants files: bases of each variant's window, where |ALT - REF| "
+                        "contributions sum highest (default: 10)")
     p.set_defaults(run=_run_compare)
 
 
 def _run_compare(a) -> int:
     from .analysis.compare import compare, write_tsv
+    from .analysis.variant_data import is_variants_file
     from .errors import UserError
     from .analysis.report import write_report
+
+    kinds = [is_variants_file(s if ".h5:" not in s else s.partition(".h5:")[0] + ".h5")
+             for s in a.files]
+    if any(kinds):
+        if not all(kinds):
+            raise UserError("compare takes score files or variants files, not both: "
+                            + ", ".join(f"{s} is a {'variants' if k else 'score'} file"
+                                        for s, k in zip(a.files, kinds)))
+        return _run_compare_variants(a)
 
     files, rows = compare(a.files, top_k=a.top_k, normalize=a.normalize)
     n = files[0].per_base.shape[0]
@@ -171,6 +209,29 @@ def _run_compare(a) -> int:
             print(f"{r['model_a']} vs {r['model_b']}: pearson {r['pearson']:.3f}, spearman "
                   f"{r['spearman']:.3f}, top-{a.top_k} jaccard {r['top_k_jaccard']:.3f}, same "
                   f"top site in {r['top_site_agree']:.0%} of intervals")
+    return 0
+
+
+def _run_compare_variants(a) -> int:
+    """compare on variants files (``kipoi-deeplift variants``): agreement of delta_logit."""
+    from .analysis.variant_compare import compare_variants, summary_lines, write_tsv
+    from .analysis.variant_report import write_variant_report
+    from .errors import UserError
+
+    for flag, value in (("--example", a.example), ("--motifs", a.motifs),
+                        ("--sites", a.sites)):
+        if value:
+            raise UserError(f"{flag} is for score files; compare of variants files takes -o, "
+                            "--tsv and --width")
+    if a.normalize != "none":
+        raise UserError("--normalize is for score files: delta_logit is compared as it is "
+                        "(correlations do not change with a model's scale)")
+    files, rows = compare_variants(a.files, a.width)
+    if a.tsv:
+        write_tsv(rows, a.tsv)
+        print(f"wrote {a.tsv}")
+    print(f"wrote {write_variant_report(files, rows, a.output, a.width)}")
+    print("\n".join(summary_lines(rows)))
     return 0
 
 

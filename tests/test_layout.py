@@ -16,7 +16,9 @@ TF_FREE = ["io", "io.scorefile", "io.writers", "io.derived", "io.merge", "io.ori
            "analysis.motifs", "analysis.motif_patterns", "analysis.motif_figures",
            "analysis.report_html", "analysis.report_intervals", "zoo", "zoo.config",
            "zoo.catalog", "zoo.loaders", "core.reference_names", "io.layout", "io.vcf",
-           "io.variantfile", "kipoi.variants", "kipoi.variant_scoring"]
+           "io.variantfile", "kipoi.variants", "kipoi.variant_scoring",
+           "analysis.variant_data", "analysis.variant_plot", "analysis.variant_compare",
+           "analysis.variant_report", "analysis.variant_motifs"]
 
 
 def test_the_parts_are_folders():

@@ -19,7 +19,9 @@ output directory:
                           contribution, and its share of the sequence's delta
     seqlets.tsv           every seqlet: row, pattern, start, end (0-based, in the sequence as
                           the model read it), reverse (1 where it matches the pattern's
-                          reverse complement); ``kipoi-deeplift sites --motifs`` reads it
+                          reverse complement), and chr, genome_start, genome_end (0-based,
+                          along the genome's + strand; empty without ranges);
+                          ``kipoi-deeplift sites --motifs`` and ``variants --motifs`` read it
     logos/<pattern>.png   each pattern's contribution weight matrix, labelled with its share
                           and its match (q value, or "no significant match"); every logo has
                           the same y scale, so that a pattern at a tenth of another's scale
@@ -46,6 +48,7 @@ import numpy as np
 
 from ..errors import Notice, UserError
 from ..io import scorefile as sf
+from ..io.coordinates import sequence_start
 from ..io.derived import extraction_failed, modisco_settings, modisco_shortfall
 from ..io.modisco import modisco_arrays
 from ..io.staging import Staged
@@ -127,7 +130,11 @@ PATTERN_COLUMNS = ("pattern", "group", "share", "contribution", "seqlets", "widt
                    "bits_per_position", "consensus", "match", "best_match", "best_p",
                    "best_q", "match_1", "p_1", "q_1", "match_2", "p_2", "q_2", "match_3",
                    "p_3", "q_3", "logo")
-SEQLET_COLUMNS = ("row", "pattern", "start", "end", "reverse")
+#: seqlets.tsv: ``chr``, ``genome_start``, ``genome_end`` place each seqlet in the genome
+#: (0-based, half-open; empty where the score file has no ranges), so that ``variants
+#: --motifs`` can name the pattern at a variant (:mod:`.variant_motifs`).
+SEQLET_COLUMNS = ("row", "pattern", "start", "end", "reverse", "chr", "genome_start",
+                  "genome_end")
 USAGE_COLUMNS = ("row", "chr", "start", "end", "name", "pattern", "seqlets", "contribution",
                  "share_of_delta")
 
@@ -225,13 +232,30 @@ def _write_outputs(out: Path, found: dict, about: str, max_q: float, min_share: 
         _write_tsv(staged.path(out / "patterns.tsv"), rows, PATTERN_COLUMNS)
         staged.path(out / "summary.txt").write_text("\n".join(found["summary"]) + "\n")
         _write_tsv(staged.path(out / "usage.tsv"), found["usage"], USAGE_COLUMNS)
+        place = found["place"]
         _write_tsv(staged.path(out / "seqlets.tsv"),
-                   [{"row": r, "pattern": pt.name, "start": a, "end": b, "reverse": int(rev)}
-                    for pt in patterns for r, a, b, rev in pt.seqlets], SEQLET_COLUMNS)
+                   [{"row": r, "pattern": pt.name, "start": a, "end": b, "reverse": int(rev),
+                     **place(r, a, b)} for pt in patterns for r, a, b, rev in pt.seqlets],
+                   SEQLET_COLUMNS)
         return [str(p) for p in staged.commit()]
     except BaseException:
         staged.discard()
         raise
+
+
+def _genome_places(ranges: dict, flip, length: int):
+    """A function (row, start, end) -> seqlets.tsv's genome columns: [start, end) of the
+    sequence as the model read it (length L), placed along the genome's + strand."""
+    if "start" not in ranges or "end" not in ranges:
+        return lambda r, a, b: {"chr": "", "genome_start": "", "genome_end": ""}
+    g0 = sequence_start(ranges["start"].astype(np.int64), ranges["end"].astype(np.int64),
+                        length)
+
+    def place(r: int, a: int, b: int) -> dict:
+        lo, hi = (length - b, length - a) if flip[r] else (a, b)
+        return {"chr": ranges["chr"][r], "genome_start": int(g0[r] + lo),
+                "genome_end": int(g0[r] + hi)}
+    return place
 
 
 def motifs(h5_path: str, out_dir: str, task: str | None = None, input_name: str | None = None,
@@ -280,6 +304,7 @@ def motifs(h5_path: str, out_dir: str, task: str | None = None, input_name: str 
         contrib = h5[sf.contrib(input_name, task)][:].astype(float)
         delta = h5[sf.delta(task)][:].astype(float)
         ranges = h5.ranges(("chr", "start", "end", "id")) if h5.has_ranges() else {}
+        place = _genome_places(ranges, h5.reversed_rows() if ranges else None, ohe.shape[2])
         model, rule = h5.attrs.get("model", ""), h5.attrs.get("rule", "")
     pos, neg, start = _find_patterns(ohe, hyp, task, max_seqlets, window)
     patterns = patterns_from_modisco(pos, "pos", start) + patterns_from_modisco(neg, "neg",
@@ -300,7 +325,7 @@ def motifs(h5_path: str, out_dir: str, task: str | None = None, input_name: str 
                   "name": ranges["id"][i] if "id" in ranges else ""})
     found = {"patterns": patterns, "major": major, "minor": minor, "usage": used,
              "task": task, "summary": summary, "max_q": max_q, "min_share": min_share}
-    files = _write_outputs(Path(out_dir), {**found, "pos": pos, "neg": neg,
+    files = _write_outputs(Path(out_dir), {**found, "pos": pos, "neg": neg, "place": place,
                                            "length": int(ohe.shape[2] - 2 * start)},
                            f"model {Path(str(model)).name}, task {task}, {rule}", max_q,
                            min_share)
