@@ -45,7 +45,7 @@ def world(tmp_path_factory):
     w["A"] = _score(w, [w["a"]], d / "A.h5")
     w["B"] = _score(w, [w["b"]], d / "B.h5")
     w["AB"] = _score(w, [w["a"], w["b"]], d / "AB.h5", "--keep-members", "--bigwig",
-                     str(d / "tracks"))
+                     str(d / "tracks"), "--modisco", str(d / "mod"))
     return w
 
 
@@ -169,7 +169,7 @@ def test_resume_continues_an_ensemble(world, tmp_path, monkeypatch):
         np.testing.assert_array_equal(resumed[key], v, err_msg=key)
 
 
-def test_tracks_and_compare_read_the_ensemble_file(world, tmp_path):
+def test_tracks_modisco_plot_and_compare_read_the_ensemble_file(world, tmp_path):
     import pyBigWig
 
     tracks = list(world["d"].glob("tracks*.bw"))
@@ -180,6 +180,15 @@ def test_tracks_and_compare_read_the_ensemble_file(world, tmp_path):
     assert cli.main(["compare", str(world["AB"]), str(world["A"]), "-o", str(report),
                      "--tsv", str(tmp_path / "t.tsv")]) == 0
     assert report.stat().st_size > 0 and (tmp_path / "t.tsv").read_text().count("\n") > 1
+    ab = _arrays(world["AB"])
+    with np.load(world["d"] / "mod.ohe.npz") as ohe, \
+            np.load(world["d"] / "mod.GATA1.hyp.npz") as hyp:
+        x, h = ohe[ohe.files[0]], hyp[hyp.files[0]]
+    np.testing.assert_array_equal(x, ab["inputs/seq"].transpose(0, 2, 1))
+    np.testing.assert_array_equal(h, ab["hyp_contrib/seq/GATA1"].transpose(0, 2, 1))
+    png = tmp_path / "logo.png"
+    assert cli.main(["plot", str(world["AB"]), "--example", "0", "--task", "GATA1", "-o",
+                     str(png)]) == 0 and png.stat().st_size > 0
 
 
 def test_python_score_takes_a_list_and_the_engine_averages(world, tmp_path):
