@@ -2,11 +2,10 @@
 motif annotation of variant windows (analysis/variant_*.py).
 
 Two GATA scanners (a strict one: only AGATAA fires; a tolerant one: one mismatch fires at
-4/7 of a full site, two at 1/7) score the reference and alternative windows of SNVs that
-break, create or strengthen planted sites, with DeepLIFT. The variants files are written as
-the contract lays them out by examples/variant_effects.py's write_variants (one with
-variable-length strings, one with fixed bytes). Numbers are checked against the models' own
-forward passes and against computations written here.
+4/7 of a full site, two at 1/7), written as Kipoi model directories, score the SNVs of a VCF
+that break, create or strengthen planted sites with `kipoi-deeplift variants` (kd.variants).
+Numbers are checked against the models' own forward passes, the genome itself and
+computations written here; the windows of plot, compare and annotate against the summary's.
 """
 from __future__ import annotations
 
@@ -17,11 +16,13 @@ import subprocess
 import h5py
 import numpy as np
 import pytest
+import yaml
 from scipy import stats
 
+import _kipoi_dirs as K
+import kipoi_deeplift as kd
 from _cli import fails
 from kipoi_deeplift import cli
-from variant_effects import write_variants      # examples/: the contract's layout, written
 
 MOTIF, L, HALF, CHROM_LEN = "AGATAA", 100, 50, 3000
 RC = MOTIF[::-1].translate(str.maketrans("ACGT", "TGCA"))
@@ -75,27 +76,48 @@ def genome_and_variants(rng) -> tuple[str, list[tuple]]:
     return seq, variants
 
 
+def model_dir(d, model, task: str):
+    """A Kipoi model directory of a scanner: one task, input length L."""
+    path = K.write_model_dir(d, model=model, shape=(L, 4), labels=(task,),
+                             dataloader_args={"auto_resize_len": L})
+    spec = yaml.safe_load((path / "model.yaml").read_text())
+    spec["schema"]["targets"]["shape"] = "(1,)"
+    (path / "model.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     d = tmp_path_factory.mktemp("variants")
     seq, variants = genome_and_variants(np.random.default_rng(3))
-    out = {"d": d, "seq": seq, "variants": variants, "models": {}}
-    for name, bias, weight, task, fixed in (("strict", -9.0, 30.0, "gata", False),
-                                            ("tolerant", -5.0, 20.0, "GATA1", True)):
+    fasta = d / "genome.fa"
+    fasta.write_text(">chr1\n" + "".join(seq[k:k + 60] + "\n" for k in range(0, CHROM_LEN, 60)))
+    vcf = d / "variants.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" +
+                   "".join(f"chr1\t{p + 1}\t{v}\t{r}\t{a}\t.\t.\t.\n" for v, p, r, a in variants))
+    out = {"d": d, "seq": seq, "variants": variants, "fasta": fasta, "vcf": vcf}
+    for name, bias, weight, task in (("strict", -9.0, 30.0, "gata"),
+                                     ("tolerant", -5.0, 20.0, "GATA1")):
         model = scanner(bias, weight)
         path = d / f"{name}.h5"
-        w = write_variants(path, model, task, {"chr1": seq},
-                           [(v, "chr1", p, r, a) for v, p, r, a in variants],
-                           f"models/{task}_scanner", fixed_bytes=fixed)
-        out[name] = {"path": path, "task": task, "model": model, **w}
+        res = kd.variants(str(model_dir(d / name, model, task)), vcf=str(vcf), fasta=str(fasta),
+                          output=str(path), summary=str(d / f"{name}.tsv"), n_references=32,
+                          progress=False)
+        assert res["variants"] == len(variants) and res["not_scored"] == {}
+        with h5py.File(path) as f:
+            x = {a: f[f"{a}/inputs/seq"][:] for a in ("ref", "alt")}
+        logits = {a: np.asarray(model(x[a]))[:, 0] for a in x}     # the model's own pass
+        out[name] = {"path": path, "tsv": d / f"{name}.tsv", "task": task, "model": model,
+                     "logits": logits, **x}
     return out
 
 
 def test_variants_file_is_written_as_the_contract_says(world):
-    """The fixture itself: ids, alleles and positions as planted (a mistake here would make
-    every other test meaningless)."""
+    """The fixture itself: ids, alleles, positions and sequences as planted (a mistake here
+    would make every other test meaningless)."""
     from kipoi_deeplift.analysis.variant_data import VariantsFile
 
+    seq = world["seq"]
     for name in ("strict", "tolerant"):
         with VariantsFile(world[name]["path"]) as vf:
             assert vf.ids.tolist() == [v[0] for v in world["variants"]]
@@ -104,6 +126,12 @@ def test_variants_file_is_written_as_the_contract_says(world):
             assert vf.find("rs_break") == 0 and vf.find("chr1:603") == 1
             assert vf.find("chr1:905:C:G") == 2
             assert vf.seq_starts().tolist() == [p - HALF for _, p, _, _ in world["variants"]]
+        w = world[name]
+        for k, (_, p, ref, alt) in enumerate(world["variants"]):
+            want = np.eye(4)[[ONEHOT[b] for b in seq[p - HALF:p + HALF]]]
+            np.testing.assert_array_equal(w["ref"][k], want)
+            want[HALF] = np.eye(4)[ONEHOT[alt]]
+            np.testing.assert_array_equal(w["alt"][k], want)
     assert world["seq"][300:306] == MOTIF and world["variants"][0][2:] == ("G", "C")
 
 
@@ -172,14 +200,39 @@ def read_tsv(path) -> list[dict]:
 
 
 def windows_here(w: dict, width: int) -> np.ndarray:
-    """Each variant's window, 0-based genome start, computed here: the first of the highest
-    sums of |alt - ref| per base over ``width`` bases."""
-    import kipoi_deeplift.analysis.variant_data as vd
-
-    with vd.VariantsFile(w["path"]) as vf:
-        change = np.abs(vf.contrib("alt", w["task"]).sum(-1) - vf.contrib("ref", w["task"]).sum(-1))
+    """Each variant's window, 0-based genome start, computed here from the file's datasets:
+    the first of the highest sums of |alt - ref| per base over ``width`` bases."""
+    with h5py.File(w["path"]) as f:
+        ref, alt = (f[f"{a}/contrib/seq/{w['task']}"][:].astype(np.float64) for a in ("ref", "alt"))
+        starts = f["metadata/ranges/start"][:]
+    change = np.abs(alt.sum(-1) - ref.sum(-1))
     best = [max(range(L - width + 1), key=lambda s: (c[s:s + width].sum(), -s)) for c in change]
-    return np.array(best) + np.array([p - HALF for _, p, _, _ in w["variants"]])
+    return np.array(best) + starts
+
+
+def test_every_window_is_the_summarys(world, capsys):
+    """One rule, one function: for every variant of both files, the window of the summary TSV
+    (`variants --summary`), of `compare --tsv` (default width), of `plot --variant` and of the
+    motif annotation is the same, and is the one computed here."""
+    from kipoi_deeplift.analysis.variant_data import VariantsFile
+    from kipoi_deeplift.analysis.variant_motifs import file_windows
+    from kipoi_deeplift.analysis.variant_plot import variant_panels
+
+    d, s, t = world["d"], world["strict"], world["tolerant"]
+    tsv = d / "default_width.tsv"
+    assert cli.main(["compare", str(s["path"]), str(t["path"]), "-o",
+                     str(d / "default_width.html"), "--tsv", str(tsv)]) == 0
+    compared = [r for r in read_tsv(tsv) if r["variant"] != "all"]
+    for w, side in ((s, "window_a"), (t, "window_b")):
+        summary = read_tsv(w["tsv"])
+        want = [(int(r["window_start"]), int(r["window_end"])) for r in summary]
+        here = windows_here(w, 10)
+        assert want == [(x + 1, x + 10) for x in here]
+        assert [r[side] for r in compared] == [f"chr1:{a}-{b}" for a, b in want]
+        with VariantsFile(w["path"]) as vf:
+            assert [variant_panels(vf, i, w["task"])["window"] for i in range(vf.n)] == want
+        assert [(v.window_start + 1, v.window_end) for v in file_windows(w["path"])] == want
+    capsys.readouterr()
 
 
 def test_compare_variants_files_of_two_models(world, capsys):
@@ -311,14 +364,14 @@ def gata_cwm(w: dict) -> np.ndarray:
 
 
 def windows_of(w: dict, rows: list[int], width: int = 10):
-    from kipoi_deeplift.analysis.variant_data import VariantsFile
-    from kipoi_deeplift.analysis.variant_motifs import VariantWindow
+    """The windows annotate reads, as `variants --motifs` gives them (sequences from
+    /ref/inputs and /alt/inputs)."""
+    from kipoi_deeplift.analysis.variant_motifs import file_windows
 
-    with VariantsFile(w["path"]) as vf:
-        starts, seq0 = vf.windows(w["task"], width), vf.seq_starts()
-        return [VariantWindow("chr1", int(starts[i]), int(starts[i]) + width, int(seq0[i]),
-                              w["ref"][i], w["alt"][i], vf.contrib("ref", w["task"], i),
-                              vf.contrib("alt", w["task"], i), w["task"]) for i in rows]
+    found = file_windows(w["path"], w["task"], width)
+    for i in rows:
+        np.testing.assert_array_equal(found[i].ref_onehot, w["ref"][i])
+    return [found[i] for i in rows]
 
 
 ECAT = np.zeros((6, 4))
@@ -404,3 +457,7 @@ def test_the_example_annotates_variants_with_real_motifs_output(tmp_path):
     assert np.mean(covered) > 0.6        # 0.75 here: TF-MoDISco keeps most of them
     assert (tmp_path / "break_2.png").stat().st_size > 10_000
     assert read_tsv(tmp_path / "variants.tsv")[-1]["n"] == "10"
+    # the VCF's SNVs, scored by `variants`: the G of each planted + strand site (C on -)
+    found_vcf = read_tsv(tmp_path / "scanner.tsv")
+    assert [r["status"] for r in found_vcf] == ["scored"] * 10
+    assert all(float(r["delta_logit"]) < 0 for r in found_vcf if r["id"].startswith("break"))

@@ -295,23 +295,10 @@ def test_refusals(world, tmp_path, capsys):
 
 
 def test_motifs_columns_come_from_the_annotator(world, tmp_path, monkeypatch):
-    """--motifs DIR: each row's window goes to analysis.variant_motifs.annotate (stubbed here:
-    the module is another part's) and its answer fills two more columns."""
-    import sys
-    import types
-    from dataclasses import dataclass
-
-    @dataclass(frozen=True)
-    class VariantWindow:
-        chrom: str
-        window_start: int
-        window_end: int
-        seq_start: int
-        ref_onehot: np.ndarray
-        alt_onehot: np.ndarray
-        ref_contrib: np.ndarray
-        alt_contrib: np.ndarray
-        task: str
+    """--motifs DIR: each row's window (the summary's) goes to analysis.variant_motifs.annotate
+    (stubbed here: its rule is tests/test_variant_analysis.py's) and its answer fills two more
+    columns."""
+    from kipoi_deeplift.analysis import variant_motifs
 
     seen = []
 
@@ -320,9 +307,7 @@ def test_motifs_columns_come_from_the_annotator(world, tmp_path, monkeypatch):
         return [("gata_pattern", "weakens" if w.window_start < NEAR - 100 else "creates")
                 for w in variants]
 
-    stub = types.ModuleType("kipoi_deeplift.analysis.variant_motifs")
-    stub.VariantWindow, stub.annotate = VariantWindow, annotate
-    monkeypatch.setitem(sys.modules, "kipoi_deeplift.analysis.variant_motifs", stub)
+    monkeypatch.setattr(variant_motifs, "annotate", annotate)
     motifs = tmp_path / "motifs"
     motifs.mkdir()
     (motifs / "patterns.tsv").write_text("pattern\n")
@@ -340,6 +325,13 @@ def test_motifs_columns_come_from_the_annotator(world, tmp_path, monkeypatch):
     assert w.window_end - w.window_start == 10 and w.task == "gata"
     assert w.window_start == int(rows[0]["window_start"]) - 1
     assert res["variants"] == 2
+    # the windows the file gives annotate (variant_motifs.file_windows) are the same
+    again = variant_motifs.file_windows(tmp_path / "m.h5")
+    assert [(v.window_start, v.window_end, v.seq_start) for v in again] == \
+        [(v.window_start, v.window_end, v.seq_start) for v in seen]
+    for a, b in zip(again, seen):
+        for key in ("ref_onehot", "alt_onehot", "ref_contrib", "alt_contrib"):
+            np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
 
 
 def test_window_rule_and_reasons_without_a_model(tmp_path):

@@ -1,20 +1,12 @@
-"""Reading a variants file (``kipoi-deeplift variants``) for ``plot --variant`` and ``compare``.
+"""Reading a variants file (``kipoi-deeplift variants``) for ``plot --variant``, ``compare`` and
+the motif annotation.
 
-The layout read here (the user contract; strings as variable-length str or fixed bytes)::
-
-    /variants/{chrom,pos,id,ref,alt}             (V,)  pos 1-based, as in the VCF
-    /ref/contrib/<input>/<task>                  (V, L, 4) projected on the observed base
-    /alt/contrib/<input>/<task>                  (V, L, 4)
-    /ref/preds/<task>, /alt/preds/<task>         (V,)  the scored output (logit)
-    /ref/delta/<task>, /alt/delta/<task>         (V,)  optional
-    /metadata/ranges/{chr,start,end,id,strand}   (V,)  the windows, 0-based half-open,
-                                                       centred on the variant
-    attrs on /: as a score file's, with ``file_kind = "variants"``
-
-``delta_logit`` is ``preds_alt - preds_ref`` per task. A variant's *window* is the ``width``
-bases (default :data:`WIDTH`) where the per-base change ``|alt - ref|`` (contributions summed
-over the 4 channels, then made absolute base by base, so that a gain beside a loss does not
-cancel) sums highest, found with :func:`kipoi_deeplift.io.coordinates.top_window`.
+The layout, and the rule of a variant's *window*, are :mod:`kipoi_deeplift.io.variantfile`'s
+(every path here is built by its :func:`~kipoi_deeplift.io.variantfile.allele_path` and
+:func:`~kipoi_deeplift.io.variantfile.variant_field`, every window found by its
+:func:`~kipoi_deeplift.io.variantfile.window_starts`, as the summary table's is). Every row is
+an SNV or MNV scored in genome orientation, in the window ``/metadata/ranges`` gives.
+``delta_logit`` is ``preds_alt - preds_ref`` per task.
 """
 from __future__ import annotations
 
@@ -26,17 +18,18 @@ import numpy as np
 
 from ..errors import UserError
 from ..io import scorefile as sf
-from ..io.coordinates import sequence_start, top_window
+from ..io import variantfile as vfile
 
 #: Bases of a variant's window (``--width``).
 WIDTH = 10
 #: Variants whose contributions are read at a time (a file may hold 10^5 windows of 1 kb).
 CHUNK = 2048
-ALLELES = ("ref", "alt")
+ALLELES = vfile.ALLELES
 
 
 def strings(ds) -> np.ndarray:
-    """A dataset of strings as str, whether stored as variable-length str or fixed bytes.
+    """A dataset of strings as str (variable-length str as ``variants`` writes them, or fixed
+    bytes).
 
     Parameters
     ----------
@@ -46,15 +39,12 @@ def strings(ds) -> np.ndarray:
     -------
     numpy.ndarray, shape=(V,), of str
     """
-    a = ds[:]
-    if a.dtype.kind in ("O", "S"):
-        return np.array([v.decode() if isinstance(v, bytes) else str(v) for v in a], dtype=str)
-    return a.astype(str)
+    return np.asarray(ds.asstr()[:], dtype=str)
 
 
 def is_variants_file(path: str | Path) -> bool:
-    """Whether ``path`` is a variants file (``file_kind = "variants"``, or ``/variants`` and
-    ``/ref`` groups in a file without the attribute).
+    """Whether ``path`` is a variants file (its ``file_kind`` attribute is
+    :data:`~kipoi_deeplift.io.variantfile.FILE_KIND`).
 
     Parameters
     ----------
@@ -68,8 +58,7 @@ def is_variants_file(path: str | Path) -> bool:
     try:
         with h5py.File(path, "r") as f:
             kind = f.attrs.get("file_kind", b"")
-            kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-            return kind == "variants" or ("variants" in f and "ref" in f and "contrib" not in f)
+            return (kind.decode() if isinstance(kind, bytes) else str(kind)) == vfile.FILE_KIND
     except (OSError, FileNotFoundError):
         return False
 
@@ -89,15 +78,16 @@ class VariantsFile:
         self._sf = sf.ScoreFile(self.path)          # its one-line errors: missing, not HDF5
         self.h5 = self._sf.h5
         self.attrs = self._sf.attrs
-        if "variants" not in self.h5 or "ref/contrib" not in self.h5 or \
-                "alt/contrib" not in self.h5:
+        needed = [vfile.variant_field(k) for k in vfile.VARIANT_FIELDS] + [
+            sf.ranges("start")] + [vfile.allele_path(a, "contrib") for a in ALLELES]
+        missing = [k for k in needed if k not in self.h5]
+        if missing:
             self.close()
-            raise UserError(f"{self.path} is not a variants file (no /variants, /ref/contrib "
-                            "and /alt/contrib): write it with `kipoi-deeplift variants`")
-        v = self.h5["variants"]
-        self.chrom, self.ids, self.ref, self.alt = (strings(v[k]) for k in
-                                                    ("chrom", "id", "ref", "alt"))
-        self.pos = v["pos"][:].astype(np.int64)
+            raise UserError(f"{self.path} is not a variants file (no /{missing[0]}): write it "
+                            "with `kipoi-deeplift variants`")
+        self.chrom, self.ids, self.ref, self.alt = (
+            strings(self.h5[vfile.variant_field(k)]) for k in ("chrom", "id", "ref", "alt"))
+        self.pos = self.h5[vfile.variant_field("pos")][:].astype(np.int64)
 
     def __enter__(self) -> "VariantsFile":
         return self
@@ -136,7 +126,8 @@ class VariantsFile:
         -------
         str
         """
-        return self.attrs.get("dna_input") or next(iter(self.h5["ref/contrib"]))
+        return self.attrs.get("dna_input") or next(iter(self.h5[vfile.allele_path("ref",
+                                                                                   "contrib")]))
 
     def tasks(self) -> list[str]:
         """The tasks with contributions of both alleles, in the file's order.
@@ -145,8 +136,7 @@ class VariantsFile:
         -------
         list of str
         """
-        name = sf.h5_key(self.dna_input())
-        ref, alt = self.h5.get(f"ref/contrib/{name}", {}), self.h5.get(f"alt/contrib/{name}", {})
+        ref, alt = (self.h5.get(vfile.contrib_group(a, self.dna_input()), {}) for a in ALLELES)
         return [t for t in ref if t in alt]
 
     def pick(self, task: str | None) -> str:
@@ -165,8 +155,8 @@ class VariantsFile:
         if task not in tasks:
             raise UserError(f"task {task!r} is not in {self.path}; tasks: {', '.join(tasks)}")
         for allele in ALLELES:
-            if f"{allele}/preds/{task}" not in self.h5:
-                raise UserError(f"{self.path} has no /{allele}/preds/{task}")
+            if vfile.allele_path(allele, sf.preds(task)) not in self.h5:
+                raise UserError(f"{self.path} has no /{vfile.allele_path(allele, sf.preds(task))}")
         return task
 
     def contrib(self, allele: str, task: str, rows=slice(None)) -> np.ndarray:
@@ -182,8 +172,23 @@ class VariantsFile:
         -------
         numpy.ndarray, shape=(V, L, 4) (or (L, 4) for one row)
         """
-        key = f"{allele}/contrib/{sf.h5_key(self.dna_input())}/{sf.h5_key(task)}"
-        return self.h5[key][rows].astype(np.float64)
+        return self.h5[vfile.allele_path(allele, sf.contrib(self.dna_input(), task))][
+            rows].astype(np.float64)
+
+    def inputs(self, allele: str, rows=slice(None)) -> np.ndarray:
+        """One allele's scored sequences (``rows`` of them).
+
+        Parameters
+        ----------
+        allele : {'ref', 'alt'}
+        rows : slice or int, optional
+
+        Returns
+        -------
+        numpy.ndarray, shape=(V, L, 4) (or (L, 4) for one row)
+            One-hot, along the genome's + strand.
+        """
+        return self.h5[vfile.allele_path(allele, sf.inputs(self.dna_input()))][rows]
 
     def preds(self, allele: str, task: str) -> np.ndarray:
         """One allele's scored output (logit).
@@ -197,7 +202,7 @@ class VariantsFile:
         -------
         numpy.ndarray, shape=(V,), float64
         """
-        return self.h5[f"{allele}/preds/{sf.h5_key(task)}"][:].astype(np.float64)
+        return self.h5[vfile.allele_path(allele, sf.preds(task))][:].astype(np.float64)
 
     def delta_logit(self, task: str) -> np.ndarray:
         """``preds_alt - preds_ref``.
@@ -213,6 +218,17 @@ class VariantsFile:
         return self.preds("alt", task) - self.preds("ref", task)
 
     @property
+    def width(self) -> int:
+        """Bases of the summary table's windows (the file's ``summary_window_width``; default
+        :data:`WIDTH`).
+
+        Returns
+        -------
+        int
+        """
+        return int(self.attrs.get("summary_window_width", WIDTH))
+
+    @property
     def length(self) -> int:
         """Bases of every scored window.
 
@@ -221,39 +237,17 @@ class VariantsFile:
         int
             L.
         """
-        key = f"ref/contrib/{sf.h5_key(self.dna_input())}"
-        return int(self.h5[key][next(iter(self.h5[key]))].shape[1])
+        return int(self.h5[vfile.allele_path("ref", sf.contrib(self.dna_input(),
+                                                              self.tasks()[0]))].shape[1])
 
     def seq_starts(self) -> np.ndarray:
-        """0-based genome start of each scored window (from /metadata/ranges; without
-        ranges, the window is taken as centred on the variant).
+        """0-based genome start of each scored sequence (``/metadata/ranges/start``).
 
         Returns
         -------
         numpy.ndarray, shape=(V,), int64
         """
-        length = self.length
-        if sf.ranges("start") in self.h5:
-            r = self.h5["metadata/ranges"]
-            return sequence_start(r["start"][:].astype(np.int64), r["end"][:].astype(np.int64),
-                                  length)
-        return self.pos - 1 - length // 2
-
-    def reversed_rows(self) -> np.ndarray:
-        """Which windows the model read as the reverse complement.
-
-        Returns
-        -------
-        numpy.ndarray, shape=(V,), bool
-        """
-        if sf.ranges("strand") not in self.h5 and sf.ORIENTATION not in self.h5:
-            return np.zeros(self.n, bool)
-        from ..io.orientation import reversed_rows
-
-        strand = strings(self.h5[sf.ranges("strand")]) if sf.ranges("strand") in self.h5 \
-            else None
-        orient = strings(self.h5[sf.ORIENTATION]) if sf.ORIENTATION in self.h5 else None
-        return np.asarray(reversed_rows(orient, strand, self.n), bool)
+        return self.h5[sf.ranges("start")][:].astype(np.int64)
 
     def label(self, i: int) -> str:
         """The variant as every output names it: 'chr1:1,234 A>G' (1-based position).
@@ -280,7 +274,8 @@ class VariantsFile:
                         self.alt.tolist()))
 
     def windows(self, task: str, width: int = WIDTH) -> np.ndarray:
-        """Each variant's window (see the module's docstring) in genome coordinates.
+        """Each variant's window in genome coordinates
+        (:func:`~kipoi_deeplift.io.variantfile.window_starts`, as the summary table's).
 
         Parameters
         ----------
@@ -296,13 +291,8 @@ class VariantsFile:
         starts = np.empty(self.n, np.int64)
         for lo in range(0, self.n, CHUNK):
             rows = slice(lo, min(lo + CHUNK, self.n))
-            change = np.abs(self.contrib("alt", task, rows).sum(-1) -
-                            self.contrib("ref", task, rows).sum(-1))
-            starts[rows] = top_window(change, width)[0]
-        flip = self.reversed_rows()
-        w = min(int(width), self.length)
-        # the window [s, s + w) of a sequence read reversed lies at L - s - w along the genome
-        starts = np.where(flip, self.length - starts - w, starts)
+            starts[rows] = vfile.window_starts(self.contrib("ref", task, rows),
+                                               self.contrib("alt", task, rows), width)
         return self.seq_starts() + starts
 
     def find(self, spec: str) -> int:

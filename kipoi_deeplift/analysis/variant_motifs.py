@@ -13,8 +13,8 @@ The rule (:func:`annotate`), per variant window:
    and some overlap the window, the pattern with the most seqlet bases in the window is the one
    considered. Otherwise every pattern in ``patterns.tsv`` is.
 2. **Scan.** Each candidate's CWM, in both orientations, is laid at every placement that
-   overlaps the window and the variant's bases (those where the two sequences differ; for an
-   indel, from the variant on), on the reference and on the alternative sequence: a site
+   overlaps the window and the variant's bases (those where the two sequences differ: an SNV's
+   base, an MNV's changed bases), on the reference and on the alternative sequence: a site
    beside the variant, whose contributions move only as the references drawn for the two
    sequences differ, is not the variant's doing. At a placement an
    allele *holds the site* when both:
@@ -38,11 +38,14 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import h5py
 import numpy as np
 
 from ..errors import UserError
+from ..io import scorefile as sf
+from ..io.variantfile import allele_path
 from .motif_patterns import TRIM_FRACTION
 
 #: An allele holds a site where its bases carry at least this share of the CWM's weight ...
@@ -82,6 +85,73 @@ class VariantWindow:
     ref_contrib: np.ndarray
     alt_contrib: np.ndarray
     task: str
+
+
+def window_of(data: Mapping, i: int, label: str, task: str, chrom: str, seq_start: int,
+              start: int, width: int) -> VariantWindow:
+    """Row ``i`` of a variants file's datasets as :func:`annotate` reads it.
+
+    Parameters
+    ----------
+    data : mapping
+        Dataset path -> (V, ...) array: an open variants file, or the datasets of one batch
+        before they are written (:func:`kipoi_deeplift.io.variantfile.variant_arrays`).
+    i : int
+        The variant's row.
+    label, task : str
+        The DNA input's name in the file, and the task.
+    chrom : str
+    seq_start, start : int
+        0-based genome start of the scored sequence, and the window's start in it
+        (:func:`kipoi_deeplift.io.variantfile.window_starts`).
+    width : int
+        The window's bases (at most L).
+
+    Returns
+    -------
+    VariantWindow
+        Its sequences read from ``/ref/inputs`` and ``/alt/inputs``, its contributions from
+        ``/ref/contrib`` and ``/alt/contrib``.
+    """
+    def row(allele: str, path: str) -> np.ndarray:
+        return np.asarray(data[allele_path(allele, path)][i])
+
+    return VariantWindow(chrom=str(chrom), window_start=seq_start + start,
+                         window_end=seq_start + start + width, seq_start=seq_start,
+                         ref_onehot=row("ref", sf.inputs(label)),
+                         alt_onehot=row("alt", sf.inputs(label)),
+                         ref_contrib=row("ref", sf.contrib(label, task)),
+                         alt_contrib=row("alt", sf.contrib(label, task)), task=task)
+
+
+def file_windows(path: str | Path, task: str | None = None, width: int | None = None
+                 ) -> list[VariantWindow]:
+    """Every variant's window of a variants file, for :func:`annotate`.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file of ``kipoi-deeplift variants``.
+    task : str, optional
+        Default: the file's first.
+    width : int, optional
+        Bases of each window. Default: the summary table's (the file records it), so the
+        windows are the summary's.
+
+    Returns
+    -------
+    list of VariantWindow
+        In the file's order.
+    """
+    from .variant_data import VariantsFile
+
+    with VariantsFile(path) as vf:
+        task = vf.pick(task)
+        width = min(int(width or vf.width), vf.length)
+        seq0 = vf.seq_starts()
+        starts = vf.windows(task, width) - seq0
+        return [window_of(vf.h5, i, vf.dna_input(), task, vf.chrom[i], int(seq0[i]),
+                          int(starts[i]), width) for i in range(vf.n)]
 
 
 @dataclass(frozen=True)

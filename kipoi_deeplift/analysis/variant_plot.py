@@ -11,7 +11,7 @@ import numpy as np
 
 from ..io.staging import staged_file
 from .plots import along_genome, draw_logo, fit_label, fit_title
-from .variant_data import WIDTH, VariantsFile
+from .variant_data import VariantsFile
 
 #: The shade of the variant's bases and of its window on the logos.
 VARIANT_COLOUR, WINDOW_COLOUR = "tab:red", "tab:blue"
@@ -43,7 +43,7 @@ def shown_span(seq_start: int, length: int, pos0: int, shown: int = SHOWN) -> tu
 
 
 def variant_panels(vf: VariantsFile, i: int, task: str, shown: int = SHOWN,
-                   width: int = WIDTH) -> dict:
+                   width: int | None = None) -> dict:
     """What the figure of variant ``i`` shows, along the genome's + strand.
 
     Parameters
@@ -55,7 +55,8 @@ def variant_panels(vf: VariantsFile, i: int, task: str, shown: int = SHOWN,
     shown : int, optional
         Most bases drawn (:func:`shown_span`).
     width : int, optional
-        Bases of the variant's window (``compare``'s top window), outlined on the logos.
+        Bases of the variant's window, outlined on the logos. Default: the summary table's
+        (:attr:`VariantsFile.width`), so the outline is the summary's window.
 
     Returns
     -------
@@ -64,19 +65,18 @@ def variant_panels(vf: VariantsFile, i: int, task: str, shown: int = SHOWN,
         "marks": {"ref": (lo, hi), "alt": (lo, hi)} the allele's bases (1-based, inclusive),
         "window": (lo, hi) 1-based inclusive, "delta_logit", "preds": (ref, alt)}``.
     """
-    length = vf.length
+    length, width = vf.length, width or vf.width
     g0 = int(vf.seq_starts()[i])
-    flip = bool(vf.reversed_rows()[i])
     pos0 = int(vf.pos[i]) - 1
     lo, hi = shown_span(g0, length, pos0, shown)
     rows = [(a, vf.contrib(a, task, i)) for a in ("ref", "alt")]
-    positions, rows = along_genome(rows, g0, g0 + length, flip, lo, hi)
+    positions, rows = along_genome(rows, g0, g0 + length, False, lo, hi)   # genome orientation
     values = dict(rows)
     w0 = int(vf.windows(task, width)[i])
     ref_p, alt_p = vf.preds("ref", task)[i], vf.preds("alt", task)[i]
     return {"positions": positions, "ref": values["ref"], "alt": values["alt"],
             "diff": values["alt"] - values["ref"],
-            "marks": {a: (pos0 + 1, pos0 + max(1, len(s))) for a, s in
+            "marks": {a: (pos0 + 1, pos0 + len(s)) for a, s in
                       (("ref", vf.ref[i]), ("alt", vf.alt[i]))},
             "window": (w0 + 1, w0 + min(width, length)), "delta_logit": float(alt_p - ref_p),
             "preds": (float(ref_p), float(alt_p))}

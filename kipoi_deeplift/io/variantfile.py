@@ -12,8 +12,15 @@ file's root, :mod:`.scorefile`)::
     /ref/{preds,delta,convergence}/<task>   (V,)        and the same under /alt
     /metadata/ranges/{chr,start,end,id,strand}          (V,) the windows, 0-based half-open
 
-Variants that were not scored (indels, symbolic ALTs, a REF that differs from the FASTA, a
-window off the chromosome) are not in the arrays; the summary table lists them with the reason.
+Every row is an SNV or an MNV (REF and ALT of one length), in genome orientation (the strand
+is always ``+``). Variants that were not scored (indels, symbolic ALTs, a REF that differs from
+the FASTA, a window off the chromosome) are not in the arrays; the summary table lists them with
+the reason.
+
+This module owns the layout: the readers (:mod:`kipoi_deeplift.analysis.variant_data`) name the
+datasets through :func:`allele_path` and :func:`variant_field`, and every variant's *window*
+(the summary's, ``plot --variant``'s, ``compare``'s, ``--motifs``') is found by
+:func:`window_starts`.
 """
 from __future__ import annotations
 
@@ -41,6 +48,88 @@ COLUMNS = ("id", "chrom", "pos", "ref", "alt", "task", "logit_ref", "logit_alt",
            "contrib_ref_at_variant", "contrib_alt_at_variant", "window_start", "window_end",
            "window_delta_contrib", "error", "status")
 MOTIF_COLUMNS = ("motif", "motif_effect")
+#: The two alleles' groups.
+ALLELES = ("ref", "alt")
+#: The fields of /variants, each (V,).
+VARIANT_FIELDS = ("chrom", "pos", "id", "ref", "alt")
+
+
+def allele_path(allele: str, path: str) -> str:
+    """Path of one allele's copy of a score file's dataset.
+
+    Parameters
+    ----------
+    allele : {'ref', 'alt'}
+    path : str
+        The dataset's path in a score file (:mod:`.layout`: ``contrib/<input>/<task>``,
+        ``preds/<task>``, ``inputs/<input>``, ...).
+
+    Returns
+    -------
+    str
+        ``<allele>/<path>``.
+    """
+    if allele not in ALLELES:
+        raise ValueError(f"allele must be one of {ALLELES}, not {allele!r}")
+    return f"{allele}/{path}"
+
+
+def contrib_group(allele: str, input_label: str) -> str:
+    """Path of the group of one allele's contributions of one input, a dataset per task.
+
+    Parameters
+    ----------
+    allele : {'ref', 'alt'}
+    input_label : str
+        The DNA input's name in the file.
+
+    Returns
+    -------
+    str
+        ``<allele>/contrib/<input>``.
+    """
+    return allele_path(allele, scorefile.contrib(input_label, "x")).rpartition("/")[0]
+
+
+def variant_field(key: str) -> str:
+    """Path of one field of the variants: (V,).
+
+    Parameters
+    ----------
+    key : str
+        One of :data:`VARIANT_FIELDS`.
+
+    Returns
+    -------
+    str
+        ``variants/<key>``.
+    """
+    return f"variants/{key}"
+
+
+def window_starts(ref_contrib: np.ndarray, alt_contrib: np.ndarray, width: int) -> np.ndarray:
+    """Where each variant's window lies in its scored sequence: the one rule of every output.
+
+    The per-base change is ``|sum over channels of ALT's contribution - the same of REF's|``
+    (absolute base by base, so a gain beside a loss does not cancel); the window is the
+    ``width`` bases where it sums highest (:func:`.coordinates.top_window`; ties to the first).
+
+    Parameters
+    ----------
+    ref_contrib, alt_contrib : numpy.ndarray, shape=(n, L, 4)
+        The two alleles' projected contributions to one task.
+    width : int
+        Bases (above L taken as L).
+
+    Returns
+    -------
+    numpy.ndarray, shape=(n,), int64
+        0-based start of each window in its sequence (it ends ``min(width, L)`` bases later);
+        add ``/metadata/ranges/start`` for the genome.
+    """
+    change = np.abs(np.asarray(alt_contrib, np.float64).sum(-1) -
+                    np.asarray(ref_contrib, np.float64).sum(-1))
+    return top_window(change, width)[0]
 
 
 def variant_arrays(variants: Sequence[Variant], ref_res, alt_res,
@@ -75,19 +164,16 @@ def variant_arrays(variants: Sequence[Variant], ref_res, alt_res,
     """
     n = len(variants)
     out: dict[str, np.ndarray] = {
-        "variants/chrom": np.array([v.chrom for v in variants], dtype=object),
-        "variants/pos": np.array([v.pos for v in variants], np.int64),
-        "variants/id": np.array([v.id for v in variants], dtype=object),
-        "variants/ref": np.array([v.ref for v in variants], dtype=object),
-        "variants/alt": np.array([v.alt for v in variants], dtype=object)}
+        variant_field(k): np.array([getattr(v, k) for v in variants],
+                                   np.int64 if k == "pos" else object) for k in VARIANT_FIELDS}
     start = np.array([v.window_start for v in variants], np.int64)
-    ranges = {"chr": out["variants/chrom"], "start": start, "end": start + length,
-              "id": out["variants/id"], "strand": np.array(["+"] * n, dtype=object)}
-    for allele, res in (("ref", ref_res), ("alt", alt_res)):
+    ranges = {"chr": out[variant_field("chrom")], "start": start, "end": start + length,
+              "id": out[variant_field("id")], "strand": np.array(["+"] * n, dtype=object)}
+    for allele, res in zip(ALLELES, (ref_res, alt_res)):
         arrays = scorefile.batch_arrays(res, x[allele], ranges, n, labels, dna=dna,
                                         per_channel=per_channel, dtype=dtype)
         for key, a in arrays.items():
-            out[key if key.startswith("metadata/") else f"{allele}/{key}"] = a
+            out[key if key.startswith("metadata/") else allele_path(allele, key)] = a
     return out
 
 
@@ -118,17 +204,16 @@ def summary_rows(arrays: Mapping[str, np.ndarray], variants: Sequence[Variant],
     rows = []
     by_task = {}
     for task in tasks:
-        ref = arrays[f"ref/{scorefile.contrib(input_label, task)}"].astype(np.float64).sum(-1)
-        alt = arrays[f"alt/{scorefile.contrib(input_label, task)}"].astype(np.float64).sum(-1)
-        diff = alt - ref
-        starts, _ = top_window(np.abs(diff), width)
-        by_task[task] = (ref, alt, diff, starts)
+        ref, alt = (arrays[allele_path(a, scorefile.contrib(input_label, task))] for a in ALLELES)
+        starts = window_starts(ref, alt, width)
+        ref, alt = ref.astype(np.float64).sum(-1), alt.astype(np.float64).sum(-1)
+        by_task[task] = (ref, alt, alt - ref, starts)
     for i, v in enumerate(variants):
         at = v.offset(length)
         for task in tasks:
             ref, alt, diff, starts = by_task[task]
-            p_ref = float(arrays[f"ref/{scorefile.preds(task)}"][i])
-            p_alt = float(arrays[f"alt/{scorefile.preds(task)}"][i])
+            p_ref, p_alt = (float(arrays[allele_path(a, scorefile.preds(task))][i])
+                            for a in ALLELES)
             s = int(starts[i])
             w = min(int(width), length)
             rows.append({
@@ -139,8 +224,8 @@ def summary_rows(arrays: Mapping[str, np.ndarray], variants: Sequence[Variant],
                 "contrib_alt_at_variant": float(alt[i, at:at + len(v.alt)].sum()),
                 "window_start": v.window_start + s + 1, "window_end": v.window_start + s + w,
                 "window_delta_contrib": float(diff[i, s:s + w].sum()),
-                "error": max(float(arrays[f"{a}/{scorefile.convergence(task)}"][i])
-                             for a in ("ref", "alt")),
+                "error": max(float(arrays[allele_path(a, scorefile.convergence(task))][i])
+                             for a in ALLELES),
                 "status": "scored", "_window": s, "_row": i, "_task": task})
     return rows
 
@@ -228,10 +313,10 @@ def allele_tracks(h5_path: str | os.PathLike, input_label: str, task: str
     import h5py
 
     with h5py.File(h5_path, "r", locking=False) as f:
-        chrom = f["metadata/ranges/chr"].asstr()[:]
-        start = f["metadata/ranges/start"][:].astype(np.int64)
-        ref = f[f"ref/{scorefile.contrib(input_label, task)}"][:].astype(np.float64).sum(-1)
-        alt = f[f"alt/{scorefile.contrib(input_label, task)}"][:].astype(np.float64).sum(-1)
+        chrom = f[scorefile.ranges("chr")].asstr()[:]
+        start = f[scorefile.ranges("start")][:].astype(np.int64)
+        ref, alt = (f[allele_path(a, scorefile.contrib(input_label, task))][:]
+                    .astype(np.float64).sum(-1) for a in ALLELES)
     return {"ref": (chrom, start, ref), "alt": (chrom, start, alt),
             "alt_minus_ref": (chrom, start, alt - ref)}
 

@@ -326,19 +326,11 @@ def _score_chunk(run: VariantRun, a: int, b: int):
 def _annotate(run: VariantRun, rows: list[dict], arrays: dict, batch, label: str) -> None:
     """``motif`` and ``motif_effect`` of each summary row (the motifs directory's patterns at
     the row's window; see :mod:`kipoi_deeplift.analysis.variant_motifs`)."""
-    from ..analysis.variant_motifs import VariantWindow, annotate
+    from ..analysis.variant_motifs import annotate, window_of
 
-    windows = []
-    for r in rows:
-        i, task, v = r["_row"], r["_task"], batch[r["_row"]]
-        w = min(run.width, run.length)
-        windows.append(VariantWindow(
-            chrom=v.chrom, window_start=v.window_start + r["_window"],
-            window_end=v.window_start + r["_window"] + w, seq_start=v.window_start,
-            ref_onehot=arrays[f"ref/{scorefile.inputs(label)}"][i],
-            alt_onehot=arrays[f"alt/{scorefile.inputs(label)}"][i],
-            ref_contrib=arrays[f"ref/{scorefile.contrib(label, task)}"][i],
-            alt_contrib=arrays[f"alt/{scorefile.contrib(label, task)}"][i], task=task))
+    w = min(run.width, run.length)
+    windows = [window_of(arrays, r["_row"], label, r["_task"], batch[r["_row"]].chrom,
+                         batch[r["_row"]].window_start, r["_window"], w) for r in rows]
     for r, (name, effect) in zip(rows, annotate(run.out["motifs"], windows)):
         r["motif"], r["motif_effect"] = name, effect
 
