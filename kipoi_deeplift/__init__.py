@@ -128,7 +128,8 @@ _LAZY = {
     "METHODS": "core.methods", "Options": "kipoi.options", "Ensemble": "core.ensemble",
 }
 
-__all__ = ["DeepLift", "Ensemble", "Explanation", "ConvergenceWarning", "METHODS", "Options", "RULES",
+__all__ = ["DeepLift", "Ensemble", "Explanation", "ConvergenceWarning", "METHODS", "Options",
+           "RULES",
            "UserError", "cli_main", "dinuc_shuffle", "register_rule", "unregister_rule",
            "state_monotone", "score", "variants",
            "__version__"]

@@ -412,6 +412,6 @@ def add_parsers(sub) -> None:
         compare, plot, motifs, sites, zoo, rules and kipoi-plugin are added in this order (the
         order of ``--help``), each with its runner as ``run``.
     """
-    for add in (_merge_parser, _variants_parser, _compare_parser, _plot_parser, _motifs_parser, _sites_parser,
-                _zoo_parser, _rules_parser, _kipoi_plugin_parser):
+    for add in (_merge_parser, _variants_parser, _compare_parser, _plot_parser, _motifs_parser,
+                _sites_parser, _zoo_parser, _rules_parser, _kipoi_plugin_parser):
         add(sub)

@@ -253,3 +253,83 @@ def test_both_strands_keep_each_member_averaged_over_its_strands(world, tmp_path
                                        atol=1e-7, err_msg=f"member {i}: {key}")
     np.testing.assert_allclose(both["contrib/seq/GATA1"].sum((1, 2)), both["delta/GATA1"],
                                atol=1e-4)
+
+
+def _yaml_edit(model_dir, **changes):
+    import yaml
+
+    spec = yaml.safe_load((model_dir / "model.yaml").read_text())
+    for path, value in changes.items():
+        node = spec
+        *head, last = path.split("__")
+        for k in head:
+            node = node.setdefault(k, {})
+        node[last] = value
+    (model_dir / "model.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    return model_dir
+
+
+def _rerun(attrs_command, out):
+    words = shlex.split(attrs_command)
+    k = words.index("-o")
+    words[k + 1] = str(out)
+    assert cli.main(words[1:]) == 0, words
+    return out
+
+
+def test_the_first_members_method_is_every_members_and_the_rerun_agrees(world, tmp_path):
+    """A member whose model.yaml asks for another rule and max-pooling mode is scored with the
+    first member's (one method in the mean, as the file records), and the recorded command
+    reruns to the same file; a member naming its input otherwise needs no --input."""
+    other = K.write_model_dir(tmp_path / "other", K.conv_model(seed=1),
+                              postprocessing={"rule": "rescale", "maxpool": "gradient"})
+    _yaml_edit(other, schema__inputs__name="dna")
+    out = _score(world, [world["a"], other], tmp_path / "mixed.h5", "--keep-members")
+    with h5py.File(out) as f:
+        attrs = dict(f.attrs)
+    alone = _score(world, [other], tmp_path / "alone.h5", "--rule", attrs["rule"],
+                   "--maxpool", attrs["maxpool"])
+    kept, own = _arrays(out, "members/1"), _arrays(alone)
+    np.testing.assert_allclose(kept["contrib/seq/GATA1"], own["contrib/dna/GATA1"],
+                               rtol=1e-6, atol=1e-7)
+    words = shlex.split(attrs["command"])
+    assert not {"--input", "--zoo-config", "--source"} & set(words)
+    again = _arrays(_rerun(attrs["command"], tmp_path / "again.h5"))
+    for key, v in _arrays(out).items():
+        np.testing.assert_array_equal(again[key], v, err_msg=key)
+
+
+def test_members_scoring_other_kinds_of_output_are_refused(world, capsys, tmp_path):
+    import keras
+
+    model = K.conv_model(seed=5)
+    model.get_layer("out").activation = keras.activations.softmax
+    soft = K.write_model_dir(tmp_path / "soft", model)
+    out = tmp_path / "x.h5"
+    fails(capsys, ["score", str(world["a"]), str(soft), "--dataloader-args", world["args"],
+                   "-o", str(out)], out, "at different outputs")
+
+
+def test_members_declaring_other_strand_channels_are_refused(world, capsys, tmp_path):
+    sc = K.write_model_dir(tmp_path / "sc", K.conv_model(seed=6),
+                           postprocessing={"strand_channels": [1, 0]})
+    out = tmp_path / "x.h5"
+    fails(capsys, ["score", str(world["a"]), str(sc), "--dataloader-args", world["args"],
+                   "-o", str(out), "--strands", "both"], out, "different strand_channels")
+
+
+def test_paths_and_labels(world, tmp_path):
+    from pathlib import Path
+
+    from kipoi_deeplift.io.scorefile import model_label
+
+    res = kd.score(Path(world["a"]), world["args"], output=str(tmp_path / "p.h5"),
+                   n_references=2)
+    assert res["sequences"] == len(K.INTERVALS)
+    with pytest.raises(kd.UserError, match="no model given"):
+        kd.score([], world["args"], output=str(tmp_path / "none.h5"))
+    assert model_label("/x/fold0 + /x/fold1") == "fold0 + fold1"
+    assert model_label("DeepBind/Homo_sapiens/TF/D00328.018_ChIP-seq_CTCF") == \
+        "D00328.018_ChIP-seq_CTCF"
+    with pytest.raises(ValueError, match="outputs only"):
+        kd.Ensemble([kd.DeepLift(K.conv_model(seed=s)) for s in (0, 1)]).hidden_tasks("conv", 0)

@@ -117,7 +117,7 @@ def test_bad_options_fail_before_any_work(world, capsys, extra, message):
 
 @pytest.mark.parametrize("argv, message", [
     (["score", "m", "--seed", "abc"], "argument --seed: invalid int value: 'abc'"),
-    (["score"], "the following arguments are required: model"),
+    (["score"], "the following arguments are required: MODEL"),
     (["scor"], "invalid choice: 'scor'"),
     (["score", "m", "--rule", "deep"], "argument --rule/--method: invalid choice: 'deep'"),
 ])

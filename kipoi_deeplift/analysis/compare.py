@@ -99,7 +99,7 @@ class Scored:
         -------
         str
         """
-        return Path(str(self.attrs.get("model", self.path))).name or self.path
+        return sf.model_label(self.attrs.get("model", self.path)) or self.path
 
     @property
     def title(self) -> str:

@@ -327,7 +327,7 @@ def motifs(h5_path: str, out_dir: str, task: str | None = None, input_name: str 
              "task": task, "summary": summary, "max_q": max_q, "min_share": min_share}
     files = _write_outputs(Path(out_dir), {**found, "pos": pos, "neg": neg, "place": place,
                                            "length": int(ohe.shape[2] - 2 * start)},
-                           f"model {Path(str(model)).name}, task {task}, {rule}", max_q,
+                           f"model {sf.model_label(model)}, task {task}, {rule}", max_q,
                            min_share)
     return {**found, "files": files}
 

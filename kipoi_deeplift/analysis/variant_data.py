@@ -117,7 +117,7 @@ class VariantsFile:
         -------
         str
         """
-        return Path(str(self.attrs.get("model", self.path))).name or str(self.path)
+        return sf.model_label(self.attrs.get("model", self.path)) or str(self.path)
 
     def dna_input(self) -> str:
         """The DNA input's name (the first under /ref/contrib when none is recorded).

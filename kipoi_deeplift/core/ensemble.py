@@ -10,6 +10,7 @@ data, so a dataloader is read once whatever the number of members).
 from __future__ import annotations
 
 import queue
+from dataclasses import replace
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -30,6 +31,9 @@ class Ensemble:
         Two or more engines with the same inputs (number, order and shapes) and the same method.
     names : sequence of str, optional
         The members' names (in errors); default ``member 0``, ``member 1``, ...
+    keep_members : bool
+        Keep each member's explanation in the result's ``members`` (memory: one more copy of
+        the arrays per member).
 
     Notes
     -----
@@ -37,7 +41,8 @@ class Ensemble:
     tasks are found by name.
     """
 
-    def __init__(self, members: Sequence[Any], names: Sequence[str] | None = None):
+    def __init__(self, members: Sequence[Any], names: Sequence[str] | None = None,
+                 keep_members: bool = True):
         members = list(members)
         if len(members) < 2:
             raise ValueError("an ensemble needs at least two models")
@@ -57,6 +62,7 @@ class Ensemble:
         self.tasks = first.tasks
         self.rule, self.mode, self.maxpool = first.rule, first.mode, first.maxpool
         self.tolerance = min(m.tolerance for m in members)
+        self.keep_members = keep_members
 
     # -- as the engine's -------------------------------------------------------------------
     @property
@@ -98,18 +104,62 @@ class Ensemble:
         return chosen
 
     def output_of(self, task: Task) -> tuple[str, str | None, int]:
-        """Where ``task`` is scored, in the first member (see :meth:`DeepLift.output_of`)."""
+        """Where ``task`` is scored (see :meth:`DeepLift.output_of`).
+
+        Parameters
+        ----------
+        task : Task
+            One of the first member's tasks.
+
+        Returns
+        -------
+        tuple of (str, str or None, int)
+            The first member's output, final activation and units (the members score every
+            task at the same activation's logit: :meth:`select_tasks` checks it).
+        """
         return self.members[0].output_of(task)
 
     def layer_key(self, name: str) -> int:
-        """Refused: hidden layers are the members' own, not the ensemble's."""
-        raise ValueError("an ensemble explains its outputs only: hidden layers (--layers, "
-                         "--target-layer) are each member's own; score the members one by one")
+        """Refused: hidden layers are the members' own, not the ensemble's.
 
-    hidden_tasks = layer_key
+        Parameters
+        ----------
+        name : str
+            A layer's name.
+
+        Returns
+        -------
+        int
+            Never: raises ``ValueError``.
+        """
+        self._no_hidden((name,), None)
+        return -1
+
+    def hidden_tasks(self, layer: str, neuron: Any, xs: Any = None) -> list[Task]:
+        """Refused, as :meth:`layer_key` (the signature of :meth:`DeepLift.hidden_tasks`).
+
+        Parameters
+        ----------
+        layer : str
+        neuron : int, tuple or list
+        xs : optional
+
+        Returns
+        -------
+        list of Task
+            Never: raises ``ValueError``.
+        """
+        self._no_hidden((), layer)
+        return []
 
     def expect(self, sequences: int) -> None:
-        """Announce a run's length to every member (see :meth:`DeepLift.expect`)."""
+        """Announce a run's length to every member (see :meth:`DeepLift.expect`).
+
+        Parameters
+        ----------
+        sequences : int
+            The run's length in sequences.
+        """
         for m in self.members:
             m.expect(sequences)
 
@@ -129,6 +179,7 @@ class Ensemble:
         Returns
         -------
         str
+            ``name: cause`` for each member, joined by ``; ``.
         """
         return "; ".join(f"{n}: {m.blame()}" for n, m in zip(self.names, self.members))
 
@@ -197,12 +248,27 @@ class Ensemble:
                    for m, q, mt in zip(self.members, feeds, self._member_tasks(chosen))]
         source = pipeline.ahead(self._in_order_item, batches, depth=max(1, depth),
                                 name="ensemble-read")
+
+        def feed() -> bool:
+            item = next(source, _END)
+            for q in feeds:
+                q.put(item)
+            return item is not _END
+
         try:
-            for item in source:
-                for q in feeds:
-                    q.put(item)
+            # Batches handed to the members ahead of the one whose results are awaited, so
+            # each member's references for the next batch are made during this pass.
+            pending, more = 0, True
+            while more and pending < max(1, depth):
+                more = feed()
+                pending += more
+            while pending:
                 parts = [next(s) for s in streams]
+                pending -= 1
                 yield self._mean([p for p, _ in parts], chosen), parts[0][1]
+                if more:
+                    more = feed()
+                    pending += more
         finally:
             for q in feeds:             # members' readers waiting for more: none comes
                 q.put(_END)
@@ -223,14 +289,18 @@ class Ensemble:
                     f"{', '.join(map(repr, missing[:5]))}; {self.names[0]}: "
                     f"{_listed(self.members[0].task_names)}; {mname}: {_listed(m.task_names)}"
                     "; choose tasks every member has (--tasks)")
-            per_member.append(m.select_tasks(names))
+            own = m.select_tasks(names)
+            for mine, theirs in zip(chosen, own):
+                _same_output(self.members[0].output_of(mine)[1], m.output_of(theirs)[1],
+                             mine.name, self.names[0], mname)
+            per_member.append(own)
         return per_member
 
     def _mean(self, parts: Sequence[Explanation], chosen: Sequence[Task]) -> Explanation:
         # Averaged by key: the members' inputs renamed to the first's (their tasks share names).
         parts = [_renamed(p, dict(zip(m.plan.input_names, self.plan.input_names)))
                  for p, m in zip(parts, self.members)]
-        return mean_of(parts, members=parts)
+        return mean_of(parts, members=parts if self.keep_members else ())
 
     def _own(self, member, kwargs: Mapping[str, Any]) -> dict:
         """``kwargs`` for one member: references given by input name keyed by its own names."""
@@ -256,6 +326,18 @@ class Ensemble:
                              "by one")
 
 
+def _same_output(first: str | None, other: str | None, task: str, name0: str,
+                 name: str) -> None:
+    """Refuse a task scored at different kinds of output (a sigmoid's logit, a softmax's, a
+    linear output): their mean would be no one output's."""
+    if first != other:
+        def said(a):
+            return f"the logit before {a}" if a else "a linear output"
+        raise ValueError(f"the members score task {task!r} at different outputs ({name0}: "
+                         f"{said(first)}; {name}: {said(other)}): an ensemble averages one "
+                         "kind of output")
+
+
 def _fed(q: queue.Queue) -> Iterator:
     while True:
         item = q.get()
@@ -277,7 +359,5 @@ def _renamed(e: Explanation, names: Mapping[str, str]) -> Explanation:
     """``e`` with its contributions keyed by other input names (old -> new)."""
     if all(k == v for k, v in names.items()):
         return e
-    from dataclasses import replace
-
     return replace(e, contrib={names.get(k, k): v for k, v in e.contrib.items()},
                    hyp_contrib={names.get(k, k): v for k, v in e.hyp_contrib.items()})

@@ -117,7 +117,7 @@ def choose(found: list[Partial], attrs: Mapping[str, Any], also: Sequence[str] =
     diff = [k for k in same if str(p.attrs.get(k, "")) != str(attrs.get(k, ""))]
     raise UserError(f"--resume: the interrupted run ({p.path.name}, {p.rows} sequences) "
                     f"differs in {', '.join(diff)}; rerun its own command (attrs['command']): "
-                    f"{p.attrs.get('command', '')[:200]}")
+                    f"{p.attrs.get('command', '')}")
 
 
 def check_data(p: Partial, dataset: Sequence, to_arrays: Callable[[Any], dict],

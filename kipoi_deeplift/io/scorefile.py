@@ -37,7 +37,7 @@ from .layout import (N_POSITIONS, ORIENTATION, RANGE_KEYS, ZERO_POSITIONS,  # no
 #: (merge) and an interrupted run (``--resume``) must agree on all of them.
 PROVENANCE = ("model", "source", "weights_sha256", "rule", "references", "n_references", "seed",
               "maxpool", "tasks", "dna_input", "dataloader_args", "kipoi_deeplift_version",
-              "zoo_config", "reference_stream", "dtype")
+              "zoo_config", "reference_stream", "dtype", "members")
 #: Attribute: JSON {task: [output name, "sigmoid" | "softmax" | "", units of that output]}:
 #: which model output each task belongs to, the final activation its logit (``/preds``) is
 #: taken before, and how many units the output has.
@@ -171,6 +171,23 @@ def batch_arrays(res, x: Mapping[str, np.ndarray], metadata_ranges: Mapping | No
         own = batch_arrays(m, x, None, n, labels, dna=dna, per_channel=per_channel, dtype=dtype)
         out.update((member(i, k), v) for k, v in own.items() if not k.startswith("inputs/"))
     return out
+
+
+def model_label(model: str) -> str:
+    """How reports name a file's model: a directory's last part; an ensemble's members' (the
+    ``model`` attribute joins them with `` + ``), each so.
+
+    Parameters
+    ----------
+    model : str
+        The ``model`` attribute (a Kipoi name, a directory, or members joined by `` + ``).
+
+    Returns
+    -------
+    str
+        E.g. ``gata_model``, ``fold0 + fold1 + fold2``.
+    """
+    return " + ".join(Path(part).name or part for part in str(model).split(" + "))
 
 
 class ScoreFile:

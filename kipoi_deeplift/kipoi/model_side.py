@@ -4,6 +4,7 @@ references decided. ``score`` and ``variants`` start here; what they read (a dat
 is theirs."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
@@ -84,35 +85,45 @@ def prepare_models(models: str | KipoiModel | Sequence[str | KipoiModel], option
 
     Parameters
     ----------
-    models : str, KipoiModel or sequence of them
+    models : str, PathLike, KipoiModel or a sequence of them
         Kipoi model names or directories, or loaded models.
     options : Options
-        The run's options.
+        The run's options; ``--input`` names the first member's DNA input (the others' are
+        found from their schemas), ``--source`` and ``--zoo-config`` apply to every member.
 
     Returns
     -------
     ModelSide
         ``members`` lists every member's model and config (empty for one model).
     """
-    if isinstance(models, (str, KipoiModel)) or len(models) == 1:
+    models = [models] if isinstance(models, (str, os.PathLike, KipoiModel)) else list(models)
+    if not models:
+        raise UserError("no model given: name a Kipoi model or a model directory")
+    if len(models) == 1:
         if options.keep_members:
             raise UserError("--keep-members needs several models (an ensemble): give two or "
                             "more MODEL names")
-        return prepare_model(models if isinstance(models, (str, KipoiModel)) else models[0],
-                             options)
+        return prepare_model(models[0], options)
     if options.layers or options.target_layer is not None:
         raise UserError("an ensemble explains its outputs only: hidden layers (--layers, "
                         "--target-layer) are each member's own; score the members one by one")
     first = prepare_model(models[0], options)
-    # The others' tasks are found by the first's names, not by --tasks again (an index could
-    # name another task in another model).
-    rest = [prepare_model(m, replace(options, tasks=None, dataloader=None)) for m in models[1:]]
+    # The first member's method and max-pooling mode are every member's (a member's own
+    # defaults would make the mean a mix, and the file could record only one); the others'
+    # tasks are found by the first's names (an index of --tasks could name another task
+    # there), their DNA input by their own schema.
+    own = replace(options, tasks=None, dataloader=None, input=None,
+                  rule=first.settings["rule"], maxpool=first.settings["maxpool"])
+    rest = [prepare_model(m, own) for m in models[1:]]
     sides = [first, *rest]
     names = _member_names([s.model.name for s in sides])
+    if options.strands != "forward":
+        _same_strand_channels(sides, names)
     from ..core.ensemble import Ensemble
 
     try:
-        engine = Ensemble([s.scorer.engine for s in sides], names)
+        engine = Ensemble([s.scorer.engine for s in sides], names,
+                          keep_members=options.keep_members)
         tasks = engine.select_tasks(list(first.scorer.tasks))
     except ValueError as e:
         raise UserError(str(e)) from e
@@ -124,6 +135,16 @@ def prepare_models(models: str | KipoiModel | Sequence[str | KipoiModel], option
     scorer = replace(first.scorer, engine=engine, tasks=tuple(tasks))
     return replace(first, scorer=scorer,
                    members=tuple((s.model, s.config) for s in sides))
+
+
+def _same_strand_channels(sides: Sequence[ModelSide], names: Sequence[str]) -> None:
+    """Refuse members that declare different ``strand_channels`` (one mapping reads every
+    member's reverse strand back)."""
+    declared = [s.model_defaults.get("strand_channels") for s in sides]
+    if any(d != declared[0] for d in declared[1:]):
+        listed = "; ".join(f"{n}: {d}" for n, d in zip(names, declared))
+        raise UserError(f"--strands: the members declare different strand_channels ({listed})"
+                        "; an ensemble's members read their strands alike")
 
 
 def _member_names(names: Sequence[str]) -> list[str]:

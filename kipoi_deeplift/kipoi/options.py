@@ -76,7 +76,8 @@ SCORE_OPTIONS: list[Option] = [
            help="forward (default): the sequences as read; reverse: their reverse complements "
                 "(references reverse-complemented with them), scores read back along the "
                 "sequence; both: the mean of the two, so the file explains (f(x) + f(rc x)) / 2 "
-                "exactly (one-hot DNA models with one value per task)"),
+                "exactly (one-hot DNA models; a profile's positions are mirrored, its "
+                "channels read through the model's strand_channels)"),
     Option("batch_size", ("--batch-size",), type=int, always=True, attribute="batch_size",
            same="resume", record=lambda v, _: int(v),
            help="sequences per batch (default: what fits a quarter of the free memory)"),

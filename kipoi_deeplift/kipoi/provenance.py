@@ -89,6 +89,9 @@ def attributes(plan: RunPlan) -> dict[str, Any]:
                                             for o, a, n in [engine.output_of(t)]}),
         **options_lib.attributes(run),
     }
+    if plan.members:        # as given: each member finds its own source, config and input
+        o = plan.options
+        run = {**run, "source": o.source, "zoo_config": o.zoo_config, "input": o.input}
     attrs["command"] = shlex.join(options_lib.command(
         [m.name for m, _ in plan.members] or plan.model.name, run))
     return attrs

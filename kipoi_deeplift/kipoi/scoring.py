@@ -36,8 +36,8 @@ from .streaming import score_batches
 MAX_AUTO_BATCH = 1024
 
 
-def score(model: str | KipoiModel | Sequence[str | KipoiModel], dataloader_args: Any = None, output: str = "deeplift.h5",
-          options=None, **keywords) -> dict:
+def score(model: str | KipoiModel | Sequence[str | KipoiModel], dataloader_args: Any = None,
+          output: str = "deeplift.h5", options=None, **keywords) -> dict:
     """Score a Kipoi model on its own dataloader and write the HDF5 file of the contract.
 
     Parameters
@@ -81,7 +81,8 @@ def _outputs(output: str, options) -> tuple[Path, Any]:
     return out_path, options
 
 
-def prepare(model: str | KipoiModel | Sequence[str | KipoiModel], dataloader_args: Any, output: str, options) -> RunPlan:
+def prepare(model: str | KipoiModel | Sequence[str | KipoiModel], dataloader_args: Any,
+            output: str, options) -> RunPlan:
     """Everything before the first batch, each check as early as it can be made.
 
     The options and outputs, the model and its zoo config, the settings layered, the engine, the
