@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -39,27 +38,12 @@ def _score_parser(sub):
 
 
 def _run_score(a) -> int:
-    from .kipoi import options as options_lib
+    def run(options):
+        from .kipoi.scoring import score    # imports TensorFlow: after the options' check
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            options = options_lib.from_args(a)
-            options.check()         # before TensorFlow starts: a wrong flag fails at once
-            if not a.debug:
-                from .quiet import quiet_tensorflow_start
+        return score(a.model, a.dataloader_args, a.output, options)
 
-                quiet_tensorflow_start()
-            from .kipoi.scoring import score    # imports TensorFlow: after the check
-
-            res = score(a.model, a.dataloader_args, a.output, options)
-        finally:            # notes (stale files removed, a run to resume) even when it fails
-            for w in caught:
-                if w.category.__name__ == "Notice":
-                    print(f"note: {w.message}", file=sys.stderr)
-    for w in caught:
-        if w.category.__name__ == "ConvergenceWarning":
-            print(f"warning: {w.message}", file=sys.stderr)
+    res = commands.run_scoring(a, run)
     from .kipoi.scoring import summary_lines
 
     print("\n".join(summary_lines(res)))

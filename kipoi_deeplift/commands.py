@@ -58,6 +58,46 @@ def _run_plot(a) -> int:
     return 0
 
 
+def run_scoring(a, run) -> dict:
+    """A scoring command's run, as the command line reports it: the options read from the
+    parsed flags and checked before TensorFlow starts, then ``run(options)``; notes (stale files
+    removed, a run to resume) printed as ``note:`` lines even when it fails, convergence
+    warnings as ``warning:`` lines.
+
+    Parameters
+    ----------
+    a : argparse.Namespace
+        The parsed command line (the option table's flags and ``debug``).
+    run : callable
+        ``run(options) -> dict``: the command's work (``score``, ``variants``).
+
+    Returns
+    -------
+    dict
+        ``run``'s result.
+    """
+    from .kipoi import options as options_lib
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            options = options_lib.from_args(a)
+            options.check()         # before TensorFlow starts: a wrong flag fails at once
+            if not a.debug:
+                from .quiet import quiet_tensorflow_start
+
+                quiet_tensorflow_start()
+            res = run(options)
+        finally:
+            for w in caught:
+                if w.category.__name__ == "Notice":
+                    print(f"note: {w.message}", file=sys.stderr)
+    for w in caught:
+        if w.category.__name__ == "ConvergenceWarning":
+            print(f"warning: {w.message}", file=sys.stderr)
+    return res
+
+
 def _variants_parser(sub):
     p = sub.add_parser("variants", help="the effect of VCF variants on a DNA model, explained: "
                                         "REF and ALT scored against the same references",
@@ -96,28 +136,13 @@ def _variants_parser(sub):
 
 
 def _run_variants(a) -> int:
-    from .kipoi import options as options_lib
+    def run(options):
+        from .kipoi.variants import variants
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            options = options_lib.from_args(a)
-            options.check()
-            if not a.debug:
-                from .quiet import quiet_tensorflow_start
+        return variants(a.model, a.vcf, a.fasta, a.output, a.summary, a.bigwig, a.width,
+                        a.motifs, options)
 
-                quiet_tensorflow_start()
-            from .kipoi.variants import variants
-
-            res = variants(a.model, a.vcf, a.fasta, a.output, a.summary, a.bigwig, a.width,
-                           a.motifs, options)
-        finally:
-            for w in caught:
-                if w.category.__name__ == "Notice":
-                    print(f"note: {w.message}", file=sys.stderr)
-    for w in caught:
-        if w.category.__name__ == "ConvergenceWarning":
-            print(f"warning: {w.message}", file=sys.stderr)
+    res = run_scoring(a, run)
     from .kipoi.variants import summary_lines
 
     mismatched = res["not_scored"].get("REF mismatch", 0)

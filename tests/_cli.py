@@ -35,3 +35,34 @@ def fails(capsys, argv, out: Path, message: str):
     leftovers = [p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}")]
     assert not leftovers, leftovers
     return err[0]
+
+
+def browser_or_skip() -> str:
+    """The headless Chromium that opens reports, or the test skipped saying what is missing."""
+    import shutil
+
+    import pytest
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no chromium installed (Debian package chromium) to open the report")
+    return browser
+
+
+def opens_and_sorts(browser: str, report: Path, probe: Path, table: str, header: str) -> None:
+    """Open ``report`` in headless Chromium: every image decodes, and clicks on the header of
+    table ``table`` that starts with ``header`` sort its rows by that column, ascending then
+    descending (the page's own script)."""
+    probe.write_text(report.read_text().replace("</body>", """<script>window.onload=()=>{
+const ok=[...document.images].every(i=>i.complete&&i.naturalWidth>0);
+const t=document.getElementById('%s');
+const h=[...t.tHead.rows[0].cells];const k=h.findIndex(c=>c.textContent.startsWith('%s'));
+const col=()=>[...t.tBodies[0].rows].map(r=>parseFloat(r.cells[k].textContent));
+const up=a=>a.every((x,i)=>i==0||a[i-1]<=x);
+h[k].click();const asc=up(col());h[k].click();const desc=up(col().reverse());
+document.title=(ok?'IMAGES-OK':'IMAGES-BROKEN')+(asc&&desc?' SORT-OK':' SORT-BROKEN');}
+</script></body>""" % (table, header)))
+    p = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
+                       capture_output=True, text=True, timeout=120)
+    assert "<title>IMAGES-OK SORT-OK</title>" in p.stdout, p.stderr[-500:]

@@ -13,6 +13,7 @@ import pytest
 from scipy import stats
 
 import _kipoi_dirs as K
+from _cli import browser_or_skip, opens_and_sorts
 import kipoi_deeplift as kd
 from kipoi_deeplift import cli
 
@@ -183,29 +184,14 @@ def test_files_that_do_not_match_are_refused_in_one_line(scored, capsys, case, m
 
 
 def test_report_opens_in_a_headless_browser(scored, tmp_path):
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("no chromium installed (Debian package chromium) to open the report")
+    browser = browser_or_skip()
     d, out, _ = scored
     report = d / "browser.html"
     assert cli.main(["compare", str(out["a"]), str(out["b"]), "-o", str(report)]) == 0
     probe = tmp_path / "probe.html"
     # In the browser: every image decodes; a click on the table's "delta" header sorts the
     # rows by it (ascending), a second click descending.
-    probe.write_text(report.read_text().replace(
-        "</body>", """<script>window.onload=()=>{
-const ok=[...document.images].every(i=>i.complete&&i.naturalWidth>0);
-const t=document.getElementById('intervals');
-const h=[...t.tHead.rows[0].cells];const k=h.findIndex(c=>c.textContent.startsWith('delta'));
-const col=()=>[...t.tBodies[0].rows].map(r=>parseFloat(r.cells[k].textContent));
-const up=a=>a.every((x,i)=>i==0||a[i-1]<=x);
-h[k].click();const asc=up(col());h[k].click();const desc=up(col().reverse());
-document.title=(ok?'IMAGES-OK':'IMAGES-BROKEN')+(asc&&desc?' SORT-OK':' SORT-BROKEN');}
-</script></body>"""))
-    p = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
-                        "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
-                       capture_output=True, text=True, timeout=120)
-    assert "<title>IMAGES-OK SORT-OK</title>" in p.stdout, p.stderr[-500:]
+    opens_and_sorts(browser, report, probe, "intervals", "delta")
     shot = tmp_path / "report.png"
     subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                     "--window-size=1300,2000", f"--screenshot={shot}", report.as_uri()],

@@ -10,8 +10,6 @@ computations written here; the windows of plot, compare and annotate against the
 from __future__ import annotations
 
 import csv
-import shutil
-import subprocess
 
 import h5py
 import numpy as np
@@ -21,7 +19,7 @@ from scipy import stats
 
 import _kipoi_dirs as K
 import kipoi_deeplift as kd
-from _cli import fails
+from _cli import browser_or_skip, fails, opens_and_sorts
 from kipoi_deeplift import cli
 
 MOTIF, L, HALF, CHROM_LEN = "AGATAA", 100, 50, 3000
@@ -308,26 +306,12 @@ def test_compare_refuses_mixed_files_in_one_line(world, capsys, tmp_path):
 
 
 def test_variant_report_opens_in_a_headless_browser(world, tmp_path):
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("no chromium installed (Debian package chromium) to open the report")
+    browser = browser_or_skip()
     report = tmp_path / "v.html"
     assert cli.main(["compare", str(world["strict"]["path"]), str(world["tolerant"]["path"]),
                      "-o", str(report)]) == 0
     probe = tmp_path / "probe.html"
-    probe.write_text(report.read_text().replace("</body>", """<script>window.onload=()=>{
-const ok=[...document.images].every(i=>i.complete&&i.naturalWidth>0);
-const t=document.getElementById('variants0');
-const h=[...t.tHead.rows[0].cells];const k=h.findIndex(c=>c.textContent=='delta logit a');
-const col=()=>[...t.tBodies[0].rows].map(r=>parseFloat(r.cells[k].textContent));
-const up=a=>a.every((x,i)=>i==0||a[i-1]<=x);
-h[k].click();const asc=up(col());h[k].click();const desc=up(col().reverse());
-document.title=(ok?'IMAGES-OK':'IMAGES-BROKEN')+(asc&&desc?' SORT-OK':' SORT-BROKEN');}
-</script></body>"""))
-    p = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
-                        "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
-                       capture_output=True, text=True, timeout=120)
-    assert "<title>IMAGES-OK SORT-OK</title>" in p.stdout, p.stderr[-500:]
+    opens_and_sorts(browser, report, probe, "variants0", "delta logit a")
 
 
 # ---------------------------------------------------------------- motifs at variants

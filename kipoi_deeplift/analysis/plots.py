@@ -357,9 +357,25 @@ def plot(h5_path: str, output: str, example: int | None = None, region: str | No
     str
         The path written.
     """
+    return save_figure(logo_figure(h5_path, example, region, task, input_name), output)
+
+
+def save_figure(fig, output: str | Path) -> str:
+    """A figure written to ``output`` (its format from the suffix, PNG without one) under a
+    temporary name renamed into place, then closed.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    output : str or Path
+
+    Returns
+    -------
+    str
+        The path written.
+    """
     import matplotlib.pyplot as plt
 
-    fig = logo_figure(h5_path, example, region, task, input_name)
     try:
         with staged_file(output) as tmp:
             fig.savefig(tmp, dpi=110, format=Path(output).suffix.lstrip(".") or "png")

@@ -5,12 +5,10 @@ difference below.
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-from ..io.staging import staged_file
-from .plots import along_genome, draw_logo, fit_label, fit_title
+from .plots import along_genome, draw_logo, fit_label, fit_title, save_figure
 from .variant_data import VariantsFile
 
 #: The shade of the variant's bases and of its window on the logos.
@@ -174,12 +172,4 @@ def plot_variant(h5_path: str, output: str, variant: str, task: str | None = Non
     str
         The path written.
     """
-    import matplotlib.pyplot as plt
-
-    fig = variant_figure(h5_path, variant, task)
-    try:
-        with staged_file(output) as tmp:
-            fig.savefig(tmp, dpi=110, format=Path(output).suffix.lstrip(".") or "png")
-    finally:
-        plt.close(fig)
-    return str(output)
+    return save_figure(variant_figure(h5_path, variant, task), output)
