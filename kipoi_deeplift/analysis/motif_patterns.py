@@ -155,11 +155,29 @@ class Pattern:
 TRIM_FRACTION = 0.3
 
 
-def _trimmed(ppm: np.ndarray, cwm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def trim_span(cwm: np.ndarray) -> slice:
+    """The span of a pattern kept: the positions from the first to the last that carry at
+    least :data:`TRIM_FRACTION` of its largest per-position |contribution| (all of it where
+    the CWM is zero).
+
+    Parameters
+    ----------
+    cwm : numpy.ndarray, shape=(W, 4)
+
+    Returns
+    -------
+    slice
+    """
     score = np.abs(cwm).sum(1)
-    keep = np.flatnonzero(score >= TRIM_FRACTION * score.max()) if score.max() > 0 else \
-        np.arange(len(score))
-    return ppm[keep[0]:keep[-1] + 1], cwm[keep[0]:keep[-1] + 1]
+    if not score.max() > 0:
+        return slice(0, len(score))
+    keep = np.flatnonzero(score >= TRIM_FRACTION * score.max())
+    return slice(keep[0], keep[-1] + 1)
+
+
+def _trimmed(ppm: np.ndarray, cwm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    span = trim_span(cwm)
+    return ppm[span], cwm[span]
 
 
 def patterns_from_modisco(found: Sequence, prefix: str, offset: int) -> list[Pattern]:

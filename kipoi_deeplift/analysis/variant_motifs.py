@@ -46,7 +46,7 @@ import numpy as np
 from ..errors import UserError
 from ..io import scorefile as sf
 from ..io.variantfile import allele_path
-from .motif_patterns import TRIM_FRACTION
+from .motif_patterns import trim_span
 
 #: An allele holds a site where its bases carry at least this share of the CWM's weight ...
 MIN_SEQUENCE = 0.75
@@ -174,8 +174,7 @@ class Motif:
 
 
 def trimmed(cwm: np.ndarray) -> np.ndarray:
-    """A CWM cut to the span whose positions carry at least :data:`TRIM_FRACTION` of its
-    largest per-position |weight| (as ``motifs`` trims the patterns it reports).
+    """A CWM cut as ``motifs`` trims the patterns it reports (:func:`.motif_patterns.trim_span`).
 
     Parameters
     ----------
@@ -185,11 +184,7 @@ def trimmed(cwm: np.ndarray) -> np.ndarray:
     -------
     numpy.ndarray, shape=(W', 4)
     """
-    score = np.abs(cwm).sum(1)
-    if not score.max() > 0:
-        return cwm
-    keep = np.flatnonzero(score >= TRIM_FRACTION * score.max())
-    return cwm[keep[0]:keep[-1] + 1]
+    return cwm[trim_span(cwm)]
 
 
 def read_motifs(motifs_dir: str | Path) -> list[Motif]:

@@ -74,7 +74,6 @@ def attributes(plan: RunPlan) -> dict[str, Any]:
     run = values(plan)
     first, total = data.first, data.total
     found = data.intervals
-    engine = scorer.engine
     attrs = {
         "kipoi_deeplift_version": __version__, **model_attributes(plan.model, plan.members),
         "shard_start": first, "shard_stop": first + (total or 0),
@@ -85,8 +84,7 @@ def attributes(plan: RunPlan) -> dict[str, Any]:
         "intervals_sha256": sha256_of(preflight.find_arg(data.args, "interval", "bed")),
         "skipped_invalid": found.skipped if found is not None else 0,
         "invalid_bed": str(found.invalid_bed or "") if found is not None else "",
-        scorefile.TASK_OUTPUTS: json.dumps({t.name: [o, a or "", n] for t in scorer.tasks
-                                            for o, a, n in [engine.output_of(t)]}),
+        scorefile.TASK_OUTPUTS: task_outputs(scorer),
         **options_lib.attributes(run),
     }
     if plan.members:        # as given: each member finds its own source, config and input
@@ -123,6 +121,24 @@ def model_attributes(model, members: tuple = ()) -> dict[str, str]:
     return {"model": " + ".join(m["model"] for m in listed),
             "weights_sha256": json.dumps([m["weights_sha256"] for m in listed]),
             "members": json.dumps(listed)}
+
+
+def task_outputs(scorer) -> str:
+    """The :data:`scorefile.TASK_OUTPUTS` attribute: each task's output, the final activation
+    its logit is taken before, and that output's units.
+
+    Parameters
+    ----------
+    scorer : Scorer
+        The run's engine and tasks.
+
+    Returns
+    -------
+    str
+        JSON ``{task: [output, "sigmoid" | "softmax" | "", units]}``.
+    """
+    return json.dumps({t.name: [o, a or "", n] for t in scorer.tasks
+                       for o, a, n in [scorer.engine.output_of(t)]})
 
 
 def sha256_of(path) -> str:

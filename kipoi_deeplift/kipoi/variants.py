@@ -212,10 +212,10 @@ def attributes(run: VariantRun, vcf: str, fasta: str) -> dict:
     -------
     dict
     """
-    from .provenance import model_attributes, sha256_of, versions
+    from .provenance import model_attributes, sha256_of, task_outputs, versions
 
     side, o = run.side, run.options
-    engine, settings = side.scorer.engine, side.settings
+    settings = side.settings
     names = [m.name for m, _ in side.members] or [side.model.name]
     words = ["kipoi-deeplift", "variants", *names, "--vcf", vcf, "--fasta", fasta,
              "-o", run.out["output"]]
@@ -233,8 +233,7 @@ def attributes(run: VariantRun, vcf: str, fasta: str) -> dict:
         else "array", "n_references": int(settings["n_references"]),
         "seed": int(settings["seed"]), "strands": o.strands,
         "tasks": json.dumps(side.scorer.task_names), "dna_input": side.scorer.dna_label,
-        scorefile.TASK_OUTPUTS: json.dumps({t.name: [n, a or "", u] for t in side.scorer.tasks
-                                            for n, a, u in [engine.output_of(t)]}),
+        scorefile.TASK_OUTPUTS: task_outputs(side.scorer),
         "vcf": str(vcf), "vcf_sha256": sha256_of(vcf), "fasta": str(fasta),
         "window": vfile.WINDOW_RULE, "summary_window_width": int(run.width),
         "dtype": o.dtype, "hypothetical": int(bool(o.hypothetical)),
